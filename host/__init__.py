@@ -1,0 +1,1 @@
+"""edgehost host runtime."""

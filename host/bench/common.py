@@ -1,0 +1,84 @@
+"""Measuring and reporting for ``edgehost bench``.
+
+Rules every benchmark follows: medians over several runs, peers measured in
+the same run, figures measured (never typed in). Rows are plain dicts with at
+least ``bench`` and ``impl``; ``--json`` prints the list, otherwise a table.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import click
+
+
+def time_per_call(fn: Callable[[], object], *, number: int, repeat: int = 5) -> list[float]:
+    """Seconds per call of ``fn`` for each of ``repeat`` runs of ``number`` calls."""
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        for _ in range(number):
+            fn()
+        out.append((time.perf_counter_ns() - t0) / 1e9 / number)
+    return out
+
+
+def autorange(fn: Callable[[], object], *, target_s: float = 0.05) -> int:
+    """A call count that makes one run last about ``target_s``."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target_s / 4 or n >= 1 << 24:
+            return max(1, int(n * target_s / max(dt, 1e-9)))
+        n *= 4
+
+
+def median(xs) -> float:
+    return statistics.median(xs)
+
+
+def percentile(xs, p: float) -> float:
+    """Nearest-rank percentile of ``xs`` (p in 0..100)."""
+    s = sorted(xs)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def gbps(nbytes: int, seconds: float) -> float:
+    return nbytes / seconds / 1e9
+
+
+def emit(rows: list[dict], as_json: bool, *, title: str = "") -> None:
+    """Print rows as JSON (a list) or as an aligned table."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    if title:
+        click.echo(title)
+    if not rows:
+        click.echo("(no rows)")
+        return
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return "" if v is None else str(v)
+
+    cells = [[fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))

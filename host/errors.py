@@ -1,0 +1,102 @@
+"""Typed errors. Each carries its data as attributes and renders one line;
+the CLI prints ``str(err)`` and exits non-zero, never a traceback."""
+
+from __future__ import annotations
+
+
+class EdgehostError(Exception):
+    """Base of every error edgehost raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(EdgehostError):
+    """A manifest or a .wasm does not satisfy the tenant contract."""
+
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None):
+        self.path, self.field = path, field
+        where = f"{path}: " if path else ""
+        what = f"{field}: " if field else ""
+        super().__init__(f"{where}{what}{message}")
+
+
+class TenantNotFound(EdgehostError):
+    def __init__(self, tenant: str, reason: str = "no such tenant"):
+        self.tenant = tenant
+        super().__init__(f"tenant {tenant!r}: {reason}")
+
+
+class ExportNotFound(EdgehostError):
+    def __init__(self, tenant: str, export: str, available: list[str] | None = None):
+        self.tenant, self.export = tenant, export
+        hint = f" (handlers: {', '.join(available)})" if available else ""
+        super().__init__(f"tenant {tenant!r} has no handler export {export!r}{hint}")
+
+
+class TenantTrap(EdgehostError):
+    """The tenant's WASM trapped (or hit a limit) during a call."""
+
+    def __init__(self, tenant: str, export: str, message: str, *, kind: str = "trap"):
+        self.tenant, self.export, self.message, self.kind = tenant, export, message, kind
+        super().__init__(f"tenant {tenant!r} {export}: {kind}: {message}")
+
+
+class TenantError(EdgehostError):
+    """The tenant ran to completion but returned a non-zero status."""
+
+    def __init__(self, tenant: str, export: str, status: int, detail: str = ""):
+        self.tenant, self.export, self.status, self.detail = tenant, export, status, detail
+        extra = f": {detail}" if detail else ""
+        super().__init__(f"tenant {tenant!r} {export} returned status {status}{extra}")
+
+
+class KernelError(EdgehostError):
+    """A native kernel rejected its input (bad arguments, malformed data)."""
+
+    def __init__(self, kernel: str, code: int, message: str, *, offset: int | None = None):
+        self.kernel, self.code, self.offset = kernel, code, offset
+        at = f" at byte {offset}" if offset is not None else ""
+        super().__init__(f"{kernel}: {message}{at}")
+
+
+class IsolationUnavailable(EdgehostError):
+    """The requested isolation (e.g. kvm) cannot be provided here; never silently downgraded."""
+
+    def __init__(self, isolation: str, reason: str):
+        self.isolation, self.reason = isolation, reason
+        super().__init__(f"isolation {isolation!r} unavailable: {reason}")
+
+
+class GuestFault(EdgehostError):
+    """A KVM guest took an exit that is not allowed; its VM was destroyed."""
+
+    def __init__(self, reason: str, addr: int | None = None):
+        self.reason, self.addr = reason, addr
+        at = f" at guest address {addr:#x}" if addr is not None else ""
+        super().__init__(f"guest fault: {reason}{at}")
+
+
+class GuestTimeout(EdgehostError):
+    """A guest call ran past its time limit and was stopped."""
+
+    def __init__(self, limit_ms: float, kernel: str | None = None):
+        self.limit_ms, self.kernel = limit_ms, kernel
+        who = f"{kernel}: " if kernel else ""
+        super().__init__(f"{who}guest call exceeded its {limit_ms:g} ms limit")
+
+
+class ToolchainMissing(EdgehostError):
+    def __init__(self, what: str, install_hint: str):
+        self.what, self.install_hint = what, install_hint
+        super().__init__(f"{what} not found; install with: {install_hint}")
+
+
+class BuildError(EdgehostError):
+    def __init__(self, target: str, output: str):
+        self.target, self.output = target, output
+        first = next((ln for ln in output.splitlines() if "error" in ln.lower()), output.strip())
+        super().__init__(f"build of {target} failed: {first[:300]}")
+
+
+class InputError(EdgehostError):
+    """A file or argument given on the command line is unusable."""

@@ -1,0 +1,97 @@
+/* The one kernel dispatcher: kernel id -> family. */
+#include "kernels/dispatch.h"
+
+#ifdef __x86_64__
+#include <cpuid.h>
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t eh_cpu_detect(void)
+{
+    unsigned a, b, c, d;
+    uint64_t f = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    if (c & bit_SSE4_2) f |= EH_CPU_SSE42;
+    if (c & bit_PCLMUL) f |= EH_CPU_PCLMUL;
+    int osxsave = (c & bit_OSXSAVE) != 0;
+    int fma = (c & bit_FMA) != 0;
+    uint64_t xcr0 = osxsave ? xgetbv0() : 0;
+    int ymm_ok = (xcr0 & 0x6) == 0x6;
+    int zmm_ok = (xcr0 & 0xe6) == 0xe6;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        if ((b & bit_AVX2) && ymm_ok) f |= EH_CPU_AVX2;
+        if (fma && ymm_ok) f |= EH_CPU_FMA;
+        if (b & bit_BMI2) f |= EH_CPU_BMI2;
+        if (zmm_ok) {
+            if (b & bit_AVX512F) f |= EH_CPU_AVX512F;
+            if (b & bit_AVX512BW) f |= EH_CPU_AVX512BW;
+            if (b & bit_AVX512VL) f |= EH_CPU_AVX512VL;
+            if (b & bit_AVX512DQ) f |= EH_CPU_AVX512DQ;
+            if (c & bit_VPCLMULQDQ) f |= EH_CPU_VPCLMULQDQ;
+        }
+    }
+    return f;
+}
+#else
+uint64_t eh_cpu_detect(void) { return 0; }
+#endif
+
+void eh_kernels_init_with(uint64_t cpu, const char *force)
+{
+    eh_crc32c_init(cpu, force);
+    eh_csv_init(cpu, force);
+    eh_json_init(cpu, force);
+    eh_vector_init(cpu, force);
+}
+
+static void clear(eh_offload_res *res)
+{
+    res->status = EH_K_OK;
+    res->detail = 0;
+    res->value = 0;
+    res->out_len = 0;
+    res->err_offset = 0;
+}
+
+void eh_kernel_run(const eh_offload_req *req, eh_offload_res *res)
+{
+    clear(res);
+    switch (req->kernel) {
+    case EH_KERNEL_NOP:
+        return;
+    case EH_KERNEL_CRC32C:
+        eh_crc32c_run(req, res);
+        return;
+    case EH_KERNEL_CSV_INDEX:
+    case EH_KERNEL_CSV_FIELDS:
+        eh_csv_run(req, res);
+        return;
+    case EH_KERNEL_JSON_VALIDATE:
+    case EH_KERNEL_JSON_MINIFY:
+    case EH_KERNEL_JSON_POINTER:
+        eh_json_run(req, res);
+        return;
+    case EH_KERNEL_VEC_DOT:
+    case EH_KERNEL_VEC_AXPY:
+    case EH_KERNEL_VEC_SUM:
+    case EH_KERNEL_VEC_L2NORM:
+    case EH_KERNEL_VEC_L2SQ:
+    case EH_KERNEL_VEC_COSINE:
+    case EH_KERNEL_VEC_MATVEC:
+    case EH_KERNEL_VEC_TOPK:
+        eh_vector_run(req, res);
+        return;
+    case EH_KERNEL_STREAM:
+        eh_stream_run(req, res);
+        return;
+    default:
+        res->status = EH_K_ENOTSUP;
+        return;
+    }
+}

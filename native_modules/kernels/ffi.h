@@ -1,0 +1,4 @@
+#include "eh_offload.h"
+#include "kernels/dispatch.h"
+#include "kernels/crc32c/crc32c.h"
+void eh_kernels_init(void);

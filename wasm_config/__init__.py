@@ -1,0 +1,1 @@
+"""edgehost tenant contract."""
