@@ -1,0 +1,294 @@
+"""A loaded tenant: its validated module, native state and instance pool.
+
+Concurrency model: an instance (one wasmtime store) is used by one thread at
+a time. Each tenant keeps a pool of idle instances; a call takes one (or
+instantiates a new one from the pre-linked module), runs with the GIL
+released, and returns it. So two calls -- of one tenant or of two -- run on
+two cores at once. An instance that trapped is dropped, never reused; with
+``instance = "fresh"`` every call gets a new instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import threading
+
+import msgpack
+
+from host import engine as engine_mod
+from host.errors import ConfigError, ExportNotFound, TenantError, TenantTrap
+from host.native import ffi, kernels_lib, lib
+from wasm_config import abi, manifest as manifest_mod, validate
+
+log = logging.getLogger("edgehost.tenant")
+
+TRAP_KINDS = {0: "ok", 1: "trap", 2: "deadline", 3: "fuel", 4: "memory", 5: "error"}
+LOG_LEVEL_NAMES = {v: k for k, v in abi.LOG_LEVELS.items()}
+POOL_MAX_IDLE = 8
+
+
+@dataclasses.dataclass
+class Response:
+    """What a handler produced."""
+
+    status: int                     # the handler's return value (0 = ok)
+    http_status: int                # set with response_set_status (default 200)
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class Instance:
+    """One instance (one wasmtime store); owned by a single thread while in use."""
+
+    def __init__(self, tenant: Tenant):
+        err = ffi.new("char[512]")
+        ptr = lib.eh_instance_new(tenant.native, err, 512)
+        if ptr == ffi.NULL:
+            raise TenantTrap(tenant.name, "instantiate", ffi.string(err).decode(errors="replace"))
+        self.ptr = ffi.gc(ptr, lib.eh_instance_free)
+        self.tenant = tenant
+        self._exports: dict[str, int] = {}
+        self._status = ffi.new("int32_t *")
+        self._kind = ffi.new("int *")
+
+    def export_index(self, name: str) -> int:
+        idx = self._exports.get(name)
+        if idx is None:
+            idx = lib.eh_instance_export(self.ptr, name.encode())
+            if idx < 0:
+                raise ExportNotFound(self.tenant.name, name, self.tenant.handlers)
+            self._exports[name] = idx
+        return idx
+
+    def error(self, export: str) -> TenantTrap:
+        msg = ffi.string(lib.eh_instance_error(self.ptr, self._kind)).decode(errors="replace")
+        return TenantTrap(self.tenant.name, export, msg, kind=TRAP_KINDS.get(self._kind[0], "trap"))
+
+    def call_raw(self, export: str, *args: int) -> list[int]:
+        """Call any export with integer arguments; returns the raw result slots."""
+        vals = ffi.new("uint64_t[]", max(len(args), 1))
+        for i, a in enumerate(args):
+            vals[i] = a & 0xFFFFFFFFFFFFFFFF
+        if lib.eh_instance_call(self.ptr, self.export_index(export), vals, max(len(args), 1)) < 0:
+            raise self.error(export)
+        return list(vals)
+
+    def handle(self, export: str, req) -> Response:
+        idx = self.export_index(export)
+        if lib.eh_instance_handle(self.ptr, idx, req, self._status) < 0:
+            raise self.error(export)
+        hs = ffi.new("int32_t *")
+        blen = ffi.new("uint32_t *")
+        hdrs = ffi.new("char **")
+        hlen = ffi.new("uint32_t *")
+        body = lib.eh_instance_response(self.ptr, hs, blen, ffi.cast("const char **", hdrs), hlen)
+        data = bytes(ffi.buffer(body, blen[0])) if body != ffi.NULL else b""
+        raw = bytes(ffi.buffer(hdrs[0], hlen[0])) if hlen[0] else b""
+        parts = raw.split(b"\0")[:-1] if raw else []
+        headers = [(parts[i].decode(), parts[i + 1].decode("latin-1"))
+                   for i in range(0, len(parts) - 1, 2)]
+        return Response(self._status[0], hs[0], headers, data)
+
+
+class RequestBuffer:
+    """Keeps the bytes behind an ``eh_request`` alive for the call."""
+
+    def __init__(self, body: bytes, method: str, path: str, query: str,
+                 headers: dict[str, str] | None):
+        self.keep = [method.encode(), path.encode(), query.encode(),
+                     msgpack.packb({k.lower(): v for k, v in (headers or {}).items()}), body]
+        self.req = ffi.new("eh_request *")
+        r = self.req
+        r.method, r.method_len = self._buf(0)
+        r.path, r.path_len = self._buf(1)
+        r.query, r.query_len = self._buf(2)
+        r.headers, r.headers_len = self._buf(3)
+        r.body, r.body_len = self._buf(4)
+
+    def _buf(self, i):
+        b = self.keep[i]
+        return ffi.from_buffer(b), len(b)
+
+
+class Tenant:
+    """A tenant loaded from its manifest and validated module."""
+
+    def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None):
+        self.manifest = man
+        self.name = man.name
+        data = wasm if wasm is not None else _read_wasm(man)
+        fuel = man.limits["fuel"] > 0
+        self.engine = engine_mod.shared(fuel=fuel)
+        try:
+            self.module = self.engine.compile(data)
+        except Exception as exc:  # wasmtime.WasmtimeError: malformed or invalid binary
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"not a valid WebAssembly module: {first}",
+                              path=str(man.wasm)) from None
+        self.handlers = validate.check_module(self.module, where=str(man.wasm))
+        for route, export in man.routes.items():
+            if export not in self.handlers:
+                raise ConfigError(f"route {route} names {export!r}, which is not a handler "
+                                  f"export (handlers: {', '.join(self.handlers) or 'none'})",
+                                  path=str(man.path), field=f"routes.{route}")
+        self.isolation = _resolve_isolation(man.isolation)
+        kernels_lib()
+        limits = ffi.new("eh_limits *")
+        lim = man.limits
+        limits.max_memory_bytes = lim["memory_mb"] << 20
+        limits.deadline_ticks = max(1, lim["deadline_ms"] * 1000 // engine_mod.TICK_US)
+        limits.fuel = lim["fuel"]
+        limits.kv_max_bytes = lim["kv_max_bytes"]
+        limits.kv_max_key = lim["kv_max_key"]
+        limits.kv_max_value = lim["kv_max_value"]
+        limits.log_per_sec = lim["log_per_sec"]
+        limits.log_burst = max(1, lim["log_per_sec"])
+        err = ffi.new("char[512]")
+        ptr = lib.eh_tenant_new(self.engine.ptr, engine_mod.native_ptr(self.module),
+                                self.name.encode(), limits, err, 512)
+        if ptr == ffi.NULL:
+            raise ConfigError(ffi.string(err).decode(errors="replace"), path=str(man.wasm))
+        self.native = ffi.gc(ptr, lib.eh_tenant_free)
+        self._set_config(man.config)
+        mask = 1 << abi.KERNELS["nop"] | 1 << abi.KERNELS["crc32c"]
+        for k in man.kernels:
+            mask |= 1 << abi.KERNELS[k]
+        lib.eh_tenant_set_kernels(self.native, mask)
+        self._guest = None
+        if self.isolation == "kvm":
+            self._attach_guest()
+        self._pool: list[Instance] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        # Instantiate once now: start-up failures and a refused configuration
+        # surface at load time, not on the first request.
+        self._release(self._new_instance())
+
+    # -- configuration -------------------------------------------------------------
+    def _set_config(self, config: dict) -> None:
+        items = sorted((k.encode(), msgpack.packb(v)) for k, v in config.items())
+        n = len(items)
+        self._config_keep = items
+        keys = ffi.new("char *[]", [ffi.from_buffer(k) for k, _ in items] or [ffi.NULL])
+        vals = ffi.new("uint8_t *[]", [ffi.from_buffer(v) for _, v in items] or [ffi.NULL])
+        klen = ffi.new("uint32_t[]", [len(k) for k, _ in items] or [0])
+        vlen = ffi.new("uint32_t[]", [len(v) for _, v in items] or [0])
+        self._config_cdata = (keys, vals)
+        if lib.eh_tenant_set_config(self.native, n, keys, klen, vals, vlen) != 0:
+            raise ConfigError("out of memory storing config", path=str(self.manifest.path))
+
+    def _attach_guest(self) -> None:
+        from host import vmm  # the KVM monitor; imported only when kvm isolation is used
+
+        self._guest = vmm.tenant_guest(self.name, deadline_ms=self.manifest.limits["deadline_ms"])
+        fn, ctx = self._guest.offload_sink()
+        lib.eh_tenant_set_offload(self.native, fn, ctx)
+
+    # -- instances -----------------------------------------------------------------
+    def _new_instance(self) -> Instance:
+        inst = Instance(self)
+        if "edgehost_configure" in {e.name for e in self.module.exports}:
+            rc = inst.call_raw("edgehost_configure")[0] & 0xFFFFFFFF
+            if rc:
+                raise ConfigError(f"tenant refused its configuration (edgehost_configure "
+                                  f"returned {rc})", path=str(self.manifest.path))
+        return inst
+
+    def _acquire(self) -> Instance:
+        if self.manifest.instance == "reuse":
+            with self._lock:
+                if self._pool:
+                    return self._pool.pop()
+        return self._new_instance()
+
+    def _release(self, inst: Instance) -> None:
+        if self.manifest.instance != "reuse":
+            return
+        with self._lock:
+            if len(self._pool) < POOL_MAX_IDLE and not self._closed:
+                self._pool.append(inst)
+
+    # -- calls ---------------------------------------------------------------------
+    def call(self, export: str, body: bytes = b"", *, method: str = "POST", path: str = "/",
+             query: str = "", headers: dict[str, str] | None = None,
+             check: bool = True) -> Response:
+        """Run handler ``export`` on ``body``; raise TenantError for a non-zero status
+        when ``check``, TenantTrap for a trap or a limit (the instance is discarded)."""
+        if export in abi.RESERVED_EXPORTS or export not in self.handlers:
+            raise ExportNotFound(self.name, export, self.handlers)
+        rb = RequestBuffer(body, method, path, query, headers)
+        inst = self._acquire()
+        try:
+            resp = inst.handle(export, rb.req)
+        except TenantTrap:
+            self.drain_logs()
+            raise
+        self._release(inst)
+        self.drain_logs()
+        if check and resp.status != 0:
+            raise TenantError(self.name, export, resp.status, resp.body[:200].decode(
+                "utf-8", errors="replace"))
+        return resp
+
+    def instance(self) -> Instance:
+        """A fresh instance for direct use (benchmarks, tests); caller owns it."""
+        return self._new_instance()
+
+    # -- observability -------------------------------------------------------------
+    def drain_logs(self) -> list[tuple[str, str]]:
+        """Move the tenant's log lines into Python logging; return them."""
+        buf = ffi.new("eh_log_entry[64]")
+        dropped = ffi.new("uint64_t *")
+        out = []
+        while True:
+            n = lib.eh_tenant_log_drain(self.native, buf, 64, dropped)
+            for i in range(n):
+                e = buf[i]
+                level = LOG_LEVEL_NAMES.get(e.level, "info")
+                msg = bytes(ffi.buffer(e.msg, e.len)).decode("utf-8", errors="replace")
+                out.append((level, msg))
+                logging.getLogger(f"edgehost.tenant.{self.name}").log(
+                    {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}[level], msg)
+            if n < 64:
+                break
+        self.log_dropped = dropped[0]
+        return out
+
+    def kv_stats(self) -> tuple[int, int]:
+        c, b = ffi.new("uint64_t *"), ffi.new("uint64_t *")
+        lib.eh_tenant_kv_stats(self.native, c, b)
+        return c[0], b[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._pool.clear()
+
+
+def _read_wasm(man: manifest_mod.Manifest) -> bytes:
+    try:
+        return man.wasm.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("module not built yet; run: edgehost build "
+                          f"{man.directory}", path=str(man.wasm)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read module: {exc.strerror}", path=str(man.wasm)) from None
+
+
+def _resolve_isolation(requested: str) -> str:
+    from host import isolation
+
+    if requested == "default":
+        return isolation.default()
+    if requested == "kvm" and not isolation.kvm_usable():
+        from host.errors import IsolationUnavailable
+
+        raise IsolationUnavailable("kvm", isolation.kvm_status()[1])
+    return requested
+
+
+def load(path: str | pathlib.Path) -> Tenant:
+    """Load the tenant in directory ``path`` (its manifest and built module)."""
+    return Tenant(manifest_mod.load(path))

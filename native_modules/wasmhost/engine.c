@@ -1,0 +1,67 @@
+/* Engine-wide settings wasmtime-py does not expose, and the epoch ticker. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "wasmhost/ffi.h"
+#include "wasmhost/hostapi.h"
+
+void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
+                    uint64_t pool_max_memory)
+{
+    wasm_config_t *c = config;
+    EH_WT.wasmtime_config_epoch_interruption_set(c, epoch != 0);
+    EH_WT.wasmtime_config_consume_fuel_set(c, fuel != 0);
+    if (pool_instances) {
+        wasmtime_pooling_allocation_config_t *p = EH_WT.wasmtime_pooling_allocation_config_new();
+        EH_WT.wasmtime_pooling_allocation_config_total_core_instances_set(p, pool_instances);
+        EH_WT.wasmtime_pooling_allocation_config_total_memories_set(p, pool_instances);
+        EH_WT.wasmtime_pooling_allocation_config_total_tables_set(p, pool_instances);
+        EH_WT.wasmtime_pooling_allocation_config_total_stacks_set(p, pool_instances);
+        EH_WT.wasmtime_pooling_allocation_config_max_memory_size_set(p, (size_t)pool_max_memory);
+        EH_WT.wasmtime_pooling_allocation_config_max_unused_warm_slots_set(p, pool_instances);
+        EH_WT.wasmtime_pooling_allocation_strategy_set(c, p);
+        EH_WT.wasmtime_pooling_allocation_config_delete(p);
+    }
+}
+
+struct eh_ticker {
+    wasm_engine_t *engine;
+    uint32_t period_us;
+    volatile int stop;
+    pthread_t thread;
+};
+
+static void *tick(void *arg)
+{
+    eh_ticker *t = arg;
+    struct timespec ts = {.tv_sec = t->period_us / 1000000, .tv_nsec = (t->period_us % 1000000) * 1000L};
+    while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+        nanosleep(&ts, NULL);
+        EH_WT.wasmtime_engine_increment_epoch(t->engine);
+    }
+    return NULL;
+}
+
+eh_ticker *eh_ticker_start(void *engine, uint32_t period_us)
+{
+    eh_ticker *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->engine = engine;
+    t->period_us = period_us ? period_us : 1000;
+    if (pthread_create(&t->thread, NULL, tick, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void eh_ticker_stop(eh_ticker *t)
+{
+    if (!t)
+        return;
+    __atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t->thread, NULL);
+    free(t);
+}

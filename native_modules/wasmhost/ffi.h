@@ -1,0 +1,37 @@
+/* What Python may call in the WASM host data plane (mirrored in ffi.cdef). */
+#ifndef EH_WASMHOST_FFI_H
+#define EH_WASMHOST_FFI_H
+#include "wasmhost/hostapi.h"
+#include "wasmhost/wasmtime_c.h"
+
+typedef struct eh_ticker eh_ticker;
+
+void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
+                    uint64_t pool_max_memory);
+eh_ticker *eh_ticker_start(void *engine, uint32_t period_us);
+void eh_ticker_stop(eh_ticker *t);
+
+eh_tenant *eh_tenant_new(void *engine, void *module, const char *name, const eh_limits *limits,
+                         char *err, size_t errlen);
+void eh_tenant_free(eh_tenant *t);
+int eh_tenant_set_config(eh_tenant *t, uint32_t count, const char *const *keys,
+                         const uint32_t *key_lens, const uint8_t *const *vals,
+                         const uint32_t *val_lens);
+void eh_tenant_set_kernels(eh_tenant *t, uint64_t allowed_mask);
+void eh_tenant_set_offload(eh_tenant *t, void *fn, void *ctx);
+int eh_tenant_log_drain(eh_tenant *t, eh_log_entry *out, int max, uint64_t *dropped);
+void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes);
+
+eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen);
+void eh_instance_free(eh_instance *inst);
+int eh_instance_export(eh_instance *inst, const char *name);
+int eh_instance_call(eh_instance *inst, int idx, uint64_t *vals, uint32_t nvals);
+int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_t *status);
+uint8_t *eh_instance_memory(eh_instance *inst, uint64_t *size);
+const uint8_t *eh_instance_response(eh_instance *inst, int32_t *http_status, uint32_t *body_len,
+                                    const char **headers, uint32_t *headers_len);
+const char *eh_instance_error(eh_instance *inst, int *kind);
+
+uint32_t eh_abi_import_count(void);
+const char *eh_abi_import(uint32_t i, const char **params, const char **results);
+#endif

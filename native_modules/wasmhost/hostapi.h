@@ -1,0 +1,181 @@
+/*
+ * The host API data plane: tenants, instances and the edgehost.* imports.
+ *
+ * Ownership and threading:
+ *  - eh_tenant is shared by all instances of one tenant; its kv store, log
+ *    ring and counters are guarded by tenant->lock. Config values, limits,
+ *    allowed kernels and the offload sink are set before the first call and
+ *    are read-only afterwards.
+ *  - eh_instance owns one wasmtime store; it is used by one thread at a time
+ *    (the Python pool hands it out exclusively). Calls release the GIL.
+ *  - Every (ptr, len) a tenant passes is checked against the current size of
+ *    its linear memory, with 64-bit arithmetic so ptr+len cannot wrap; a bad
+ *    range traps the call with a message naming the import.
+ */
+#ifndef EH_HOSTAPI_H
+#define EH_HOSTAPI_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "eh_offload.h"
+#include "wasmhost/wasmtime_c.h"
+
+/* Negative results of edgehost.* imports (mirrored by wasm_config/abi.py). */
+enum eh_abi_error {
+    EH_ERR_NOT_FOUND = -1,
+    EH_ERR_INVALID = -2,
+    EH_ERR_QUOTA = -3,
+    EH_ERR_DENIED = -4,
+    EH_ERR_UNAVAILABLE = -5,
+    EH_ERR_GUEST_FAULT = -6,
+    EH_ERR_TIMEOUT = -7,
+};
+
+/* Offload sink: runs one kernel request whose addresses are host pointers.
+ * Returns 0 when the kernel ran (its status is in res), or a negative
+ * EH_OFFLOAD_* code with a one-line reason in err. */
+typedef int (*eh_offload_fn)(void *ctx, const eh_offload_req *req, eh_offload_res *res,
+                             char *err, size_t errlen);
+#define EH_OFFLOAD_FAULT (-1)
+#define EH_OFFLOAD_TIMEOUT (-2)
+#define EH_OFFLOAD_TOO_LARGE (-3)
+
+#define EH_LOG_RING 256
+#define EH_LOG_MSG_MAX 512
+
+typedef struct eh_log_entry {
+    int64_t wall_ns;
+    int32_t level;
+    uint32_t len;
+    char msg[EH_LOG_MSG_MAX];
+} eh_log_entry;
+
+typedef struct eh_kv_entry eh_kv_entry;
+
+typedef struct eh_limits {
+    uint64_t max_memory_bytes;  /* linear memory cap per instance (0 = engine default)   */
+    uint64_t deadline_ticks;    /* epoch ticks per call (0 = no deadline)                */
+    uint64_t fuel;              /* fuel per call (0 = not metered)                       */
+    uint64_t kv_max_bytes;      /* keys + values, whole tenant                           */
+    uint32_t kv_max_key;        /* bytes                                                 */
+    uint32_t kv_max_value;      /* bytes                                                 */
+    uint32_t log_per_sec;       /* token-bucket rate of log lines                        */
+    uint32_t log_burst;
+} eh_limits;
+
+typedef struct eh_tenant {
+    char name[64];
+    wasm_engine_t *engine;
+    wasmtime_linker_t *linker;
+    wasmtime_instance_pre_t *pre;
+    eh_limits limits;
+    uint64_t allowed_kernels;  /* bit i set: EH_KERNEL id i may be offloaded              */
+    eh_offload_fn offload;     /* NULL: offload unavailable                               */
+    void *offload_ctx;
+    /* config: msgpack-encoded values by key, sorted by key */
+    uint32_t config_count;
+    char **config_keys;
+    uint32_t *config_key_lens;
+    uint8_t **config_vals;
+    uint32_t *config_val_lens;
+
+    pthread_mutex_t lock;      /* guards everything below                                 */
+    eh_kv_entry **kv_buckets;
+    uint32_t kv_nbuckets;
+    uint64_t kv_bytes;
+    uint64_t kv_count;
+    eh_log_entry log[EH_LOG_RING];
+    uint64_t log_head;         /* entries written (ring index = head % EH_LOG_RING)      */
+    uint64_t log_dropped;      /* rate-limited or overwritten before being drained       */
+    uint64_t log_tail;         /* entries drained                                          */
+    double log_tokens;
+    int64_t log_refill_ns;
+} eh_tenant;
+
+/* Per-call request context and response, owned by the instance. */
+typedef struct eh_request {
+    const char *method; uint32_t method_len;
+    const char *path; uint32_t path_len;
+    const char *query; uint32_t query_len;
+    const uint8_t *headers; uint32_t headers_len; /* msgpack map str->str */
+    const uint8_t *body; uint32_t body_len;
+} eh_request;
+
+#define EH_RESP_HEADERS_MAX 4096
+
+typedef struct eh_response {
+    int32_t status;
+    uint32_t body_ptr, body_len;      /* range in linear memory, checked when set */
+    int has_body;
+    uint32_t headers_len;             /* msgpack-free "name\0value\0" pairs        */
+    uint32_t header_count;
+    char headers[EH_RESP_HEADERS_MAX];
+} eh_response;
+
+#define EH_MAX_EXPORTS 64
+
+typedef struct eh_instance {
+    eh_tenant *tenant;
+    wasmtime_store_t *store;
+    wasmtime_context_t *ctx;
+    wasmtime_instance_t instance;
+    wasmtime_memory_t memory;
+    int memory_ready;                 /* set once instantiation has resolved memory */
+    wasmtime_func_t alloc_fn;
+    uint32_t nexports;
+    wasmtime_func_t exports[EH_MAX_EXPORTS];
+    char *export_names[EH_MAX_EXPORTS];
+    eh_request req;
+    eh_response resp;
+    uint32_t input_ptr, input_cap;    /* the tenant's edgehost_alloc buffer      */
+    int trap_kind;                    /* enum eh_trap_kind of the last failure  */
+    char error[512];
+} eh_instance;
+
+enum eh_trap_kind {
+    EH_TRAP_NONE = 0,
+    EH_TRAP_TRAP = 1,
+    EH_TRAP_DEADLINE = 2,
+    EH_TRAP_FUEL = 3,
+    EH_TRAP_MEMORY = 4,
+    EH_TRAP_ERROR = 5,
+};
+
+/* Import table: defined in registry.c, one row per edgehost.* import. */
+typedef struct eh_import_def {
+    const char *name;
+    const char *params;   /* "i" = i32, "I" = i64, one char per parameter   */
+    const char *results;  /* "" or one char                                  */
+    wasmtime_func_unchecked_callback_t cb;
+} eh_import_def;
+
+extern const eh_import_def eh_imports[];
+extern const uint32_t eh_imports_count;
+
+/* Checked access to the caller's linear memory (NULL => trap already made). */
+typedef struct eh_mem {
+    eh_instance *inst;
+    uint8_t *base;
+    uint64_t size;
+} eh_mem;
+
+eh_mem eh_caller_mem(wasmtime_caller_t *caller);
+/* Returns a host pointer for [ptr, ptr+len) or NULL if out of bounds. */
+static inline uint8_t *eh_mem_range(const eh_mem *m, uint32_t ptr, uint32_t len)
+{
+    if ((uint64_t)ptr + (uint64_t)len > m->size)
+        return NULL;
+    return m->base + ptr;
+}
+wasm_trap_t *eh_trap_range(const char *import, uint32_t ptr, uint32_t len, uint64_t size);
+wasm_trap_t *eh_trap_msg(const char *fmt, ...);
+
+/* Copies src into [out, out+cap) if it fits; returns the full length either way. */
+int32_t eh_copy_out(const eh_mem *m, uint32_t out, uint32_t cap, const void *src, uint32_t len);
+
+int64_t eh_now_mono_ns(void);
+int64_t eh_now_wall_ns(void);
+
+void eh_kv_free_all(eh_tenant *t);
+
+#endif

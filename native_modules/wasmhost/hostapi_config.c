@@ -1,0 +1,40 @@
+/* edgehost.config_get: values from the tenant's manifest, msgpack-encoded,
+ * looked up by key in a table sorted at load time (read-only afterwards). */
+#include <string.h>
+#include "wasmhost/imports.h"
+
+#define A(i) (args[i].i32)
+
+static int keycmp(const char *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+    uint32_t n = alen < blen ? alen : blen;
+    int c = memcmp(a, b, n);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+EH_IMPORT_DEF(config_get)
+{
+    eh_mem m = eh_caller_mem(caller);
+    uint8_t *key = eh_mem_range(&m, A(0), A(1));
+    if (!key)
+        return eh_trap_range("config_get", A(0), A(1), m.size);
+    if (!eh_mem_range(&m, A(2), A(3)))
+        return eh_trap_range("config_get", A(2), A(3), m.size);
+    const eh_tenant *t = m.inst->tenant;
+    uint32_t lo = 0, hi = t->config_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = keycmp(t->config_keys[mid], t->config_key_lens[mid], key, (uint32_t)A(1));
+        if (c == 0) {
+            args[0].i32 = eh_copy_out(&m, (uint32_t)A(2), (uint32_t)A(3), t->config_vals[mid],
+                                      t->config_val_lens[mid]);
+            return NULL;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    args[0].i32 = EH_ERR_NOT_FOUND;
+    return NULL;
+}

@@ -1,0 +1,238 @@
+/* Instances: a fresh store per instance, instantiated from the tenant's
+ * InstancePre; calls go straight to wasmtime_func_call_unchecked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "wasmhost/ffi.h"
+#include "wasmhost/hostapi.h"
+
+#define NO_DEADLINE (UINT64_MAX / 4)
+
+static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e, wasm_trap_t *trap)
+{
+    wasm_byte_vec_t msg = {0};
+    inst->trap_kind = EH_TRAP_ERROR;
+    if (trap) {
+        wasmtime_trap_code_t code;
+        inst->trap_kind = EH_TRAP_TRAP;
+        if (EH_WT.wasmtime_trap_code(trap, &code)) {
+            if (code == WASMTIME_TRAP_CODE_INTERRUPT)
+                inst->trap_kind = EH_TRAP_DEADLINE;
+            else if (code == WASMTIME_TRAP_CODE_OUT_OF_FUEL)
+                inst->trap_kind = EH_TRAP_FUEL;
+        }
+        EH_WT.wasm_trap_message(trap, &msg);
+        EH_WT.wasm_trap_delete(trap);
+    } else {
+        EH_WT.wasmtime_error_message(e, &msg);
+        EH_WT.wasmtime_error_delete(e);
+    }
+    /* wasm_trap_message includes a trailing NUL in its length. */
+    int len = (int)msg.size;
+    if (len && msg.data[len - 1] == 0)
+        len--;
+    snprintf(inst->error, sizeof inst->error, "%s%s%.*s", what, *what ? ": " : "", len,
+             msg.data);
+    EH_WT.wasm_byte_vec_delete(&msg);
+}
+
+static int arm_limits(eh_instance *inst)
+{
+    const eh_limits *l = &inst->tenant->limits;
+    EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx,
+                                              l->deadline_ticks ? l->deadline_ticks : NO_DEADLINE);
+    if (l->fuel) {
+        wasmtime_error_t *e = EH_WT.wasmtime_context_set_fuel(inst->ctx, l->fuel);
+        if (e) {
+            error_text(inst, "fuel", e, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int get_func(eh_instance *inst, const char *name, wasmtime_func_t *out)
+{
+    wasmtime_extern_t ext;
+    if (!EH_WT.wasmtime_instance_export_get(inst->ctx, &inst->instance, name, strlen(name), &ext))
+        return -1;
+    if (ext.kind != WASMTIME_EXTERN_FUNC) {
+        EH_WT.wasmtime_extern_delete(&ext);
+        return -1;
+    }
+    *out = ext.of.func;
+    return 0;
+}
+
+static int call_raw(eh_instance *inst, const wasmtime_func_t *f, wasmtime_val_raw_t *vals,
+                    size_t n)
+{
+    if (arm_limits(inst) < 0)
+        return -1;
+    wasm_trap_t *trap = NULL;
+    wasmtime_error_t *e = EH_WT.wasmtime_func_call_unchecked(inst->ctx, f, vals, n, &trap);
+    if (e || trap) {
+        error_text(inst, "", e, trap);
+        return -1;
+    }
+    return 0;
+}
+
+eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
+{
+    eh_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    inst->tenant = t;
+    inst->store = EH_WT.wasmtime_store_new(t->engine, inst, NULL);
+    inst->ctx = EH_WT.wasmtime_store_context(inst->store);
+    if (t->limits.max_memory_bytes)
+        EH_WT.wasmtime_store_limiter(inst->store, (int64_t)t->limits.max_memory_bytes, -1, -1, -1,
+                                     -1);
+    if (arm_limits(inst) < 0)
+        goto fail_msg;
+    wasm_trap_t *trap = NULL;
+    wasmtime_error_t *e =
+        EH_WT.wasmtime_instance_pre_instantiate(t->pre, inst->ctx, &inst->instance, &trap);
+    if (e || trap) {
+        error_text(inst, "instantiate", e, trap);
+        goto fail_msg;
+    }
+    wasmtime_extern_t ext;
+    if (!EH_WT.wasmtime_instance_export_get(inst->ctx, &inst->instance, "memory", 6, &ext) ||
+        ext.kind != WASMTIME_EXTERN_MEMORY) {
+        snprintf(inst->error, sizeof inst->error, "module does not export its memory as 'memory'");
+        goto fail_msg;
+    }
+    inst->memory = ext.of.memory;
+    inst->memory_ready = 1;
+    if (get_func(inst, "edgehost_alloc", &inst->alloc_fn) < 0) {
+        snprintf(inst->error, sizeof inst->error, "module does not export 'edgehost_alloc'");
+        goto fail_msg;
+    }
+    wasmtime_func_t init;
+    if (get_func(inst, "_initialize", &init) == 0) {
+        wasmtime_val_raw_t none[1];
+        if (call_raw(inst, &init, none, 0) < 0)
+            goto fail_msg;
+    }
+    return inst;
+fail_msg:
+    snprintf(err, errlen, "%s", inst->error);
+    eh_instance_free(inst);
+    return NULL;
+}
+
+void eh_instance_free(eh_instance *inst)
+{
+    if (!inst)
+        return;
+    for (uint32_t i = 0; i < inst->nexports; i++)
+        free(inst->export_names[i]);
+    if (inst->store)
+        EH_WT.wasmtime_store_delete(inst->store);
+    free(inst);
+}
+
+int eh_instance_export(eh_instance *inst, const char *name)
+{
+    for (uint32_t i = 0; i < inst->nexports; i++)
+        if (!strcmp(inst->export_names[i], name))
+            return (int)i;
+    if (inst->nexports == EH_MAX_EXPORTS)
+        return -2;
+    wasmtime_func_t f;
+    if (get_func(inst, name, &f) < 0)
+        return -1;
+    inst->exports[inst->nexports] = f;
+    inst->export_names[inst->nexports] = strdup(name);
+    return (int)inst->nexports++;
+}
+
+int eh_instance_call(eh_instance *inst, int idx, uint64_t *vals, uint32_t nvals)
+{
+    inst->trap_kind = EH_TRAP_NONE;
+    inst->error[0] = 0;
+    if (idx < 0 || (uint32_t)idx >= inst->nexports) {
+        snprintf(inst->error, sizeof inst->error, "bad export index %d", idx);
+        inst->trap_kind = EH_TRAP_ERROR;
+        return -1;
+    }
+    _Static_assert(sizeof(wasmtime_val_raw_t) == 16, "raw slot");
+    wasmtime_val_raw_t raw[8];
+    if (nvals > 8)
+        nvals = 8;
+    for (uint32_t i = 0; i < nvals; i++) {
+        memset(&raw[i], 0, sizeof raw[i]);
+        raw[i].i64 = (int64_t)vals[i];
+    }
+    if (call_raw(inst, &inst->exports[idx], raw, nvals) < 0)
+        return -1;
+    for (uint32_t i = 0; i < nvals; i++)
+        vals[i] = (uint64_t)raw[i].i64;
+    return 0;
+}
+
+uint8_t *eh_instance_memory(eh_instance *inst, uint64_t *size)
+{
+    *size = EH_WT.wasmtime_memory_data_size(inst->ctx, &inst->memory);
+    return EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory);
+}
+
+int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_t *status)
+{
+    inst->req = *req;
+    memset(&inst->resp, 0, sizeof inst->resp);
+    inst->resp.status = 200;
+    inst->trap_kind = EH_TRAP_NONE;
+    inst->error[0] = 0;
+    uint32_t len = req->body_len;
+    if (len > inst->input_cap || !inst->input_ptr) {
+        wasmtime_val_raw_t v[1];
+        memset(v, 0, sizeof v);
+        v[0].i32 = (int32_t)(len ? len : 1);
+        if (call_raw(inst, &inst->alloc_fn, v, 1) < 0)
+            return -1;
+        uint64_t size = EH_WT.wasmtime_memory_data_size(inst->ctx, &inst->memory);
+        uint32_t p = (uint32_t)v[0].i32;
+        if (p == 0 || (uint64_t)p + len > size) {
+            snprintf(inst->error, sizeof inst->error,
+                     "edgehost_alloc(%u) returned %u: no room for the input (memory limit?)", len, p);
+            inst->trap_kind = EH_TRAP_MEMORY;
+            inst->input_ptr = inst->input_cap = 0;
+            return -1;
+        }
+        inst->input_ptr = p;
+        inst->input_cap = len ? len : 1;
+    }
+    if (len)
+        memcpy(EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory) + inst->input_ptr, req->body,
+               len);
+    uint64_t vals[2] = {inst->input_ptr, len};
+    if (eh_instance_call(inst, idx, vals, 2) < 0)
+        return -1;
+    *status = (int32_t)vals[0];
+    return 0;
+}
+
+const uint8_t *eh_instance_response(eh_instance *inst, int32_t *http_status, uint32_t *body_len,
+                                    const char **headers, uint32_t *headers_len)
+{
+    *http_status = inst->resp.status;
+    *headers = inst->resp.headers;
+    *headers_len = inst->resp.headers_len;
+    if (!inst->resp.has_body) {
+        *body_len = 0;
+        return NULL;
+    }
+    *body_len = inst->resp.body_len;
+    return EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory) + inst->resp.body_ptr;
+}
+
+const char *eh_instance_error(eh_instance *inst, int *kind)
+{
+    *kind = inst->trap_kind;
+    return inst->error;
+}

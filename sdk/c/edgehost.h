@@ -1,0 +1,193 @@
+/*
+ * edgehost.h -- the C SDK for edgehost tenants (ABI v1), one header.
+ *
+ * Build (edgehost build does this for you):
+ *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -I sdk/c tenant.c -o tenant.wasm
+ * or freestanding: --target=wasm32 -nostdlib -Wl,--no-entry.
+ *
+ * In exactly one .c file of the tenant, before including this header:
+ *   #define EDGEHOST_IMPLEMENTATION
+ * That defines the required exports (edgehost_abi_v1, edgehost_alloc).
+ *
+ * A handler:
+ *   EDGEHOST_HANDLER(hello) {            // (const uint8_t *in, uint32_t in_len)
+ *       eh_respond_str("hello");
+ *       return 0;                         // non-zero = tenant error status
+ *   }
+ *
+ * Rules (wasm_config/abi.py is the reference): pointers are offsets in this
+ * module's memory; getters return the full length and copy only if it fits;
+ * negative results are EH_ERR_* codes.
+ */
+#ifndef EDGEHOST_H
+#define EDGEHOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EDGEHOST_ABI_VERSION 1
+
+/* ---- error codes (ABI) ---- */
+#define EH_ERR_NOT_FOUND (-1)
+#define EH_ERR_INVALID (-2)
+#define EH_ERR_QUOTA (-3)
+#define EH_ERR_DENIED (-4)
+#define EH_ERR_UNAVAILABLE (-5)
+#define EH_ERR_GUEST_FAULT (-6)
+#define EH_ERR_TIMEOUT (-7)
+
+/* ---- log levels ---- */
+#define EH_LOG_DEBUG 0
+#define EH_LOG_INFO 1
+#define EH_LOG_WARN 2
+#define EH_LOG_ERROR 3
+#define EH_LOG_FATAL 4
+
+/* ---- kernels (ids for eh_offload) ---- */
+#define EH_KERNEL_NOP 0
+#define EH_KERNEL_CRC32C 1
+#define EH_KERNEL_CSV_INDEX 2
+#define EH_KERNEL_CSV_FIELDS 3
+#define EH_KERNEL_JSON_VALIDATE 4
+#define EH_KERNEL_JSON_MINIFY 5
+#define EH_KERNEL_JSON_POINTER 6
+#define EH_KERNEL_VEC_DOT 7
+#define EH_KERNEL_VEC_AXPY 8
+#define EH_KERNEL_VEC_SUM 9
+#define EH_KERNEL_VEC_L2NORM 10
+#define EH_KERNEL_VEC_L2SQ 11
+#define EH_KERNEL_VEC_COSINE 12
+#define EH_KERNEL_VEC_MATVEC 13
+#define EH_KERNEL_VEC_TOPK 14
+#define EH_KERNEL_STREAM 15
+
+/* Offload request/result as laid out in tenant memory (ABI). */
+typedef struct eh_offload_request {
+    uint32_t kernel, flags;
+    uint64_t arg[4];
+    uint32_t in, in_len, in2, in2_len, out, out_cap;
+} eh_offload_request;
+typedef struct eh_offload_result {
+    int32_t status;
+    uint32_t detail;
+    uint64_t value, out_len, err_offset;
+} eh_offload_result;
+_Static_assert(sizeof(eh_offload_request) == 64, "ABI: offload request is 64 bytes");
+_Static_assert(sizeof(eh_offload_result) == 32, "ABI: offload result is 32 bytes");
+
+/* ---- raw imports (module "edgehost"); names and types are the ABI ---- */
+#define EH_IMPORT(name) __attribute__((import_module("edgehost"), import_name(#name)))
+EH_IMPORT(abi_nop) void eh_abi_nop(void);
+EH_IMPORT(log) void eh_log_raw(int32_t level, const void *msg, uint32_t len);
+EH_IMPORT(time_monotonic_ns) int64_t eh_time_monotonic_ns(void);
+EH_IMPORT(time_wall_ns) int64_t eh_time_wall_ns(void);
+EH_IMPORT(random_fill) int32_t eh_random_fill(void *buf, uint32_t len);
+EH_IMPORT(crc32c) uint32_t eh_crc32c(const void *data, uint32_t len, uint32_t seed);
+EH_IMPORT(config_get) int32_t eh_config_get(const void *key, uint32_t key_len, void *out, uint32_t cap);
+EH_IMPORT(kv_get) int32_t eh_kv_get(const void *key, uint32_t key_len, void *out, uint32_t cap);
+EH_IMPORT(kv_put) int32_t eh_kv_put(const void *key, uint32_t key_len, const void *val, uint32_t val_len);
+EH_IMPORT(kv_delete) int32_t eh_kv_delete(const void *key, uint32_t key_len);
+EH_IMPORT(request_method) int32_t eh_request_method(void *out, uint32_t cap);
+EH_IMPORT(request_path) int32_t eh_request_path(void *out, uint32_t cap);
+EH_IMPORT(request_query) int32_t eh_request_query(void *out, uint32_t cap);
+EH_IMPORT(request_header) int32_t eh_request_header(const void *name, uint32_t name_len, void *out, uint32_t cap);
+EH_IMPORT(request_headers) int32_t eh_request_headers(void *out, uint32_t cap);
+EH_IMPORT(request_body) int32_t eh_request_body(void *out, uint32_t cap, uint32_t offset);
+EH_IMPORT(response_set_status) int32_t eh_response_set_status(int32_t status);
+EH_IMPORT(response_set_header) int32_t eh_response_set_header(const void *name, uint32_t name_len, const void *val, uint32_t val_len);
+EH_IMPORT(response_set_body) int32_t eh_response_set_body(const void *body, uint32_t len);
+EH_IMPORT(offload) int32_t eh_offload(const eh_offload_request *req, eh_offload_result *res);
+#undef EH_IMPORT
+
+/* ---- exports ---- */
+#define EH_EXPORT(name) __attribute__((export_name(#name), visibility("default")))
+
+/* Declares handler NAME: int32_t NAME(const uint8_t *in, uint32_t in_len). */
+#define EDGEHOST_HANDLER(name)                                                         \
+    static int32_t eh_handler_body_##name(const uint8_t *in, uint32_t in_len);         \
+    EH_EXPORT(name) int32_t name(uint32_t ptr, uint32_t len)                           \
+    {                                                                                  \
+        return eh_handler_body_##name((const uint8_t *)(uintptr_t)ptr, len);           \
+    }                                                                                  \
+    static int32_t eh_handler_body_##name(const uint8_t *in, uint32_t in_len)
+
+/* Declares the optional configure hook: int32_t body(void), 0 = accept. */
+#define EDGEHOST_CONFIGURE() \
+    EH_EXPORT(edgehost_configure) int32_t edgehost_configure(void)
+
+/* ---- small typed helpers ---- */
+static inline uint32_t eh_strlen(const char *s)
+{
+    uint32_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+static inline void eh_log(int32_t level, const char *msg) { eh_log_raw(level, msg, eh_strlen(msg)); }
+static inline int32_t eh_respond(const void *body, uint32_t len) { return eh_response_set_body(body, len); }
+static inline int32_t eh_respond_str(const char *s) { return eh_response_set_body(s, eh_strlen(s)); }
+static inline int32_t eh_set_header_str(const char *name, const char *val)
+{
+    return eh_response_set_header(name, eh_strlen(name), val, eh_strlen(val));
+}
+static inline int32_t eh_kv_get_str(const char *key, void *out, uint32_t cap)
+{
+    return eh_kv_get(key, eh_strlen(key), out, cap);
+}
+static inline int32_t eh_kv_put_str(const char *key, const void *val, uint32_t len)
+{
+    return eh_kv_put(key, eh_strlen(key), val, len);
+}
+static inline int32_t eh_config_get_str(const char *key, void *out, uint32_t cap)
+{
+    return eh_config_get(key, eh_strlen(key), out, cap);
+}
+
+/* Runs one kernel; returns the import's result (0 = ran, see res->status). */
+static inline int32_t eh_kernel(uint32_t kernel, const void *in, uint32_t in_len, const void *in2,
+                                uint32_t in2_len, void *out, uint32_t out_cap, uint64_t arg0,
+                                eh_offload_result *res)
+{
+    eh_offload_request rq = {kernel, 0, {arg0, 0, 0, 0}, (uint32_t)(uintptr_t)in, in_len,
+                             (uint32_t)(uintptr_t)in2, in2_len, (uint32_t)(uintptr_t)out, out_cap};
+    return eh_offload(&rq, res);
+}
+
+/* Lower-case hex of a u32 into out[8] (no NUL). */
+static inline void eh_hex32(uint32_t v, char out[8])
+{
+    static const char d[] = "0123456789abcdef";
+    for (int i = 7; i >= 0; i--, v >>= 4)
+        out[i] = d[v & 15];
+}
+
+#ifdef EDGEHOST_IMPLEMENTATION
+/* The input buffer the host writes into: one region that grows as needed.
+ * Backed by memory.grow directly so the SDK needs no libc. */
+static uint8_t *eh__input;
+static uint32_t eh__input_cap;
+
+EH_EXPORT(edgehost_abi_v1) void edgehost_abi_v1(void) {}
+
+EH_EXPORT(edgehost_alloc) uint32_t edgehost_alloc(uint32_t size)
+{
+    if (size <= eh__input_cap)
+        return (uint32_t)(uintptr_t)eh__input;
+    uint32_t pages = (size + 65535u) / 65536u;
+    long old = __builtin_wasm_memory_grow(0, pages);
+    if (old < 0)
+        return 0;
+    eh__input = (uint8_t *)(uintptr_t)((uint32_t)old * 65536u);
+    eh__input_cap = pages * 65536u;
+    return (uint32_t)(uintptr_t)eh__input;
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

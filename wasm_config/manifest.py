@@ -1,0 +1,156 @@
+"""Tenant manifest (``edgehost.toml``), read with the standard library's tomllib.
+
+Example::
+
+    name = "etag-c"
+    language = "c"                  # c | rust
+    sources = ["etag.c"]            # C files, or the Rust crate's lib.rs
+    isolation = "default"           # default | kvm | inproc
+    kernels = ["crc32c"]            # kernels this tenant may offload
+    instance = "reuse"              # reuse (warm pool) | fresh (new instance per call)
+
+    [limits]
+    deadline_ms = 1000              # wall time per call (epoch interruption)
+    memory_mb = 64                  # linear-memory cap per instance
+    fuel = 0                        # instructions-ish per call; 0 = unmetered
+    kv_max_bytes = 1048576
+    kv_max_key = 256
+    kv_max_value = 65536
+    log_per_sec = 100
+
+    [routes]                        # HTTP path -> handler export
+    "/etag" = "etag"
+
+    [config]                        # values the tenant reads with config_get
+    greeting = "hello"
+
+Every problem is a :class:`~host.errors.ConfigError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from host.errors import ConfigError
+from wasm_config.abi import KERNELS
+
+MANIFEST_NAME = "edgehost.toml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+EXPORT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+LIMIT_DEFAULTS = {
+    "deadline_ms": 1000,
+    "memory_mb": 64,
+    "fuel": 0,
+    "kv_max_bytes": 1 << 20,
+    "kv_max_key": 256,
+    "kv_max_value": 64 << 10,
+    "log_per_sec": 100,
+}
+LIMIT_BOUNDS = {
+    "deadline_ms": (1, 600_000),
+    "memory_mb": (1, 4096),
+    "fuel": (0, 1 << 62),
+    "kv_max_bytes": (0, 1 << 34),
+    "kv_max_key": (1, 1 << 16),
+    "kv_max_value": (0, 1 << 28),
+    "log_per_sec": (0, 1 << 20),
+}
+TOP_LEVEL = {"name", "language", "sources", "wasm", "isolation", "kernels", "instance",
+             "limits", "routes", "config", "description"}
+
+
+@dataclass
+class Manifest:
+    """A validated tenant manifest. Paths are absolute."""
+
+    path: pathlib.Path
+    name: str
+    language: str
+    sources: list[pathlib.Path]
+    wasm: pathlib.Path
+    isolation: str = "default"
+    kernels: list[str] = field(default_factory=list)
+    instance: str = "reuse"
+    limits: dict[str, int] = field(default_factory=lambda: dict(LIMIT_DEFAULTS))
+    routes: dict[str, str] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def directory(self) -> pathlib.Path:
+        return self.path.parent
+
+
+def _need(cond: bool, path, fld: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg, path=str(path), field=fld)
+
+
+def load(path: str | pathlib.Path) -> Manifest:
+    """Load and validate a manifest file, or the ``edgehost.toml`` in a directory."""
+    p = pathlib.Path(path)
+    if p.is_dir():
+        p = p / MANIFEST_NAME
+    if not p.exists():
+        raise ConfigError(f"no {MANIFEST_NAME} here", path=str(p.parent if p.parent else p))
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(p)) from None
+    return from_dict(data, p.resolve())
+
+
+def from_dict(data: dict, path: pathlib.Path) -> Manifest:
+    """Validate a parsed manifest (``path`` anchors relative file names)."""
+    unknown = set(data) - TOP_LEVEL
+    _need(not unknown, path, ",".join(sorted(unknown)), "unknown field")
+    name = data.get("name")
+    _need(isinstance(name, str) and bool(NAME_RE.match(name)), path, "name",
+          "required; lowercase letters, digits, '-' and '_' (max 63)")
+    lang = data.get("language", "c")
+    _need(lang in ("c", "rust"), path, "language", "must be 'c' or 'rust'")
+    sources = data.get("sources", [])
+    _need(isinstance(sources, list) and all(isinstance(s, str) for s in sources), path,
+          "sources", "must be a list of file names")
+    base = path.parent
+    wasm = data.get("wasm", f"{name}.wasm")
+    _need(isinstance(wasm, str) and wasm.endswith(".wasm"), path, "wasm",
+          "must be a file name ending in .wasm")
+    iso = data.get("isolation", "default")
+    _need(iso in ("default", "kvm", "inproc"), path, "isolation",
+          "must be 'default', 'kvm' or 'inproc'")
+    kernels = data.get("kernels", [])
+    _need(isinstance(kernels, list), path, "kernels", "must be a list of kernel names")
+    for k in kernels:
+        _need(k in KERNELS, path, "kernels",
+              f"unknown kernel {k!r} (known: {', '.join(sorted(KERNELS))})")
+    inst = data.get("instance", "reuse")
+    _need(inst in ("reuse", "fresh"), path, "instance", "must be 'reuse' or 'fresh'")
+    limits = dict(LIMIT_DEFAULTS)
+    raw_limits = data.get("limits", {})
+    _need(isinstance(raw_limits, dict), path, "limits", "must be a table")
+    for key, val in raw_limits.items():
+        _need(key in LIMIT_DEFAULTS, path, f"limits.{key}", "unknown limit")
+        lo, hi = LIMIT_BOUNDS[key]
+        _need(isinstance(val, int) and not isinstance(val, bool) and lo <= val <= hi, path,
+              f"limits.{key}", f"must be an integer in {lo}..{hi}")
+        limits[key] = val
+    routes = data.get("routes", {})
+    _need(isinstance(routes, dict), path, "routes", "must be a table of path = export")
+    for route, export in routes.items():
+        _need(route.startswith("/"), path, f"routes.{route}", "a route must start with '/'")
+        _need(isinstance(export, str) and bool(EXPORT_RE.match(export)), path,
+              f"routes.{route}", "must name a handler export")
+    config = data.get("config", {})
+    _need(isinstance(config, dict), path, "config", "must be a table")
+    desc = data.get("description", "")
+    _need(isinstance(desc, str), path, "description", "must be a string")
+    return Manifest(
+        path=path, name=name, language=lang, sources=[base / s for s in sources],
+        wasm=base / wasm, isolation=iso, kernels=list(kernels), instance=inst, limits=limits,
+        routes=dict(routes), config=config, description=desc,
+    )
