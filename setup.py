@@ -3,9 +3,11 @@ image (native_modules/guest/*.elf), both compiled from source at install time.""
 
 import importlib.util
 import pathlib
+import shutil
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -25,7 +27,22 @@ class BuildWithGuest(build_ext):
         mod.build(dest_root / "native_modules" / "guest")
 
 
+class BuildWithBundle(build_py):
+    """build_py that bundles sdk/ and examples/ into host/_bundled (used by
+    ``edgehost build`` and ``edgehost demo`` in non-editable installs)."""
+
+    def run(self):
+        super().run()
+        dest = pathlib.Path(self.build_lib) / "host" / "_bundled"
+        for name in ("sdk", "examples"):
+            target = dest / name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(ROOT / name, target,
+                            ignore=shutil.ignore_patterns("*.wasm", "target", "__pycache__"))
+
+
 setup(
     cffi_modules=["native_modules/build_ffi.py:ffibuilder"],
-    cmdclass={"build_ext": BuildWithGuest},
+    cmdclass={"build_ext": BuildWithGuest, "build_py": BuildWithBundle},
 )

@@ -13,6 +13,7 @@ address space up front, so engines are shared, never created per tenant.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import threading
 
@@ -79,6 +80,15 @@ class Engine:
 
 _engines: dict[tuple[bool, bool], Engine] = {}
 _engines_lock = threading.Lock()
+
+
+@atexit.register
+def _stop_tickers() -> None:
+    # Tickers touch their engine from another thread: stop them before
+    # interpreter teardown frees the engines.
+    with _engines_lock:
+        for eng in _engines.values():
+            eng.close()
 
 
 def shared(*, fuel: bool = False, pooling: bool = True) -> Engine:

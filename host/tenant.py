@@ -20,7 +20,8 @@ import msgpack
 from host import engine as engine_mod
 from host.errors import ConfigError, ExportNotFound, TenantError, TenantTrap
 from host.native import ffi, kernels_lib, lib
-from wasm_config import abi, manifest as manifest_mod, validate
+from wasm_config import abi, validate
+from wasm_config import manifest as manifest_mod
 
 log = logging.getLogger("edgehost.tenant")
 
@@ -180,7 +181,13 @@ class Tenant:
             raise ConfigError("out of memory storing config", path=str(self.manifest.path))
 
     def _attach_guest(self) -> None:
-        from host import vmm  # the KVM monitor; imported only when kvm isolation is used
+        try:
+            from host import vmm  # the KVM monitor; imported only when kvm isolation is used
+        except ImportError:
+            from host.errors import IsolationUnavailable
+
+            raise IsolationUnavailable("kvm", "the KVM monitor is not built into this "
+                                       "install") from None
 
         self._guest = vmm.tenant_guest(self.name, deadline_ms=self.manifest.limits["deadline_ms"])
         fn, ctx = self._guest.offload_sink()

@@ -1,0 +1,82 @@
+"""``edgehost build``: tenant sources -> validated ``.wasm`` next to the manifest.
+
+A build is skipped when the module is newer than every input (sources, the
+manifest, the SDK). The result is compiled and checked against the ABI
+before it is written in place, so a broken build never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+from host import paths, toolchain
+from host.errors import ConfigError
+from wasm_config import manifest as manifest_mod
+
+RUST_SDK_CRATE = "edgehost_sdk"
+
+
+def _sdk_inputs(lang: str) -> list[pathlib.Path]:
+    sdk = paths.sdk_dir()
+    if lang == "c":
+        return sorted((sdk / "c").glob("*.[ch]"))
+    return sorted((sdk / "rust" / "src").rglob("*.rs"))
+
+
+def _up_to_date(man: manifest_mod.Manifest, out: pathlib.Path) -> bool:
+    if not out.exists():
+        return False
+    mtime = out.stat().st_mtime
+    inputs = [man.path, *man.sources, *_sdk_inputs(man.language)]
+    return all(p.exists() and p.stat().st_mtime <= mtime for p in inputs)
+
+
+def rust_sdk_rlib() -> pathlib.Path:
+    """The SDK crate compiled for wasm32 (cached by source mtime)."""
+    src = paths.sdk_dir() / "rust" / "src" / "lib.rs"
+    out_dir = paths.cache_dir() / "rust-sdk"
+    rlib = out_dir / f"lib{RUST_SDK_CRATE}.rlib"
+    newest = max(p.stat().st_mtime for p in _sdk_inputs("rust"))
+    if not rlib.exists() or rlib.stat().st_mtime < newest:
+        toolchain.compile_rust_lib(src, out_dir, crate_name=RUST_SDK_CRATE)
+    return rlib
+
+
+def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
+          force: bool = False) -> tuple[pathlib.Path, bool]:
+    """Build the tenant at ``path``; return (module path, whether it was rebuilt)."""
+    man = manifest_mod.load(path)
+    out = (out_dir / man.wasm.name) if out_dir else man.wasm
+    if not force and _up_to_date(man, out):
+        return out, False
+    if not man.sources:
+        raise ConfigError("nothing to build", path=str(man.path), field="sources")
+    for src in man.sources:
+        if not src.exists():
+            raise ConfigError(f"source {src.name} does not exist", path=str(man.path),
+                              field="sources")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(suffix=".wasm", dir=out.parent)
+    os.close(fd)
+    tmp = pathlib.Path(tmp_name)
+    try:
+        if man.language == "c":
+            toolchain.compile_c(man.sources, tmp, [paths.sdk_dir() / "c", man.directory])
+        else:
+            toolchain.compile_rust(man.sources[0], tmp, rust_sdk_rlib(),
+                                   crate_name=man.name.replace("-", "_"))
+        _validate(tmp, man)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out, True
+
+
+def _validate(wasm: pathlib.Path, man: manifest_mod.Manifest) -> None:
+    from host import engine
+    from wasm_config import validate
+
+    module = engine.shared(fuel=man.limits["fuel"] > 0).compile(wasm.read_bytes())
+    validate.check_module(module, where=f"{man.name} (fresh build)")

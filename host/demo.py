@@ -1,0 +1,54 @@
+"""``edgehost demo``: build the bundled example tenants (if needed) and run each
+on an embedded input, printing what it did."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import click
+
+from host import build, paths, tenant
+from host.errors import EdgehostError, ToolchainMissing
+from wasm_config import manifest as manifest_mod
+
+
+def _workdir() -> pathlib.Path:
+    """A writable copy of the bundled examples (the package may be read-only)."""
+    src = paths.examples_dir()
+    dst = paths.cache_dir() / "demo"
+    for man in sorted(src.glob("*/edgehost.toml")):
+        tdir = dst / man.parent.name
+        tdir.mkdir(parents=True, exist_ok=True)
+        for f in man.parent.iterdir():
+            if f.is_file() and not f.name.endswith(".wasm"):
+                target = tdir / f.name
+                if not target.exists() or target.read_bytes() != f.read_bytes():
+                    shutil.copy2(f, target)
+    return dst
+
+
+def run_demo() -> int:
+    """Run every example's ``[demo]`` steps; return the number of failures."""
+    from host import demo_steps
+
+    work = _workdir()
+    failures = 0
+    for tdir in sorted(p.parent for p in work.glob("*/edgehost.toml")):
+        man = manifest_mod.load(tdir)
+        click.secho(f"== {man.name}: {man.description}", bold=True)
+        try:
+            wasm, rebuilt = build.build(tdir)
+            click.echo(f"   built {wasm.name} ({wasm.stat().st_size} bytes)"
+                       if rebuilt else f"   {wasm.name} up to date")
+            t = tenant.Tenant(man)
+            click.echo(f"   isolation: {t.isolation}; handlers: {', '.join(t.handlers)}")
+            for line in demo_steps.run(man.name, t):
+                click.echo(f"   {line}")
+        except ToolchainMissing as exc:
+            failures += 1
+            click.secho(f"   skipped: {exc}", fg="yellow")
+        except EdgehostError as exc:
+            failures += 1
+            click.secho(f"   failed: {exc}", fg="red")
+    return failures

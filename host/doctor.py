@@ -1,0 +1,48 @@
+"""``edgehost doctor``: what this machine offers edgehost."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from host import isolation, toolchain
+from host.native import kernels_lib
+
+FEATURE_BITS = {  # native_modules/kernels/dispatch.h EH_CPU_*
+    "sse4.2": 0, "pclmulqdq": 1, "avx2": 2, "bmi2": 3, "avx512f": 4, "avx512bw": 5,
+    "avx512vl": 6, "vpclmulqdq": 7, "avx512dq": 8, "fma": 9,
+}
+
+
+def cpu_features() -> list[str]:
+    """Features the kernels can use here (CPUID + OS-enabled state)."""
+    mask = kernels_lib().eh_cpu_detect()
+    return [name for name, bit in FEATURE_BITS.items() if mask >> bit & 1]
+
+
+def guest_probe() -> dict:
+    """Run one real call in a KVM guest, if the monitor is built."""
+    try:
+        from host import vmm
+    except ImportError:
+        return {"ok": False, "detail": "KVM monitor not built into this install"}
+    try:
+        return vmm.probe()
+    except Exception as exc:  # doctor reports, never crashes
+        return {"ok": False, "detail": str(exc)}
+
+
+def report() -> dict:
+    """Everything ``doctor`` prints, as data (the --json shape)."""
+    kvm_ok, kvm_reason = isolation.kvm_status()
+    tcs = toolchain.find_all()
+    rep = {
+        "kvm": kvm_ok,
+        "kvm_detail": kvm_reason,
+        "guest_call": guest_probe() if kvm_ok else {"ok": False, "detail": kvm_reason},
+        "default_isolation": isolation.default(),
+        "cpu_features": cpu_features(),
+        "toolchains": {k: {"ok": v.ok, "detail": v.detail} for k, v in tcs.items()},
+        "wasmtime": importlib.metadata.version("wasmtime"),
+        "edgehost": importlib.metadata.version("edgehost"),
+    }
+    return rep

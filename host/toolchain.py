@@ -1,0 +1,142 @@
+"""Finding the wasm toolchains and building tenants with them.
+
+C tenants: Debian's clang + lld + wasi-libc (+ compiler-rt builtins for
+wasm32), target wasm32-wasi as a reactor. Rust tenants: Debian's rustc
+(/usr/bin/rustc, which ships the wasm32 std; a rustup toolchain without the
+target is skipped), target wasm32-unknown-unknown, crate type cdylib.
+Each missing piece is reported with the exact package that provides it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import pathlib
+import shutil
+import subprocess
+
+from host.errors import BuildError, ToolchainMissing
+
+APT = {
+    "c": ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"],
+    "rust": ["rustc", "libstd-rust-dev-wasm32"],
+}
+C_FLAGS = ["-O2", "-Wall", "-Wextra", "-mexec-model=reactor", "-fno-exceptions",
+           "-Wl,--gc-sections", "-Wl,--strip-debug"]
+RUST_FLAGS = ["--edition=2021", "--crate-type=cdylib", "-C", "opt-level=3",
+              "-C", "panic=abort", "-C", "strip=debuginfo", "-C", "lto"]
+
+
+@dataclasses.dataclass
+class Toolchain:
+    lang: str
+    ok: bool
+    detail: str
+    compiler: str | None = None
+
+
+def _first_existing(*paths: str) -> str | None:
+    for p in paths:
+        if p and os.path.exists(p):
+            return p
+    return None
+
+
+def find_c() -> Toolchain:
+    """clang able to target wasm32-wasi, wasm-ld, wasi-libc and the builtins."""
+    clang = shutil.which("clang") or _first_existing(*sorted(glob.glob("/usr/bin/clang-1*")))
+    if not clang:
+        return Toolchain("c", False, "clang not found (apt-get install clang)")
+    if not shutil.which("wasm-ld") and not glob.glob("/usr/bin/wasm-ld*"):
+        return Toolchain("c", False, "wasm-ld not found (apt-get install lld)", clang)
+    if not _first_existing("/usr/lib/wasm32-wasi/libc.a", "/usr/share/wasi-sysroot/lib/"
+                           "wasm32-wasi/libc.a"):
+        return Toolchain("c", False, "wasi-libc not found (apt-get install wasi-libc)", clang)
+    if not glob.glob("/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a"):
+        return Toolchain("c", False, "wasm32 builtins not found "
+                         "(apt-get install libclang-rt-dev-wasm32)", clang)
+    return Toolchain("c", True, _version(clang), clang)
+
+
+def find_rust() -> Toolchain:
+    """A rustc whose sysroot has the wasm32-unknown-unknown std."""
+    candidates = ["/usr/bin/rustc"]
+    if shutil.which("rustc"):
+        candidates.append(shutil.which("rustc"))
+    for rustc in candidates:
+        if not os.path.exists(rustc):
+            continue
+        try:
+            sysroot = subprocess.run([rustc, "--print", "sysroot"], capture_output=True,
+                                     text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if glob.glob(f"{sysroot}/lib/rustlib/wasm32-unknown-unknown/lib/libcore-*.rlib"):
+            return Toolchain("rust", True, _version(rustc), rustc)
+    return Toolchain("rust", False, "no rustc with the wasm32 target "
+                     "(apt-get install rustc libstd-rust-dev-wasm32)")
+
+
+def _version(exe: str) -> str:
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+        return out.stdout.splitlines()[0] if out.stdout else exe
+    except (OSError, subprocess.TimeoutExpired):
+        return exe
+
+
+def find_all() -> dict[str, Toolchain]:
+    return {"c": find_c(), "rust": find_rust()}
+
+
+def require(lang: str) -> Toolchain:
+    tc = find_c() if lang == "c" else find_rust()
+    if not tc.ok:
+        raise ToolchainMissing(f"{lang} -> wasm32 toolchain ({tc.detail})",
+                               "apt-get install -y " + " ".join(APT[lang]))
+    return tc
+
+
+def compile_c(sources: list[pathlib.Path], out: pathlib.Path, include_dirs: list[pathlib.Path],
+              *, extra: list[str] | None = None, target: str = "wasm32-wasi") -> None:
+    """Compile C sources into one wasm module."""
+    tc = require("c")
+    cmd = [tc.compiler, f"--target={target}", *C_FLAGS, *(extra or [])]
+    cmd += [f"-I{d}" for d in include_dirs]
+    cmd += [str(s) for s in sources] + ["-o", str(out)]
+    _run(cmd, out)
+
+
+def compile_rust(lib_rs: pathlib.Path, out: pathlib.Path, sdk_rlib: pathlib.Path | None,
+                 *, crate_name: str) -> None:
+    """Compile a Rust tenant (one crate root) into a wasm module."""
+    tc = require("rust")
+    cmd = [tc.compiler, *RUST_FLAGS, "--target=wasm32-unknown-unknown",
+           f"--crate-name={crate_name}", str(lib_rs), "-o", str(out)]
+    if sdk_rlib is not None:
+        cmd += ["--extern", f"edgehost_sdk={sdk_rlib}", "-L", str(sdk_rlib.parent)]
+    _run(cmd, out)
+
+
+def compile_rust_lib(lib_rs: pathlib.Path, out_dir: pathlib.Path, *,
+                     crate_name: str) -> pathlib.Path:
+    """Compile a no_std library crate to an rlib for wasm32; return its path."""
+    tc = require("rust")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"lib{crate_name}.rlib"
+    cmd = [tc.compiler, "--edition=2021", "--crate-type=rlib", "-C", "opt-level=3",
+           "-C", "panic=abort", "--target=wasm32-unknown-unknown",
+           f"--crate-name={crate_name}", str(lib_rs), "-o", str(out)]
+    _run(cmd, out)
+    return out
+
+
+def _run(cmd: list[str], out: pathlib.Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise BuildError(out.name, "compiler timed out after 300 s") from None
+    if proc.returncode != 0:
+        raise BuildError(out.name, proc.stderr or proc.stdout)

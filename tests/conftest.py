@@ -1,0 +1,57 @@
+"""Shared fixtures: tenants from WAT text, built examples, KVM/toolchain gates."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import pytest
+import wasmtime
+
+from host import toolchain
+from host.tenant import Tenant
+from wasm_config import manifest as manifest_mod
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+# The prologue every hand-written test tenant needs (ABI v1 required exports).
+ABI_PROLOGUE = """
+  (memory (export "memory") 2)
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 4096))
+"""
+
+
+def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = None,
+               **manifest) -> Tenant:
+    """A Tenant from a WAT module body (imports + handlers), inproc isolation by default."""
+    wasm = wasmtime.wat2wasm(f"(module {body} {ABI_PROLOGUE})") if "edgehost_alloc" not in body \
+        else wasmtime.wat2wasm(f"(module {body})")
+    data = {"name": name, "isolation": "inproc", **manifest}
+    base = tmp or pathlib.Path("/nonexistent-test-dir")
+    man = manifest_mod.from_dict(data, base / "edgehost.toml")
+    return Tenant(man, wasm=bytes(wasm))
+
+
+@pytest.fixture(scope="session")
+def c_toolchain():
+    tc = toolchain.find_c()
+    if not tc.ok:
+        pytest.skip(f"C->wasm32 toolchain missing: {tc.detail}; run `edgehost setup`")
+    return tc
+
+
+@pytest.fixture(scope="session")
+def built_examples(tmp_path_factory, c_toolchain):
+    """A copy of examples/ with every C tenant built from source."""
+    from host import build
+
+    dst = tmp_path_factory.mktemp("examples")
+    for man in EXAMPLES.glob("*/edgehost.toml"):
+        if manifest_mod.load(man).language != "c":
+            continue
+        shutil.copytree(man.parent, dst / man.parent.name,
+                        ignore=shutil.ignore_patterns("*.wasm"))
+        build.build(dst / man.parent.name)
+    return dst

@@ -1,0 +1,101 @@
+"""The command line end to end: build a C tenant from source, call it, and
+every bad input gives one clear line and a non-zero exit."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import crc32c as crc32c_peer
+import pytest
+
+from tests.conftest import EXAMPLES
+
+
+def edgehost(*args, input_bytes=None):
+    return subprocess.run([sys.executable, "-m", "host", *args], capture_output=True,
+                          input=input_bytes, timeout=120)
+
+
+def one_line_error(proc, needle):
+    err = proc.stderr.decode()
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("edgehost: error: ") and needle in lines[0], err
+
+
+@pytest.fixture
+def etag(tmp_path, c_toolchain):
+    d = tmp_path / "etag-c"
+    shutil.copytree(EXAMPLES / "etag-c", d, ignore=shutil.ignore_patterns("*.wasm"))
+    return d
+
+
+def test_build_then_call(etag, tmp_path):
+    proc = edgehost("build", str(etag))
+    assert proc.returncode == 0, proc.stderr
+    assert (etag / "etag-c.wasm").exists()
+    data = bytes(range(256)) * 100
+    (tmp_path / "in.bin").write_bytes(data)
+    proc = edgehost("call", str(etag), "etag", "--input", str(tmp_path / "in.bin"),
+                    "--isolation", "inproc")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == f"{crc32c_peer.crc32c(data):08x}"
+    proc = edgehost("call", str(etag), "etag", "--input", "-", "--isolation", "inproc",
+                    input_bytes=b"123456789")
+    assert proc.stdout == b"e3069283"
+    assert "up to date" in edgehost("build", str(etag)).stdout.decode()
+
+
+def test_missing_tenant_directory(tmp_path):
+    one_line_error(edgehost("call", str(tmp_path / "nope"), "etag"), "no such directory")
+
+
+def test_missing_wasm(etag):
+    one_line_error(edgehost("call", str(etag), "etag"), "module not built yet")
+
+
+def test_corrupt_wasm(etag):
+    (etag / "etag-c.wasm").write_bytes(b"\0asm\1\0\0\0garbage")
+    one_line_error(edgehost("call", str(etag), "etag"), "not a valid WebAssembly module")
+
+
+def test_missing_export(etag):
+    edgehost("build", str(etag))
+    one_line_error(edgehost("call", str(etag), "nope", "--isolation", "inproc"),
+                   "has no handler export 'nope' (handlers: etag, verify)")
+
+
+def test_missing_input_file(etag, tmp_path):
+    edgehost("build", str(etag))
+    one_line_error(edgehost("call", str(etag), "etag", "--input", str(tmp_path / "x")),
+                   "No such file or directory")
+
+
+def test_broken_manifest(etag):
+    (etag / "edgehost.toml").write_text('name = "etag-c"\nkernels = ["warp-drive"]\n')
+    one_line_error(edgehost("build", str(etag)), "kernels: unknown kernel 'warp-drive'")
+
+
+def test_compile_error_is_one_line(etag):
+    (etag / "etag.c").write_text("int broken( {\n")
+    one_line_error(edgehost("build", str(etag)), "build of")
+
+
+def test_doctor_json():
+    proc = edgehost("doctor", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    assert isinstance(rep["kvm"], bool)
+    assert isinstance(rep["cpu_features"], list)
+    assert set(rep["toolchains"]) == {"c", "rust"}
+    assert rep["wasmtime"].startswith("50.")
+
+
+@pytest.mark.parametrize("cmd", [[], ["doctor"], ["build"], ["call"], ["demo"], ["kernel"],
+                                 ["bench"], ["setup"]])
+def test_help_everywhere(cmd):
+    proc = edgehost(*cmd, "--help")
+    assert proc.returncode == 0 and b"Usage:" in proc.stdout

@@ -1,0 +1,51 @@
+"""The C import table, the C SDK header and wasm_config/abi.py must agree."""
+
+import re
+
+from host.native import ffi, lib
+from tests.conftest import REPO
+from wasm_config import abi
+
+C_TYPES = {"int32_t": "i", "uint32_t": "i", "int64_t": "I", "uint64_t": "I"}
+
+
+def test_registry_matches_abi():
+    rows = {}
+    for i in range(lib.eh_abi_import_count()):
+        p, r = ffi.new("char **"), ffi.new("char **")
+        name = ffi.string(lib.eh_abi_import(i, ffi.cast("const char **", p),
+                                            ffi.cast("const char **", r))).decode()
+        rows[name] = (ffi.string(p[0]).decode(), ffi.string(r[0]).decode())
+    assert rows == {imp.name: (imp.params, imp.results) for imp in abi.IMPORTS}
+
+
+def _header_imports():
+    text = (REPO / "sdk/c/edgehost.h").read_text()
+    out = {}
+    for m in re.finditer(r"EH_IMPORT\((\w+)\)\s+([\w ]+?)\s+\*?(\w+)\(([^)]*)\);", text):
+        name, ret, _cname, params = m.groups()
+        ps = "" if params.strip() == "void" else "".join(
+            "i" if "*" in p else C_TYPES[p.replace("const", "").split()[0]]
+            for p in params.split(","))
+        out[name] = (ps, "" if ret.strip() == "void" else C_TYPES[ret.strip()])
+    return out, text
+
+
+def test_c_header_matches_abi():
+    imports, text = _header_imports()
+    assert imports == {imp.name: (imp.params, imp.results) for imp in abi.IMPORTS}
+    for name, code in abi.ERRORS.items():
+        assert re.search(rf"#define EH_ERR_{name} \({code}\)", text), name
+    for name, kid in abi.KERNELS.items():
+        assert re.search(rf"#define EH_KERNEL_{name.upper()} {kid}\b", text), name
+    for name, level in abi.LOG_LEVELS.items():
+        assert re.search(rf"#define EH_LOG_{name.upper()} {level}\b", text), name
+    assert f"EDGEHOST_ABI_VERSION {abi.ABI_VERSION}" in text
+
+
+def test_offload_header_kernel_ids_match_abi():
+    text = (REPO / "native_modules/include/eh_offload.h").read_text()
+    for name, kid in abi.KERNELS.items():
+        assert re.search(rf"EH_KERNEL_{name.upper()} = {kid},", text), name
+    for name, code in abi.KERNEL_STATUS.items():
+        assert re.search(rf"EH_K_{name} = {code},", text), name
