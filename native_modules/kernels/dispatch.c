@@ -42,6 +42,65 @@ uint64_t eh_cpu_detect(void)
 uint64_t eh_cpu_detect(void) { return 0; }
 #endif
 
+/* Does [s, s+n) spell exactly the NUL-terminated word w? */
+static int word_is(const char *s, int n, const char *w)
+{
+    int i = 0;
+    for (; i < n; i++)
+        if (w[i] != s[i])
+            return 0;
+    return w[i] == 0;
+}
+
+int eh_variant_find(const eh_variant_desc *v, int n, uint64_t cpu, const char *name)
+{
+    int len = 0;
+    if (!name)
+        return -1;
+    while (name[len])
+        len++;
+    for (int i = 0; i < n; i++)
+        if (word_is(name, len, v[i].name))
+            return (v[i].needs & ~cpu) ? -1 : i;
+    return -1;
+}
+
+int eh_variant_select(const eh_variant_desc *v, int n, uint64_t cpu, const char *family,
+                      const char *force)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (!(v[i].needs & ~cpu))
+            best = i;
+    /* Walk the items; the last one that pins this family to a runnable variant wins. */
+    for (const char *item = force; item && *item;) {
+        const char *end = item, *eq = 0;
+        while (*end && *end != ',') {
+            if (*end == '=' && !eq)
+                eq = end;
+            end++;
+        }
+        const char *name = eq ? eq + 1 : item;
+        int applies = !eq || word_is(item, (int)(eq - item), family);
+        if (applies) {
+            for (int i = 0; i < n; i++)
+                if (word_is(name, (int)(end - name), v[i].name) && !(v[i].needs & ~cpu))
+                    best = i;
+        }
+        item = *end ? end + 1 : end;
+    }
+    return best;
+}
+
+void eh_kernel_run_many(const eh_offload_req *req, eh_offload_res *res, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        eh_kernel_run(req, res);
+        /* Keep the compiler from merging iterations: res is observable. */
+        __asm__ volatile("" : : "r"(res) : "memory");
+    }
+}
+
 void eh_kernels_init_with(uint64_t cpu, const char *force)
 {
     eh_crc32c_init(cpu, force);

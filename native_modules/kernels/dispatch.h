@@ -3,10 +3,24 @@
  * Each family (crc32c/, csv/, json/, vector/, stream/) owns:
  *   void eh_<family>_init(uint64_t cpu, const char *force);  fills its table,
  *        generic first, upgraded by the EH_CPU_* bits in cpu; force (may be
- *        NULL) names a variant to pin ("byte", "sse42", "avx512", ...).
+ *        NULL) pins a variant (see "Variant forcing" below).
  *   void eh_<family>_run(const eh_offload_req *, eh_offload_res *);
+ *   int  eh_<family>_set_variant(const char *name);  0, or -1 when the name is
+ *        unknown or this CPU lacks its features (the active variant is kept).
+ *   const char *eh_<family>_variant(void);           the active variant's name.
+ *   const char *eh_<family>_variant_name(int i);     i-th variant, generic
+ *        first; NULL past the end.  int eh_<family>_variant_ok(int i): 1 when
+ *        the CPU given to init has what variant i needs.
  * All of it is freestanding (no libc): the same files link into the host
- * module, the KVM guest image and the wasm32 benchmark build. */
+ * module, the KVM guest image and the wasm32 benchmark build.
+ *
+ * Variant forcing (EDGEHOST_KERNEL_VARIANT in the host; the VMM hands the same
+ * string to the guest): a comma-separated list of items, no spaces.
+ *   family=variant   pins that family, e.g. "crc32c=sse42,vector=avx2"
+ *   variant          pins every family that has a variant of that name,
+ *                    e.g. "scalar" or "avx2"
+ * A pin naming a variant this CPU cannot run is ignored (the family keeps its
+ * best variant); callers that must know read eh_<family>_variant(). */
 #ifndef EH_KERNELS_DISPATCH_H
 #define EH_KERNELS_DISPATCH_H
 #include <stdint.h>
@@ -25,6 +39,25 @@
 
 /* CPUID + XGETBV (OS-enabled state included). Works in host and guest ring 3. */
 uint64_t eh_cpu_detect(void);
+
+/* One variant of a family: its name and the EH_CPU_* bits it needs. */
+typedef struct eh_variant_desc {
+    const char *name;
+    uint64_t needs;
+} eh_variant_desc;
+
+/* The variant index a family should use: the one force pins for family (when
+ * the CPU has what it needs), else the last entry whose needs cpu meets.
+ * v[0] must need nothing, so the result is always a valid index. */
+int eh_variant_select(const eh_variant_desc *v, int n, uint64_t cpu, const char *family,
+                      const char *force);
+
+/* Index of the variant called name, or -1 if unknown or not runnable on cpu. */
+int eh_variant_find(const eh_variant_desc *v, int n, uint64_t cpu, const char *name);
+
+/* Runs the same request n times (benchmarks: one call from Python, the host
+ * API, the guest or WASM measures the kernel, not the call path). */
+void eh_kernel_run_many(const eh_offload_req *req, eh_offload_res *res, uint64_t n);
 
 /* Initialise every family. Idempotent; call before concurrent use. */
 void eh_kernels_init_with(uint64_t cpu, const char *force);

@@ -1,33 +1,55 @@
-/* CRC32C (Castagnoli, reflected polynomial 0x82F63B78), byte-table variant:
- * the portable reference every faster variant is tested against. */
+/* Portable CRC32C variants: byte table (the reference every faster variant
+ * is tested against) and slicing-by-8. Plain C; also the wasm32 build's path. */
 #include "kernels/crc32c/crc32c.h"
 
-static uint32_t table[256];
-static volatile int table_ready;
+uint32_t eh_crc32c_table[8][256];
 
-static void build_table(void)
+/* Idempotent; racing first callers write identical values. */
+void eh_crc32c_generic_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-        table[i] = c;
+            c = (c >> 1) ^ (EH_CRC32C_POLY & (0u - (c & 1u)));
+        eh_crc32c_table[0][i] = c;
     }
-    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
-}
-
-/* Racing first callers compute identical tables, so the race is benign. */
-void eh_crc32c_generic_init(void)
-{
-    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE))
-        build_table();
+    /* table[k][i]: byte i followed by k zero bytes. */
+    for (int k = 1; k < 8; k++)
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = eh_crc32c_table[k - 1][i];
+            eh_crc32c_table[k][i] = (c >> 8) ^ eh_crc32c_table[0][c & 0xff];
+        }
 }
 
 uint32_t eh_crc32c_byte(uint32_t crc, const uint8_t *p, uint64_t n)
 {
-    eh_crc32c_generic_init();
+    const uint32_t *t = eh_crc32c_table[0];
     crc = ~crc;
     while (n--)
-        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        crc = t[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static inline uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint32_t eh_crc32c_slice8(uint32_t crc, const uint8_t *p, uint64_t n)
+{
+    uint32_t (*t)[256] = eh_crc32c_table;
+    crc = ~crc;
+    while (n && ((uintptr_t)p & 7)) {
+        crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        n--;
+    }
+    for (; n >= 8; n -= 8, p += 8) {
+        uint32_t lo = le32(p) ^ crc, hi = le32(p + 4);
+        crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
+              t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
+              t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+    }
+    while (n--)
+        crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
