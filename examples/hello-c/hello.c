@@ -15,16 +15,12 @@ static uint32_t append(uint32_t at, const void *src, uint32_t n)
 /* "<greeting>, <body>! (visit N)": greeting from config, N counted in kv. */
 EDGEHOST_HANDLER(hello)
 {
-    /* config values are msgpack; a short string is 0xa0|len then the bytes */
     uint8_t cfg[64];
-    int32_t n = eh_config_get_str("greeting", cfg, sizeof cfg);
     const char *greeting = "hello";
-    uint32_t glen = 5;
-    if (n > 1 && n <= (int32_t)sizeof cfg && (cfg[0] & 0xe0) == 0xa0 &&
-        (uint32_t)(cfg[0] & 0x1f) == (uint32_t)n - 1) {
-        greeting = (const char *)cfg + 1;
-        glen = (uint32_t)n - 1;
-    }
+    int32_t n = eh_config_str("greeting", cfg, sizeof cfg, &greeting);
+    uint32_t glen = n >= 0 ? (uint32_t)n : 5;
+    if (n < 0)
+        greeting = "hello";
     uint32_t visits = 0;
     if (eh_kv_get_str("visits", &visits, sizeof visits) != sizeof visits)
         visits = 0;

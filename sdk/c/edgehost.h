@@ -1,6 +1,8 @@
 /*
  * edgehost.h -- the C SDK for edgehost tenants (ABI v1), one header.
  *
+ * Files: this header and edgehost_msgpack.h (a tiny msgpack writer/reader).
+ *
  * Build (edgehost build does this for you):
  *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -I sdk/c tenant.c -o tenant.wasm
  * or freestanding: --target=wasm32 -nostdlib -Wl,--no-entry.
@@ -24,6 +26,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "edgehost_msgpack.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,6 +149,22 @@ static inline int32_t eh_kv_put_str(const char *key, const void *val, uint32_t l
 static inline int32_t eh_config_get_str(const char *key, void *out, uint32_t cap)
 {
     return eh_config_get(key, eh_strlen(key), out, cap);
+}
+
+/* A string config value, in place in buf: returns its length, or a negative
+ * EH_ERR_* (NOT_FOUND, or INVALID if the value is not a string or exceeds cap). */
+static inline int32_t eh_config_str(const char *key, void *buf, uint32_t cap, const char **out)
+{
+    int32_t n = eh_config_get_str(key, buf, cap);
+    if (n < 0)
+        return n;
+    if ((uint32_t)n > cap)
+        return EH_ERR_INVALID;
+    eh_mp_reader r = eh_mp_reader_init(buf, (uint32_t)n);
+    uint32_t len;
+    if (eh_mp_get_str(&r, out, &len) < 0)
+        return EH_ERR_INVALID;
+    return (int32_t)len;
 }
 
 /* Runs one kernel; returns the import's result (0 = ran, see res->status). */
