@@ -122,6 +122,21 @@ def _read_input(spec):
         raise InputError(f"--input {spec}: {exc.strerror}") from None
 
 
+@cli.command("new")
+@click.argument("name")
+@click.option("--lang", type=click.Choice(["c", "rust"]), default="c", show_default=True)
+@click.option("--dir", "parent", type=click.Path(file_okay=False), default=".",
+              help="Where to create the tenant folder.")
+def new_tenant(name, lang, parent):
+    """Scaffold tenant NAME (a folder with edgehost.toml and sources) that builds as is."""
+    import pathlib
+
+    from host import scaffold
+
+    dest = scaffold.new(name, lang, pathlib.Path(parent))
+    click.echo(f"created {dest}; next: edgehost build {dest}")
+
+
 @cli.command()
 def demo():
     """Build and run the bundled example tenants, printing what each did."""

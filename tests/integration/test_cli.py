@@ -99,3 +99,15 @@ def test_doctor_json():
 def test_help_everywhere(cmd):
     proc = edgehost(*cmd, "--help")
     assert proc.returncode == 0 and b"Usage:" in proc.stdout
+
+
+@pytest.mark.parametrize("lang", ["c"])
+def test_new_scaffold_builds_and_runs(tmp_path, lang, c_toolchain):
+    proc = edgehost("new", "fresh-tenant", "--lang", lang, "--dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    d = tmp_path / "fresh-tenant"
+    assert edgehost("build", str(d)).returncode == 0
+    proc = edgehost("call", str(d), "hello", "--input", "-", "--isolation", "inproc",
+                    input_bytes=b"you")
+    assert proc.stdout == b"hello, you! (visit 1)"
+    one_line_error(edgehost("new", "fresh-tenant", "--dir", str(tmp_path)), "already exists")

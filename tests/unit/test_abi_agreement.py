@@ -49,3 +49,11 @@ def test_offload_header_kernel_ids_match_abi():
         assert re.search(rf"EH_KERNEL_{name.upper()} = {kid},", text), name
     for name, code in abi.KERNEL_STATUS.items():
         assert re.search(rf"EH_K_{name} = {code},", text), name
+
+
+def test_sdk_readme_reference_is_current():
+    from wasm_config import docs
+
+    text = (REPO / "sdk/README.md").read_text()
+    assert docs.BEGIN in text and docs.END in text
+    assert docs.embed(text) == text, "regenerate: python -m wasm_config.docs (see sdk/README.md)"

@@ -1,0 +1,43 @@
+"""The ABI reference in Markdown, generated from :mod:`wasm_config.abi`.
+
+``python -m wasm_config.docs`` prints it; sdk/README.md embeds it between
+the ``<!-- abi:begin -->`` / ``<!-- abi:end -->`` markers and a test keeps
+the two identical."""
+
+from __future__ import annotations
+
+from wasm_config import abi
+
+BEGIN, END = "<!-- abi:begin -->", "<!-- abi:end -->"
+
+
+def reference() -> str:
+    """Markdown tables: imports, exports, error codes, kernel ids."""
+    out = [f"ABI version {abi.ABI_VERSION}; import module `{abi.IMPORT_MODULE}`.", "",
+           "| import | type | semantics |", "|---|---|---|"]
+    for imp in abi.IMPORTS:
+        out.append(f"| `{imp.name}` | `{imp.signature}` | {imp.doc} |")
+    out += ["", "| export | type | |", "|---|---|---|"]
+    for name, ty in abi.REQUIRED_EXPORTS.items():
+        out.append(f"| `{name}` | `{ty}` | required |")
+    for name, ty in abi.OPTIONAL_EXPORTS.items():
+        out.append(f"| `{name}` | `{ty}` | optional |")
+    out.append(f"| *handlers* | `{abi.HANDLER_SIGNATURE}` | every other export of this type |")
+    out += ["", "| error | code |", "|---|---|"]
+    out += [f"| `{k}` | {v} |" for k, v in abi.ERRORS.items()]
+    out += ["", "| kernel | id |", "|---|---|"]
+    out += [f"| `{k}` | {v} |" for k, v in abi.KERNELS.items()]
+    out += ["", "| kernel status | code |", "|---|---|"]
+    out += [f"| `{k}` | {v} |" for k, v in abi.KERNEL_STATUS.items()]
+    return "\n".join(out) + "\n"
+
+
+def embed(text: str) -> str:
+    """``text`` with the section between the markers replaced by :func:`reference`."""
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return f"{head}{BEGIN}\n{reference()}{END}{tail}"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
