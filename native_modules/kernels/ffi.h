@@ -1,4 +1,5 @@
 #include "eh_offload.h"
 #include "kernels/dispatch.h"
 #include "kernels/crc32c/crc32c.h"
+#include "kernels/vector/vector.h"
 void eh_kernels_init(void);

@@ -1,10 +1,152 @@
-/* vector family: not built yet -- every vector kernel answers ENOTSUP. */
+/* Vector family: variant table, argument checks (conventions in vector.h),
+ * and the kernel entry. Checks happen here once, so the per-ISA ops can
+ * assume well-formed, 4-byte aligned arrays. */
+#include "kernels/vector/vector.h"
 #include "kernels/dispatch.h"
 
-void eh_vector_init(uint64_t cpu, const char *force) { (void)cpu; (void)force; }
+static const eh_variant_desc variants[] = {
+    {"scalar", 0},
+#ifdef __x86_64__
+    {"avx2", EH_CPU_AVX2 | EH_CPU_FMA},
+    {"avx512", EH_CPU_AVX512F | EH_CPU_FMA},
+#endif
+};
+static const eh_vec_ops *const tables[] = {
+    &eh_vec_scalar_ops,
+#ifdef __x86_64__
+    &eh_vec_avx2_ops,
+    &eh_vec_avx512_ops,
+#endif
+};
+#define NVAR ((int)(sizeof variants / sizeof variants[0]))
+_Static_assert(sizeof variants / sizeof variants[0] == sizeof tables / sizeof tables[0],
+               "variants and tables are index-aligned");
+
+static uint64_t cpu_seen;
+static int active;
+
+void eh_vector_init(uint64_t cpu, const char *force)
+{
+    cpu_seen = cpu;
+    active = eh_variant_select(variants, NVAR, cpu, "vector", force);
+}
+
+int eh_vector_set_variant(const char *name)
+{
+    int i = eh_variant_find(variants, NVAR, cpu_seen, name);
+    if (i < 0)
+        return -1;
+    active = i;
+    return 0;
+}
+
+const char *eh_vector_variant(void) { return variants[active].name; }
+
+const char *eh_vector_variant_name(int i) { return i >= 0 && i < NVAR ? variants[i].name : 0; }
+
+int eh_vector_variant_ok(int i) { return i >= 0 && i < NVAR && !(variants[i].needs & ~cpu_seen); }
+
+static inline uint64_t fbits(float f)
+{
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float bitsf(uint32_t u)
+{
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
+/* A float array argument: 4-byte aligned address and byte length. */
+static inline int farray_ok(uint64_t addr, uint64_t len) { return !((addr | len) & 3); }
+
+static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_offload_res *res)
+{
+    if (req->in2_len == 0 || req->in_len % req->in2_len) {
+        res->status = EH_K_EINVAL;
+        return;
+    }
+    const float *m = (const float *)(uintptr_t)req->in, *v = (const float *)(uintptr_t)req->in2;
+    uint64_t cols = req->in2_len / 4, rows = req->in_len / req->in2_len;
+    if (req->kernel == EH_KERNEL_VEC_MATVEC) {
+        if (req->out_cap < rows * 4 || !farray_ok(req->out, 0)) {
+            res->status = req->out_cap < rows * 4 ? EH_K_ENOSPC : EH_K_EINVAL;
+            res->out_len = rows * 4;
+            return;
+        }
+        float *out = (float *)(uintptr_t)req->out;
+        for (uint64_t r = 0; r < rows; r++)
+            out[r] = ops->dot(m + r * cols, v, cols);
+        res->out_len = rows * 4;
+        res->value = rows;
+        return;
+    }
+    uint64_t k = req->arg[0] < rows ? req->arg[0] : rows;
+    if (req->arg[1] > EH_VEC_COSINE || rows > 0xffffffffu || !farray_ok(req->out, 0)) {
+        res->status = EH_K_EINVAL;
+        return;
+    }
+    res->out_len = k * sizeof(eh_vec_topk_rec);
+    if (req->out_cap < res->out_len) {
+        res->status = EH_K_ENOSPC;
+        return;
+    }
+    eh_vec_topk(ops, m, v, rows, cols, (int)req->arg[1], (eh_vec_topk_rec *)(uintptr_t)req->out, k);
+    res->value = k;
+}
 
 void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
 {
-    (void)req;
-    res->status = EH_K_ENOTSUP;
+    const eh_vec_ops *ops = tables[active];
+    const float *a = (const float *)(uintptr_t)req->in, *b = (const float *)(uintptr_t)req->in2;
+    uint64_t n = req->in_len / 4;
+    int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
+    int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC && req->kernel != EH_KERNEL_VEC_TOPK;
+    if (req->flags || !farray_ok(req->in, req->in_len) ||
+        (two && !farray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len)) {
+        res->status = EH_K_EINVAL;
+        return;
+    }
+    switch (req->kernel) {
+    case EH_KERNEL_VEC_DOT:
+        res->value = fbits(ops->dot(a, b, n));
+        return;
+    case EH_KERNEL_VEC_SUM:
+        res->value = fbits(ops->sum(a, n));
+        return;
+    case EH_KERNEL_VEC_L2NORM:
+        res->value = fbits(eh_vec_sqrtf(ops->dot(a, a, n)));
+        return;
+    case EH_KERNEL_VEC_L2SQ:
+        res->value = fbits(ops->l2sq(a, b, n));
+        return;
+    case EH_KERNEL_VEC_COSINE: {
+        float r[3];
+        ops->dot3(a, b, n, r);
+        res->value = fbits(r[0] / (eh_vec_sqrtf(r[1]) * eh_vec_sqrtf(r[2])));
+        return;
+    }
+    case EH_KERNEL_VEC_AXPY:
+        res->out_len = req->in_len;
+        if (req->arg[0] > 0xffffffffu || !farray_ok(req->out, 0)) {
+            res->status = EH_K_EINVAL;
+            return;
+        }
+        if (req->out_cap < req->in_len) {
+            res->status = EH_K_ENOSPC;
+            return;
+        }
+        ops->axpy(bitsf((uint32_t)req->arg[0]), a, b, (float *)(uintptr_t)req->out, n);
+        return;
+    case EH_KERNEL_VEC_MATVEC:
+    case EH_KERNEL_VEC_TOPK:
+        matrix_kernel(ops, req, res);
+        return;
+    default:
+        res->status = EH_K_ENOTSUP;
+        return;
+    }
 }

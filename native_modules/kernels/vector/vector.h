@@ -1,0 +1,72 @@
+/* Vector math on float32: the kernel ABI and the per-ISA operation table.
+ *
+ * Request conventions (eh_offload_req; every array is float32, little-endian,
+ * 4-byte aligned, its byte length a multiple of 4, else EH_K_EINVAL; flags
+ * must be 0; n = in_len / 4):
+ *   VEC_DOT     in = a, in2 = b (in2_len == in_len)   value = float bits of a.b
+ *   VEC_AXPY    in = x, in2 = y (in2_len == in_len), arg[0] = float bits of
+ *               alpha; out[i] = alpha*x[i] + y[i] (may be fused), out_len =
+ *               in_len; out may be exactly in2 (in place), no other overlap.
+ *   VEC_SUM     in = a                                value = sum a[i]
+ *   VEC_L2NORM  in = a                                value = sqrt(sum a[i]^2)
+ *   VEC_L2SQ    in = a, in2 = b (in2_len == in_len)   value = sum (a[i]-b[i])^2
+ *   VEC_COSINE  in = a, in2 = b (in2_len == in_len)   value = a.b / (|a| |b|)
+ *               (a zero vector gives NaN, as 0/0 does)
+ *   VEC_MATVEC  in = M (rows x cols, row-major), in2 = v (cols floats, cols >
+ *               0, in_len a multiple of in2_len); rows = in_len / in2_len;
+ *               out = M v (rows floats), value = rows
+ *   VEC_TOPK    in = M, in2 = query q, shapes as MATVEC; arg[0] = k,
+ *               arg[1] = metric: 0 squared L2 (smallest first), 1 dot
+ *               (largest first), 2 cosine (largest first). out = min(k, rows)
+ *               records {uint32 row, float32 score}, best first, ties by
+ *               lower row, NaN scores last; value = count.
+ * Scalar results are float32 bit patterns in the low 32 bits of value.
+ * out_cap too small -> EH_K_ENOSPC with out_len = bytes needed.
+ * IEEE semantics: NaN and inf propagate as the arithmetic does (sums are
+ * reassociated across SIMD lanes, so results match a sequential sum only to
+ * rounding). Length mismatch -> EH_K_EINVAL. */
+#ifndef EH_KERNELS_VECTOR_H
+#define EH_KERNELS_VECTOR_H
+#include <stdint.h>
+
+enum eh_vec_metric { EH_VEC_L2SQ = 0, EH_VEC_DOT = 1, EH_VEC_COSINE = 2 };
+
+typedef struct eh_vec_topk_rec {
+    uint32_t row;
+    float score;
+} eh_vec_topk_rec;
+
+/* One ISA's implementation. n counts floats; pointers are 4-byte aligned. */
+typedef struct eh_vec_ops {
+    float (*dot)(const float *a, const float *b, uint64_t n);
+    float (*sum)(const float *a, uint64_t n);
+    float (*l2sq)(const float *a, const float *b, uint64_t n);
+    void (*axpy)(float alpha, const float *x, const float *y, float *out, uint64_t n);
+    /* r[0] = a.b, r[1] = a.a, r[2] = b.b in one pass */
+    void (*dot3)(const float *a, const float *b, uint64_t n, float r[3]);
+} eh_vec_ops;
+
+extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_avx2_ops, eh_vec_avx512_ops;
+
+/* sqrt without libc: one instruction on x86 and wasm. */
+static inline float eh_vec_sqrtf(float x)
+{
+#ifdef __x86_64__
+    float r;
+    __asm__("sqrtss %1, %0" : "=x"(r) : "x"(x));
+    return r;
+#else
+    return __builtin_sqrtf(x);
+#endif
+}
+
+/* Top-k selection over rows scored by ops (vector_topk.c). out holds k records. */
+void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t rows,
+                 uint64_t cols, int metric, eh_vec_topk_rec *out, uint64_t k);
+
+const char *eh_vector_variant(void);
+int eh_vector_set_variant(const char *name);
+const char *eh_vector_variant_name(int i);
+int eh_vector_variant_ok(int i);
+
+#endif
