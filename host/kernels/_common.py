@@ -1,10 +1,13 @@
 """Shared plumbing for the kernel wrappers: building a request, running it
-under an isolation policy, and turning a status into a KernelError."""
+under an isolation policy, turning a status into a KernelError, and the
+float32 buffer rules the vector kernels share (see kernels/vector/vector.h)."""
 
 from __future__ import annotations
 
+import struct
+
 from host import offload
-from host.errors import KernelError
+from host.errors import InputError, KernelError
 from host.native import ffi
 
 STATUS_MESSAGES = {
@@ -24,10 +27,18 @@ def default_isolation() -> str:
     return isolation.default()
 
 
+def nbytes(data) -> int:
+    """Byte length of any buffer (bytes, bytearray, memoryview, array, ndarray)."""
+    return memoryview(data).nbytes
+
+
 def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
-         data: bytes = b"", data2: bytes = b"", out_cap: int = 0,
+         data=b"", data2=b"", out_cap: int = 0,
          args: tuple[int, ...] = (), flags: int = 0):
-    """Run one kernel; return ``(res, out_bytes)``. Raises KernelError on status < 0."""
+    """Run one kernel; return ``(res, out_bytes)``. Raises KernelError on status < 0.
+
+    ``data``/``data2`` may be any C-contiguous buffer; they are passed without copying.
+    """
     iso = isolation or default_isolation()
     req = ffi.new("eh_offload_req *")
     res = ffi.new("eh_offload_res *")
@@ -39,9 +50,9 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
     in2buf = ffi.from_buffer(data2)
     out = ffi.new("uint8_t[]", max(out_cap, 1))
     req.__setattr__("in", int(ffi.cast("uintptr_t", inbuf)))
-    req.in_len = len(data)
+    req.in_len = nbytes(data)
     req.in2 = int(ffi.cast("uintptr_t", in2buf))
-    req.in2_len = len(data2)
+    req.in2_len = nbytes(data2)
     req.out = int(ffi.cast("uintptr_t", out))
     req.out_cap = out_cap
     offload.run(req, res, iso)
@@ -50,3 +61,50 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
         raise KernelError(kernel_name, res.status,
                           STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off)
     return res, bytes(ffi.buffer(out, min(res.out_len, out_cap)))
+
+
+# --- float32 helpers -------------------------------------------------------
+
+def f32_buffer(data, what: str = "vector"):
+    """``data`` as a read-only byte view of float32 values, 4-byte aligned.
+
+    Accepts bytes-like objects, ``array('f')`` and float32 ndarrays; copies
+    only when the buffer is misaligned. A length that is not a multiple of 4
+    bytes, or a typed buffer of another item type, is an InputError.
+    """
+    mv = memoryview(data)
+    if not mv.c_contiguous:
+        raise InputError(f"{what}: buffer must be contiguous")
+    if mv.format not in ("B", "b", "c", "f", "<f") and mv.itemsize != 1:
+        raise InputError(f"{what}: expected float32 data, got items of type {mv.format!r}")
+    if mv.ndim != 1 or mv.format != "B":
+        try:
+            mv = mv.cast("B")
+        except TypeError:  # a non-native format spelling such as '<f'
+            mv = memoryview(mv.tobytes())
+    if mv.nbytes % 4:
+        raise InputError(f"{what}: {mv.nbytes} bytes is not a whole number of float32 values")
+    if int(ffi.cast("uintptr_t", ffi.from_buffer(mv))) % 4:
+        return bytes(mv)
+    return mv
+
+
+def f32_bits(x: float) -> int:
+    """The IEEE binary32 bit pattern of ``x`` (rounded to float32)."""
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def f32_from_bits(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
+
+
+def f32_str(x: float) -> str:
+    """Shortest decimal that reads back as the same float32 (like numpy's repr)."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return repr(x)
+    bits = f32_bits(x)
+    for digits in range(1, 10):
+        s = f"{x:.{digits}g}"
+        if f32_bits(float(s)) == bits:
+            return repr(float(s))
+    return f"{x:.9g}"
