@@ -53,6 +53,10 @@ class Instance:
         self._exports: dict[str, int] = {}
         self._status = ffi.new("int32_t *")
         self._kind = ffi.new("int *")
+        self._http = ffi.new("int32_t *")
+        self._blen = ffi.new("uint32_t *")
+        self._hdrs = ffi.new("const char **")
+        self._hlen = ffi.new("uint32_t *")
 
     def export_index(self, name: str) -> int:
         idx = self._exports.get(name)
@@ -100,37 +104,38 @@ class Instance:
         idx = self.export_index(export)
         if lib.eh_instance_handle(self.ptr, idx, req, self._status) < 0:
             raise self.error(export)
-        hs = ffi.new("int32_t *")
-        blen = ffi.new("uint32_t *")
-        hdrs = ffi.new("char **")
-        hlen = ffi.new("uint32_t *")
-        body = lib.eh_instance_response(self.ptr, hs, blen, ffi.cast("const char **", hdrs), hlen)
-        data = bytes(ffi.buffer(body, blen[0])) if body != ffi.NULL else b""
-        raw = bytes(ffi.buffer(hdrs[0], hlen[0])) if hlen[0] else b""
-        parts = raw.split(b"\0")[:-1] if raw else []
-        headers = [(parts[i].decode(), parts[i + 1].decode("latin-1"))
-                   for i in range(0, len(parts) - 1, 2)]
-        return Response(self._status[0], hs[0], headers, data)
+        blen, hlen = self._blen, self._hlen
+        body = lib.eh_instance_response(self.ptr, self._http, blen, self._hdrs, hlen)
+        data = ffi.buffer(body, blen[0])[:] if body != ffi.NULL else b""
+        headers = []
+        if hlen[0]:
+            parts = ffi.buffer(self._hdrs[0], hlen[0])[:].split(b"\0")[:-1]
+            headers = [(parts[i].decode(), parts[i + 1].decode("latin-1"))
+                       for i in range(0, len(parts) - 1, 2)]
+        return Response(self._status[0], self._http[0], headers, data)
+
+
+_EMPTY_MAP = msgpack.packb({})
 
 
 class RequestBuffer:
     """Keeps the bytes behind an ``eh_request`` alive for the call."""
 
+    __slots__ = ("keep", "req")
+
     def __init__(self, body: bytes, method: str, path: str, query: str,
                  headers: dict[str, str] | None):
-        self.keep = [method.encode(), path.encode(), query.encode(),
-                     msgpack.packb({k.lower(): v for k, v in (headers or {}).items()}), body]
-        self.req = ffi.new("eh_request *")
-        r = self.req
-        r.method, r.method_len = self._buf(0)
-        r.path, r.path_len = self._buf(1)
-        r.query, r.query_len = self._buf(2)
-        r.headers, r.headers_len = self._buf(3)
-        r.body, r.body_len = self._buf(4)
-
-    def _buf(self, i):
-        b = self.keep[i]
-        return ffi.from_buffer(b), len(b)
+        hdrs = msgpack.packb({k.lower(): v for k, v in headers.items()}) if headers \
+            else _EMPTY_MAP
+        self.keep = keep = (method.encode(), path.encode(), query.encode(), hdrs, body)
+        bufs = [ffi.from_buffer(b) for b in keep]
+        self.req = r = ffi.new("eh_request *")
+        r.method, r.method_len = bufs[0], len(keep[0])
+        r.path, r.path_len = bufs[1], len(keep[1])
+        r.query, r.query_len = bufs[2], len(keep[2])
+        r.headers, r.headers_len = bufs[3], len(keep[3])
+        r.body, r.body_len = bufs[4], len(body)
+        self.keep = (keep, bufs)
 
 
 class Tenant:
@@ -180,6 +185,8 @@ class Tenant:
         self._guest = None
         if self.isolation == "kvm":
             self._attach_guest()
+        self._log_buf = ffi.new("eh_log_entry[64]")
+        self.log_dropped = 0
         self._pool: list[Instance] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -253,7 +260,8 @@ class Tenant:
             self.drain_logs()
             raise
         self._release(inst)
-        self.drain_logs()
+        if lib.eh_tenant_log_pending(self.native):
+            self.drain_logs()
         if check and resp.status != 0:
             raise TenantError(self.name, export, resp.status, resp.body[:200].decode(
                 "utf-8", errors="replace"))
@@ -266,7 +274,7 @@ class Tenant:
     # -- observability -------------------------------------------------------------
     def drain_logs(self) -> list[tuple[str, str]]:
         """Move the tenant's log lines into Python logging; return them."""
-        buf = ffi.new("eh_log_entry[64]")
+        buf = self._log_buf
         dropped = ffi.new("uint64_t *")
         out = []
         while True:

@@ -88,6 +88,7 @@ typedef struct eh_tenant {
     uint64_t log_head;         /* entries written (ring index = head % EH_LOG_RING)      */
     uint64_t log_dropped;      /* rate-limited or overwritten before being drained       */
     uint64_t log_tail;         /* entries drained                                          */
+    uint64_t log_dropped_seen; /* log_dropped at the last drain                             */
     double log_tokens;
     int64_t log_refill_ns;
 } eh_tenant;

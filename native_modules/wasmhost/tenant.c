@@ -143,8 +143,17 @@ int eh_tenant_log_drain(eh_tenant *t, eh_log_entry *out, int max, uint64_t *drop
         t->log_tail++;
     }
     *dropped = t->log_dropped;
+    t->log_dropped_seen = t->log_dropped;
     pthread_mutex_unlock(&t->lock);
     return n;
+}
+
+uint64_t eh_tenant_log_pending(eh_tenant *t)
+{
+    /* Racy by design: a hint to skip draining; drains take the lock. */
+    return __atomic_load_n(&t->log_head, __ATOMIC_RELAXED) -
+           __atomic_load_n(&t->log_tail, __ATOMIC_RELAXED) +
+           (__atomic_load_n(&t->log_dropped, __ATOMIC_RELAXED) != t->log_dropped_seen);
 }
 
 void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes)
