@@ -108,3 +108,50 @@ def f32_str(x: float) -> str:
         if f32_bits(float(s)) == bits:
             return repr(float(s))
     return f"{x:.9g}"
+
+
+# --- variants (kernels/dispatch.h) -----------------------------------------
+
+def variants(family: str) -> list[tuple[str, bool]]:
+    """[(variant, runnable on this CPU)] of a kernel family, generic first."""
+    from host.native import kernels_lib
+
+    lib = kernels_lib()
+    name_of = getattr(lib, f"eh_{family}_variant_name")
+    ok_of = getattr(lib, f"eh_{family}_variant_ok")
+    out, i = [], 0
+    while (name := name_of(i)) != ffi.NULL:
+        out.append((ffi.string(name).decode(), bool(ok_of(i))))
+        i += 1
+    return out
+
+
+def active_variant(family: str) -> str:
+    from host.native import kernels_lib
+
+    return ffi.string(getattr(kernels_lib(), f"eh_{family}_variant")()).decode()
+
+
+class use_variant:  # noqa: N801  (used as a context manager, like a function)
+    """Pin ``family`` to ``variant`` in this process for a ``with`` block.
+
+    Process-wide: meant for tests and benchmarks, not for concurrent callers.
+    Raises ValueError when the variant is unknown or this CPU cannot run it.
+    """
+
+    def __init__(self, family: str, variant: str):
+        self.family, self.variant = family, variant
+
+    def __enter__(self):
+        from host.native import kernels_lib
+
+        self._set = getattr(kernels_lib(), f"eh_{self.family}_set_variant")
+        self._prev = active_variant(self.family)
+        if self._set(self.variant.encode()) != 0:
+            raise ValueError(f"{self.family}: variant {self.variant!r} unknown or not "
+                             f"supported by this CPU")
+        return self
+
+    def __exit__(self, *exc):
+        self._set(self._prev.encode())
+        return False

@@ -126,7 +126,7 @@ void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
     case EH_KERNEL_VEC_COSINE: {
         float r[3];
         ops->dot3(a, b, n, r);
-        res->value = fbits(r[0] / (eh_vec_sqrtf(r[1]) * eh_vec_sqrtf(r[2])));
+        res->value = fbits(eh_vec_cos(r));
         return;
     }
     case EH_KERNEL_VEC_AXPY:

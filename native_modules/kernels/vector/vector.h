@@ -60,6 +60,24 @@ static inline float eh_vec_sqrtf(float x)
 #endif
 }
 
+static inline double eh_vec_sqrt(double x)
+{
+#ifdef __x86_64__
+    double r;
+    __asm__("sqrtsd %1, %0" : "=x"(r) : "x"(x));
+    return r;
+#else
+    return __builtin_sqrt(x);
+#endif
+}
+
+/* Cosine from a.b, a.a, b.b: combined in double, so |a|^2 |b|^2 cannot
+ * overflow and parallel vectors give exactly +-1 where float32 sqrt would not. */
+static inline float eh_vec_cos(const float r[3])
+{
+    return (float)((double)r[0] / eh_vec_sqrt((double)r[1] * (double)r[2]));
+}
+
 /* Top-k selection over rows scored by ops (vector_topk.c). out holds k records. */
 void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t rows,
                  uint64_t cols, int metric, eh_vec_topk_rec *out, uint64_t k);

@@ -45,7 +45,7 @@ static void sift_down(eh_vec_topk_rec *h, uint64_t i, uint64_t n)
 }
 
 static inline float row_key(const eh_vec_ops *ops, const float *row, const float *q,
-                            uint64_t cols, int metric, float qnorm)
+                            uint64_t cols, int metric, float qq)
 {
     if (metric == EH_VEC_L2SQ)
         return ops->l2sq(row, q, cols);
@@ -53,7 +53,8 @@ static inline float row_key(const eh_vec_ops *ops, const float *row, const float
         return -ops->dot(row, q, cols);
     float r[3];
     ops->dot3(row, q, cols, r);
-    return -(r[0] / (eh_vec_sqrtf(r[1]) * qnorm));
+    r[2] = qq; /* the query's own norm, computed once */
+    return -eh_vec_cos(r);
 }
 
 void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t rows,
@@ -61,15 +62,15 @@ void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t
 {
     if (k == 0)
         return;
-    float qnorm = metric == EH_VEC_COSINE ? eh_vec_sqrtf(ops->dot(q, q, cols)) : 0.0f;
+    float qq = metric == EH_VEC_COSINE ? ops->dot(q, q, cols) : 0.0f;
     for (uint64_t r = 0; r < k; r++) {
         out[r].row = (uint32_t)r;
-        out[r].score = row_key(ops, m + r * cols, q, cols, metric, qnorm);
+        out[r].score = row_key(ops, m + r * cols, q, cols, metric, qq);
     }
     for (uint64_t i = k / 2; i-- > 0;)
         sift_down(out, i, k);
     for (uint64_t r = k; r < rows; r++) {
-        float key = row_key(ops, m + r * cols, q, cols, metric, qnorm);
+        float key = row_key(ops, m + r * cols, q, cols, metric, qq);
         if (better(key, (uint32_t)r, out[0].score, out[0].row)) {
             out[0].row = (uint32_t)r;
             out[0].score = key;

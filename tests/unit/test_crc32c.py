@@ -1,0 +1,72 @@
+"""CRC32C: one set of vectors run against every variant (skipped only where
+this CPU lacks the instructions), plus boundaries of every code path."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import crc32c as peer
+import pytest
+
+from host.kernels import crc32c
+from host.kernels._common import use_variant, variants
+from host.native import kernels_lib
+
+VARIANTS = [name for name, _ in variants("crc32c")]
+RUNNABLE = dict(variants("crc32c"))
+
+# RFC 3720 appendix B.4 (values read as little-endian 32-bit words) and the check value.
+VECTORS = [
+    (b"", 0x00000000),
+    (b"123456789", 0xE3069283),
+    (bytes(32), 0x8A9136AA),
+    (b"\xff" * 32, 0x62A8AB43),
+    (bytes(range(32)), 0x46DD794E),
+    (bytes(range(31, -1, -1)), 0x113FDB5C),
+]
+
+# Lengths around each path's thresholds: 64/512/2944/3008 start folding and
+# hybrid passes; 184*2048 and 376*2048 are the largest single hybrid passes.
+EDGE_LENGTHS = sorted({*range(0, 300), 511, 512, 513, 767, 768, 769, 1023, 1024, 2943, 2944,
+                       2945, 3007, 3008, 3009, 3 * 4096 - 1, 3 * 4096, 3 * 4096 + 8,
+                       184 * 2048 - 1, 184 * 2048 + 7, 376 * 2048, 376 * 2048 + 377,
+                       (1 << 20) + 13})
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request):
+    if not RUNNABLE[request.param]:
+        pytest.skip(f"CPU lacks the instructions of crc32c variant {request.param}")
+    with use_variant("crc32c", request.param):
+        yield request.param
+
+
+@pytest.mark.parametrize(("data", "want"), VECTORS)
+def test_vectors(variant, data, want):
+    assert crc32c(data, isolation="inproc") == want
+
+
+def test_edge_lengths_match_peer(variant):
+    blob = os.urandom(max(EDGE_LENGTHS) + 64)
+    rnd = random.Random(5)
+    for n in EDGE_LENGTHS:
+        off = rnd.randrange(64)
+        seed = rnd.getrandbits(32)
+        data = memoryview(blob)[off:off + n]
+        assert crc32c(data, seed, isolation="inproc") == peer.crc32c(data, seed), (n, off)
+
+
+def test_seed_continuation(variant):
+    rnd = random.Random(7)
+    blob = os.urandom(200_000)
+    for _ in range(40):
+        cut = rnd.randrange(len(blob) + 1)
+        whole = crc32c(blob, isolation="inproc")
+        first = crc32c(blob[:cut], isolation="inproc")
+        assert crc32c(blob[cut:], first, isolation="inproc") == whole
+
+
+def test_direct_entry_agrees_with_kernel_call(variant):
+    data = os.urandom(10_000)
+    assert kernels_lib().eh_crc32c(0, data, len(data)) == crc32c(data, isolation="inproc")

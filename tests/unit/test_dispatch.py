@@ -1,0 +1,113 @@
+"""The kernel dispatcher: variant selection by CPU bits, the forcing grammar
+of EDGEHOST_KERNEL_VARIANT (kernels/dispatch.h), per-family setters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from host.errors import KernelError
+from host.kernels import crc32c
+from host.kernels._common import active_variant, call, variants
+from host.native import ffi, kernels_lib
+
+lib = kernels_lib()
+CPU = lib.eh_cpu_detect()
+
+
+@pytest.fixture
+def reinit():
+    """Run eh_kernels_init_with(cpu, force); restore the process's own choice after."""
+
+    def init(cpu: int, force: str | None):
+        keep.append(ffi.new("char[]", force.encode()) if force is not None else ffi.NULL)
+        lib.eh_kernels_init_with(cpu, keep[-1])
+        return active_variant("crc32c"), active_variant("vector")
+
+    keep: list = []
+    yield init
+    lib.eh_kernels_init()
+
+
+def best(family: str) -> str:
+    return [name for name, ok in variants(family) if ok][-1]
+
+
+def test_no_cpu_features_gives_generic(reinit):
+    assert reinit(0, None) == ("slice8", "scalar")
+
+
+def test_pins_by_family(reinit):
+    if not dict(variants("vector")).get("avx2") or not dict(variants("crc32c")).get("sse42"):
+        pytest.skip("CPU lacks AVX2 or SSE4.2")
+    assert reinit(CPU, "crc32c=sse42,vector=avx2") == ("sse42", "avx2")
+
+
+def test_bare_name_pins_every_family_that_has_it(reinit):
+    assert reinit(CPU, "scalar") == (best("crc32c"), "scalar")
+    assert reinit(CPU, "byte") == ("byte", best("vector"))
+
+
+def test_other_familys_pin_and_unknown_names_are_ignored(reinit):
+    assert reinit(CPU, "vector=byte,crc32c=nonsense,json=avx2") == (best("crc32c"),
+                                                                    best("vector"))
+
+
+def test_pin_the_cpu_cannot_run_is_ignored(reinit):
+    assert reinit(0, "crc32c=avx512,vector=avx512") == ("slice8", "scalar")
+
+
+def test_last_item_wins(reinit):
+    assert reinit(CPU, "crc32c=byte,crc32c=slice8")[0] == "slice8"
+
+
+def test_environment_variable_pins_the_process():
+    env = dict(os.environ, EDGEHOST_KERNEL_VARIANT="crc32c=byte,vector=scalar")
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "from host.kernels._common import active_variant as a;"
+         "print(a('crc32c'), a('vector'))"],
+        env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["byte", "scalar"]
+
+
+@pytest.mark.parametrize("family", ["crc32c", "vector"])
+def test_set_variant_rejects_unknown_and_keeps_active(family):
+    setter = getattr(lib, f"eh_{family}_set_variant")
+    before = active_variant(family)
+    assert setter(b"no-such-variant") == -1
+    assert active_variant(family) == before
+
+
+@pytest.mark.parametrize("family", ["crc32c", "vector"])
+def test_generic_variant_first_and_always_runnable(family):
+    vs = variants(family)
+    assert vs[0][1] is True
+    assert active_variant(family) == best(family)
+
+
+def test_unknown_kernel_id_is_not_supported():
+    with pytest.raises(KernelError) as exc:
+        call("nope", 999, isolation="inproc")
+    assert exc.value.code == -4
+
+
+def test_run_many_repeats_the_request():
+    data = b"123456789"
+    req = ffi.new("eh_offload_req *")
+    res = ffi.new("eh_offload_res *")
+    buf = ffi.from_buffer(data)
+    req.kernel = 1
+    setattr(req, "in", int(ffi.cast("uintptr_t", buf)))
+    req.in_len = len(data)
+    lib.eh_kernel_run_many(req, res, 1000)
+    assert res.status == 0 and res.value == crc32c(data, isolation="inproc") == 0xE3069283
+
+
+def test_crc32c_seed_wider_than_32_bits_is_invalid():
+    with pytest.raises(KernelError) as exc:
+        call("crc32c", 1, isolation="inproc", data=b"x", args=(1 << 32,))
+    assert exc.value.code == -1
