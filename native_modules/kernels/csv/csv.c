@@ -1,10 +1,185 @@
-/* csv family: not built yet -- every csv kernel answers ENOTSUP. */
+/* CSV family: variant table, request checking, output layout (csv.h), the
+ * ragged-row check and unescaping for CSV_FIELDS. */
+#include "kernels/csv/csv.h"
 #include "kernels/dispatch.h"
+/* Generic first; eh_variant_select upgrades by CPU bits (dispatch.h). */
+static const eh_variant_desc variants[] = {
+    {"scalar", 0},
+    {"avx2", EH_CPU_AVX2 | EH_CPU_PCLMUL | EH_CPU_BMI2},
+    {"avx512", EH_CPU_AVX512F | EH_CPU_AVX512BW | EH_CPU_PCLMUL | EH_CPU_BMI2},
+};
+static const eh_csv_index_fn fns[] = {eh_csv_index_scalar, eh_csv_index_avx2, eh_csv_index_avx512};
+#define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
 
-void eh_csv_init(uint64_t cpu, const char *force) { (void)cpu; (void)force; }
+static uint64_t cpu_bits;
+static int active;
+
+void eh_csv_init(uint64_t cpu, const char *force)
+{
+#ifndef __x86_64__
+    cpu = 0; /* only the scalar variant exists off x86-64 */
+#endif
+    cpu_bits = cpu;
+    active = eh_variant_select(variants, NVARIANTS, cpu, "csv", force);
+}
+
+int eh_csv_set_variant(const char *name)
+{
+    int i = eh_variant_find(variants, NVARIANTS, cpu_bits, name);
+    if (i < 0)
+        return -1;
+    active = i;
+    return 0;
+}
+
+const char *eh_csv_variant(void) { return variants[active].name; }
+
+const char *eh_csv_variant_name(int i)
+{
+    return i >= 0 && i < NVARIANTS ? variants[i].name : 0;
+}
+
+int eh_csv_variant_ok(int i)
+{
+    return i >= 0 && i < NVARIANTS && !(variants[i].needs & ~cpu_bits);
+}
+
+/* Raw byte range of the field ending at entry e, starting after prev. */
+static inline uint64_t raw_end(const uint8_t *in, uint64_t len, uint64_t start, uint64_t e)
+{
+    if ((e == len || in[e] == '\n') && e > start && in[e - 1] == '\r')
+        return e - 1;
+    return e;
+}
+
+static inline int ends_row(const uint8_t *in, uint64_t len, uint64_t e)
+{
+    return e == len || in[e] == '\n';
+}
+
+/* First non-blank row whose width differs from the first non-blank row's;
+ * returns its first byte, or -1. */
+static int64_t find_ragged(const uint8_t *in, uint64_t len, const uint32_t *idx, uint64_t n)
+{
+    int64_t width = -1;
+    uint64_t row_start = 0, fields = 0, start = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t e = idx[i];
+        fields++;
+        if (ends_row(in, len, e)) {
+            int blank = fields == 1 && raw_end(in, len, start, e) == start;
+            if (!blank) {
+                if (width < 0)
+                    width = (int64_t)fields;
+                else if ((int64_t)fields != width)
+                    return (int64_t)row_start;
+            }
+            fields = 0;
+            row_start = e + 1;
+        }
+        start = e + 1;
+    }
+    return -1;
+}
+
+/* Unescapes raw field [s, e) into o; returns bytes written (<= e - s). */
+static uint64_t unescape(const uint8_t *in, uint64_t s, uint64_t e, uint8_t q, uint8_t *o)
+{
+    uint8_t *o0 = o;
+    if (s < e && in[s] == q) {
+        uint64_t j = s + 1;
+        for (;;) {
+            while (j < e && in[j] != q)
+                *o++ = in[j++];
+            if (j >= e)
+                return (uint64_t)(o - o0);
+            if (j + 1 < e && in[j + 1] == q) {
+                *o++ = q;
+                j += 2;
+                continue;
+            }
+            s = j + 1; /* closing quote: the rest is data */
+            break;
+        }
+    }
+    __builtin_memmove(o, in + s, e - s);
+    return (uint64_t)(o - o0) + (e - s);
+}
+
+static void fields_pass(const uint8_t *in, uint64_t len, uint8_t q, uint32_t *idx, uint64_t n,
+                        uint8_t *values, eh_offload_res *res)
+{
+    uint64_t start = 0, vlen = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t e = idx[i];
+        uint64_t re = raw_end(in, len, start, e);
+        uint32_t tag = (start < re && in[start] == q) ? EH_CSV_QUOTED : 0;
+        if (ends_row(in, len, e))
+            tag |= EH_CSV_ROW_END;
+        vlen += unescape(in, start, re, q, values + vlen);
+        idx[i] = (uint32_t)vlen | tag;
+        start = e + 1;
+    }
+    res->out_len = 4 * n + vlen;
+}
 
 void eh_csv_run(const eh_offload_req *req, eh_offload_res *res)
 {
-    (void)req;
-    res->status = EH_K_ENOTSUP;
+    const int fields = req->kernel == EH_KERNEL_CSV_FIELDS;
+    uint64_t d = req->arg[0] ? req->arg[0] : ',';
+    uint64_t q = req->arg[1] ? req->arg[1] : '"';
+    if (req->flags & ~(EH_CSV_F_STRICT | EH_CSV_F_RECT)) {
+        res->status = EH_K_EINVAL;
+        return;
+    }
+    if (d > 255 || q > 255 || d == q || d == '\n' || d == '\r' || q == '\n' || q == '\r') {
+        res->status = EH_K_EINVAL;
+        res->detail = EH_CSV_E_DIALECT;
+        return;
+    }
+    if (req->in_len >= (fields ? (uint64_t)EH_CSV_OFFSET_MASK : EH_CSV_MAX_LEN) ||
+        (req->out & 3) != 0) {
+        res->status = EH_K_EINVAL;
+        res->detail = EH_CSV_E_TOO_BIG;
+        return;
+    }
+    eh_csv_scan s;
+    s.in = (const uint8_t *)(uintptr_t)req->in;
+    s.len = req->in_len;
+    s.delim = (uint8_t)d;
+    s.quote = (uint8_t)q;
+    s.strict = (req->flags & EH_CSV_F_STRICT) != 0;
+    s.idx = (uint32_t *)(uintptr_t)req->out;
+    s.cap = req->out_cap / 4;
+    s.nfields = s.nrows = 0;
+    s.err = 0;
+    s.err_off = 0;
+    fns[active](&s);
+    res->value = s.nfields | (s.nrows << 32);
+    if (s.err) {
+        res->status = EH_K_EPARSE;
+        res->detail = (uint32_t)s.err;
+        res->err_offset = s.err_off;
+        return;
+    }
+    uint64_t need = 4 * s.nfields + (fields ? s.len : 0);
+    if (s.nfields > s.cap || need > req->out_cap) {
+        res->status = EH_K_ENOSPC;
+        res->out_len = need;
+        return;
+    }
+    if (req->flags & EH_CSV_F_RECT) {
+        int64_t at = find_ragged(s.in, s.len, s.idx, s.nfields);
+        if (at >= 0) {
+            res->status = EH_K_EPARSE;
+            res->detail = EH_CSV_E_RAGGED;
+            res->err_offset = (uint64_t)at;
+            return;
+        }
+    }
+    if (fields)
+        fields_pass(s.in, s.len, s.quote, s.idx, s.nfields,
+                    (uint8_t *)(uintptr_t)req->out + 4 * s.nfields, res);
+    else
+        res->out_len = 4 * s.nfields;
 }

@@ -1,10 +1,132 @@
-/* json family: not built yet -- every json kernel answers ENOTSUP. */
+/* JSON family: variant table, request checking, and the validate driver that
+ * alternates stage 1 (one chunk of structural positions) and stage 2. */
+#include "kernels/json/json.h"
 #include "kernels/dispatch.h"
 
-void eh_json_init(uint64_t cpu, const char *force) { (void)cpu; (void)force; }
+static const eh_variant_desc variants[] = {
+    {"scalar", 0},
+    {"avx2", EH_CPU_AVX2 | EH_CPU_PCLMUL | EH_CPU_BMI2},
+    {"avx512", EH_CPU_AVX512F | EH_CPU_AVX512BW | EH_CPU_PCLMUL | EH_CPU_BMI2},
+};
+static const json_stage1_fn stage1_fns[] = {eh_json_stage1_scalar, eh_json_stage1_avx2,
+                                            eh_json_stage1_avx512};
+static const json_minify_fn minify_fns[] = {eh_json_minify_scalar, eh_json_minify_avx2,
+                                            eh_json_minify_avx512};
+#define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
+
+static uint64_t cpu_bits;
+static int active;
+
+void eh_json_init(uint64_t cpu, const char *force)
+{
+#ifndef __x86_64__
+    cpu = 0; /* only the scalar variant exists off x86-64 */
+#endif
+    cpu_bits = cpu;
+    active = eh_variant_select(variants, NVARIANTS, cpu, "json", force);
+}
+
+int eh_json_set_variant(const char *name)
+{
+    int i = eh_variant_find(variants, NVARIANTS, cpu_bits, name);
+    if (i < 0)
+        return -1;
+    active = i;
+    return 0;
+}
+
+const char *eh_json_variant(void) { return variants[active].name; }
+
+const char *eh_json_variant_name(int i)
+{
+    return i >= 0 && i < NVARIANTS ? variants[i].name : 0;
+}
+
+int eh_json_variant_ok(int i)
+{
+    return i >= 0 && i < NVARIANTS && !(variants[i].needs & ~cpu_bits);
+}
+
+static inline uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
+
+static uint64_t index_entries(uint64_t in_len)
+{
+    uint64_t c = align64(in_len);
+    return (c < EH_JSON_CHUNK ? c : EH_JSON_CHUNK) + 64;
+}
+
+uint64_t eh_json_scratch_size(uint64_t in_len, uint64_t depth)
+{
+    if (depth == 0)
+        depth = EH_JSON_DEFAULT_DEPTH;
+    return align64(depth) + 4 * index_entries(in_len);
+}
+
+/* Scratch layout: [container stack: align64(depth) bytes][positions]. */
+static void validate(const uint8_t *in, uint64_t len, uint32_t depth, uint8_t *scratch,
+                     eh_offload_res *res)
+{
+    uint32_t *idx = (uint32_t *)(void *)(scratch + align64(depth));
+    json_s1 s1;
+    __builtin_memset(&s1, 0, sizeof s1);
+    s1.in = in;
+    s1.len = len;
+    s1.low_expected = UINT64_MAX;
+    json_s2 s2;
+    eh_json_stage2_init(&s2, in, len, scratch, depth);
+    const json_stage1_fn stage1 = stage1_fns[active];
+    for (;;) {
+        uint64_t end = s1.pos + EH_JSON_CHUNK;
+        if (end > len)
+            end = len;
+        uint64_t n = stage1(&s1, end, idx);
+        if (eh_json_stage2(&s2, idx, n))
+            goto s2_error;
+        if (s1.err) {
+            res->status = EH_K_EPARSE;
+            res->detail = (uint32_t)s1.err;
+            res->err_offset = s1.err_off;
+            return;
+        }
+        if (s1.pos >= len)
+            break;
+    }
+    if (eh_json_stage2_finish(&s2))
+        goto s2_error;
+    res->value = s2.ntokens;
+    return;
+s2_error:
+    res->status = s2.status;
+    res->detail = (uint32_t)s2.err;
+    res->err_offset = s2.err_off;
+}
 
 void eh_json_run(const eh_offload_req *req, eh_offload_res *res)
 {
-    (void)req;
-    res->status = EH_K_ENOTSUP;
+    const uint8_t *in = (const uint8_t *)(uintptr_t)req->in;
+    uint8_t *out = (uint8_t *)(uintptr_t)req->out;
+    uint64_t depth = req->arg[0] ? req->arg[0] : EH_JSON_DEFAULT_DEPTH;
+    if (req->flags || depth > EH_JSON_MAX_DEPTH || req->in_len > EH_JSON_MAX_LEN ||
+        (req->out & 3)) {
+        res->status = EH_K_EINVAL;
+        return;
+    }
+    uint64_t need = eh_json_scratch_size(req->in_len, depth);
+    if (req->out_cap < need) {
+        res->status = EH_K_ENOSPC;
+        res->out_len = need;
+        return;
+    }
+    validate(in, req->in_len, (uint32_t)depth, out, res);
+    if (res->status != EH_K_OK)
+        return;
+    if (req->kernel == EH_KERNEL_JSON_MINIFY) {
+        uint64_t n = minify_fns[active](in, req->in_len, out, req->out_cap);
+        res->out_len = n;
+        if (n > req->out_cap)
+            res->status = EH_K_ENOSPC;
+    } else if (req->kernel == EH_KERNEL_JSON_POINTER) {
+        eh_json_pointer(in, req->in_len, (const uint8_t *)(uintptr_t)req->in2, req->in2_len, out,
+                        req->out_cap, res);
+    }
 }

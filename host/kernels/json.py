@@ -1,0 +1,212 @@
+"""JSON kernels (RFC 8259): validate, minify, JSON Pointer (RFC 6901).
+
+Python API and ``edgehost kernel json-validate|json-minify|json-pointer``.
+The kernels validate the whole document (UTF-8, escapes, surrogates, control
+characters, numbers, grammar, depth) before any operation; see
+``native_modules/kernels/json/json.h``. Numbers are never converted in C:
+integers come back exact from the kernel, doubles are converted here by
+Python's correctly rounded ``float()`` from the number's text.
+"""
+
+from __future__ import annotations
+
+import json as _stdjson
+import sys
+from dataclasses import dataclass
+
+import click
+
+from host import offload
+from host.errors import KernelError
+from host.kernels._common import STATUS_MESSAGES, default_isolation
+from host.native import ffi, kernels_lib
+
+KERNEL_VALIDATE = 4
+KERNEL_MINIFY = 5
+KERNEL_POINTER = 6
+DEFAULT_DEPTH = 1024
+
+ERROR_KINDS = {
+    1: "empty",
+    2: "invalid-utf8",
+    3: "control-character",
+    4: "bad-escape",
+    5: "lone-surrogate",
+    6: "unterminated-string",
+    7: "bad-number",
+    8: "bad-literal",
+    9: "trailing-comma",
+    10: "expected-value",
+    11: "expected-key",
+    12: "expected-colon",
+    13: "expected-comma-or-close",
+    14: "trailing-content",
+    15: "unexpected-end",
+    16: "too-deep",
+    17: "bad-pointer",
+}
+TYPES = {1: "null", 2: "false", 3: "true", 4: "string", 5: "int64", 6: "uint64",
+         7: "bigint", 8: "double", 9: "array", 10: "object"}
+
+
+class JsonError(KernelError):
+    """Invalid JSON (or pointer); ``kind`` names the error, ``offset`` is the byte."""
+
+    def __init__(self, kernel: str, code: int, kind: str, offset: int | None):
+        self.kind = kind
+        super().__init__(kernel, code, kind, offset=offset)
+
+
+class JsonNotFound(KernelError):
+    """The pointer names no value in the document."""
+
+    def __init__(self, pointer: str):
+        self.pointer = pointer
+        super().__init__("json-pointer", -6, f"no value at {pointer!r}")
+
+
+def scratch_size(n: int, max_depth: int = DEFAULT_DEPTH) -> int:
+    """Bytes of ``out`` a kernel needs to validate an n-byte document."""
+    return int(kernels_lib().eh_json_scratch_size(n, max_depth))
+
+
+def _run(kernel: int, name: str, data: bytes, *, pointer: bytes = b"", out_cap: int = 0,
+         max_depth: int = DEFAULT_DEPTH, isolation: str | None = None):
+    """One kernel call; returns (res, out). Grows ``out`` once on ENOSPC."""
+    iso = isolation or default_isolation()
+    out_cap = max(out_cap, scratch_size(len(data), max_depth))
+    while True:
+        out = bytearray(out_cap)
+        req = ffi.new("eh_offload_req *")
+        res = ffi.new("eh_offload_res *")
+        inbuf, in2buf = ffi.from_buffer(data), ffi.from_buffer(pointer)
+        outbuf = ffi.from_buffer(out)
+        req.kernel = kernel
+        req.arg[0] = max_depth
+        setattr(req, "in", int(ffi.cast("uintptr_t", inbuf)))
+        req.in_len = len(data)
+        req.in2 = int(ffi.cast("uintptr_t", in2buf))
+        req.in2_len = len(pointer)
+        req.out = int(ffi.cast("uintptr_t", outbuf))
+        req.out_cap = out_cap
+        offload.run(req, res, iso)
+        if res.status == -2 and res.out_len > out_cap:
+            out_cap = res.out_len
+            continue
+        if res.status == -6:
+            raise JsonNotFound(pointer.decode("utf-8", "replace"))
+        if res.status < 0:
+            kind = ERROR_KINDS.get(res.detail, STATUS_MESSAGES.get(res.status, "error"))
+            off = res.err_offset if res.status in (-3, -5) or res.detail == 17 else None
+            raise JsonError(name, res.status, kind, off)
+        return res, out
+
+
+def json_validate(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+                  isolation: str | None = None) -> int:
+    """Validate ``data``; returns the number of structural tokens, raises JsonError."""
+    res, _ = _run(KERNEL_VALIDATE, "json-validate", bytes(data), max_depth=max_depth,
+                  isolation=isolation)
+    return int(res.value)
+
+
+def json_check(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+               isolation: str | None = None) -> tuple[str, int] | None:
+    """None when ``data`` is valid JSON, else (error kind, byte offset)."""
+    try:
+        json_validate(data, max_depth=max_depth, isolation=isolation)
+    except JsonError as exc:
+        return exc.kind, exc.offset if exc.offset is not None else -1
+    return None
+
+
+def json_minify(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+                isolation: str | None = None) -> bytes:
+    """``data`` without whitespace outside strings (validated first)."""
+    data = bytes(data)
+    res, out = _run(KERNEL_MINIFY, "json-minify", data, out_cap=len(data),
+                    max_depth=max_depth, isolation=isolation)
+    return bytes(out[: res.out_len])
+
+
+@dataclass
+class JsonValue:
+    """A value found by a pointer: its JSON text, type and offset in the document."""
+
+    text: bytes
+    type: str
+    offset: int
+    integer: int | None = None  # exact value for int64/uint64
+
+    def value(self):
+        """The Python value: exact ints, correctly rounded floats, parsed containers."""
+        if self.integer is not None:
+            return self.integer
+        if self.type == "bigint":
+            return int(self.text)
+        if self.type == "double":
+            return float(self.text)
+        return _stdjson.loads(self.text)
+
+
+def json_pointer(data: bytes, pointer: str | bytes, *, max_depth: int = DEFAULT_DEPTH,
+                 isolation: str | None = None) -> JsonValue:
+    """The value at the RFC 6901 ``pointer``; raises JsonNotFound / JsonError."""
+    ptr = pointer.encode() if isinstance(pointer, str) else bytes(pointer)
+    res, out = _run(KERNEL_POINTER, "json-pointer", bytes(data), pointer=ptr,
+                    max_depth=max_depth, isolation=isolation)
+    kind = TYPES.get(res.detail, "unknown")
+    integer = None
+    if kind == "int64":
+        integer = res.value - (1 << 64) if res.value >= 1 << 63 else res.value
+    elif kind == "uint64":
+        integer = res.value
+    return JsonValue(bytes(out[: res.out_len]), kind, int(res.err_offset), integer)
+
+
+_ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
+                    help="Where the kernel runs (default: kvm where /dev/kvm works).")
+_DEPTH = click.option("--max-depth", default=DEFAULT_DEPTH, show_default=True,
+                      help="Deepest nesting of arrays/objects accepted.")
+
+
+@click.command("json-validate")
+@_ISO
+@_DEPTH
+@click.argument("file", type=click.File("rb"))
+def json_validate_command(isolation, max_depth, file):
+    """Print `valid`, or `invalid: <kind> at byte N` and exit 1."""
+    bad = json_check(file.read(), max_depth=max_depth, isolation=isolation)
+    if bad is None:
+        click.echo("valid")
+        return
+    click.echo(f"invalid: {bad[0]} at byte {bad[1]}")
+    sys.exit(1)
+
+
+@click.command("json-minify")
+@_ISO
+@_DEPTH
+@click.argument("file", type=click.File("rb"))
+def json_minify_command(isolation, max_depth, file):
+    """Write FILE without insignificant whitespace to stdout."""
+    sys.stdout.buffer.write(json_minify(file.read(), max_depth=max_depth, isolation=isolation))
+    sys.stdout.buffer.write(b"\n")
+
+
+@click.command("json-pointer")
+@_ISO
+@_DEPTH
+@click.argument("file", type=click.File("rb"))
+@click.argument("pointers", nargs=-1, required=True)
+def json_pointer_command(isolation, max_depth, file, pointers):
+    """Print the JSON text of the value at each POINTER (RFC 6901), one per line."""
+    data = file.read()
+    for p in pointers:
+        v = json_pointer(data, p, max_depth=max_depth, isolation=isolation)
+        sys.stdout.buffer.write(v.text + b"\n")
+
+
+__all__ = ["json_validate", "json_check", "json_minify", "json_pointer", "JsonValue",
+           "JsonError", "JsonNotFound"]
+CLI_COMMANDS = [json_validate_command, json_minify_command, json_pointer_command]

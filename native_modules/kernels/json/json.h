@@ -1,0 +1,179 @@
+/* JSON kernels (RFC 8259): EH_KERNEL_JSON_VALIDATE, _MINIFY, _POINTER.
+ *
+ * Tenant ABI (eh_offload_req fields):
+ *   in, in_len  the document (UTF-8, no BOM); in_len < 2^32 - 64.
+ *   arg[0]      maximum nesting depth of arrays/objects (0 means 1024; at
+ *               most EH_JSON_MAX_DEPTH). Deeper input is EH_K_EDEPTH at the
+ *               bracket that goes too deep.
+ *   flags       must be 0.
+ *   in2, in2_len  JSON_POINTER only: the RFC 6901 pointer ("" = whole
+ *               document, "/a/0", "~0" and "~1" escapes). Syntax errors are
+ *               EINVAL detail BAD_POINTER with err_offset into in2.
+ *   out, out_cap  4-byte aligned. Every operation first validates the whole
+ *               document using out as scratch, so out_cap must be at least
+ *               eh_json_scratch_size(in_len, arg[0]) (else ENOSPC with that
+ *               size in out_len); the result then overwrites the scratch:
+ *     VALIDATE  nothing; value = number of structural tokens.
+ *     MINIFY    the document without whitespace outside strings (bytes
+ *               otherwise unchanged); out_len its size, ENOSPC when out_cap is
+ *               smaller (out_len = exact size needed).
+ *     POINTER   the referenced value's JSON text exactly as in the document
+ *               (out_len its size; ENOSPC as above); err_offset its byte
+ *               offset in `in`; detail its type (enum eh_json_type); value,
+ *               for INT64/UINT64, the exact integer (two's complement for
+ *               INT64). A missing member/index is ENOTFOUND.
+ *   On EPARSE/EDEPTH: detail = enum eh_json_error, err_offset = the byte.
+ *
+ * Numbers: validation checks the grammar only (no leading zeros, digits after
+ * '.', exponent digits). The kernels never convert to double: a caller that
+ * wants a double takes the number's text from POINTER and converts it with a
+ * correctly rounded routine (the Python API uses float()). Integers are exact:
+ * INT64, UINT64, or BIGINT when neither holds them.
+ *
+ * Strings: UTF-8 is validated over the whole document (overlongs, surrogates,
+ * > U+10FFFF, truncation); control characters U+0000..U+001F, invalid escapes
+ * and unpaired \uD800-\uDFFF surrogate escapes are rejected.
+ *
+ * Errors: the first error in byte order is reported, with one exception --
+ * stage 1 (strings, UTF-8) looks ahead by up to one 32 KiB chunk, so an
+ * invalid byte in a later chunk never hides an earlier syntax error, but a
+ * syntax error may be reported instead of an invalid byte found in the same
+ * 64-byte block only when the syntax error comes first.
+ *
+ * Design: stage 1 (per ISA) classifies 64-byte blocks into bit masks --
+ * escapes, strings (prefix xor by carry-less multiply), operators, scalar
+ * starts -- validates UTF-8 (lookup-table method) and writes the positions of
+ * structural tokens, 32 KiB of input at a time, into scratch; stage 2 (shared)
+ * checks the grammar over those positions with an explicit container stack.
+ */
+#ifndef EH_KERNELS_JSON_H
+#define EH_KERNELS_JSON_H
+#include <stdint.h>
+#include "eh_offload.h"
+
+#define EH_JSON_DEFAULT_DEPTH 1024u
+#define EH_JSON_MAX_DEPTH (1u << 20)
+#define EH_JSON_CHUNK (32u * 1024u) /* input bytes per stage-1 round */
+#define EH_JSON_MAX_LEN (0xffffffffull - 64)
+
+enum eh_json_error {
+    EH_JSON_OK = 0,
+    EH_JSON_E_EMPTY = 1,             /* no value at all                        */
+    EH_JSON_E_UTF8 = 2,              /* offset = first byte of the bad sequence */
+    EH_JSON_E_CONTROL = 3,           /* raw byte < 0x20 in a string or outside */
+    EH_JSON_E_ESCAPE = 4,            /* offset = the backslash                  */
+    EH_JSON_E_SURROGATE = 5,         /* unpaired \uD800-\uDFFF; the backslash   */
+    EH_JSON_E_UNTERMINATED = 6,      /* string never closed; its opening quote  */
+    EH_JSON_E_NUMBER = 7,            /* offset = first byte of the number       */
+    EH_JSON_E_LITERAL = 8,           /* bad true/false/null or stray word       */
+    EH_JSON_E_TRAILING_COMMA = 9,    /* offset = the closing bracket            */
+    EH_JSON_E_EXPECTED_VALUE = 10,
+    EH_JSON_E_EXPECTED_KEY = 11,
+    EH_JSON_E_EXPECTED_COLON = 12,
+    EH_JSON_E_EXPECTED_COMMA = 13,   /* ',' or the matching close expected      */
+    EH_JSON_E_TRAILING = 14,         /* content after the root value            */
+    EH_JSON_E_END = 15,              /* input ended inside a value; offset = len */
+    EH_JSON_E_DEPTH = 16,            /* with status EDEPTH                      */
+    EH_JSON_E_BAD_POINTER = 17,      /* EINVAL; offset into in2                  */
+};
+
+enum eh_json_type {
+    EH_JSON_T_NULL = 1,
+    EH_JSON_T_FALSE = 2,
+    EH_JSON_T_TRUE = 3,
+    EH_JSON_T_STRING = 4,
+    EH_JSON_T_INT64 = 5,
+    EH_JSON_T_UINT64 = 6,
+    EH_JSON_T_BIGINT = 7,
+    EH_JSON_T_DOUBLE = 8,   /* has a fraction or exponent; text only */
+    EH_JSON_T_ARRAY = 9,
+    EH_JSON_T_OBJECT = 10,
+};
+
+/* Scratch bytes an operation needs for a document of in_len bytes. */
+uint64_t eh_json_scratch_size(uint64_t in_len, uint64_t depth);
+
+/* ---- internals shared by the json/ files ---- */
+
+/* Stage-1 state carried from block to block (and chunk to chunk). */
+typedef struct json_s1 {
+    const uint8_t *in;
+    uint64_t len;
+    uint64_t pos;            /* next block's first byte (multiple of 64)            */
+    uint64_t in_string;      /* 0 or ~0: the previous byte was inside a string      */
+    uint64_t escaped;        /* bit 0: the next byte is escaped by a backslash      */
+    uint64_t prev_scalar;    /* bit 0: the previous byte was part of a scalar       */
+    uint64_t last_open;      /* opening quote of the latest string                  */
+    uint64_t low_expected;   /* position of the 'u' that must hold a low surrogate  */
+    uint64_t ntokens;
+    int err;                 /* enum eh_json_error, 0 = none                        */
+    uint64_t err_off;
+    _Alignas(64) uint8_t prev_block[64]; /* UTF-8 carry: the previous block's bytes */
+    uint64_t prev_incomplete; /* nonzero: the previous block ends mid-sequence      */
+} json_s1;
+
+/* Processes the blocks in [s->pos, end) (end a multiple of 64 or s->len) and
+ * writes the structural positions to idx (room for end - s->pos + 64 entries
+ * needed); returns how many. On an error sets s->err/err_off, stops, and
+ * returns only positions before err_off. At s->len it also runs the
+ * end-of-input checks. */
+typedef uint64_t (*json_stage1_fn)(json_s1 *s, uint64_t end, uint32_t *idx);
+uint64_t eh_json_stage1_scalar(json_s1 *s, uint64_t end, uint32_t *idx);
+uint64_t eh_json_stage1_avx2(json_s1 *s, uint64_t end, uint32_t *idx);
+uint64_t eh_json_stage1_avx512(json_s1 *s, uint64_t end, uint32_t *idx);
+
+/* Minify of a validated document; returns the size (writes min(size, cap)). */
+typedef uint64_t (*json_minify_fn)(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
+uint64_t eh_json_minify_scalar(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
+uint64_t eh_json_minify_avx2(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
+uint64_t eh_json_minify_avx512(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
+
+/* Block-level helpers every stage-1 variant calls (json_stage1_common.c). */
+/* Checks escapes (escaped: bit i = in[base+i] follows an odd backslash run,
+ * inside a string, < len). Returns the first error offset or UINT64_MAX and
+ * sets *kind. */
+uint64_t eh_json_check_escapes(json_s1 *s, uint64_t base, uint64_t escaped, int *kind);
+/* Exact first UTF-8 error among sequences starting in [from, to), or UINT64_MAX. */
+uint64_t eh_json_utf8_first_error(const uint8_t *in, uint64_t len, uint64_t from, uint64_t to);
+/* Records the first stage-1 error of the block at base given the candidates
+ * (UINT64_MAX = none); utf8_flag says the block's UTF-8 check failed. */
+void eh_json_block_error(json_s1 *s, uint64_t base, uint64_t ctrl_off, uint64_t esc_off,
+                         int esc_kind, int utf8_flag);
+
+/* Stage 2: grammar over structural positions; resumable across chunks. */
+typedef struct json_s2 {
+    const uint8_t *in;
+    uint64_t len;
+    int state;
+    uint32_t depth, max_depth;
+    uint8_t *stack;          /* 1 = object, 0 = array, per open container */
+    uint64_t ntokens;
+    int status;              /* 0, EH_K_EPARSE or EH_K_EDEPTH */
+    int err;
+    uint64_t err_off;
+} json_s2;
+
+void eh_json_stage2_init(json_s2 *s, const uint8_t *in, uint64_t len, uint8_t *stack,
+                         uint32_t max_depth);
+/* Returns 0 to go on, -1 on error (s->status/err/err_off set). */
+int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n);
+int eh_json_stage2_finish(json_s2 *s);
+
+/* Scalars (json_scalar.c). Both read only [p, end). */
+/* End of a valid number starting at p, or 0 when its grammar fails. */
+const uint8_t *eh_json_number_end(const uint8_t *p, const uint8_t *end);
+/* Type (INT64/UINT64/BIGINT/DOUBLE) and exact integer value of a valid number. */
+int eh_json_number_type(const uint8_t *p, const uint8_t *end, uint64_t *value);
+/* 1 for bytes that may follow a scalar: whitespace, ,:[]{} and '"'. */
+extern const uint8_t eh_json_is_term[256];
+
+/* Pointer (json_pointer.c) over a validated document. */
+void eh_json_pointer(const uint8_t *in, uint64_t len, const uint8_t *ptr, uint64_t plen,
+                     uint8_t *out, uint64_t cap, eh_offload_res *res);
+
+int eh_json_set_variant(const char *name);
+const char *eh_json_variant(void);
+const char *eh_json_variant_name(int i);
+int eh_json_variant_ok(int i);
+
+#endif

@@ -1,0 +1,183 @@
+/* JSON stage 1 and minify over 64-byte blocks, shared by every variant.
+ * Include after defining, for the variant's instruction set:
+ *   json_classify(p, m)    bit masks of one block: backslash, quote,
+ *                          whitespace, operators ,:[]{} (bytes 0x0c/0x1a also
+ *                          match; they are control characters and rejected
+ *                          anyway), control bytes < 0x20
+ *   u8state + u8_load/u8_store/u8_block/u8_eof   UTF-8 check with carries
+ *   json_prefix_xor(x), json_tz(x) (64 for 0), json_blsr(x), json_popcnt(x)
+ *   json_compress8(dst, word, keep8)  stores the kept bytes of an 8-byte word
+ *                          (may store all 8), returns how many were kept
+ *
+ * Per block, in order (every mask is relative to the block's first byte):
+ *   escaped  = bytes after an odd-length backslash run (runs may span blocks);
+ *   quote    = unescaped '"'; instr = inside a string, the opening quote
+ *              included and the closing one excluded (prefix xor + carry);
+ *   errors   = control bytes in strings or outside-whitespace, bad escapes,
+ *              UTF-8 -- the block's first one is made exact by scalar code;
+ *   tokens   = operators outside strings, opening quotes, and the first byte
+ *              of every scalar run (a run follows whitespace, an operator or
+ *              a quote). */
+#ifndef EH_KERNELS_JSON_STAGE1_IMPL_H
+#define EH_KERNELS_JSON_STAGE1_IMPL_H
+#include "kernels/json/json.h"
+
+#define JSON_EVEN 0x5555555555555555ull
+#define JSON_ODD 0xaaaaaaaaaaaaaaaaull
+
+typedef struct {
+    uint64_t bs, quote, ws, ops, ctrl;
+} json_masks;
+
+static inline void json_classify(const uint8_t *p, json_masks *m);
+
+/* escaped bytes of a block; *carry: bit 0 = the block's first byte is
+ * escaped on entry, and on return whether the next block's first byte is. */
+static inline uint64_t json_escaped(uint64_t bs, uint64_t *carry)
+{
+    uint64_t in = *carry;
+    if (!(bs | in))
+        return 0;
+    uint64_t b = bs & ~in; /* an escaped backslash starts no run */
+    uint64_t starts = b & ~(b << 1);
+    uint64_t even_ends = (b + (starts & JSON_EVEN)) & ~b;
+    uint64_t odd_sum = b + (starts & JSON_ODD);
+    uint64_t odd_ends = odd_sum & ~b;
+    *carry = odd_sum < b; /* an odd-started run reaching bit 63 has odd length */
+    /* a run of length L starting at s escapes s+L iff L is odd, i.e. iff
+     * s+L and s differ in parity */
+    return in | (even_ends & JSON_ODD) | (odd_ends & JSON_EVEN);
+}
+
+static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
+{
+    for (int i = 0; i < 8; i++) {
+        o[i] = base + (uint32_t)json_tz(m);
+        m = json_blsr(m);
+    }
+    if (cnt > 8) {
+        for (int i = 8; i < 16; i++) {
+            o[i] = base + (uint32_t)json_tz(m);
+            m = json_blsr(m);
+        }
+        for (int i = 16; i < cnt; i++) {
+            o[i] = base + (uint32_t)json_tz(m);
+            m = json_blsr(m);
+        }
+    }
+}
+
+static inline const uint8_t *json_block(const uint8_t *in, uint64_t len, uint64_t base,
+                                        uint8_t *tail, uint64_t *valid)
+{
+    if (len - base >= 64) {
+        *valid = ~0ull;
+        return in + base;
+    }
+    __builtin_memset(tail, ' ', 64); /* whitespace: no token, no error */
+    __builtin_memcpy(tail, in + base, len - base);
+    *valid = (1ull << (len - base)) - 1;
+    return tail;
+}
+
+static inline uint64_t json_stage1_impl(json_s1 *s, uint64_t end, uint32_t *idx)
+{
+    const uint8_t *in = s->in;
+    const uint64_t len = s->len;
+    uint64_t in_string = s->in_string, esc_carry = s->escaped;
+    uint64_t prev_scalar = s->prev_scalar, last_open = s->last_open;
+    u8state u;
+    u8_load(&u, s);
+    _Alignas(64) uint8_t tail[64];
+    uint64_t n = 0, base = s->pos;
+    for (; base < end; base += 64) {
+        uint64_t valid;
+        const uint8_t *p = json_block(in, len, base, tail, &valid);
+        json_masks m;
+        json_classify(p, &m);
+        uint64_t escaped = json_escaped(m.bs, &esc_carry);
+        uint64_t quote = m.quote & ~escaped;
+        uint64_t instr = json_prefix_xor(quote) ^ in_string;
+        in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t open = quote & instr;
+        if (open)
+            last_open = base + 63 - (uint64_t)__builtin_clzll(open);
+
+        int uflag = u8_block(&u, p);
+        if (base + 64 >= len)
+            uflag |= u8_eof(&u);
+        uint64_t ctrl = m.ctrl & (instr | ~m.ws) & valid;
+        uint64_t esc_in = escaped & instr & valid;
+        uint64_t esc_off = UINT64_MAX;
+        int esc_kind = 0;
+        if (esc_in)
+            esc_off = eh_json_check_escapes(s, base, esc_in, &esc_kind);
+
+        uint64_t sc = ~(m.ws | m.ops | quote | instr);
+        uint64_t tokens = ((m.ops & ~instr) | open | (sc & ~((sc << 1) | prev_scalar))) & valid;
+        prev_scalar = sc >> 63;
+        int cnt = json_popcnt(tokens);
+        if (cnt)
+            json_flatten(idx + n, (uint32_t)base, tokens, cnt);
+        n += (uint64_t)cnt;
+
+        if (ctrl | (uint64_t)uflag | (esc_off != UINT64_MAX)) {
+            eh_json_block_error(s, base, ctrl ? base + json_tz(ctrl) : UINT64_MAX, esc_off,
+                                esc_kind, uflag);
+            while (n && idx[n - 1] >= s->err_off)
+                n--;
+            base += 64;
+            break;
+        }
+    }
+    s->pos = base;
+    s->in_string = in_string;
+    s->escaped = esc_carry;
+    s->prev_scalar = prev_scalar;
+    s->last_open = last_open;
+    s->ntokens += n;
+    u8_store(&u, s);
+    if (!s->err && base >= len && in_string) {
+        s->err = EH_JSON_E_UNTERMINATED;
+        s->err_off = last_open;
+    }
+    return n;
+}
+
+/* Minify of a validated document: drops whitespace outside strings. */
+static inline uint64_t json_minify_impl(const uint8_t *in, uint64_t len, uint8_t *out,
+                                        uint64_t cap)
+{
+    uint64_t in_string = 0, esc_carry = 0, o = 0;
+    _Alignas(64) uint8_t tail[64];
+    for (uint64_t base = 0; base < len; base += 64) {
+        uint64_t valid;
+        const uint8_t *p = json_block(in, len, base, tail, &valid);
+        json_masks m;
+        json_classify(p, &m);
+        uint64_t escaped = json_escaped(m.bs, &esc_carry);
+        uint64_t quote = m.quote & ~escaped;
+        uint64_t instr = json_prefix_xor(quote) ^ in_string;
+        in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t keep = ~(m.ws & ~instr) & valid;
+        if (o + 64 <= cap) {
+            if (keep == ~0ull) {
+                __builtin_memcpy(out + o, p, 64);
+                o += 64;
+                continue;
+            }
+            for (int k = 0; k < 64; k += 8) {
+                uint64_t w;
+                __builtin_memcpy(&w, p + k, 8);
+                o += json_compress8(out + o, w, (uint32_t)(keep >> k) & 0xff);
+            }
+        } else {
+            for (; keep; keep = json_blsr(keep), o++)
+                if (o < cap)
+                    out[o] = p[json_tz(keep)];
+        }
+    }
+    return o;
+}
+
+#endif

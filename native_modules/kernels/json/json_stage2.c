@@ -1,0 +1,186 @@
+/* JSON stage 2: the RFC 8259 grammar over stage 1's structural positions.
+ *
+ * Each position holds one token: an operator ,:[]{}, the opening quote of a
+ * string (whose contents stage 1 already validated), or the first byte of a
+ * scalar run (number, literal, or garbage). The state says what the grammar
+ * expects next; it and the container stack survive between chunks, so the
+ * positions may arrive in any number of pieces. */
+#include "kernels/json/json.h"
+
+enum {
+    ST_VALUE,       /* root value, or after ':'            */
+    ST_ARRAY_FIRST, /* after '[': value or ']'              */
+    ST_ARRAY_NEXT,  /* after ',' in an array: value         */
+    ST_OBJ_FIRST,   /* after '{': key or '}'                */
+    ST_OBJ_NEXT,    /* after ',' in an object: key          */
+    ST_COLON,       /* after a key                          */
+    ST_AFTER,       /* after a value: ',' or close, or end  */
+};
+
+void eh_json_stage2_init(json_s2 *s, const uint8_t *in, uint64_t len, uint8_t *stack,
+                         uint32_t max_depth)
+{
+    s->in = in;
+    s->len = len;
+    s->state = ST_VALUE;
+    s->depth = 0;
+    s->max_depth = max_depth;
+    s->stack = stack;
+    s->ntokens = 0;
+    s->status = 0;
+    s->err = 0;
+    s->err_off = 0;
+}
+
+static int fail(json_s2 *s, int status, int err, uint64_t off)
+{
+    s->status = status;
+    s->err = err;
+    s->err_off = off;
+    return -1;
+}
+
+static inline int literal_ok(const uint8_t *in, uint64_t len, uint64_t pos, const char *w,
+                             uint64_t n)
+{
+    if (len - pos < n)
+        return 0;
+    for (uint64_t i = 0; i < n; i++)
+        if (in[pos + i] != (uint8_t)w[i])
+            return 0;
+    return pos + n == len || eh_json_is_term[in[pos + n]];
+}
+
+int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
+{
+    const uint8_t *in = s->in;
+    const uint64_t len = s->len;
+    int st = s->state;
+    uint32_t depth = s->depth;
+    uint8_t *stack = s->stack;
+    int rc = 0;
+    uint64_t i = 0;
+    for (; i < n; i++) {
+        const uint64_t pos = idx[i];
+        const uint8_t c = in[pos];
+        switch (st) {
+        case ST_ARRAY_NEXT:
+            if (c == ']') {
+                rc = fail(s, EH_K_EPARSE, EH_JSON_E_TRAILING_COMMA, pos);
+                goto out;
+            }
+            goto value;
+        case ST_ARRAY_FIRST:
+            if (c == ']') {
+                depth--;
+                st = ST_AFTER;
+                continue;
+            }
+            goto value;
+        case ST_VALUE:
+        value:
+            switch (c) {
+            case '"':
+                st = ST_AFTER;
+                continue;
+            case '{':
+            case '[':
+                if (depth >= s->max_depth) {
+                    rc = fail(s, EH_K_EDEPTH, EH_JSON_E_DEPTH, pos);
+                    goto out;
+                }
+                stack[depth++] = c == '{';
+                st = c == '{' ? ST_OBJ_FIRST : ST_ARRAY_FIRST;
+                continue;
+            case 't':
+                if (!literal_ok(in, len, pos, "true", 4))
+                    goto bad_literal;
+                st = ST_AFTER;
+                continue;
+            case 'f':
+                if (!literal_ok(in, len, pos, "false", 5))
+                    goto bad_literal;
+                st = ST_AFTER;
+                continue;
+            case 'n':
+                if (!literal_ok(in, len, pos, "null", 4))
+                    goto bad_literal;
+                st = ST_AFTER;
+                continue;
+            case '-': case '0': case '1': case '2': case '3': case '4':
+            case '5': case '6': case '7': case '8': case '9': {
+                const uint8_t *e = eh_json_number_end(in + pos, in + len);
+                if (!e || (e < in + len && !eh_json_is_term[*e])) {
+                    rc = fail(s, EH_K_EPARSE, EH_JSON_E_NUMBER, pos);
+                    goto out;
+                }
+                st = ST_AFTER;
+                continue;
+            }
+            case ',': case ':': case ']': case '}':
+                rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_VALUE, pos);
+                goto out;
+            default:
+            bad_literal:
+                rc = fail(s, EH_K_EPARSE, EH_JSON_E_LITERAL, pos);
+                goto out;
+            }
+        case ST_OBJ_FIRST:
+            if (c == '"') {
+                st = ST_COLON;
+                continue;
+            }
+            if (c == '}') {
+                depth--;
+                st = ST_AFTER;
+                continue;
+            }
+            rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_KEY, pos);
+            goto out;
+        case ST_OBJ_NEXT:
+            if (c == '"') {
+                st = ST_COLON;
+                continue;
+            }
+            rc = fail(s, EH_K_EPARSE, c == '}' ? EH_JSON_E_TRAILING_COMMA : EH_JSON_E_EXPECTED_KEY,
+                      pos);
+            goto out;
+        case ST_COLON:
+            if (c == ':') {
+                st = ST_VALUE;
+                continue;
+            }
+            rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_COLON, pos);
+            goto out;
+        default: /* ST_AFTER */
+            if (depth == 0) {
+                rc = fail(s, EH_K_EPARSE, EH_JSON_E_TRAILING, pos);
+                goto out;
+            }
+            if (c == ',') {
+                st = stack[depth - 1] ? ST_OBJ_NEXT : ST_ARRAY_NEXT;
+                continue;
+            }
+            if (c == (stack[depth - 1] ? '}' : ']')) {
+                depth--;
+                continue;
+            }
+            rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_COMMA, pos);
+            goto out;
+        }
+    }
+out:
+    s->state = st;
+    s->depth = depth;
+    s->ntokens += i;
+    return rc;
+}
+
+int eh_json_stage2_finish(json_s2 *s)
+{
+    if (s->ntokens == 0)
+        return fail(s, EH_K_EPARSE, EH_JSON_E_EMPTY, 0);
+    if (s->state != ST_AFTER || s->depth != 0)
+        return fail(s, EH_K_EPARSE, EH_JSON_E_END, s->len);
+    return 0;
+}
