@@ -1,0 +1,97 @@
+"""``edgehost bench crc32c``: every CRC32C variant in process, the Python API
+per call, the KVM guest, the wasm32 build (scalar and SIMD128), and the PyPI
+peers (crc32c, google-crc32c), all in one run, at several sizes.
+
+In-process and WASM figures come from a loop inside C / inside WASM over one
+request, so they measure the kernel; ``api`` rows are per Python call."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from host.bench._kernelbench import NativeRequest, call_seconds
+from host.bench.common import emit, gbps
+from host.errors import EdgehostError, IsolationUnavailable
+from host.kernels import crc32c as eh_crc32c
+from host.kernels._common import use_variant, variants
+
+KERNEL = 1
+SIZES = (64, 4096, 65536, 1 << 20)
+
+
+def _row(impl, variant, isolation, size, seconds, **extra):
+    row = {"bench": "crc32c", "impl": impl, "variant": variant, "isolation": isolation,
+           "size": size, "gbps": gbps(size, seconds) if seconds else None}
+    row.update(extra)
+    return row
+
+
+def _inproc(data, target_s):
+    for name, ok in variants("crc32c"):
+        if not ok:
+            yield _row("edgehost", name, "inproc", len(data), None, note="CPU lacks it")
+            continue
+        with use_variant("crc32c", name):
+            yield _row("edgehost", name, "inproc", len(data),
+                       NativeRequest(KERNEL, data).seconds(target_s))
+    yield _row("edgehost api", "auto", "inproc", len(data),
+               call_seconds(lambda: eh_crc32c(data, isolation="inproc"), target_s))
+
+
+def _kvm(data, target_s):
+    try:
+        eh_crc32c(data, isolation="kvm")
+    except IsolationUnavailable as exc:
+        return _row("edgehost api", "auto", "kvm", len(data), None, note=str(exc))
+    return _row("edgehost api", "auto", "kvm", len(data),
+                call_seconds(lambda: eh_crc32c(data, isolation="kvm"), target_s))
+
+
+def _wasm(sizes_data, target_s):
+    from host.bench.wasmkernels import WasmKernels
+
+    for flavor in ("scalar", "simd128"):
+        for variant in ("byte", "slice8"):
+            try:
+                wk = WasmKernels(flavor, force=f"crc32c={variant}")
+            except EdgehostError as exc:
+                yield _row("edgehost", variant, f"wasm/{flavor}", 0, None, note=str(exc))
+                break
+            for data in sizes_data:
+                wk.reset()
+                wk.request(KERNEL, data=(wk.put(data), len(data)))
+                secs = min(wk.seconds_per_run(target_s=target_s))
+                yield _row("edgehost", variant, f"wasm/{flavor}", len(data), secs)
+
+
+def _peers(data, target_s):
+    import crc32c as pypi_crc32c
+    import google_crc32c
+
+    yield _row("crc32c (PyPI)", pypi_crc32c.hardware_based and "hw" or "sw", "inproc",
+               len(data), call_seconds(lambda: pypi_crc32c.crc32c(data), target_s))
+    yield _row("google-crc32c", google_crc32c.implementation, "inproc", len(data),
+               call_seconds(lambda: google_crc32c.value(data), target_s))
+
+
+@click.command("crc32c")
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
+@click.option("--sizes", default=",".join(map(str, SIZES)), show_default=True,
+              help="Comma-separated input sizes in bytes.")
+@click.option("--target-ms", default=30.0, show_default=True,
+              help="Length of one timed run; each figure is the median of 5.")
+@click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
+def command(as_json, sizes, target_ms, no_wasm):
+    """CRC32C throughput by variant and isolation, next to the PyPI peers."""
+    target_s = target_ms / 1000
+    datas = [os.urandom(int(s)) for s in sizes.split(",")]
+    rows = []
+    for data in datas:
+        rows += list(_inproc(data, target_s))
+        rows.append(_kvm(data, target_s))
+        rows += list(_peers(data, target_s))
+    if not no_wasm:
+        rows += list(_wasm(datas, target_s))
+    emit(rows, as_json, title="CRC32C (GB/s; medians of 5)")

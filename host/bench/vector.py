@@ -1,0 +1,184 @@
+"""``edgehost bench vector``: float32 vector kernels by variant in process,
+per Python API call, in the KVM guest and in wasm32 (scalar, SIMD128), next to
+numpy (single-threaded OpenBLAS) in the same run.
+
+GB/s counts the bytes each operation must touch (inputs read, outputs
+written), so figures compare across implementations and with STREAM."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+
+import click
+
+from host.bench._kernelbench import NativeRequest, call_seconds
+from host.bench.common import emit, gbps
+from host.errors import EdgehostError, IsolationUnavailable
+from host.kernels import vector as vk
+from host.kernels._common import f32_bits, use_variant, variants
+
+N = 1 << 20                 # floats per vector for the 1-D operations
+MATVEC = (4096, 256)        # rows x cols
+TOPK = (100_000, 128, 10)   # rows x cols, k
+
+
+def _cases(np, rng):
+    """(name, kernel id, data, data2, out_cap, args, bytes touched, api call, numpy call)."""
+    a = rng.standard_normal(N).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    tmp = np.empty_like(a)
+    m = rng.standard_normal(MATVEC).astype(np.float32)
+    v = rng.standard_normal(MATVEC[1]).astype(np.float32)
+    rows, cols, k = TOPK
+    big = rng.standard_normal((rows, cols)).astype(np.float32)
+    q = rng.standard_normal(cols).astype(np.float32)
+    ids = vk.KERNEL_IDS
+    api = {"isolation": None}
+
+    def np_axpy():
+        np.multiply(a, np.float32(1.5), out=tmp)
+        return np.add(tmp, b, out=tmp)
+
+    def np_l2sq():
+        np.subtract(a, b, out=tmp)
+        return np.dot(tmp, tmp)
+
+    def np_topk_l2():
+        d = big - q
+        dist = np.einsum("ij,ij->i", d, d)
+        return np.argpartition(dist, k)[:k]
+
+    vec_bytes, mat_bytes = 4 * N, 4 * (m.size + v.size)
+    return [
+        ("dot", ids["dot"], a, b, 0, (), 2 * vec_bytes,
+         lambda: vk.vec_dot(a, b, **api), lambda: np.dot(a, b)),
+        ("axpy", ids["axpy"], a, b, vec_bytes, (f32_bits(1.5),), 3 * vec_bytes,
+         lambda: vk.vec_axpy(1.5, a, b, **api), np_axpy),
+        ("sum", ids["sum"], a, b"", 0, (), vec_bytes,
+         lambda: vk.vec_sum(a, **api), lambda: a.sum()),
+        ("l2norm", ids["l2norm"], a, b"", 0, (), vec_bytes,
+         lambda: vk.vec_l2norm(a, **api), lambda: np.linalg.norm(a)),
+        ("l2sq", ids["l2sq"], a, b, 0, (), 2 * vec_bytes,
+         lambda: vk.vec_l2sq(a, b, **api), np_l2sq),
+        ("cosine", ids["cosine"], a, b, 0, (), 2 * vec_bytes,
+         lambda: vk.vec_cosine(a, b, **api),
+         lambda: np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))),
+        ("matvec", ids["matvec"], m, v, 4 * MATVEC[0], (), mat_bytes + 4 * MATVEC[0],
+         lambda: vk.vec_matvec(m, v, **api), lambda: m @ v),
+        ("topk-dot", ids["topk"], big, q, 8 * k, (k, 1), big.nbytes,
+         lambda: vk.vec_topk(big, q, k, "dot", **api),
+         lambda: np.argpartition(-(big @ q), k)[:k]),
+        ("topk-l2sq", ids["topk"], big, q, 8 * k, (k, 0), big.nbytes,
+         lambda: vk.vec_topk(big, q, k, "l2sq", **api), np_topk_l2),
+    ]
+
+
+def _row(op, impl, variant, isolation, size, nbytes, seconds, **extra):
+    row = {"bench": "vector", "input": op, "impl": impl, "variant": variant,
+           "isolation": isolation, "size": size,
+           "gbps": gbps(nbytes, seconds) if seconds else None}
+    row.update(extra)
+    return row
+
+
+def _wasm_rows(cases, target_s, flavors):
+    from host.bench.wasmkernels import WasmKernels
+
+    for flavor in flavors:
+        try:
+            wk = WasmKernels(flavor)
+        except EdgehostError as exc:
+            yield _row("*", "edgehost", "scalar", f"wasm/{flavor}", 0, 0, None, note=str(exc))
+            continue
+        for op, kid, data, data2, out_cap, args, nbytes, _api, _np in cases:
+            wk.reset()
+            d1 = (wk.put(data), data.nbytes)
+            d2 = (wk.put(data2), len(memoryview(data2).cast("B"))) if len(data2) else (0, 0)
+            wk.request(kid, data=d1, data2=d2, out=(wk.alloc(out_cap), out_cap), args=args)
+            status = wk.run()[0]
+            if status < 0:
+                yield _row(op, "edgehost", "scalar", f"wasm/{flavor}", data.size, nbytes, None,
+                           note=f"status {status}")
+                continue
+            secs = min(wk.seconds_per_run(target_s=target_s, repeat=3))
+            yield _row(op, "edgehost", "scalar", f"wasm/{flavor}", data.size, nbytes, secs)
+
+
+def _kvm_row(op, size, nbytes, api, target_s):
+    kvm = lambda: api.__call__()  # noqa: E731
+    try:
+        with _isolation("kvm"):
+            kvm()
+            secs = call_seconds(kvm, target_s, repeat=3)
+    except IsolationUnavailable as exc:
+        return _row(op, "edgehost api", "auto", "kvm", size, nbytes, None, note=str(exc))
+    return _row(op, "edgehost api", "auto", "kvm", size, nbytes, secs)
+
+
+class _isolation:
+    """Point the api lambdas (which read vk's default) at one isolation."""
+
+    def __init__(self, iso):
+        self.iso = iso
+
+    def __enter__(self):
+        from host.kernels import _common
+
+        self._prev = _common.default_isolation
+        _common.default_isolation = lambda: self.iso
+        return self
+
+    def __exit__(self, *exc):
+        from host.kernels import _common
+
+        _common.default_isolation = self._prev
+        return False
+
+
+@click.command("vector")
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
+@click.option("--target-ms", default=30.0, show_default=True,
+              help="Length of one timed run; each figure is a median.")
+@click.option("--only", default="", help="Comma-separated operations (default: all).")
+@click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
+def command(as_json, target_ms, only, no_wasm):
+    """Vector kernels (1M floats, matvec 4096x256, top-10 of 100k x 128) vs numpy."""
+    threads_note = None
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+    else:
+        threads_note = "numpy was loaded before the bench: BLAS may use several threads"
+    import numpy as np
+
+    target_s = target_ms / 1000
+    cases = _cases(np, np.random.default_rng(0))
+    if only:
+        cases = [c for c in cases if c[0] in only.split(",")]
+    rows = []
+    for op, kid, data, data2, out_cap, args, nbytes, api, np_fn in cases:
+        size = data.size
+        for name, ok in variants("vector"):
+            if not ok:
+                rows.append(_row(op, "edgehost", name, "inproc", size, nbytes, None,
+                                 note="CPU lacks it"))
+                continue
+            with use_variant("vector", name):
+                req = NativeRequest(kid, data, data2, out_cap, args)
+                rows.append(_row(op, "edgehost", name, "inproc", size, nbytes,
+                                 req.seconds(target_s)))
+        with _isolation("inproc"):
+            rows.append(_row(op, "edgehost api", "auto", "inproc", size, nbytes,
+                             call_seconds(api, target_s)))
+        rows.append(_kvm_row(op, size, nbytes, api, target_s))
+        extra = {"note": threads_note} if threads_note else {}
+        rows.append(_row(op, "numpy", np.__version__, "inproc", size, nbytes,
+                         call_seconds(np_fn, target_s), **extra))
+    if not no_wasm:
+        rows += list(_wasm_rows(cases, target_s, ("scalar", "simd128")))
+    emit(rows, as_json, title="float32 vector kernels (GB/s of bytes touched)")
+
+
+__all__ = ["command", "struct"]
