@@ -160,8 +160,6 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n);
 int eh_json_stage2_finish(json_s2 *s);
 
 /* Scalars (json_scalar.c). Both read only [p, end). */
-/* End of a valid number starting at p, or 0 when its grammar fails. */
-const uint8_t *eh_json_number_end(const uint8_t *p, const uint8_t *end);
 /* Type (INT64/UINT64/BIGINT/DOUBLE) and exact integer value of a valid number. */
 int eh_json_number_type(const uint8_t *p, const uint8_t *end, uint64_t *value);
 /* 1 for bytes that may follow a scalar: whitespace, ,:[]{} and '"'. */

@@ -82,6 +82,23 @@ static inline int u8_block(u8state *u, const uint8_t *p)
 
 static inline int u8_eof(const u8state *u) { return u->incomplete; }
 
+/* Token positions by dword compress: 16 bits of the mask at a time, each
+ * group stored whole (64 bytes) and the pointer advanced by its popcount. */
+#define JSON_HAVE_FLATTEN 1
+static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
+{
+    (void)cnt;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int)base), iota);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    for (int g = 0; g < 4; g++) {
+        __mmask16 k = (__mmask16)(m >> (16 * g));
+        _mm512_storeu_si512((void *)o, _mm512_maskz_compress_epi32(k, pos));
+        o += _mm_popcnt_u32(k);
+        pos = _mm512_add_epi32(pos, sixteen);
+    }
+}
+
 #include "kernels/json/json_stage1_impl.h"
 
 static inline void json_classify(const uint8_t *p, json_masks *m)

@@ -1,5 +1,5 @@
-/* JSON scalars: number grammar, exact integer classification, and the table
- * of bytes that may end a scalar. All readers stay inside [p, end). */
+/* JSON scalars: exact integer classification and the table of bytes that may
+ * end a scalar. All readers stay inside [p, end). */
 #include "kernels/json/json.h"
 
 #define T1(c) [c] = 1
@@ -9,38 +9,6 @@ const uint8_t eh_json_is_term[256] = {
 };
 
 static inline int digit(uint8_t c) { return (uint8_t)(c - '0') < 10; }
-
-/* RFC 8259: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
-const uint8_t *eh_json_number_end(const uint8_t *p, const uint8_t *end)
-{
-    if (p < end && *p == '-')
-        p++;
-    if (p >= end || !digit(*p))
-        return 0;
-    if (*p == '0') {
-        p++;
-    } else {
-        while (p < end && digit(*p))
-            p++;
-    }
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || !digit(*p))
-            return 0;
-        while (p < end && digit(*p))
-            p++;
-    }
-    if (p < end && (*p | 0x20) == 'e') {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || !digit(*p))
-            return 0;
-        while (p < end && digit(*p))
-            p++;
-    }
-    return p;
-}
 
 int eh_json_number_type(const uint8_t *p, const uint8_t *end, uint64_t *value)
 {

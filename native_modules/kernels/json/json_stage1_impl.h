@@ -49,6 +49,9 @@ static inline uint64_t json_escaped(uint64_t bs, uint64_t *carry)
     return in | (even_ends & JSON_ODD) | (odd_ends & JSON_EVEN);
 }
 
+#ifndef JSON_HAVE_FLATTEN
+/* Writes base + the position of every set bit of m (cnt of them) to o; may
+ * store up to 64 entries (callers leave that much room). */
 static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
 {
     for (int i = 0; i < 8; i++) {
@@ -66,6 +69,7 @@ static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
         }
     }
 }
+#endif
 
 static inline const uint8_t *json_block(const uint8_t *in, uint64_t len, uint64_t base,
                                         uint8_t *tail, uint64_t *valid)

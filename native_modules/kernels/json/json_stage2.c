@@ -32,6 +32,54 @@ void eh_json_stage2_init(json_s2 *s, const uint8_t *in, uint64_t len, uint8_t *s
     s->err_off = 0;
 }
 
+static inline int digit(uint8_t c) { return (uint8_t)(c - '0') < 10; }
+
+/* First non-digit at or after p (or end); 8 bytes at a time while 8 remain.
+ * Per byte x = b ^ '0' is a digit iff x < 10; (x & 0x7f) + 0x76 sets the high
+ * bit iff (x & 0x7f) >= 10 and never carries into the next byte. */
+static inline const uint8_t *skip_digits(const uint8_t *p, const uint8_t *end)
+{
+    while (end - p >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        uint64_t x = w ^ 0x3030303030303030ull;
+        uint64_t nd = (((x & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull) | x) &
+                      0x8080808080808080ull;
+        if (nd)
+            return p + (__builtin_ctzll(nd) >> 3);
+        p += 8;
+    }
+    while (p < end && digit(*p))
+        p++;
+    return p;
+}
+
+/* End of a valid number starting at p, or 0 (reads only [p, end)).
+ * RFC 8259: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static inline const uint8_t *number_end(const uint8_t *p, const uint8_t *end)
+{
+    if (*p == '-')
+        p++;
+    if (p >= end || !digit(*p))
+        return 0;
+    p = *p == '0' ? p + 1 : skip_digits(p, end);
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !digit(*p))
+            return 0;
+        p = skip_digits(p, end);
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !digit(*p))
+            return 0;
+        p = skip_digits(p, end);
+    }
+    return p;
+}
+
 static int fail(json_s2 *s, int status, int err, uint64_t off)
 {
     s->status = status;
@@ -109,7 +157,7 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
                 continue;
             case '-': case '0': case '1': case '2': case '3': case '4':
             case '5': case '6': case '7': case '8': case '9': {
-                const uint8_t *e = eh_json_number_end(in + pos, in + len);
+                const uint8_t *e = number_end(in + pos, in + len);
                 if (!e || (e < in + len && !eh_json_is_term[*e])) {
                     rc = fail(s, EH_K_EPARSE, EH_JSON_E_NUMBER, pos);
                     goto out;
