@@ -1,0 +1,149 @@
+/*
+ * Guest runtime (ring 3): initialise the kernels, then serve calls from the
+ * call window forever. See include/eh_guest_layout.h for the protocol.
+ *
+ * Invariants:
+ *  - The serving loop keeps no state in memory across calls: everything it
+ *    needs is in the window (req_seq/done_seq), so the monitor may reset the
+ *    guest to its post-init snapshot at any exit and the loop simply resumes.
+ *  - After each call, before the next one can be seen, the runtime scrubs what
+ *    the call could have left behind on the warm (exit-less) path: the image's
+ *    writable pages are copied back from their read-only post-init copy, the
+ *    stack below the loop's frame is zeroed, and vector/mask registers are
+ *    cleared. The monitor zeroes the I/O ranges itself and does the full,
+ *    authoritative reset (dirty pages + registers) whenever the guest exits.
+ *  - The only exits are writes to the exit page at EH_PORT_DONE / LOG / ABORT.
+ */
+#include <stdint.h>
+#include "eh_guest_layout.h"
+#include "kernels/dispatch.h"
+
+#define W ((eh_call_window *)EH_GL_WINDOW)
+
+/* One exit to the monitor. The compiler barriers keep every window write
+ * before it (x86 stores are not reordered with the MMIO store itself). */
+static inline void eh_out(uint32_t port, uint32_t val)
+{
+    __asm__ volatile("" ::: "memory");
+    EH_GUEST_EXIT(port, val);
+    __asm__ volatile("" ::: "memory");
+}
+
+static inline uint64_t eh_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* Test images override this (test_ops.c); the production image has no test ops. */
+__attribute__((weak)) void eh_guest_test_op(eh_call_window *w)
+{
+    w->res.status = EH_K_ENOTSUP;
+}
+
+static void serve(eh_call_window *w)
+{
+    switch (w->op) {
+    case EH_OP_OFFLOAD:
+        eh_kernel_run(&w->req, &w->res);
+        return;
+    case EH_OP_PING:
+        for (uint64_t i = 0; i < w->req.arg[0]; i++)
+            eh_out(EH_PORT_DONE, EH_DONE_PING);
+        return;
+    default:
+        eh_guest_test_op(w);
+        return;
+    }
+}
+
+__attribute__((target("avx512f"))) static void clear_avx512(void)
+{
+    __asm__ volatile(
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+        "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+        "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+        "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+        "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+        "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+        "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        "kxorw %%k0, %%k0, %%k0\n\tkxorw %%k1, %%k1, %%k1\n\tkxorw %%k2, %%k2, %%k2\n\t"
+        "kxorw %%k3, %%k3, %%k3\n\tkxorw %%k4, %%k4, %%k4\n\tkxorw %%k5, %%k5, %%k5\n\t"
+        "kxorw %%k6, %%k6, %%k6\n\tkxorw %%k7, %%k7, %%k7\n\tvzeroall" ::: "memory");
+}
+
+__attribute__((target("avx"))) static void clear_avx(void)
+{
+    __asm__ volatile("vzeroall" ::: "memory");
+}
+
+static void clear_sse(void)
+{
+    __asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+                     "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+                     "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\tpxor %%xmm8, %%xmm8\n\t"
+                     "pxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+                     "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\t"
+                     "pxor %%xmm15, %%xmm15" ::: "memory");
+}
+
+/* Warm-path scrub; see the invariants at the top. Must not be inlined into a
+ * frame that lives below `floor` (it zeroes everything under it). */
+__attribute__((noinline)) static void scrub(eh_call_window *w, uintptr_t floor)
+{
+    uintptr_t base = EH_GL_STACK_BASE;
+    if (floor > base && floor <= EH_GL_STACK_TOP) {
+        uint64_t n = floor - base;
+        void *d = (void *)base;
+        __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(0) : "memory");
+    }
+    if (w->snap_len) {
+        void *d = (void *)w->snap_src;
+        const void *s = (const void *)w->snap_copy;
+        uint64_t n = w->snap_len;
+        __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+    }
+    if (w->cpu_features & EH_CPU_AVX512F)
+        clear_avx512();
+    else if (w->cpu_features & EH_CPU_AVX2)
+        clear_avx();
+    else
+        clear_sse();
+}
+
+__attribute__((noreturn)) static void serve_forever(void)
+{
+    eh_call_window *w = W;
+    /* Everything below this frame's lowest local (minus a margin for scrub's
+     * own frame) is call scratch. */
+    volatile char marker;
+    uintptr_t floor = ((uintptr_t)&marker & ~(uintptr_t)63) - 512;
+    for (;;) {
+        uint64_t t0 = eh_rdtsc();
+        while (__atomic_load_n(&w->req_seq, __ATOMIC_ACQUIRE) ==
+               __atomic_load_n(&w->done_seq, __ATOMIC_RELAXED)) {
+            __builtin_ia32_pause();
+            if (eh_rdtsc() - t0 >= w->spin_tsc) {
+                eh_out(EH_PORT_DONE, EH_DONE_IDLE);
+                t0 = eh_rdtsc();
+            }
+        }
+        uint64_t seq = __atomic_load_n(&w->req_seq, __ATOMIC_ACQUIRE);
+        serve(w);
+        __atomic_store_n(&w->done_seq, seq, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&w->host_waiting, __ATOMIC_RELAXED))
+            eh_out(EH_PORT_DONE, EH_DONE_CALL);
+        scrub(w, floor);
+    }
+}
+
+__attribute__((noreturn)) void eh_guest_main(void)
+{
+    eh_call_window *w = W;
+    eh_kernels_init_with(w->cpu_features, w->variant[0] ? w->variant : (const char *)0);
+    eh_out(EH_PORT_DONE, EH_DONE_INIT); /* the monitor snapshots here */
+    serve_forever();
+}

@@ -1,0 +1,147 @@
+/*
+ * eh_guest_layout.h -- the one description of a KVM guest that the monitor
+ * (native_modules/vmm) and the guest runtime (native_modules/guest) share:
+ * guest physical map, call window, exit ports, runtime ops.
+ *
+ * Invariants:
+ *  - Guest virtual == guest physical (identity map). Page 0 is never mapped.
+ *  - [0, EH_GL_SYS_END) belongs to the monitor (GDT, IDT, TSS, ring-0 fault
+ *    trampolines and stack, page tables): supervisor-only, invisible to the
+ *    ring-3 guest. The guest ELF never supplies ring-0 code.
+ *  - Everything the guest runs is ring 3. Its only ways out are 32-bit
+ *    writes to EH_GL_EXIT_VA + EH_PORT_* (an MMIO exit: the page maps to a
+ *    guest-physical address no memory slot backs); every other exit is a
+ *    fault. (Port I/O is not used: PVM hosts drop a ring-3 IOPL of 3.)
+ *  - The call window is the only guest memory the monitor does not restore on
+ *    reset: it is the channel, rewritten by the host on every call.
+ *  - Sizes are multiples of 4 KiB; 2 MiB-mapped regions are 2 MiB aligned.
+ *  - The structures here are fixed-size and pointer-free (x86-64 both sides).
+ */
+#ifndef EH_GUEST_LAYOUT_H
+#define EH_GUEST_LAYOUT_H
+
+#include <stdint.h>
+#include "eh_offload.h"
+
+#define EH_GL_PAGE 0x1000ull
+#define EH_GL_HUGE 0x200000ull
+
+/* ---- guest physical map (identity-mapped) ------------------------------ */
+#define EH_GL_GDT        0x1000ull   /* GDT + TSS (supervisor)              */
+#define EH_GL_IDT        0x2000ull   /* 256 x 16-byte gates (supervisor)    */
+#define EH_GL_TRAMP      0x3000ull   /* ring-0 fault trampolines (RX)       */
+#define EH_GL_R0_STACK   0x4000ull   /* 4 pages ring-0 stack, top = 0x8000  */
+#define EH_GL_R0_STACK_TOP 0x8000ull
+#define EH_GL_PT_BASE    0x8000ull   /* PML4, PDPT, PD, then PTs            */
+#define EH_GL_EXIT_VA    0x1FF000ull /* exit page: ring-3 writable, maps    */
+#define EH_GL_EXIT_GPA   0x40000000ull /* to a GPA outside every memory slot */
+#define EH_GL_SYS_END    EH_GL_HUGE  /* end of the monitor's region          */
+
+#define EH_GL_WINDOW     0x200000ull /* call window (ring-3 RW, NX)          */
+#define EH_GL_WINDOW_SIZE 0x10000ull
+
+#define EH_GL_IMAGE_BASE 0x400000ull /* ELF PT_LOAD segments live here      */
+#define EH_GL_IMAGE_END  0xC00000ull
+#define EH_GL_SNAP_BASE  0xC00000ull /* post-init copy of the image's writable
+                                        pages, ring-3 READ-ONLY; at SNAP_BASE +
+                                        (vaddr - IMAGE_BASE) for vaddr in the
+                                        writable span (so <= 2 MiB writable) */
+#define EH_GL_SNAP_END   0xE00000ull
+#define EH_GL_STACK_SIZE 0x10000ull  /* 64 KiB ring-3 stack, guard page below */
+#define EH_GL_STACK_TOP  0x1000000ull
+#define EH_GL_STACK_BASE (EH_GL_STACK_TOP - EH_GL_STACK_SIZE)
+#define EH_GL_LOW_END    0x1000000ull /* [0,16 MiB) is mapped with 4 KiB pages */
+
+#define EH_GL_SCRATCH    0x1000000ull /* [16 MiB, mem end): I/O buffers, RW NX,
+                                         2 MiB or 4 KiB pages per VM config   */
+
+#define EH_GL_MEM_MIN    (32ull << 20)
+#define EH_GL_MEM_MAX    (1ull << 30)  /* one PD: 512 x 2 MiB                */
+
+/* ---- segment selectors -------------------------------------------------- */
+#define EH_GL_SEL_KCODE 0x08
+#define EH_GL_SEL_KDATA 0x10
+#define EH_GL_SEL_UDATA 0x1B /* 0x18 | RPL 3 */
+#define EH_GL_SEL_UCODE 0x23 /* 0x20 | RPL 3 */
+#define EH_GL_SEL_TSS   0x28
+
+/* ---- exit "ports": offsets in the exit page (the only legal exits) ----- *
+ * The guest writes a uint32_t value at EH_GL_EXIT_VA + port.               */
+#define EH_PORT_DONE  0xE0 /* value = enum eh_done_kind                     */
+#define EH_PORT_LOG   0xE4 /* window.log[0..log_len) holds one line        */
+#define EH_PORT_ABORT 0xE8 /* value = guest's abort code; VM is destroyed   */
+/* The ring-0 fault trampoline reports CPU exceptions with a real `out` to
+ * I/O port EH_PORT_FAULT (ring 0 may; ring 3 may not). VM destroyed.       */
+#define EH_PORT_FAULT 0xE3
+
+/* The exit, as the guest runtime issues it. */
+#define EH_GUEST_EXIT(port, val) \
+    (*(volatile uint32_t *)(uintptr_t)(EH_GL_EXIT_VA + (port)) = (uint32_t)(val))
+
+enum eh_done_kind {
+    EH_DONE_INIT = 1, /* runtime initialised: the monitor snapshots here      */
+    EH_DONE_CALL = 2, /* a call finished and the host asked to be woken       */
+    EH_DONE_IDLE = 3, /* idle window over: the vCPU thread may park           */
+    EH_DONE_PING = 4, /* bare exit for the round-trip benchmark               */
+};
+
+/* ---- runtime ops (window.op) ------------------------------------------- */
+enum eh_guest_op {
+    EH_OP_OFFLOAD = 0, /* eh_kernel_run(&req, &res)                          */
+    EH_OP_PING = 1,    /* exit with EH_DONE_PING req.arg[0] times            */
+    /* 0x100.. : test-only ops, present in edgehost-guest-test.elf only      */
+    EH_OP_TEST_READ = 0x100,   /* read 8 bytes at req.arg[0]                  */
+    EH_OP_TEST_WRITE = 0x101,  /* write 8 bytes at req.arg[0]                 */
+    EH_OP_TEST_LOOP = 0x102,   /* spin forever                                */
+    EH_OP_TEST_PORT = 0x103,   /* exit-page write at offset req.arg[0]        */
+    EH_OP_TEST_HLT = 0x104,    /* hlt (privileged in ring 3)                  */
+    EH_OP_TEST_STASH = 0x105,  /* write req.arg[0] into .bss, scratch, stack  */
+    EH_OP_TEST_PEEK = 0x106,   /* value = OR of what STASH wrote (0 if reset)  */
+    EH_OP_TEST_DIRTY = 0x107,  /* write one byte per page, req.arg[0] bytes    */
+    EH_OP_TEST_LOG = 0x108,    /* log one line                                 */
+    EH_OP_TEST_ABORT = 0x109,  /* abort exit                                   */
+    EH_OP_TEST_JUMP = 0x10A,   /* call req.arg[0] as code                      */
+    EH_OP_TEST_OUT = 0x10B,    /* `out` instruction to I/O port req.arg[0]     */
+};
+
+/* ---- the call window (at EH_GL_WINDOW) ---------------------------------- *
+ * Protocol (seq numbers only grow; the guest keeps no state across calls):
+ *  host: writes op/req, clears res, then req_seq = n (release).
+ *  guest: sees req_seq != done_seq, runs, writes res, done_seq = req_seq
+ *         (release), full fence, then exits with EH_DONE_CALL iff
+ *         host_waiting != 0 (the host stopped spinning and sleeps).
+ *  host: sets host_waiting, full fence, re-checks done_seq before sleeping,
+ *        so a completion is never missed (Dekker pairing on two fences).
+ *  guest idles: spins on req_seq for spin_tsc TSC ticks, then EH_DONE_IDLE.
+ */
+#define EH_GL_VARIANT_MAX 32
+#define EH_GL_LOG_MAX 256
+
+typedef struct eh_call_window {
+    volatile uint64_t req_seq;      /* host -> guest doorbell               */
+    volatile uint64_t host_waiting; /* host sleeps: guest must exit on done */
+    uint64_t _pad0[6];
+    volatile uint64_t done_seq;     /* guest -> host completion             */
+    uint64_t _pad1[7];
+    /* set once by the host before the guest starts */
+    uint64_t cpu_features;          /* EH_CPU_* mask detected on the host   */
+    uint64_t spin_tsc;              /* idle window in TSC ticks; 0 = none   */
+    char variant[EH_GL_VARIANT_MAX];/* kernel variant override, "" = auto   */
+    uint64_t snap_src;              /* writable image span [src, src+len)   */
+    uint64_t snap_len;              /*   and its read-only post-init copy   */
+    uint64_t snap_copy;             /*   at snap_copy (scrubbed from there) */
+    uint64_t mem_end;               /* end of guest memory (scratch end)    */
+    uint64_t _pad2[2];
+    /* per call */
+    uint32_t op;                    /* enum eh_guest_op                     */
+    uint32_t _pad3;
+    eh_offload_req req;             /* addresses are guest addresses        */
+    eh_offload_res res;
+    uint32_t log_len;
+    char log[EH_GL_LOG_MAX];
+} eh_call_window;
+
+_Static_assert(sizeof(eh_call_window) <= EH_GL_WINDOW_SIZE, "window fits");
+_Static_assert(__builtin_offsetof(eh_call_window, done_seq) == 64, "own cache line");
+
+#endif

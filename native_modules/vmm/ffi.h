@@ -1,0 +1,90 @@
+/*
+ * vmm/ffi.h -- public API of the KVM guest monitor (C callers and cffi).
+ *
+ * One eh_vm handle per tenant. It owns a configuration and, lazily, one live
+ * KVM guest (VM + one vCPU thread). A guest that takes any exit other than
+ * done/log/abort is destroyed; the handle stays valid and the next call boots
+ * a fresh guest.
+ *
+ * Thread-safety: a handle serves one call at a time; concurrent callers are
+ * serialised by the handle's mutex. Different handles are independent.
+ *
+ * Return codes of the calls below: 0 success (a kernel's own status is in
+ * res->status), else one of EH_VM_E*; err receives one line saying why.
+ */
+#ifndef EH_VMM_FFI_H
+#define EH_VMM_FFI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "eh_offload.h"
+
+#define EH_VM_EFAULT   (-1) /* guest fault / illegal exit; the guest was destroyed */
+#define EH_VM_ETIMEOUT (-2) /* call exceeded time_limit_ms; the guest was reset    */
+#define EH_VM_ETOOBIG  (-3) /* in + in2 + out do not fit the guest's scratch memory */
+#define EH_VM_EINVAL   (-4) /* bad configuration or arguments                        */
+#define EH_VM_ESYS     (-5) /* KVM / OS failure creating or driving the guest        */
+
+typedef struct eh_vm eh_vm;
+
+typedef struct eh_vm_config {
+    uint64_t mem_bytes;      /* guest RAM = per-VM memory cap; 32 MiB..1 GiB, 0 = 256 MiB */
+    uint32_t time_limit_ms;  /* per call; 0 = 1000                                         */
+    uint32_t idle_spin_us;   /* exit-less window after a call; 0 = exit after every call    */
+    uint32_t page_size;      /* scratch mapping: 2097152 (default) or 4096                  */
+    uint32_t _reserved;
+    const char *image_path;  /* guest ELF (untrusted input: fully validated)                */
+    const char *variant;     /* kernel variant override (EDGEHOST_KERNEL_VARIANT), or NULL  */
+} eh_vm_config;
+
+typedef struct eh_vm_stats {
+    uint64_t calls;          /* completed calls                                    */
+    uint64_t warm_calls;     /* answered while the vCPU was spinning (no exit)     */
+    uint64_t exits;          /* KVM_RUN returns of the current and past guests     */
+    uint64_t resets;         /* authoritative host resets                          */
+    uint64_t creates;        /* guests booted                                      */
+    uint64_t faults;
+    uint64_t timeouts;
+    uint64_t last_reset_ns;
+    uint64_t last_create_ns;
+    uint64_t last_reset_pages; /* dirty pages restored by the last reset           */
+    uint64_t vcpu_cpu_ns;    /* CPU time of the live guest's vCPU thread           */
+    uint64_t log_lines;
+} eh_vm_stats;
+
+int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);
+void eh_vm_destroy(eh_vm *vm);
+
+/* Runs one kernel request. req's in/in2/out are HOST pointers: inputs are
+ * copied into the guest's scratch memory, the output is copied back. */
+int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char *err,
+                  size_t errlen);
+
+/* Same, for any runtime op (enum eh_guest_op); test ops need the test image. */
+int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
+                  char *err, size_t errlen);
+
+/* Boots the guest now if none is live (otherwise the first call does). */
+int eh_vm_boot(eh_vm *vm, char *err, size_t errlen);
+
+/* Waits until the vCPU thread is parked (guest idle, reset done); 0 or -2. */
+int eh_vm_wait_parked(eh_vm *vm, uint32_t timeout_ms);
+
+/* Bare exit round trip: the guest exits n times; *ns_total = host wall time. */
+int eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *err, size_t errlen);
+
+void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out);
+
+/* Last fault: reason into buf; returns 1 if *addr holds a guest address. */
+int eh_vm_last_fault(eh_vm *vm, char *buf, size_t len, uint64_t *addr);
+
+/* Last line the guest logged (EH_PORT_LOG). */
+void eh_vm_last_log(eh_vm *vm, char *buf, size_t len);
+
+/* Validates a guest ELF image without loading it: 0 or EH_VM_EINVAL + err. */
+int eh_vm_check_elf(const uint8_t *img, size_t len, char *err, size_t errlen);
+
+/* TSC ticks per microsecond (calibrated once per process). */
+double eh_vm_tsc_per_us(void);
+
+#endif

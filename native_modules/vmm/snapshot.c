@@ -1,0 +1,161 @@
+/*
+ * Post-init snapshot and authoritative reset.
+ *
+ * take (vCPU thread, at EH_DONE_INIT): registers + XSAVE state, and a 4 KiB
+ * copy of every page that differs from zero-filled memory: the image's
+ * writable pages and every page the guest dirtied during init (from
+ * KVM_GET_DIRTY_LOG, which also re-arms tracking). The writable span is also
+ * copied to the ring-3 read-only snapshot region for the runtime's scrub.
+ *
+ * reset (vCPU thread, guest stopped): every page dirtied since the last
+ * KVM_GET_DIRTY_LOG is restored from its copy or zeroed, then registers and
+ * XSAVE state are restored. Read-only pages cannot have been dirtied by the
+ * guest, and the host never writes guest memory outside the window and the
+ * I/O ranges (which it zeroes itself after each call), so after reset the
+ * guest's memory equals the snapshot. The window is the channel and is not
+ * restored. Segment registers, control
+ * registers and MSRs are not restored: ring 3 cannot change them (no
+ * FSGSBASE, no other DPL-3 descriptors than the flat ones we set).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include "vmm/vmm_internal.h"
+
+static int get_dirty(eh_guest *g)
+{
+    struct kvm_dirty_log log = {0};
+    log.slot = 0;
+    log.dirty_bitmap = g->dirty_bitmap;
+    return ioctl(g->vm_fd, KVM_GET_DIRTY_LOG, &log);
+}
+
+static int is_window(uint64_t pfn)
+{
+    uint64_t a = pfn * EH_GL_PAGE;
+    return a >= EH_GL_WINDOW && a < EH_GL_WINDOW + EH_GL_WINDOW_SIZE;
+}
+
+static int add_page(eh_guest *g, uint64_t pfn, size_t *cap)
+{
+    if (g->nsnap && g->snap[g->nsnap - 1].pfn >= pfn) {
+        for (size_t i = 0; i < g->nsnap; i++)
+            if (g->snap[i].pfn == pfn)
+                return 0;
+    }
+    if (g->nsnap == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        eh_snap_page *n = realloc(g->snap, *cap * sizeof *n);
+        if (!n)
+            return -1;
+        g->snap = n;
+    }
+    uint8_t *copy = malloc(EH_GL_PAGE);
+    if (!copy)
+        return -1;
+    memcpy(copy, g->mem + pfn * EH_GL_PAGE, EH_GL_PAGE);
+    g->snap[g->nsnap++] = (eh_snap_page){pfn, copy};
+    return 0;
+}
+
+static int by_pfn(const void *a, const void *b)
+{
+    uint64_t x = ((const eh_snap_page *)a)->pfn, y = ((const eh_snap_page *)b)->pfn;
+    return x < y ? -1 : x > y;
+}
+
+int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
+{
+    size_t words = (g->mem_len / EH_GL_PAGE + 63) / 64;
+    g->dirty_bitmap = calloc(words, 8);
+    if (!g->dirty_bitmap)
+        return EH_VM_ESYS;
+    if (ioctl(g->vcpu_fd, KVM_GET_REGS, &g->snap_regs) ||
+        ioctl(g->vcpu_fd, KVM_GET_XSAVE, &g->snap_xsave)) {
+        EH_ERR(err, errlen, "snapshot registers: %m");
+        return EH_VM_ESYS;
+    }
+    if (get_dirty(g)) {
+        EH_ERR(err, errlen, "KVM_GET_DIRTY_LOG: %m");
+        return EH_VM_ESYS;
+    }
+    size_t cap = 0;
+    for (uint64_t a = elf->wr_lo; a < elf->wr_hi; a += EH_GL_PAGE)
+        if (add_page(g, a / EH_GL_PAGE, &cap))
+            return EH_VM_ESYS;
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = g->dirty_bitmap[w]; bits; bits &= bits - 1) {
+            uint64_t pfn = w * 64 + __builtin_ctzll(bits);
+            if (!is_window(pfn) && add_page(g, pfn, &cap))
+                return EH_VM_ESYS;
+        }
+    }
+    qsort(g->snap, g->nsnap, sizeof *g->snap, by_pfn);
+    if (elf->wr_hi)
+        memcpy(g->mem + EH_GL_SNAP_BASE, g->mem + elf->wr_lo, elf->wr_hi - elf->wr_lo);
+    return 0;
+}
+
+static const uint8_t *snap_copy(eh_guest *g, uint64_t pfn)
+{
+    size_t lo = 0, hi = g->nsnap;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (g->snap[mid].pfn < pfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g->nsnap && g->snap[lo].pfn == pfn ? g->snap[lo].copy : NULL;
+}
+
+int eh_snap_reset(eh_guest *g, int abandon_call)
+{
+    uint64_t t0 = eh_now_ns();
+    if (get_dirty(g))
+        return -1;
+    size_t words = (g->mem_len / EH_GL_PAGE + 63) / 64;
+    uint64_t pages = 0;
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = g->dirty_bitmap[w]; bits; bits &= bits - 1) {
+            uint64_t pfn = w * 64 + __builtin_ctzll(bits);
+            if (is_window(pfn))
+                continue;
+            const uint8_t *src = snap_copy(g, pfn);
+            if (src)
+                memcpy(g->mem + pfn * EH_GL_PAGE, src, EH_GL_PAGE);
+            else
+                memset(g->mem + pfn * EH_GL_PAGE, 0, EH_GL_PAGE);
+            pages++;
+        }
+    }
+    if (ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
+        ioctl(g->vcpu_fd, KVM_SET_XSAVE, &g->snap_xsave))
+        return -1;
+    /* A call may already be posted (the guest parks while the host rings):
+     * unless the call in flight is being abandoned (timeout), leave the
+     * doorbell alone so the guest serves it after the reset. */
+    eh_call_window *w = g->win;
+    w->log_len = 0;
+    if (abandon_call) {
+        memset(&w->res, 0, sizeof w->res);
+        __atomic_store_n(&w->done_seq, __atomic_load_n(&w->req_seq, __ATOMIC_ACQUIRE),
+                         __ATOMIC_RELEASE);
+    }
+    atomic_fetch_add(&g->resets, 1);
+    atomic_store(&g->last_reset_pages, pages);
+    atomic_store(&g->last_reset_ns, eh_now_ns() - t0);
+    return 0;
+}
+
+void eh_snap_free(eh_guest *g)
+{
+    for (size_t i = 0; i < g->nsnap; i++)
+        free(g->snap[i].copy);
+    free(g->snap);
+    free(g->dirty_bitmap);
+    g->snap = NULL;
+    g->nsnap = 0;
+    g->dirty_bitmap = NULL;
+}

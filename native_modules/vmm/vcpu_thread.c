@@ -1,0 +1,366 @@
+/*
+ * The vCPU thread: the only thread that runs KVM_RUN for its guest.
+ *
+ * Exits are denied by default: exit-page writes to EH_PORT_DONE (init /
+ * call / idle / ping) and EH_PORT_LOG continue the guest; everything else --
+ * abort, a CPU exception reported by the ring-0 trampoline, halt, shutdown
+ * (triple fault), any other MMIO or port I/O, an internal error -- records a fault and ends the thread
+ * (state DEAD); the owner then destroys the guest.
+ *
+ * Timeouts: a caller whose deadline passes stores the call's seq in kill_seq
+ * and sends EH_VCPU_SIG to this thread. The handler only sets
+ * run->immediate_exit, so a signal landing outside KVM_RUN still stops the
+ * next entry. On EINTR the thread declares a timeout only if the call named
+ * by kill_seq is the one in flight and still unfinished: a late signal for a
+ * finished call is ignored, so it can never kill the next call.
+ *
+ * Parking: at EH_DONE_IDLE (idle window over) the thread resets the guest to
+ * its snapshot and sleeps on the `wake` futex until a call is posted, so an
+ * idle tenant costs no CPU.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "vmm/vmm_internal.h"
+
+static __thread struct kvm_run *tl_run;
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+
+static int vcpu_sig(void) { return SIGRTMAX - 3; }
+
+static void on_vcpu_sig(int sig)
+{
+    (void)sig;
+    struct kvm_run *r = tl_run;
+    if (r)
+        r->immediate_exit = 1;
+}
+
+static void install_sig(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_vcpu_sig; /* no SA_RESTART: KVM_RUN must return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(vcpu_sig(), &sa, NULL);
+}
+
+uint64_t eh_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void eh_futex_wake(_Atomic uint32_t *w)
+{
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+int eh_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t timeout_ns)
+{
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        tp = &ts;
+    }
+    return (int)syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+}
+
+static void notify(eh_guest *g)
+{
+    atomic_fetch_add(&g->event, 1);
+    eh_futex_wake(&g->event);
+}
+
+static void set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->fault, sizeof g->fault, fmt, ap);
+    va_end(ap);
+    if (!has_addr) { /* the best address we have: where the guest was */
+        struct kvm_regs r;
+        if (ioctl(g->vcpu_fd, KVM_GET_REGS, &r) == 0) {
+            addr = r.rip;
+            has_addr = 1;
+        }
+    }
+    g->fault_addr = addr;
+    g->fault_has_addr = has_addr;
+    atomic_store(&g->abort_kind, EH_ABORT_FAULT);
+    atomic_store(&g->aborted_seq, g->win->req_seq);
+}
+
+static const char *const vec_names[32] = {
+    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
+    "invalid opcode", "device not available", "double fault", "coprocessor overrun",
+    "invalid TSS", "segment not present", "stack fault", "general protection fault",
+    "page fault", "reserved", "x87 FP error", "alignment check", "machine check",
+    "SIMD FP exception", "virtualization exception", "control protection",
+};
+
+/* Ring-0 trampoline frame: [vector, error, rip, cs, rflags, rsp, ss]. */
+static void fault_from_trampoline(eh_guest *g)
+{
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    if (ioctl(g->vcpu_fd, KVM_GET_REGS, &r) || ioctl(g->vcpu_fd, KVM_GET_SREGS, &s)) {
+        set_fault(g, 0, 0, "CPU exception (state unreadable)");
+        return;
+    }
+    if (r.rsp < EH_GL_R0_STACK || r.rsp > EH_GL_R0_STACK_TOP - 7 * 8) {
+        set_fault(g, r.rip, 1, "CPU exception with a corrupt ring-0 stack");
+        return;
+    }
+    uint64_t f[7];
+    memcpy(f, g->mem + r.rsp, sizeof f);
+    uint64_t vec = f[0] & 0xff, code = f[1], rip = f[2];
+    const char *name = vec < 32 && vec_names[vec] ? vec_names[vec] : "exception";
+    if (vec == 14)
+        set_fault(g, s.cr2, 1, "page fault (%s %s%s) at rip %#llx", code & 2 ? "write" : "read",
+                  code & 16 ? "instruction fetch, " : "",
+                  code & 1 ? "protection violation" : "not mapped", (unsigned long long)rip);
+    else
+        set_fault(g, rip, 1, "%s (vector %llu, error %#llx)", name, (unsigned long long)vec,
+                  (unsigned long long)code);
+}
+
+static void take_log(eh_guest *g)
+{
+    uint32_t n = g->win->log_len;
+    if (n > EH_GL_LOG_MAX)
+        n = EH_GL_LOG_MAX;
+    pthread_mutex_lock(&g->log_lock);
+    memcpy(g->log, g->win->log, n);
+    g->log[n] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if ((unsigned char)g->log[i] < 0x20 || (unsigned char)g->log[i] > 0x7e)
+            g->log[i] = '?';
+    pthread_mutex_unlock(&g->log_lock);
+    atomic_fetch_add(&g->log_lines, 1);
+}
+
+/* Returns 0 to keep running, -1 to stop the thread. */
+static int park(eh_guest *g, int reset)
+{
+    if (reset && eh_snap_reset(g, 0)) {
+        set_fault(g, 0, 0, "reset failed: %m");
+        return -1;
+    }
+    atomic_store(&g->state, EH_VCPU_PARKED);
+    notify(g);
+    for (;;) {
+        uint32_t w = atomic_load(&g->wake);
+        if (atomic_load(&g->stop))
+            return -1;
+        if (__atomic_load_n(&g->win->req_seq, __ATOMIC_SEQ_CST) !=
+            __atomic_load_n(&g->win->done_seq, __ATOMIC_SEQ_CST))
+            break;
+        eh_futex_wait(&g->wake, w, -1);
+    }
+    atomic_store(&g->state, EH_VCPU_RUNNING);
+    return 0;
+}
+
+static int on_timeout_signal(eh_guest *g)
+{
+    uint64_t req = __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE);
+    if (atomic_load(&g->kill_seq) != req ||
+        __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == req)
+        return 0; /* stale: that call already finished */
+    if (eh_snap_reset(g, 1)) {
+        set_fault(g, 0, 0, "reset after timeout failed: %m");
+        return -1;
+    }
+    atomic_store(&g->abort_kind, EH_ABORT_TIMEOUT);
+    atomic_store(&g->aborted_seq, req);
+    return park(g, 0);
+}
+
+/* The ring-0 trampoline's report: the only port I/O we accept. */
+static int on_io(eh_guest *g)
+{
+    struct kvm_run *run = g->run;
+    if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == EH_PORT_FAULT)
+        fault_from_trampoline(g);
+    else
+        set_fault(g, 0, 0, "port I/O to %#x", run->io.port);
+    return -1;
+}
+
+/* Writes to the exit page; anything else in MMIO space is a fault. */
+static int on_mmio(eh_guest *g)
+{
+    struct kvm_run *run = g->run;
+    uint64_t a = run->mmio.phys_addr;
+    if (a < EH_GL_EXIT_GPA || a >= EH_GL_EXIT_GPA + EH_GL_PAGE || !run->mmio.is_write ||
+        run->mmio.len != 4) {
+        set_fault(g, a, 1, "MMIO %s of %u bytes outside guest memory",
+                  run->mmio.is_write ? "write" : "read", run->mmio.len);
+        return -1;
+    }
+    uint32_t port = (uint32_t)(a - EH_GL_EXIT_GPA), val;
+    memcpy(&val, run->mmio.data, 4);
+    switch (port) {
+    case EH_PORT_DONE:
+        switch (val) {
+        case EH_DONE_INIT:
+            if (atomic_load(&g->state) != EH_VCPU_BOOTING) {
+                set_fault(g, 0, 0, "init exit after initialisation");
+                return -1;
+            }
+            if (eh_snap_take(g, &g->owner->elf, g->fault, sizeof g->fault)) {
+                set_fault(g, 0, 0, "snapshot failed: %m");
+                return -1;
+            }
+            return park(g, 0);
+        case EH_DONE_CALL:
+            notify(g);
+            return 0;
+        case EH_DONE_IDLE:
+            return park(g, 1);
+        case EH_DONE_PING:
+            atomic_fetch_add(&g->pings, 1);
+            return 0;
+        default:
+            set_fault(g, 0, 0, "unknown done code %u", val);
+            return -1;
+        }
+    case EH_PORT_LOG:
+        take_log(g);
+        return 0;
+    case EH_PORT_ABORT:
+        set_fault(g, 0, 0, "guest aborted (code %u)", val);
+        return -1;
+    default:
+        set_fault(g, 0, 0, "exit to unknown port %#x", port);
+        return -1;
+    }
+}
+
+static int on_exit(eh_guest *g)
+{
+    struct kvm_run *run = g->run;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        return on_io(g);
+    case KVM_EXIT_HLT:
+        set_fault(g, 0, 0, "halt");
+        return -1;
+    case KVM_EXIT_SHUTDOWN:
+        set_fault(g, 0, 0, "triple fault (shutdown)");
+        return -1;
+    case KVM_EXIT_MMIO:
+        return on_mmio(g);
+    case KVM_EXIT_INTERNAL_ERROR:
+        set_fault(g, 0, 0, "KVM internal error (suberror %u)", run->internal.suberror);
+        return -1;
+    case KVM_EXIT_FAIL_ENTRY:
+        set_fault(g, 0, 0, "VM entry failed (reason %#llx)",
+                  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        return -1;
+    default:
+        set_fault(g, 0, 0, "unexpected exit reason %u", run->exit_reason);
+        return -1;
+    }
+}
+
+static void *vcpu_main(void *arg)
+{
+    eh_guest *g = arg;
+    tl_run = g->run;
+    atomic_store(&g->tid, (pid_t)syscall(SYS_gettid));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, vcpu_sig());
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    for (;;) {
+        if (atomic_load(&g->stop))
+            break;
+        int r = ioctl(g->vcpu_fd, KVM_RUN, 0);
+        atomic_fetch_add(&g->exits, 1);
+        if (r < 0) {
+            if (errno != EINTR && errno != EAGAIN) {
+                set_fault(g, 0, 0, "KVM_RUN: %m");
+                break;
+            }
+            g->run->immediate_exit = 0;
+            if (atomic_load(&g->stop))
+                break;
+            if (on_timeout_signal(g))
+                break;
+            continue;
+        }
+        if (on_exit(g))
+            break;
+    }
+    tl_run = NULL;
+    atomic_store(&g->state, EH_VCPU_DEAD);
+    notify(g);
+    return NULL;
+}
+
+int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
+{
+    pthread_once(&sig_once, install_sig);
+    atomic_store(&g->state, EH_VCPU_BOOTING);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the thread starts with every signal blocked */
+    int rc = pthread_create(&g->thread, NULL, vcpu_main, g);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        EH_ERR(err, errlen, "pthread_create: %s", strerror(rc));
+        atomic_store(&g->state, EH_VCPU_DEAD);
+        return EH_VM_ESYS;
+    }
+    uint64_t deadline = eh_now_ns() + (uint64_t)boot_ms * 1000000ull;
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        int st = atomic_load(&g->state);
+        if (st == EH_VCPU_PARKED)
+            return 0;
+        if (st == EH_VCPU_DEAD) {
+            if (g->fault_has_addr)
+                EH_ERR(err, errlen, "guest failed to initialise: %s at guest address %#llx",
+                       g->fault, (unsigned long long)g->fault_addr);
+            else
+                EH_ERR(err, errlen, "guest failed to initialise: %s", g->fault);
+            return EH_VM_EFAULT;
+        }
+        int64_t left = (int64_t)(deadline - eh_now_ns());
+        if (left <= 0) {
+            EH_ERR(err, errlen, "guest did not initialise within %u ms", boot_ms);
+            return EH_VM_ETIMEOUT;
+        }
+        eh_futex_wait(&g->event, e, left);
+    }
+}
+
+void eh_vcpu_kick(eh_guest *g)
+{
+    if (atomic_load(&g->state) != EH_VCPU_DEAD)
+        pthread_kill(g->thread, vcpu_sig());
+}
+
+void eh_vcpu_stop(eh_guest *g)
+{
+    atomic_store(&g->stop, 1);
+    atomic_fetch_add(&g->wake, 1);
+    eh_futex_wake(&g->wake);
+    eh_vcpu_kick(g);
+    pthread_join(g->thread, NULL);
+}

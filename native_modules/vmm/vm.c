@@ -1,0 +1,485 @@
+/*
+ * The eh_vm handle: configuration, lazy guest boot, the call path, stats.
+ *
+ * Call path (caller's thread, handle mutex held):
+ *   copy inputs into scratch -> write op/req into the window -> ring the
+ *   doorbell (req_seq) -> wake the vCPU thread only if it is parked ->
+ *   spin on done_seq for up to EH_SPIN_NS -> then sleep on the guest's event
+ *   futex (host_waiting makes the guest exit to wake us) -> on deadline, ask
+ *   the vCPU thread to stop the call (kill_seq + signal) -> copy the output
+ *   back and zero every scratch byte the host wrote.
+ * A warm call (vCPU spinning in the guest) therefore costs no VM exit and no
+ * syscall at all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "kernels/dispatch.h"
+#include "vmm/vmm_internal.h"
+
+#define EH_SPIN_NS 300000ull /* caller spins this long before sleeping */
+#define EH_BOOT_MS_MIN 2000u
+
+/* ---- TSC calibration ---------------------------------------------------- */
+static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
+static double tsc_per_us;
+
+static void calibrate_tsc(void)
+{
+    uint64_t t0 = eh_now_ns(), c0 = eh_rdtsc();
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+    uint64_t t1 = eh_now_ns(), c1 = eh_rdtsc();
+    tsc_per_us = (double)(c1 - c0) * 1000.0 / (double)(t1 - t0);
+}
+
+double eh_vm_tsc_per_us(void)
+{
+    pthread_once(&tsc_once, calibrate_tsc);
+    return tsc_per_us;
+}
+
+/* ---- guest lifetime ----------------------------------------------------- */
+static void guest_free(eh_vm *vm, eh_guest *g)
+{
+    if (g->thread)
+        eh_vcpu_stop(g);
+    vm->stats.exits += atomic_load(&g->exits);
+    vm->stats.resets += atomic_load(&g->resets);
+    vm->stats.log_lines += atomic_load(&g->log_lines);
+    if (g->run)
+        munmap(g->run, g->run_size);
+    if (g->vcpu_fd >= 0)
+        close(g->vcpu_fd);
+    if (g->vm_fd >= 0)
+        close(g->vm_fd);
+    eh_mem_unmap(g);
+    eh_snap_free(g);
+    pthread_mutex_destroy(&g->log_lock);
+    free(g);
+}
+
+static void window_config(eh_vm *vm, eh_guest *g)
+{
+    eh_call_window *w = g->win;
+    w->cpu_features = eh_cpu_detect();
+    w->spin_tsc = vm->spin_tsc;
+    if (vm->variant)
+        snprintf(w->variant, sizeof w->variant, "%s", vm->variant);
+    if (vm->elf.wr_hi) {
+        w->snap_src = vm->elf.wr_lo;
+        w->snap_len = vm->elf.wr_hi - vm->elf.wr_lo;
+        w->snap_copy = EH_GL_SNAP_BASE;
+    }
+    w->mem_end = g->mem_len;
+}
+
+static int guest_boot(eh_vm *vm, char *err, size_t errlen)
+{
+    uint64_t t0 = eh_now_ns();
+    eh_guest *g = calloc(1, sizeof *g);
+    if (!g)
+        return EH_VM_ESYS;
+    g->vm_fd = g->vcpu_fd = -1;
+    g->owner = vm;
+    pthread_mutex_init(&g->log_lock, NULL);
+    int rc = EH_VM_ESYS;
+    int kvm = eh_kvm_fd(err, errlen);
+    if (kvm < 0)
+        goto fail;
+    g->vm_fd = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (g->vm_fd < 0) {
+        EH_ERR(err, errlen, "KVM_CREATE_VM: %m");
+        goto fail;
+    }
+    int huge = vm->cfg.page_size != 4096;
+    if ((rc = eh_mem_map(g, vm->cfg.mem_bytes, huge, err, errlen)))
+        goto fail;
+    struct kvm_userspace_memory_region region = {
+        .slot = 0,
+        .flags = KVM_MEM_LOG_DIRTY_PAGES,
+        .guest_phys_addr = 0,
+        .memory_size = g->mem_len,
+        .userspace_addr = (uintptr_t)g->mem,
+    };
+    if (ioctl(g->vm_fd, KVM_SET_USER_MEMORY_REGION, &region)) {
+        EH_ERR(err, errlen, "KVM_SET_USER_MEMORY_REGION: %m");
+        rc = EH_VM_ESYS;
+        goto fail;
+    }
+    if ((rc = eh_mem_layout(g, &vm->elf, vm->image, !huge, err, errlen)))
+        goto fail;
+    window_config(vm, g);
+    if ((rc = eh_vcpu_setup(g, vm->elf.entry, err, errlen)))
+        goto fail;
+    uint32_t boot_ms = vm->cfg.time_limit_ms > EH_BOOT_MS_MIN ? vm->cfg.time_limit_ms
+                                                               : EH_BOOT_MS_MIN;
+    if ((rc = eh_vcpu_start(g, boot_ms, err, errlen)))
+        goto fail;
+    vm->g = g;
+    vm->stats.creates++;
+    vm->stats.last_create_ns = eh_now_ns() - t0;
+    return 0;
+fail:
+    guest_free(vm, g);
+    return rc;
+}
+
+/* ---- handle ------------------------------------------------------------- */
+static int read_image(eh_vm *vm, char *err, size_t errlen)
+{
+    int fd = open(vm->image_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        EH_ERR(err, errlen, "guest image %s: %m", vm->image_path);
+        if (fd >= 0)
+            close(fd);
+        return EH_VM_EINVAL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > EH_ELF_MAX_FILE) {
+        EH_ERR(err, errlen, "guest image %s: not a regular file of 1..%u bytes", vm->image_path,
+               EH_ELF_MAX_FILE);
+        close(fd);
+        return EH_VM_EINVAL;
+    }
+    vm->image = malloc(st.st_size);
+    size_t got = 0;
+    while (vm->image && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, vm->image + got, st.st_size - got);
+        if (n <= 0)
+            break;
+        got += n;
+    }
+    close(fd);
+    if (!vm->image || got != (size_t)st.st_size) {
+        EH_ERR(err, errlen, "guest image %s: short read", vm->image_path);
+        return EH_VM_EINVAL;
+    }
+    vm->image_len = got;
+    return eh_elf_parse(vm->image, vm->image_len, &vm->elf, err, errlen);
+}
+
+int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!cfg || !cfg->image_path) {
+        EH_ERR(err, errlen, "no guest image path");
+        return EH_VM_EINVAL;
+    }
+    eh_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return EH_VM_ESYS;
+    pthread_mutex_init(&vm->lock, NULL);
+    vm->cfg = *cfg;
+    if (!vm->cfg.mem_bytes)
+        vm->cfg.mem_bytes = 256ull << 20;
+    if (!vm->cfg.time_limit_ms)
+        vm->cfg.time_limit_ms = 1000;
+    if (!vm->cfg.page_size)
+        vm->cfg.page_size = 2u << 20;
+    vm->image_path = strdup(cfg->image_path);
+    vm->variant = cfg->variant && cfg->variant[0] ? strdup(cfg->variant) : NULL;
+    vm->cfg.image_path = vm->image_path;
+    vm->cfg.variant = vm->variant;
+    int rc = 0;
+    if (vm->cfg.mem_bytes < EH_GL_MEM_MIN || vm->cfg.mem_bytes > EH_GL_MEM_MAX ||
+        vm->cfg.mem_bytes % EH_GL_HUGE) {
+        EH_ERR(err, errlen, "mem_bytes must be a multiple of 2 MiB in [32 MiB, 1 GiB]");
+        rc = EH_VM_EINVAL;
+    } else if (vm->cfg.page_size != 4096 && vm->cfg.page_size != (2u << 20)) {
+        EH_ERR(err, errlen, "page_size must be 4096 or 2097152");
+        rc = EH_VM_EINVAL;
+    } else if (vm->variant && strlen(vm->variant) >= EH_GL_VARIANT_MAX) {
+        EH_ERR(err, errlen, "variant name too long");
+        rc = EH_VM_EINVAL;
+    } else {
+        rc = read_image(vm, err, errlen);
+    }
+    if (rc) {
+        eh_vm_destroy(vm);
+        return rc;
+    }
+    vm->spin_tsc = (uint64_t)(vm->cfg.idle_spin_us * eh_vm_tsc_per_us());
+    *out = vm;
+    return 0;
+}
+
+void eh_vm_destroy(eh_vm *vm)
+{
+    if (!vm)
+        return;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->g)
+        guest_free(vm, vm->g);
+    vm->g = NULL;
+    pthread_mutex_unlock(&vm->lock);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm->image);
+    free(vm->image_path);
+    free(vm->variant);
+    free(vm);
+}
+
+int eh_vm_boot(eh_vm *vm, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&vm->lock);
+    int rc = vm->g ? 0 : guest_boot(vm, err, errlen);
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
+/* ---- the call ----------------------------------------------------------- */
+typedef struct io_plan {
+    uint64_t in, in2, out, end; /* guest addresses; end = first byte not written */
+} io_plan;
+
+static uint64_t up64(uint64_t x) { return (x + 63) & ~63ull; }
+
+static int plan_io(eh_guest *g, const eh_offload_req *req, io_plan *p, char *err, size_t errlen)
+{
+    uint64_t room = g->mem_len - EH_GL_SCRATCH;
+    if (req->in_len > room || req->in2_len > room || req->out_cap > room ||
+        up64(req->in_len) + up64(req->in2_len) + req->out_cap > room) {
+        EH_ERR(err, errlen, "in+in2+out = %llu bytes exceed the guest's %llu bytes of scratch",
+               (unsigned long long)(req->in_len + req->in2_len + req->out_cap),
+               (unsigned long long)room);
+        return EH_VM_ETOOBIG;
+    }
+    if ((req->in_len && !req->in) || (req->in2_len && !req->in2) ||
+        (req->out_cap && !req->out)) {
+        EH_ERR(err, errlen, "NULL buffer with a non-zero length");
+        return EH_VM_EINVAL;
+    }
+    p->in = EH_GL_SCRATCH;
+    p->in2 = p->in + up64(req->in_len);
+    p->out = p->in2 + up64(req->in2_len);
+    p->end = p->out + req->out_cap;
+    return 0;
+}
+
+/* Outcome of waiting: 0 done, EH_VM_ETIMEOUT, EH_VM_EFAULT. */
+static int outcome(eh_guest *g, uint64_t seq)
+{
+    if (atomic_load(&g->aborted_seq) == seq)
+        return atomic_load(&g->abort_kind) == EH_ABORT_TIMEOUT ? EH_VM_ETIMEOUT : EH_VM_EFAULT;
+    if (atomic_load(&g->state) == EH_VCPU_DEAD)
+        return EH_VM_EFAULT;
+    return 1; /* still running */
+}
+
+static int finished(eh_guest *g, uint64_t seq)
+{
+    if (__atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == seq &&
+        atomic_load(&g->aborted_seq) != seq)
+        return 0;
+    return outcome(g, seq);
+}
+
+static int wait_call(eh_vm *vm, eh_guest *g, uint64_t seq)
+{
+    uint64_t start = eh_now_ns();
+    uint64_t deadline = start + (uint64_t)vm->cfg.time_limit_ms * 1000000ull;
+    int rc;
+    for (unsigned i = 0;; i++) { /* spin: the warm path never leaves this loop early */
+        if ((rc = finished(g, seq)) <= 0)
+            return rc;
+        __builtin_ia32_pause();
+        if ((i & 63) == 63 && eh_now_ns() - start > EH_SPIN_NS)
+            break;
+    }
+    __atomic_store_n(&g->win->host_waiting, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if ((rc = finished(g, seq)) <= 0)
+            return rc;
+        int64_t left = (int64_t)(deadline - eh_now_ns());
+        if (left <= 0)
+            break;
+        eh_futex_wait(&g->event, e, left);
+    }
+    /* deadline passed: the vCPU thread stops the call unless it just finished */
+    atomic_store(&g->kill_seq, seq);
+    eh_vcpu_kick(g);
+    uint64_t give_up = eh_now_ns() + 2000000000ull;
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if ((rc = finished(g, seq)) <= 0)
+            return rc;
+        int64_t left = (int64_t)(give_up - eh_now_ns());
+        if (left <= 0)
+            return EH_VM_ESYS; /* vCPU thread unresponsive: caller destroys the guest */
+        eh_futex_wait(&g->event, e, left < 1000000 ? left : 1000000);
+        eh_vcpu_kick(g); /* re-send: a kick may land just before a park check */
+    }
+}
+
+static void record_fault(eh_vm *vm, eh_guest *g, char *err, size_t errlen)
+{
+    snprintf(vm->fault, sizeof vm->fault, "%s", g->fault[0] ? g->fault : "guest died");
+    vm->fault_addr = g->fault_addr;
+    vm->fault_has_addr = g->fault_has_addr;
+    if (g->fault_has_addr)
+        EH_ERR(err, errlen, "%s at guest address %#llx", vm->fault,
+               (unsigned long long)vm->fault_addr);
+    else
+        EH_ERR(err, errlen, "%s", vm->fault);
+    vm->stats.faults++;
+}
+
+static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
+                       char *err, size_t errlen)
+{
+    int rc;
+    if (!vm->g && (rc = guest_boot(vm, err, errlen)))
+        return rc;
+    eh_guest *g = vm->g;
+    io_plan p;
+    if ((rc = plan_io(g, req, &p, err, errlen)))
+        return rc;
+    eh_call_window *w = g->win;
+    if (req->in_len)
+        memcpy(g->mem + p.in, (const void *)(uintptr_t)req->in, req->in_len);
+    if (req->in2_len)
+        memcpy(g->mem + p.in2, (const void *)(uintptr_t)req->in2, req->in2_len);
+    w->op = op;
+    w->req = *req;
+    w->req.in = p.in;
+    w->req.in2 = p.in2;
+    w->req.out = p.out;
+    memset(&w->res, 0, sizeof w->res);
+    w->host_waiting = 0;
+    uint64_t seq = ++vm->seq;
+    __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
+    int warm = atomic_load(&g->state) == EH_VCPU_RUNNING;
+    if (!warm) {
+        atomic_fetch_add(&g->wake, 1);
+        eh_futex_wake(&g->wake);
+    }
+    rc = wait_call(vm, g, seq);
+    if (rc == 0) {
+        *res = w->res;
+        uint64_t n = res->out_len < req->out_cap ? res->out_len : req->out_cap;
+        if (n)
+            memcpy((void *)(uintptr_t)req->out, g->mem + p.out, n);
+        vm->stats.calls++;
+        vm->stats.warm_calls += warm;
+    }
+    if (rc == 0 || rc == EH_VM_ETIMEOUT) /* guest is live and idle in the loop or parked */
+        memset(g->mem + EH_GL_SCRATCH, 0, p.end - EH_GL_SCRATCH);
+    if (rc == EH_VM_ETIMEOUT) {
+        vm->stats.timeouts++;
+        EH_ERR(err, errlen, "call exceeded its %u ms limit", vm->cfg.time_limit_ms);
+    } else if (rc == EH_VM_EFAULT || rc == EH_VM_ESYS) {
+        if (rc == EH_VM_ESYS)
+            snprintf(g->fault, sizeof g->fault, "vCPU thread did not stop after the deadline");
+        record_fault(vm, g, err, errlen);
+        guest_free(vm, g); /* next call boots a fresh guest */
+        vm->g = NULL;
+        rc = EH_VM_EFAULT;
+    }
+    return rc;
+}
+
+int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
+                  char *err, size_t errlen)
+{
+    if (!vm || !req || !res) {
+        EH_ERR(err, errlen, "NULL argument");
+        return EH_VM_EINVAL;
+    }
+    pthread_mutex_lock(&vm->lock);
+    int rc = call_locked(vm, op, req, res, err, errlen);
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
+int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char *err,
+                  size_t errlen)
+{
+    return eh_vm_call_op((eh_vm *)vm, EH_OP_OFFLOAD, req, res, err, errlen);
+}
+
+int eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *err, size_t errlen)
+{
+    eh_offload_req req;
+    eh_offload_res res;
+    memset(&req, 0, sizeof req);
+    req.arg[0] = n;
+    uint64_t t0 = eh_now_ns();
+    int rc = eh_vm_call_op(vm, EH_OP_PING, &req, &res, err, errlen);
+    *ns_total = eh_now_ns() - t0;
+    return rc;
+}
+
+int eh_vm_wait_parked(eh_vm *vm, uint32_t timeout_ms)
+{
+    pthread_mutex_lock(&vm->lock);
+    eh_guest *g = vm->g;
+    int rc = 0;
+    uint64_t deadline = eh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    while (g) {
+        uint32_t e = atomic_load(&g->event);
+        int st = atomic_load(&g->state);
+        if (st == EH_VCPU_PARKED || st == EH_VCPU_DEAD)
+            break;
+        int64_t left = (int64_t)(deadline - eh_now_ns());
+        if (left <= 0) {
+            rc = EH_VM_ETIMEOUT;
+            break;
+        }
+        eh_futex_wait(&g->event, e, left);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
+void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out)
+{
+    pthread_mutex_lock(&vm->lock);
+    *out = vm->stats;
+    eh_guest *g = vm->g;
+    if (g) {
+        out->exits += atomic_load(&g->exits);
+        out->resets += atomic_load(&g->resets);
+        out->log_lines += atomic_load(&g->log_lines);
+        out->last_reset_ns = atomic_load(&g->last_reset_ns);
+        out->last_reset_pages = atomic_load(&g->last_reset_pages);
+        clockid_t cid;
+        struct timespec ts;
+        if (pthread_getcpuclockid(g->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+            out->vcpu_cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+    }
+    pthread_mutex_unlock(&vm->lock);
+}
+
+int eh_vm_last_fault(eh_vm *vm, char *buf, size_t len, uint64_t *addr)
+{
+    pthread_mutex_lock(&vm->lock);
+    snprintf(buf, len, "%s", vm->fault);
+    *addr = vm->fault_addr;
+    int has = vm->fault_has_addr;
+    pthread_mutex_unlock(&vm->lock);
+    return has;
+}
+
+void eh_vm_last_log(eh_vm *vm, char *buf, size_t len)
+{
+    pthread_mutex_lock(&vm->lock);
+    eh_guest *g = vm->g;
+    if (g) {
+        pthread_mutex_lock(&g->log_lock);
+        snprintf(vm->log, sizeof vm->log, "%s", g->log);
+        pthread_mutex_unlock(&g->log_lock);
+    }
+    snprintf(buf, len, "%s", vm->log);
+    pthread_mutex_unlock(&vm->lock);
+}

@@ -1,0 +1,144 @@
+/*
+ * vmm_internal.h -- shared by the monitor's translation units only.
+ *
+ * Ownership: eh_vm (handle, vm.c) owns at most one eh_guest (a live KVM VM,
+ * its memory and its vCPU thread). The vCPU thread is the only thread that
+ * issues vCPU ioctls (KVM re-binds a vCPU to a new thread with an expensive
+ * synchronize_rcu, so one thread keeps it for life).
+ */
+#ifndef EH_VMM_INTERNAL_H
+#define EH_VMM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "eh_guest_layout.h"
+#include "vmm/ffi.h"
+
+#define EH_ELF_MAX_SEGS 8
+#define EH_ELF_MAX_FILE (16u << 20)
+
+typedef struct eh_elf_seg {
+    uint64_t vaddr, memsz, offset, filesz;
+    uint32_t flags; /* PF_R / PF_W / PF_X */
+} eh_elf_seg;
+
+typedef struct eh_elf_info {
+    uint64_t entry;
+    int nseg;
+    eh_elf_seg seg[EH_ELF_MAX_SEGS];
+    uint64_t wr_lo, wr_hi; /* page-rounded span of writable segments (0,0 if none) */
+} eh_elf_info;
+
+/* elf_load.c */
+int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, size_t errlen);
+void eh_elf_copy(const uint8_t *img, const eh_elf_info *info, uint8_t *mem);
+
+/* vCPU thread states (eh_guest.state) */
+enum { EH_VCPU_BOOTING, EH_VCPU_RUNNING, EH_VCPU_PARKED, EH_VCPU_DEAD };
+
+/* Outcome of a call that did not complete normally (eh_guest.abort_kind). */
+enum { EH_ABORT_NONE, EH_ABORT_TIMEOUT, EH_ABORT_FAULT };
+
+typedef struct eh_snap_page {
+    uint64_t pfn;
+    uint8_t *copy; /* 4 KiB */
+} eh_snap_page;
+
+typedef struct eh_guest {
+    int vm_fd, vcpu_fd;
+    struct kvm_run *run;
+    size_t run_size;
+    uint8_t *map;        /* raw mapping (unaligned)                   */
+    size_t map_len;
+    uint8_t *mem;        /* 2 MiB-aligned guest physical 0            */
+    uint64_t mem_len;
+    eh_call_window *win; /* host view of the call window              */
+
+    pthread_t thread;
+    _Atomic pid_t tid;
+    _Atomic int state;
+    _Atomic int stop;          /* destroy requested                     */
+    _Atomic uint32_t wake;     /* futex: bumped to unpark the vCPU     */
+    _Atomic uint32_t event;    /* futex: bumped by the vCPU on news    */
+    _Atomic uint64_t kill_seq; /* the call whose deadline passed       */
+    _Atomic uint64_t aborted_seq; /* last call ended by timeout/fault */
+    _Atomic int abort_kind;
+    _Atomic uint64_t exits;
+    _Atomic uint64_t pings;
+
+    /* post-init snapshot (written by the vCPU thread before BOOTING ends) */
+    struct kvm_regs snap_regs;
+    struct kvm_xsave snap_xsave;
+    eh_snap_page *snap;
+    size_t nsnap;
+    uint64_t *dirty_bitmap;
+
+    /* fault report (valid once state == DEAD) */
+    char fault[160];
+    uint64_t fault_addr;
+    int fault_has_addr;
+
+    /* stats the vCPU thread owns */
+    _Atomic uint64_t resets, last_reset_ns, last_reset_pages, log_lines;
+    char log[EH_GL_LOG_MAX + 1];
+    pthread_mutex_t log_lock;
+
+    struct eh_vm *owner;
+} eh_guest;
+
+struct eh_vm {
+    pthread_mutex_t lock; /* one call at a time; guards everything below */
+    eh_vm_config cfg;
+    char *image_path, *variant;
+    uint8_t *image;
+    size_t image_len;
+    eh_elf_info elf;
+    eh_guest *g;
+    uint64_t seq;
+    uint64_t spin_tsc;
+    eh_vm_stats stats; /* totals of dead guests + live counters on read */
+    char fault[160];
+    uint64_t fault_addr;
+    int fault_has_addr;
+    char log[EH_GL_LOG_MAX + 1];
+};
+
+/* guest_mem.c: builds page tables, GDT/IDT/TSS, trampolines and loads the image */
+int eh_mem_map(eh_guest *g, uint64_t mem_len, int huge, char *err, size_t errlen);
+int eh_mem_layout(eh_guest *g, const eh_elf_info *elf, const uint8_t *img, int scratch_4k,
+                  char *err, size_t errlen);
+void eh_mem_unmap(eh_guest *g);
+
+/* vcpu_setup.c */
+int eh_kvm_fd(char *err, size_t errlen);
+int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen);
+
+/* snapshot.c */
+int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen);
+int eh_snap_reset(eh_guest *g, int abandon_call);
+void eh_snap_free(eh_guest *g);
+
+/* vcpu_thread.c */
+int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen);
+void eh_vcpu_stop(eh_guest *g);
+void eh_vcpu_kick(eh_guest *g);
+
+/* futex + time helpers (vcpu_thread.c) */
+void eh_futex_wake(_Atomic uint32_t *w);
+int eh_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t timeout_ns);
+uint64_t eh_now_ns(void);
+
+static inline uint64_t eh_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+#define EH_ERR(err, errlen, ...) \
+    do { if ((err) && (errlen)) snprintf((err), (errlen), __VA_ARGS__); } while (0)
+
+#endif
