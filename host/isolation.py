@@ -1,9 +1,10 @@
 """Isolation policy: which isolation a tenant or call gets, and whether KVM is usable.
 
-Decision: the default is ``kvm`` wherever /dev/kvm opens and a VM can be
-created; otherwise ``inproc``, announced loudly on stderr and by
-``edgehost doctor``. An explicit ``kvm`` request on a machine without KVM is
-an :class:`~host.errors.IsolationUnavailable` error, never a downgrade.
+Decision: the default is ``kvm`` wherever /dev/kvm opens, a VM can be created
+and the guest image is installed; otherwise ``inproc``, announced loudly on
+stderr and by ``edgehost doctor``. An explicit ``kvm`` request on a machine
+without KVM is an :class:`~host.errors.IsolationUnavailable` error, never a
+downgrade.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ KVM_GET_API_VERSION = 0xAE00
 KVM_CREATE_VM = 0xAE01
 
 
-@functools.cache
-def kvm_status() -> tuple[bool, str]:
-    """(usable, reason): opens /dev/kvm, checks the API version, creates a VM."""
+def _kvm_device() -> tuple[bool, str]:
     try:
         fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
     except OSError as exc:
@@ -39,7 +38,22 @@ def kvm_status() -> tuple[bool, str]:
     return True, "ok"
 
 
+@functools.cache
+def kvm_status() -> tuple[bool, str]:
+    """(usable, reason): /dev/kvm opens, the API version fits, a VM can be
+    created, and the guest image is installed."""
+    ok, reason = _kvm_device()
+    if not ok:
+        return ok, reason
+    from host import vmm
+
+    if not vmm.IMAGE.is_file():
+        return False, f"guest image {vmm.IMAGE} missing; reinstall with: pip install -e ."
+    return True, "ok"
+
+
 def kvm_usable() -> bool:
+    """True where kernels can run in KVM guests."""
     return kvm_status()[0]
 
 

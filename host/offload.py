@@ -1,8 +1,8 @@
 """Offload of one kernel request under an isolation policy.
 
-``inproc`` runs the kernel in this process; ``kvm`` runs it in the caller's
-KVM guest (native_modules/vmm). Asking for ``kvm`` where it is unavailable
-raises :class:`IsolationUnavailable`; nothing falls back silently.
+``inproc`` runs the kernel in this process; ``kvm`` runs it in a KVM guest
+(native_modules/vmm, owned by :mod:`host.vmm`). Asking for ``kvm`` where it is
+unavailable raises :class:`IsolationUnavailable`; nothing falls back silently.
 """
 
 from __future__ import annotations
@@ -18,14 +18,30 @@ def run_inproc(req, res) -> None:
     kernels_lib().eh_kernel_run(req, res)
 
 
-def run(req, res, isolation: str) -> None:
+def run_kvm(req, res, tenant: str | None = None) -> None:
+    """Run ``req`` in ``tenant``'s KVM guest (the shared CLI guest if None).
+
+    Raises IsolationUnavailable where KVM is not usable, GuestFault/GuestTimeout
+    when the guest misbehaves.
+    """
+    from host import isolation, vmm
+
+    ok, reason = isolation.kvm_status()
+    if not ok:
+        raise IsolationUnavailable("kvm", reason)
+    guest = vmm.tenant_guest(tenant) if tenant else vmm.default_guest()
+    guest.offload(req, res)
+
+
+def run(req, res, isolation: str, *, tenant: str | None = None) -> None:
     """Run one request under ``isolation``; see the module docstring."""
     if isolation == "inproc":
         run_inproc(req, res)
         return
     if isolation == "kvm":
-        raise IsolationUnavailable("kvm", "the KVM monitor is not built into this install")
+        run_kvm(req, res, tenant)
+        return
     raise IsolationUnavailable(isolation, f"unknown isolation; choose one of {ISOLATIONS}")
 
 
-__all__ = ["ISOLATIONS", "run", "run_inproc", "ffi"]
+__all__ = ["ISOLATIONS", "run", "run_inproc", "run_kvm", "ffi"]
