@@ -1,0 +1,152 @@
+"""JSON kernel vectors, run against every ISA variant (skipped where the CPU
+lacks it): validity, error kind and byte offset, minify, pointer, depth."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from host.kernels import json as jk
+from host.kernels._common import use_variant, variants
+
+VARIANTS = [pytest.param(name, marks=pytest.mark.skipif(not ok, reason="CPU lacks it"))
+            for name, ok in variants("json")]
+
+VALID = [
+    b"0", b"-0", b"1.5e10", b"-12.75E-3", b"[]", b"{}", b'""', b"true", b"false", b"null",
+    b'{"a":[true,false,null]}', b' \t\n\r[1] \n', b'"\\u00e9\\ud83d\\ude00"',
+    '"é😀東京"'.encode(), b'"\\"\\\\\\/\\b\\f\\n\\r\\t"', b'[1,[2,[3,{"x":{}}]]]',
+    b'"\x7f"', b"18446744073709551616", b"1e400", b'{"a":1,"a":2}',
+]
+
+INVALID = [
+    (b"", "empty", 0), (b"  \n", "empty", 0), (b"[1,2,]", "trailing-comma", 5),
+    (b'{"a":1,}', "trailing-comma", 7), (b"01", "bad-number", 0), (b"[-01]", "bad-number", 1),
+    (b"1.", "bad-number", 0), (b"1.e5", "bad-number", 0), (b"1e", "bad-number", 0),
+    (b"-", "bad-number", 0), (b"+1", "bad-literal", 0), (b".5", "bad-literal", 0),
+    (b'"\\ud800"', "lone-surrogate", 1), (b'"\\udc00"', "lone-surrogate", 1),
+    (b'"\\ud800\\u0041"', "lone-surrogate", 1), (b'"abc', "unterminated-string", 0),
+    (b"[", "unexpected-end", 1), (b'{"a":', "unexpected-end", 5), (b"tru", "bad-literal", 0),
+    (b"truex", "bad-literal", 0), (b"[true false]", "expected-comma-or-close", 6),
+    (b'"\x01"', "control-character", 1), (b'"a\nb"', "control-character", 2),
+    (b"[1,\x0c2]", "control-character", 3), (b'"\xff"', "invalid-utf8", 1),
+    (b'"\xc0\x80"', "invalid-utf8", 1), (b'"\xed\xa0\x80"', "invalid-utf8", 1),
+    (b'"\xf4\x90\x80\x80"', "invalid-utf8", 1), (b'"\xe2\x82"', "invalid-utf8", 1),
+    (b'"\\x"', "bad-escape", 1), (b'"\\u12g4"', "bad-escape", 1), (b'{"a" 1}', "expected-colon", 5),
+    (b"[1}", "expected-comma-or-close", 2), (b"{1:2}", "expected-key", 1),
+    (b'{"a":1,2}', "expected-key", 7), (b"[1]x", "trailing-content", 3),
+    (b"[1] [2]", "trailing-content", 4), (b"[,1]", "expected-value", 1),
+    (b'{"a":}', "expected-value", 5), (b"NaN", "bad-literal", 0),
+    (b"\xef\xbb\xbf[]", "bad-literal", 0),
+    (b'["a"x]', "expected-comma-or-close", 4), (b"[1\"a\"]", "expected-comma-or-close", 2),
+]
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request):
+    with use_variant("json", request.param):
+        yield request.param
+
+
+@pytest.mark.parametrize("doc", VALID)
+def test_valid(variant, doc):
+    assert jk.json_check(doc, isolation="inproc") is None
+
+
+@pytest.mark.parametrize("doc,kind,offset", INVALID)
+def test_invalid(variant, doc, kind, offset):
+    assert jk.json_check(doc, isolation="inproc") == (kind, offset)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 30, 58, 59, 60, 61, 62, 63, 64, 65, 127, 128, 200])
+@pytest.mark.parametrize("bad,kind,delta", [
+    (b"\xe2\x82", "invalid-utf8", 0), (b"\x01", "control-character", 0),
+    (b"\\q", "bad-escape", 0), (b"\\ud83d", "lone-surrogate", 0),
+    (b"\xf0\x9f\x98", "invalid-utf8", 0),
+])
+def test_errors_across_blocks(variant, shift, bad, kind, delta):
+    """An error inside a long string lands at every position of a 64-byte block."""
+    doc = b'["' + b"a" * shift + bad + b'"]'
+    assert jk.json_check(doc, isolation="inproc") == (kind, 2 + shift + delta)
+
+
+@pytest.mark.parametrize("run", [1, 2, 3, 63, 64, 65, 128])
+def test_backslash_runs_across_blocks(variant, run):
+    for pad in (0, 1, 30, 60, 61, 62, 63):
+        inner = b"x" * pad + b"\\" * run
+        doc = b'["' + inner + (b'"' if run % 2 else b'') + b'"]'
+        assert jk.json_check(doc, isolation="inproc") is None, (pad, run)
+        assert json.loads(doc) is not None
+
+
+def test_depth(variant):
+    assert jk.json_check(b"[" * 1024 + b"]" * 1024, isolation="inproc") is None
+    assert jk.json_check(b"[" * 1025 + b"]" * 1025, isolation="inproc") == ("too-deep", 1024)
+    assert jk.json_check(b'{"a":' * 5 + b"1" + b"}" * 5, max_depth=4,
+                         isolation="inproc") == ("too-deep", 20)
+
+
+def test_minify(variant):
+    doc = b' { "a b" : [ 1 , "x \\" y" , { } ] ,\n "c":\ttrue } '
+    assert jk.json_minify(doc, isolation="inproc") == b'{"a b":[1,"x \\" y",{}],"c":true}'
+    big = json.dumps({"k": [{"x": i, "s": " s p a c e "} for i in range(3000)]}, indent=3)
+    mini = jk.json_minify(big.encode(), isolation="inproc")
+    assert mini == json.dumps(json.loads(big), separators=(",", ":")).encode()
+
+
+DOC = b'{"a":[1,-2,{"b":null}],"c":"x\\u00e9y","d~/":1.5,"\\u00e9":18446744073709551615,' \
+      b'"big":-9223372036854775809,"min":-9223372036854775808,"":0}'
+
+
+@pytest.mark.parametrize("ptr,text,type_,value", [
+    ("", DOC, "object", json.loads(DOC)),
+    ("/a", b'[1,-2,{"b":null}]', "array", [1, -2, {"b": None}]),
+    ("/a/1", b"-2", "int64", -2), ("/a/2/b", b"null", "null", None),
+    ("/c", b'"x\\u00e9y"', "string", "xéy"), ("/d~0~1", b"1.5", "double", 1.5),
+    ("/é", b"18446744073709551615", "uint64", 2**64 - 1),
+    ("/big", b"-9223372036854775809", "bigint", -(2**63) - 1),
+    ("/min", b"-9223372036854775808", "int64", -(2**63)), ("/", b"0", "int64", 0),
+])
+def test_pointer(variant, ptr, text, type_, value):
+    v = jk.json_pointer(DOC, ptr, isolation="inproc")
+    assert (v.text, v.type, v.value()) == (text, type_, value)
+    assert DOC[v.offset:v.offset + len(v.text)] == text
+
+
+@pytest.mark.parametrize("ptr", ["/a/3", "/a/01", "/a/-", "/zz", "/c/0", "/a/x"])
+def test_pointer_not_found(ptr):
+    with pytest.raises(jk.JsonNotFound):
+        jk.json_pointer(DOC, ptr, isolation="inproc")
+
+
+@pytest.mark.parametrize("ptr,offset", [("a", 0), ("/a~", 2), ("/~2", 1)])
+def test_pointer_syntax(ptr, offset):
+    with pytest.raises(jk.JsonError) as ei:
+        jk.json_pointer(DOC, ptr, isolation="inproc")
+    assert (ei.value.kind, ei.value.offset) == ("bad-pointer", offset)
+
+
+def test_pointer_rejects_invalid_document():
+    with pytest.raises(jk.JsonError) as ei:
+        jk.json_pointer(b'{"a":1,}', "/a", isolation="inproc")
+    assert ei.value.kind == "trailing-comma"
+
+
+def test_large_documents_cross_chunks(variant):
+    from host.bench.json import canada_like, citm_like, twitter_like
+
+    for doc in (twitter_like(200_000), citm_like(150_000), canada_like(100_000)):
+        assert jk.json_check(doc, isolation="inproc") is None
+        assert json.loads(jk.json_minify(doc, isolation="inproc")) == json.loads(doc)
+        cut = doc[: len(doc) - 1]
+        assert jk.json_check(cut, isolation="inproc") == ("unexpected-end", len(cut))
+
+
+def test_kvm_isolation_is_never_silently_downgraded():
+    from host.errors import IsolationUnavailable
+
+    try:
+        jk.json_validate(b"[]", isolation="kvm")
+    except IsolationUnavailable:
+        pass
