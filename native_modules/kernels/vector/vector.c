@@ -77,9 +77,7 @@ static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_o
             res->out_len = rows * 4;
             return;
         }
-        float *out = (float *)(uintptr_t)req->out;
-        for (uint64_t r = 0; r < rows; r++)
-            out[r] = ops->dot(m + r * cols, v, cols);
+        ops->rows(EH_VEC_ROWS_DOT, m, v, rows, cols, (float *)(uintptr_t)req->out);
         res->out_len = rows * 4;
         res->value = rows;
         return;

@@ -44,7 +44,24 @@ typedef struct eh_vec_ops {
     void (*axpy)(float alpha, const float *x, const float *y, float *out, uint64_t n);
     /* r[0] = a.b, r[1] = a.a, r[2] = b.b in one pass */
     void (*dot3)(const float *a, const float *b, uint64_t n, float r[3]);
+    /* Row scores of m (rows x cols, row-major) against q, into out[rows]:
+     * kind EH_VEC_ROWS_DOT m_r.q, EH_VEC_ROWS_L2SQ |m_r - q|^2,
+     * EH_VEC_ROWS_NORM2 m_r.m_r (q unused). SIMD variants score several rows
+     * per pass so q is loaded once for all and reductions are shared. */
+    void (*rows)(int kind, const float *m, const float *q, uint64_t rows, uint64_t cols,
+                 float *out);
+    /* dot[r] = m_r.q and norm2[r] = m_r.m_r in one pass (cosine top-k). */
+    void (*rows_cos)(const float *m, const float *q, uint64_t rows, uint64_t cols, float *dot,
+                     float *norm2);
 } eh_vec_ops;
+
+enum eh_vec_rows_kind { EH_VEC_ROWS_DOT = 0, EH_VEC_ROWS_L2SQ = 1, EH_VEC_ROWS_NORM2 = 2 };
+
+/* rows() one row at a time through ops->dot / ops->l2sq (vector_topk.c). */
+void eh_vec_rows_generic(const struct eh_vec_ops *ops, int kind, const float *m, const float *q,
+                         uint64_t rows, uint64_t cols, float *out);
+void eh_vec_rows_cos_generic(const struct eh_vec_ops *ops, const float *m, const float *q,
+                             uint64_t rows, uint64_t cols, float *dot, float *norm2);
 
 extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_avx2_ops, eh_vec_avx512_ops;
 

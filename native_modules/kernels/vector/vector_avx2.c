@@ -6,6 +6,7 @@
 #include "kernels/vector/vector.h"
 
 #define W 8
+#define PF_ROWS 16 /* rows ahead to prefetch in rows(): ~8 KB at 128 columns */
 
 static inline float hsum(__m256 v)
 {
@@ -121,5 +122,123 @@ static void dot3(const float *a, const float *b, uint64_t n, float r[3])
     r[2] = hsum(_mm256_add_ps(bb0, bb1)) + tbb;
 }
 
-const eh_vec_ops eh_vec_avx2_ops = {dot, sum, l2sq, axpy, dot3};
+/* [sum a, sum b, sum c, sum d]: pairwise interleave-adds, then fold halves. */
+static inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+    __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+    __m256d abd = _mm256_castps_pd(ab), cdd = _mm256_castps_pd(cd);
+    __m256 x = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(abd, cdd)),
+                             _mm256_castpd_ps(_mm256_unpackhi_pd(abd, cdd)));
+    return _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+}
+
+static inline __attribute__((always_inline)) __m256 term(int kind, __m256 x, __m256 y, __m256 acc)
+{
+    if (kind == EH_VEC_ROWS_L2SQ) {
+        __m256 d = _mm256_sub_ps(x, y);
+        return _mm256_fmadd_ps(d, d, acc);
+    }
+    return _mm256_fmadd_ps(x, kind == EH_VEC_ROWS_NORM2 ? x : y, acc);
+}
+
+static inline float term1(int kind, float x, float y)
+{
+    float d = x - y;
+    return kind == EH_VEC_ROWS_L2SQ ? d * d : kind == EH_VEC_ROWS_DOT ? x * y : x * x;
+}
+
+/* Four rows per pass, two accumulators per row (8 independent FMA chains). */
+static inline __attribute__((always_inline)) void rows_k(int kind, const float *m, const float *q,
+                                                          uint64_t n, uint64_t cols, float *out)
+{
+    uint64_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const float *p[4] = {m + r * cols, m + (r + 1) * cols, m + (r + 2) * cols,
+                             m + (r + 3) * cols};
+        __m256 s[4][2];
+        for (int i = 0; i < 4; i++)
+            s[i][0] = s[i][1] = _mm256_setzero_ps();
+        uint64_t c = 0;
+        for (; c + 2 * W <= cols; c += 2 * W) {
+            __m256 q0 = _mm256_loadu_ps(q + c), q1 = _mm256_loadu_ps(q + c + W);
+            for (int i = 0; i < 4; i++) {
+                if (!(c & 15)) /* one prefetch per 64-byte line */
+                    _mm_prefetch((const char *)(p[i] + PF_ROWS * cols + c), _MM_HINT_T0);
+                s[i][0] = term(kind, _mm256_loadu_ps(p[i] + c), q0, s[i][0]);
+                s[i][1] = term(kind, _mm256_loadu_ps(p[i] + c + W), q1, s[i][1]);
+            }
+        }
+        __m128 t = reduce4(_mm256_add_ps(s[0][0], s[0][1]), _mm256_add_ps(s[1][0], s[1][1]),
+                           _mm256_add_ps(s[2][0], s[2][1]), _mm256_add_ps(s[3][0], s[3][1]));
+        float tail[4];
+        _mm_storeu_ps(tail, t);
+        for (; c < cols; c++)
+            for (int i = 0; i < 4; i++)
+                tail[i] += term1(kind, p[i][c], q[c]);
+        for (int i = 0; i < 4; i++)
+            out[r + i] = tail[i];
+    }
+    for (; r < n; r++) {
+        const float *row = m + r * cols;
+        out[r] = kind == EH_VEC_ROWS_L2SQ ? l2sq(row, q, cols)
+                 : kind == EH_VEC_ROWS_DOT ? dot(row, q, cols)
+                                           : dot(row, row, cols);
+    }
+}
+
+static void rows(int kind, const float *m, const float *q, uint64_t n, uint64_t cols, float *out)
+{
+    if (kind == EH_VEC_ROWS_DOT)
+        rows_k(EH_VEC_ROWS_DOT, m, q, n, cols, out);
+    else if (kind == EH_VEC_ROWS_L2SQ)
+        rows_k(EH_VEC_ROWS_L2SQ, m, q, n, cols, out);
+    else
+        rows_k(EH_VEC_ROWS_NORM2, m, q, n, cols, out);
+}
+
+/* Four rows per pass: a dot and a norm accumulator per row. */
+static void rows_cos(const float *m, const float *q, uint64_t n, uint64_t cols, float *d,
+                     float *norm2)
+{
+    uint64_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const float *p[4] = {m + r * cols, m + (r + 1) * cols, m + (r + 2) * cols,
+                             m + (r + 3) * cols};
+        __m256 s[4][2];
+        for (int i = 0; i < 4; i++)
+            s[i][0] = s[i][1] = _mm256_setzero_ps();
+        uint64_t c = 0;
+        for (; c + W <= cols; c += W) {
+            __m256 q0 = _mm256_loadu_ps(q + c);
+            for (int i = 0; i < 4; i++) {
+                if (!(c & 15))
+                    _mm_prefetch((const char *)(p[i] + PF_ROWS * cols + c), _MM_HINT_T0);
+                __m256 x = _mm256_loadu_ps(p[i] + c);
+                s[i][0] = _mm256_fmadd_ps(x, q0, s[i][0]);
+                s[i][1] = _mm256_fmadd_ps(x, x, s[i][1]);
+            }
+        }
+        float td[4], tn[4];
+        _mm_storeu_ps(td, reduce4(s[0][0], s[1][0], s[2][0], s[3][0]));
+        _mm_storeu_ps(tn, reduce4(s[0][1], s[1][1], s[2][1], s[3][1]));
+        for (; c < cols; c++)
+            for (int i = 0; i < 4; i++) {
+                td[i] += p[i][c] * q[c];
+                tn[i] += p[i][c] * p[i][c];
+            }
+        for (int i = 0; i < 4; i++) {
+            d[r + i] = td[i];
+            norm2[r + i] = tn[i];
+        }
+    }
+    for (; r < n; r++) {
+        float t[3];
+        dot3(m + r * cols, q, cols, t);
+        d[r] = t[0];
+        norm2[r] = t[1];
+    }
+}
+
+const eh_vec_ops eh_vec_avx2_ops = {dot, sum, l2sq, axpy, dot3, rows, rows_cos};
 #endif

@@ -80,4 +80,17 @@ static void dot3(const float *a, const float *b, uint64_t n, float r[3])
     r[2] = fold8(bb) + tbb;
 }
 
-const eh_vec_ops eh_vec_scalar_ops = {dot, sum, l2sq, axpy, dot3};
+static void rows(int kind, const float *m, const float *q, uint64_t n, uint64_t cols, float *out)
+{
+    eh_vec_rows_generic(&eh_vec_scalar_ops, kind, m, q, n, cols, out);
+}
+
+static void rows_cos(const float *m, const float *q, uint64_t n, uint64_t cols, float *d,
+                     float *norm2)
+{
+    /* Two vectorizable passes beat one pass of the unvectorized dot3. */
+    rows(EH_VEC_ROWS_DOT, m, q, n, cols, d);
+    rows(EH_VEC_ROWS_NORM2, m, q, n, cols, norm2);
+}
+
+const eh_vec_ops eh_vec_scalar_ops = {dot, sum, l2sq, axpy, dot3, rows, rows_cos};

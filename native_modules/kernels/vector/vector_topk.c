@@ -44,17 +44,49 @@ static void sift_down(eh_vec_topk_rec *h, uint64_t i, uint64_t n)
     }
 }
 
-static inline float row_key(const eh_vec_ops *ops, const float *row, const float *q,
-                            uint64_t cols, int metric, float qq)
+void eh_vec_rows_generic(const eh_vec_ops *ops, int kind, const float *m, const float *q,
+                         uint64_t rows, uint64_t cols, float *out)
 {
-    if (metric == EH_VEC_L2SQ)
-        return ops->l2sq(row, q, cols);
-    if (metric == EH_VEC_DOT)
-        return -ops->dot(row, q, cols);
-    float r[3];
-    ops->dot3(row, q, cols, r);
-    r[2] = qq; /* the query's own norm, computed once */
-    return -eh_vec_cos(r);
+    for (uint64_t r = 0; r < rows; r++, m += cols)
+        out[r] = kind == EH_VEC_ROWS_L2SQ ? ops->l2sq(m, q, cols)
+                 : kind == EH_VEC_ROWS_DOT ? ops->dot(m, q, cols)
+                                           : ops->dot(m, m, cols);
+}
+
+void eh_vec_rows_cos_generic(const eh_vec_ops *ops, const float *m, const float *q,
+                             uint64_t rows, uint64_t cols, float *dot, float *norm2)
+{
+    for (uint64_t r = 0; r < rows; r++, m += cols) {
+        float t[3];
+        ops->dot3(m, q, cols, t);
+        dot[r] = t[0];
+        norm2[r] = t[1];
+    }
+}
+
+#define BLOCK 256 /* rows scored per ops->rows call; keys live on the stack (1 KiB) */
+
+/* Keys of rows [r0, r0+n) (n <= BLOCK) into key[]. */
+static void block_keys(const eh_vec_ops *ops, const float *m, const float *q, uint64_t r0,
+                       uint64_t n, uint64_t cols, int metric, float qq, float *key)
+{
+    const float *rows = m + r0 * cols;
+    if (metric == EH_VEC_L2SQ) {
+        ops->rows(EH_VEC_ROWS_L2SQ, rows, q, n, cols, key);
+        return;
+    }
+    if (metric == EH_VEC_DOT) {
+        ops->rows(EH_VEC_ROWS_DOT, rows, q, n, cols, key);
+        for (uint64_t i = 0; i < n; i++)
+            key[i] = -key[i];
+        return;
+    }
+    float norm2[BLOCK];
+    ops->rows_cos(rows, q, n, cols, key, norm2);
+    for (uint64_t i = 0; i < n; i++) {
+        float r[3] = {key[i], norm2[i], qq};
+        key[i] = -eh_vec_cos(r);
+    }
 }
 
 void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t rows,
@@ -63,18 +95,24 @@ void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t
     if (k == 0)
         return;
     float qq = metric == EH_VEC_COSINE ? ops->dot(q, q, cols) : 0.0f;
-    for (uint64_t r = 0; r < k; r++) {
-        out[r].row = (uint32_t)r;
-        out[r].score = row_key(ops, m + r * cols, q, cols, metric, qq);
-    }
-    for (uint64_t i = k / 2; i-- > 0;)
-        sift_down(out, i, k);
-    for (uint64_t r = k; r < rows; r++) {
-        float key = row_key(ops, m + r * cols, q, cols, metric, qq);
-        if (better(key, (uint32_t)r, out[0].score, out[0].row)) {
-            out[0].row = (uint32_t)r;
-            out[0].score = key;
-            sift_down(out, 0, k);
+    float key[BLOCK];
+    /* The first k rows fill the heap; every later row must beat its root. */
+    for (uint64_t r0 = 0; r0 < rows; r0 += BLOCK) {
+        uint64_t n = rows - r0 < BLOCK ? rows - r0 : BLOCK;
+        block_keys(ops, m, q, r0, n, cols, metric, qq, key);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t r = r0 + i;
+            if (r < k) {
+                out[r].row = (uint32_t)r;
+                out[r].score = key[i];
+                if (r == k - 1)
+                    for (uint64_t j = k / 2; j-- > 0;)
+                        sift_down(out, j, k);
+            } else if (better(key[i], (uint32_t)r, out[0].score, out[0].row)) {
+                out[0].row = (uint32_t)r;
+                out[0].score = key[i];
+                sift_down(out, 0, k);
+            }
         }
     }
     for (uint64_t n = k; n-- > 1;) {
