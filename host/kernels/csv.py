@@ -56,12 +56,14 @@ def _byte(name: str, value: str | bytes) -> int:
 
 
 def _run(kernel: int, data: bytes, out_cap: int, *, delimiter, quote, flags, isolation):
-    """One kernel call into a reusable bytearray; returns (res, out). Grows
-    ``out`` once on ENOSPC (the kernel says how much it needs)."""
+    """One kernel call; returns (res, out) with ``out`` an array('I') of out_cap
+    bytes (4-aligned, as the kernel requires). Grows ``out`` once on ENOSPC
+    (the kernel says how much it needs)."""
     iso = isolation or default_isolation()
     d, q = _byte("delimiter", delimiter), _byte("quote", quote)
     while True:
-        out = bytearray(max(out_cap, 4))
+        out_cap = (max(out_cap, 4) + 3) & ~3
+        out = array("I", [0]) * (out_cap // 4)
         req = ffi.new("eh_offload_req *")
         res = ffi.new("eh_offload_res *")
         inbuf = ffi.from_buffer(data)
@@ -123,12 +125,9 @@ def csv_index(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool 
               rectangular: bool = False, *, isolation: str | None = None) -> CsvIndex:
     """Structural index of ``data``: one end offset per field (EH_KERNEL_CSV_INDEX)."""
     data = bytes(data)
-    res, out = _run(KERNEL_INDEX, data, 4 * (len(data) // 8 + 16), delimiter=delimiter,
-                    quote=quote, flags=_flags(strict, rectangular), isolation=isolation)
-    ends = array("I")
-    ends.frombytes(bytes(out[: res.out_len]))
-    if sys.byteorder != "little":  # pragma: no cover - kernels write little-endian
-        ends.byteswap()
+    res, ends = _run(KERNEL_INDEX, data, len(data) + 64, delimiter=delimiter,
+                     quote=quote, flags=_flags(strict, rectangular), isolation=isolation)
+    del ends[res.out_len // 4:]
     return CsvIndex(data, ends, res.value >> 32)
 
 
@@ -136,13 +135,13 @@ def csv_rows(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool =
              rectangular: bool = False, *, isolation: str | None = None) -> list[list[bytes]]:
     """Unescaped field values, row by row (EH_KERNEL_CSV_FIELDS); blank lines are []."""
     data = bytes(data)
-    res, out = _run(KERNEL_FIELDS, data, 4 * (len(data) // 8 + 16) + len(data),
+    res, out = _run(KERNEL_FIELDS, data, 2 * len(data) + 64,
                     delimiter=delimiter, quote=quote, flags=_flags(strict, rectangular),
                     isolation=isolation)
     nfields = res.value & 0xFFFF_FFFF
-    tags = array("I")
-    tags.frombytes(bytes(out[: 4 * nfields]))
-    values = bytes(out[4 * nfields: res.out_len])
+    raw = memoryview(out).cast("B")
+    values = bytes(raw[4 * nfields: res.out_len])
+    tags = out[:nfields]
     rows: list[list[bytes]] = []
     row: list[bytes] = []
     start = 0
