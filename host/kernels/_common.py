@@ -32,6 +32,11 @@ def nbytes(data) -> int:
     return memoryview(data).nbytes
 
 
+_REQ_T = ffi.typeof("eh_offload_req *")
+_RES_T = ffi.typeof("eh_offload_res *")
+_OUT_T = ffi.typeof("uint8_t[]")
+
+
 def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
          data=b"", data2=b"", out_cap: int = 0,
          args: tuple[int, ...] = (), flags: int = 0):
@@ -39,28 +44,27 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
 
     ``data``/``data2`` may be any C-contiguous buffer; they are passed without copying.
     """
+    from host.native import lib
+
     iso = isolation or default_isolation()
-    req = ffi.new("eh_offload_req *")
-    res = ffi.new("eh_offload_res *")
-    req.kernel = kernel_id
-    req.flags = flags
+    req = ffi.new(_REQ_T)
+    res = ffi.new(_RES_T)
     for i, a in enumerate(args):
         req.arg[i] = a
-    inbuf = ffi.from_buffer(data)
-    in2buf = ffi.from_buffer(data2)
-    out = ffi.new("uint8_t[]", max(out_cap, 1))
-    req.__setattr__("in", int(ffi.cast("uintptr_t", inbuf)))
-    req.in_len = nbytes(data)
-    req.in2 = int(ffi.cast("uintptr_t", in2buf))
-    req.in2_len = nbytes(data2)
-    req.out = int(ffi.cast("uintptr_t", out))
-    req.out_cap = out_cap
+    out = ffi.new(_OUT_T, out_cap) if out_cap else ffi.NULL
+    n1 = len(data) if type(data) is bytes else nbytes(data)
+    n2 = len(data2) if type(data2) is bytes else nbytes(data2)
+    # The cdata views pin the buffers (and their exports) until the call returns.
+    b1, b2 = ffi.from_buffer(data), ffi.from_buffer(data2)
+    lib.eh_req_fill(req, kernel_id, flags, b1, n1, b2, n2, out, out_cap)
     offload.run(req, res, iso)
     if res.status < 0:
         off = res.err_offset if res.status == -3 else None
         raise KernelError(kernel_name, res.status,
                           STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off)
-    return res, bytes(ffi.buffer(out, min(res.out_len, out_cap)))
+    if not out_cap:
+        return res, b""
+    return res, ffi.buffer(out, min(res.out_len, out_cap))[:]
 
 
 # --- float32 helpers -------------------------------------------------------

@@ -59,6 +59,10 @@ int eh_variant_find(const eh_variant_desc *v, int n, uint64_t cpu, const char *n
  * API, the guest or WASM measures the kernel, not the call path). */
 void eh_kernel_run_many(const eh_offload_req *req, eh_offload_res *res, uint64_t n);
 
+/* Host only (dispatch_host.c): fill a request from host pointers in one call. */
+void eh_req_fill(eh_offload_req *r, uint32_t kernel, uint32_t flags, const void *in,
+                 uint64_t in_len, const void *in2, uint64_t in2_len, void *out, uint64_t out_cap);
+
 /* Initialise every family. Idempotent; call before concurrent use. */
 void eh_kernels_init_with(uint64_t cpu, const char *force);
 
