@@ -1,0 +1,59 @@
+/* Shared by the kernel fuzz targets: the variant list of this CPU, weak stubs
+ * for kernel families a target does not link, and a checked allocation of
+ * exactly n input bytes (so ASan flags any read past the end). */
+#ifndef EH_FUZZ_COMMON_H
+#define EH_FUZZ_COMMON_H
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/dispatch.h"
+
+#define WEAK __attribute__((weak))
+WEAK void eh_crc32c_init(uint64_t c, const char *f) { (void)c; (void)f; }
+WEAK void eh_crc32c_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (void)r; }
+WEAK void eh_vector_init(uint64_t c, const char *f) { (void)c; (void)f; }
+WEAK void eh_vector_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (void)r; }
+WEAK void eh_stream_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (void)r; }
+WEAK void eh_csv_init(uint64_t c, const char *f) { (void)c; (void)f; }
+WEAK void eh_csv_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (void)r; }
+WEAK void eh_json_init(uint64_t c, const char *f) { (void)c; (void)f; }
+WEAK void eh_json_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (void)r; }
+
+#define FUZZ_CHECK(cond, ...)                                            \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            fprintf(stderr, "fuzz check failed: %s: ", #cond);           \
+            fprintf(stderr, __VA_ARGS__);                                \
+            fprintf(stderr, "\n");                                       \
+            abort();                                                     \
+        }                                                                \
+    } while (0)
+
+static inline int same_res(const eh_offload_res *a, const eh_offload_res *b)
+{
+    return a->status == b->status && a->detail == b->detail && a->value == b->value &&
+           a->out_len == b->out_len && a->err_offset == b->err_offset;
+}
+
+static inline void run_req(uint32_t kernel, uint32_t flags, const uint64_t arg[4],
+                           const uint8_t *in, uint64_t n, const uint8_t *in2, uint64_t n2,
+                           uint8_t *out, uint64_t cap, eh_offload_res *res)
+{
+    eh_offload_req q;
+    memset(&q, 0, sizeof q);
+    q.kernel = kernel;
+    q.flags = flags;
+    for (int i = 0; i < 4; i++)
+        q.arg[i] = arg[i];
+    q.in = (uintptr_t)in;
+    q.in_len = n;
+    q.in2 = (uintptr_t)in2;
+    q.in2_len = n2;
+    q.out = (uintptr_t)out;
+    q.out_cap = cap;
+    memset(res, 0, sizeof *res);
+    eh_kernel_run(&q, res);
+}
+
+#endif

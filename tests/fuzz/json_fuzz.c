@@ -1,0 +1,72 @@
+/* libFuzzer target for the JSON kernels. Byte 0 picks the operation, depth
+ * limit and pointer; the rest is the document, copied into an allocation of
+ * exactly its size. Every variant this CPU runs must return the same result
+ * and output; a minified valid document must be valid, no longer, and its
+ * own minification. */
+#include "fuzz_common.h"
+#include "kernels/json/json.h"
+
+static const char *names[] = {"scalar", "avx2", "avx512"};
+static const char *pointers[] = {"", "/0", "/a", "/a/0", "/~0~1/1", "/é"};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int ready;
+    if (!ready) {
+        eh_kernels_init_with(eh_cpu_detect(), 0);
+        ready = 1;
+    }
+    if (size < 1)
+        return 0;
+    uint8_t ctl = data[0];
+    uint64_t n = size - 1;
+    uint8_t *in = malloc(n ? n : 1);
+    memcpy(in, data + 1, n);
+    uint32_t kernel = EH_KERNEL_JSON_VALIDATE + ctl % 3;
+    uint64_t arg[4] = {(ctl & 8) ? 3 : 0, 0, 0, 0};
+    const char *ptr = pointers[(ctl >> 4) % 6];
+    uint64_t cap = eh_json_scratch_size(n, arg[0]) + ((ctl & 128) ? 0 : n);
+    eh_offload_res first;
+    uint8_t *out0 = 0;
+    int have = 0;
+    for (int v = 0; v < 3; v++) {
+        if (eh_json_set_variant(names[v]) != 0)
+            continue;
+        uint8_t *out = malloc(cap);
+        eh_offload_res res;
+        run_req(kernel, 0, arg, in, n, (const uint8_t *)ptr, strlen(ptr), out, cap, &res);
+        if (res.status == EH_K_OK)
+            FUZZ_CHECK(res.out_len <= cap, "out_len > cap");
+        if (res.status == EH_K_EPARSE || res.status == EH_K_EDEPTH)
+            FUZZ_CHECK(res.err_offset <= n, "offset %llu past end",
+                       (unsigned long long)res.err_offset);
+        if (res.status == EH_K_OK && kernel == EH_KERNEL_JSON_MINIFY) {
+            uint64_t m = res.out_len;
+            FUZZ_CHECK(m <= n, "minify grew");
+            uint8_t *mini = malloc(m ? m : 1);
+            memcpy(mini, out, m);
+            uint8_t *out2 = malloc(cap);
+            eh_offload_res r2;
+            run_req(EH_KERNEL_JSON_MINIFY, 0, arg, mini, m, 0, 0, out2, cap, &r2);
+            FUZZ_CHECK(r2.status == EH_K_OK && r2.out_len == m && !memcmp(out2, mini, m),
+                       "minified document not a fixed point");
+            free(out2);
+            free(mini);
+        }
+        if (!have) {
+            first = res;
+            out0 = out;
+            have = 1;
+            continue;
+        }
+        FUZZ_CHECK(same_res(&first, &res), "variant %s differs: %d/%d %u/%u %llu/%llu", names[v],
+                   first.status, res.status, first.detail, res.detail,
+                   (unsigned long long)first.err_offset, (unsigned long long)res.err_offset);
+        if (res.status == EH_K_OK)
+            FUZZ_CHECK(memcmp(out0, out, res.out_len) == 0, "variant %s output differs", names[v]);
+        free(out);
+    }
+    free(out0);
+    free(in);
+    return 0;
+}
