@@ -90,8 +90,9 @@ def _wasm_rows(cases, target_s, flavors):
         try:
             wk = WasmKernels(flavor)
         except EdgehostError as exc:
-            yield _row("*", "edgehost", "scalar", f"wasm/{flavor}", 0, 0, None, note=str(exc))
+            yield _row("*", "edgehost", "-", f"wasm/{flavor}", 0, 0, None, note=str(exc))
             continue
+        variant = wk.variant("vector")
         for op, kid, data, data2, out_cap, args, nbytes, _api, _np in cases:
             wk.reset()
             d1 = (wk.put(data), data.nbytes)
@@ -99,11 +100,11 @@ def _wasm_rows(cases, target_s, flavors):
             wk.request(kid, data=d1, data2=d2, out=(wk.alloc(out_cap), out_cap), args=args)
             status = wk.run()[0]
             if status < 0:
-                yield _row(op, "edgehost", "scalar", f"wasm/{flavor}", data.size, nbytes, None,
+                yield _row(op, "edgehost", variant, f"wasm/{flavor}", data.size, nbytes, None,
                            note=f"status {status}")
                 continue
             secs = min(wk.seconds_per_run(target_s=target_s, repeat=3))
-            yield _row(op, "edgehost", "scalar", f"wasm/{flavor}", data.size, nbytes, secs)
+            yield _row(op, "edgehost", variant, f"wasm/{flavor}", data.size, nbytes, secs)
 
 
 def _kvm_row(op, size, nbytes, api, target_s):

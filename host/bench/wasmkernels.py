@@ -24,8 +24,10 @@ from host.errors import BuildError, ToolchainMissing
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "native_modules"
 KERNELS = ROOT / "kernels"
 FLAVORS = {"scalar": [], "simd128": ["-msimd128"]}
+FAMILIES = ("crc32c", "csv", "json", "vector")
 CFLAGS = ["--target=wasm32", "-O3", "-ffreestanding", "-nostdlib", "-fno-math-errno",
-          "-std=gnu11", "-Wl,--no-entry", f"-I{ROOT}", f"-I{ROOT / 'include'}"]
+          "-std=gnu11", "-Wl,--no-entry", f"-I{ROOT}", f"-I{ROOT / 'include'}",
+          *(f"-Wl,--export-if-defined=eh_{f}_variant" for f in FAMILIES)]
 REQ = struct.Struct("<II4Q6Q")   # eh_offload_req (88 bytes)
 RES = struct.Struct("<iIQQQ")    # eh_offload_res (32 bytes)
 
@@ -86,11 +88,21 @@ class WasmKernels:
         inst = wasmtime.Instance(self.store, module, [])
         ex = inst.exports(self.store)
         self.memory = ex["memory"]
+        self._exports = ex
         self._init, self._alloc = ex["eh_wasm_init"], ex["eh_wasm_alloc"]
         self._reset, self._run_many = ex["eh_wasm_reset"], ex["eh_wasm_run_many"]
         self.reset()
         force_ptr = self.put(force.encode() + b"\0") if force else 0
         self._init(self.store, force_ptr)
+
+    def variant(self, family: str) -> str | None:
+        """The variant ``family`` runs in this module (None if the module lacks it)."""
+        fn = self._exports.get(f"eh_{family}_variant")
+        if fn is None:
+            return None
+        ptr = fn(self.store)
+        raw = self.read(ptr, 32)
+        return raw.split(b"\0", 1)[0].decode()
 
     def reset(self) -> None:
         """Forget every buffer placed so far."""

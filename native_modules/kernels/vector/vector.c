@@ -10,12 +10,18 @@ static const eh_variant_desc variants[] = {
     {"avx2", EH_CPU_AVX2 | EH_CPU_FMA},
     {"avx512", EH_CPU_AVX512F | EH_CPU_FMA},
 #endif
+#ifdef __wasm_simd128__
+    {"simd128", 0}, /* compiled in only where the target has it */
+#endif
 };
 static const eh_vec_ops *const tables[] = {
     &eh_vec_scalar_ops,
 #ifdef __x86_64__
     &eh_vec_avx2_ops,
     &eh_vec_avx512_ops,
+#endif
+#ifdef __wasm_simd128__
+    &eh_vec_simd128_ops,
 #endif
 };
 #define NVAR ((int)(sizeof variants / sizeof variants[0]))

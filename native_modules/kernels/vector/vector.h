@@ -63,7 +63,8 @@ void eh_vec_rows_generic(const struct eh_vec_ops *ops, int kind, const float *m,
 void eh_vec_rows_cos_generic(const struct eh_vec_ops *ops, const float *m, const float *q,
                              uint64_t rows, uint64_t cols, float *dot, float *norm2);
 
-extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_avx2_ops, eh_vec_avx512_ops;
+extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_avx2_ops, eh_vec_avx512_ops,
+    eh_vec_simd128_ops;
 
 /* sqrt without libc: one instruction on x86 and wasm. */
 static inline float eh_vec_sqrtf(float x)
