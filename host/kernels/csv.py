@@ -11,7 +11,6 @@ into :class:`CsvError` with the byte offset. A blank line is an empty row
 from __future__ import annotations
 
 import json as _stdjson
-import sys
 from array import array
 from dataclasses import dataclass
 
@@ -169,11 +168,9 @@ def csv_command(isolation, delimiter, quote, strict, rectangular, file):
     data = file.read()
     rows = csv_rows(data, delimiter, quote, strict, rectangular, isolation=isolation)
     first = next((len(r) for r in rows if r), 0)
-    out = sys.stdout
-    for r in rows:
-        out.write(_stdjson.dumps([v.decode("utf-8", "replace") for v in r],
-                                 ensure_ascii=False))
-        out.write("\n")
+    if rows:
+        click.echo("\n".join(_stdjson.dumps([v.decode("utf-8", "replace") for v in r],
+                                             ensure_ascii=False) for r in rows))
     ragged = [i for i, r in enumerate(rows) if r and len(r) != first]
     if ragged:
         shown = ", ".join(str(i) for i in ragged[:10])
