@@ -7,7 +7,7 @@
  * in the same loop; then reg = ((reg(V) >> S1) ^ s1 >> S2) ^ s2 >> S3) ^ s3,
  * each ">>" a shift over m*SB bytes (crc32c_fold.h). What a pass leaves
  * (fewer bytes than a worthwhile pass) goes to plain zmm folding, then to
- * the PCLMULQDQ / crc32 variants. */
+ * the crc32 path (also all of an input under 512 bytes, where it is faster). */
 #ifdef __x86_64__
 #pragma GCC target("sse4.2,pclmul,avx512f,avx512vl,vpclmulqdq")
 #include <immintrin.h>
@@ -141,6 +141,6 @@ uint32_t eh_crc32c_avx512(uint32_t seed, const uint8_t *p, uint64_t n)
     }
     if (n >= 512)
         r = fold_only(r, &p, &n);
-    return ~eh_crc32c_pclmul_raw(r, p, n);
+    return ~eh_crc32c_sse42_raw(r, p, n);
 }
 #endif

@@ -1,9 +1,10 @@
-/* CRC32C by SSE PCLMULQDQ folding (invariant in crc32c_fold.h): four 16-byte
- * lanes advance 64 bytes per step, are merged into one lane, which the crc32
- * instruction reduces; inputs under 64 bytes and tails go to the crc32 path.
- * Large inputs run hybrid passes like the AVX-512 variant (see there): 64
- * folded bytes and three crc32 chains of SB bytes per step, because on CPUs
- * whose multiplier issues every other cycle folding alone loses to crc32. */
+/* CRC32C by SSE PCLMULQDQ folding (invariant in crc32c_fold.h) beside the
+ * crc32 instruction, in hybrid passes like the AVX-512 variant (see there):
+ * per step four 16-byte lanes advance 64 bytes while three crc32 chains take
+ * SB bytes each; the lanes are merged into one, reduced by crc32, and the
+ * chains combined by clmul shifts. Folding alone loses to crc32 on CPUs whose
+ * multiplier issues every other cycle, so short inputs and tails take the
+ * SSE4.2 path. */
 #ifdef __x86_64__
 #pragma GCC target("sse4.2,pclmul")
 #include <nmmintrin.h>
@@ -36,7 +37,7 @@ static inline uint32_t shift(uint32_t r, uint32_t k)
 
 #define VB 64u
 #define SB EH_CRC32C_HYB_SB
-#define MIN_STEPS 16
+#define MIN_STEPS 4
 
 /* m steps over [V: m*64 | S1 | S2 | S3: m*SB each]; raw registers. */
 static uint32_t hybrid_pass(uint32_t r, const uint8_t *p, uint64_t m)
@@ -72,6 +73,8 @@ static uint32_t hybrid_pass(uint32_t r, const uint8_t *p, uint64_t m)
     return shift(r, k) ^ (uint32_t)c3;
 }
 
+/* Hybrid passes while they pay; below that one crc32 chain (or the 3-way
+ * blocks) beats folding alone, which this CPU class issues every other cycle. */
 uint32_t eh_crc32c_pclmul_raw(uint32_t r, const uint8_t *p, uint64_t n)
 {
     const uint64_t step = VB + 3 * SB;
@@ -83,28 +86,7 @@ uint32_t eh_crc32c_pclmul_raw(uint32_t r, const uint8_t *p, uint64_t n)
         p += m * step;
         n -= m * step;
     }
-    if (n < 64)
-        return eh_crc32c_sse42_raw(r, p, n);
-    const __m128i k64 = kvec(eh_crc32c_k64), k16 = kvec(eh_crc32c_k16);
-    /* The register's effect equals XORing it into the first 4 message bytes. */
-    __m128i x0 = _mm_xor_si128(ld(p), _mm_cvtsi32_si128((int)r));
-    __m128i x1 = ld(p + 16), x2 = ld(p + 32), x3 = ld(p + 48);
-    p += 64;
-    n -= 64;
-    for (; n >= 64; n -= 64, p += 64) {
-        x0 = fold(x0, k64, ld(p));
-        x1 = fold(x1, k64, ld(p + 16));
-        x2 = fold(x2, k64, ld(p + 32));
-        x3 = fold(x3, k64, ld(p + 48));
-    }
-    x1 = fold(x0, k16, x1);
-    x2 = fold(x1, k16, x2);
-    x3 = fold(x2, k16, x3);
-    for (; n >= 16; n -= 16, p += 16)
-        x3 = fold(x3, k16, ld(p));
-    uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(x3));
-    c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(x3, 1));
-    return eh_crc32c_sse42_raw((uint32_t)c, p, n);
+    return eh_crc32c_sse42_raw(r, p, n);
 }
 
 uint32_t eh_crc32c_pclmul(uint32_t seed, const uint8_t *p, uint64_t n)
