@@ -7,22 +7,36 @@ import click
 from host.kernels._common import call
 
 KERNEL_ID = 1
+CHUNK = 8 << 20  # the command reads files in pieces this big, continuing the CRC
 
 
-def crc32c(data: bytes, seed: int = 0, *, isolation: str | None = None) -> int:
-    """CRC32C of ``data``, continuing from ``seed`` (a previous result)."""
+def crc32c(data, seed: int = 0, *, isolation: str | None = None) -> int:
+    """CRC32C of ``data`` (any bytes-like buffer), continuing from ``seed`` (a previous result)."""
     res, _ = call("crc32c", KERNEL_ID, isolation=isolation, data=data, args=(seed & 0xFFFFFFFF,))
     return res.value & 0xFFFFFFFF
+
+
+def crc32c_stream(fileobj, *, isolation: str | None = None, chunk: int = CHUNK) -> int:
+    """CRC32C of everything readable from a binary file object, in bounded memory."""
+    crc = 0
+    while piece := fileobj.read(chunk):
+        crc = crc32c(piece, crc, isolation=isolation)
+    return crc
 
 
 @click.command("crc32c")
 @click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
               help="Where the kernel runs (default: kvm where /dev/kvm works).")
-@click.argument("file", type=click.File("rb"))
-def crc32c_command(isolation, file):
-    """Print the CRC32C of FILE as 8 hex digits."""
-    click.echo(f"{crc32c(file.read(), isolation=isolation):08x}")
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+def crc32c_command(isolation, files):
+    """Print the CRC32C of FILE as 8 hex digits ('-' reads stdin).
+
+    With several files, each line is '<crc>  <name>'.
+    """
+    for f in files:
+        value = f"{crc32c_stream(f, isolation=isolation):08x}"
+        click.echo(value if len(files) == 1 else f"{value}  {getattr(f, 'name', '-')}")
 
 
-__all__ = ["crc32c"]
+__all__ = ["crc32c", "crc32c_stream"]
 CLI_COMMANDS = [crc32c_command]
