@@ -9,3 +9,41 @@ _start:
 1:  ud2                 /* eh_guest_main never returns; a return is a fault */
     jmp 1b
     .section .note.GNU-stack, "", @progbits
+
+/* void eh_scrub_stack(uint64_t base)
+ * Zeroes every non-zero byte of the stack in [base, rsp): everything below
+ * the caller's frame is dead. Uses no stack of its own (only the return
+ * address at [rsp]) so it never scrubs itself; writes only 64-byte lines
+ * that are non-zero, so untouched stack pages stay clean in the monitor's
+ * dirty log. base must be 64-byte aligned. Clobbers rax, rcx, rdx, rdi,
+ * xmm0, xmm1 (all caller-saved). */
+    .text
+    .globl eh_scrub_stack
+eh_scrub_stack:
+    movq %rsp, %rcx
+    andq $-64, %rcx           /* whole lines strictly below the return address */
+    movq %rdi, %rax
+    pxor %xmm1, %xmm1
+1:  cmpq %rcx, %rax
+    jae 3f
+    movdqa (%rax), %xmm0
+    por 16(%rax), %xmm0
+    por 32(%rax), %xmm0
+    por 48(%rax), %xmm0
+    pcmpeqb %xmm1, %xmm0
+    pmovmskb %xmm0, %edx
+    cmpl $0xffff, %edx
+    je 2f
+    movdqa %xmm1, (%rax)
+    movdqa %xmm1, 16(%rax)
+    movdqa %xmm1, 32(%rax)
+    movdqa %xmm1, 48(%rax)
+2:  addq $64, %rax
+    jmp 1b
+3:  movq %rcx, %rdi           /* the partial line below the return address */
+    movq %rsp, %rcx
+    subq %rdi, %rcx
+    xorl %eax, %eax
+    rep stosb
+    pxor %xmm0, %xmm0
+    ret

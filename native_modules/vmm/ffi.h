@@ -87,4 +87,10 @@ int eh_vm_check_elf(const uint8_t *img, size_t len, char *err, size_t errlen);
 /* TSC ticks per microsecond (calibrated once per process). */
 double eh_vm_tsc_per_us(void);
 
+/* Benchmark loops (bench.c): one latency in ns per call into lat_ns[0..n).
+ * cold != 0 waits for the guest to park before each call (the exit path). */
+int eh_vm_bench_calls(eh_vm *vm, const eh_offload_req *req, uint32_t n, int cold,
+                      uint64_t *lat_ns, char *err, size_t errlen);
+void eh_vm_bench_inproc(const eh_offload_req *req, uint32_t n, uint64_t *lat_ns);
+
 #endif

@@ -2,9 +2,12 @@
  * Post-init snapshot and authoritative reset.
  *
  * take (vCPU thread, at EH_DONE_INIT): registers + XSAVE state, and a 4 KiB
- * copy of every page that differs from zero-filled memory: the image's
- * writable pages and every page the guest dirtied during init (from
- * KVM_GET_DIRTY_LOG, which also re-arms tracking). The writable span is also
+ * copy of every page that differs from zero-filled memory: the monitor's
+ * non-zero pages (page tables get accessed/dirty bits written on the guest's
+ * behalf, the GDT a busy bit, the ring-0 stack exception frames, so they show
+ * up in the dirty log too), the image's writable pages, and every page the
+ * guest dirtied during init (from KVM_GET_DIRTY_LOG, which also re-arms
+ * tracking). The writable span is also
  * copied to the ring-3 read-only snapshot region for the runtime's scrub.
  *
  * reset (vCPU thread, guest stopped): every page dirtied since the last
@@ -81,6 +84,10 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
         return EH_VM_ESYS;
     }
     size_t cap = 0;
+    static const uint8_t zero[EH_GL_PAGE];
+    for (uint64_t a = EH_GL_PAGE; a < EH_GL_SYS_END; a += EH_GL_PAGE)
+        if (memcmp(g->mem + a, zero, EH_GL_PAGE) && add_page(g, a / EH_GL_PAGE, &cap))
+            return EH_VM_ESYS;
     for (uint64_t a = elf->wr_lo; a < elf->wr_hi; a += EH_GL_PAGE)
         if (add_page(g, a / EH_GL_PAGE, &cap))
             return EH_VM_ESYS;

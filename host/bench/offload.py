@@ -1,0 +1,203 @@
+"""``edgehost bench offload``: what a call into a KVM guest costs, in one run.
+
+Rows (``bench`` = "offload"):
+
+* ``latency`` -- CRC32C of 64 bytes, per call, p50/p99 from a C loop (no
+  Python inside the measured call): ``kvm-warm`` (the vCPU is spinning on the
+  doorbell: no exit), ``kvm-cold`` (the guest has parked: wake + VM entry,
+  and the full host reset after it), ``inproc`` (the kernel called directly);
+* ``exit_rtt`` -- one bare guest exit and re-entry, same monitor;
+* ``vm_create`` / ``reset`` -- boot to post-init snapshot; the host's reset
+  after a call that dirtied 64 KiB (test image);
+* ``copy_share`` -- CRC32C of 1 MiB warm in the guest vs in process: the
+  difference is the input copy into the guest;
+* ``idle_cpu`` -- CPU the vCPU thread burns once its idle window is over;
+* ``stream`` -- STREAM copy/scale/add/triad in the guest with 2 MiB and 4 KiB
+  guest pages vs the same code in process (timed inside the kernel by TSC).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import click
+
+from host.bench.common import emit, percentile
+from host.errors import EdgehostError
+from host.native import ffi, kernels_lib, lib
+
+CRC32C, STREAM = 1, 15
+STREAM_OPS = ((0, "copy", 16), (1, "scale", 16), (2, "add", 24), (3, "triad", 24))
+
+
+class _Req:
+    """An ``eh_offload_req`` over Python-owned buffers (kept alive here)."""
+
+    def __init__(self, kernel, data=b"", data2=b"", out_cap=0, args=()):
+        self.req = ffi.new("eh_offload_req *")
+        self.req.kernel = kernel
+        self._in = ffi.from_buffer(data)
+        self._in2 = ffi.from_buffer(data2)
+        self.out = ffi.new("uint8_t[]", max(out_cap, 8))
+        setattr(self.req, "in", int(ffi.cast("uintptr_t", self._in)))
+        self.req.in_len = len(data)
+        self.req.in2 = int(ffi.cast("uintptr_t", self._in2))
+        self.req.in2_len = len(data2)
+        self.req.out = int(ffi.cast("uintptr_t", self.out))
+        self.req.out_cap = out_cap
+        for i, a in enumerate(args):
+            self.req.arg[i] = a
+
+
+def _latency_row(impl, lat, **extra):
+    return {"bench": "offload", "impl": impl, "op": "latency",
+            "ns_per_call": statistics.median(lat), "p50_ns": percentile(lat, 50),
+            "p99_ns": percentile(lat, 99), "calls": len(lat), **extra}
+
+
+def _guest_calls(guest, req, n, cold):
+    lat = ffi.new("uint64_t[]", n)
+    err = ffi.new("char[]", 256)
+    rc = lib.eh_vm_bench_calls(guest.handle, req, n, 1 if cold else 0, lat, err, 256)
+    if rc:
+        raise EdgehostError(f"guest bench call failed ({rc}): {ffi.string(err).decode()}")
+    return list(lat)
+
+
+def _inproc_calls(req, n):
+    kernels_lib()
+    lat = ffi.new("uint64_t[]", n)
+    lib.eh_vm_bench_inproc(req, n, lat)
+    return list(lat)
+
+
+def _latency(vmm, n):
+    r = _Req(CRC32C, bytes(range(64)))
+    rows = []
+    with vmm.Guest(idle_spin_us=100) as g:
+        _guest_calls(g, r.req, 1000, False)  # boot + warm-up
+        lat = _guest_calls(g, r.req, n, False)
+        st = g.stats()
+        rows.append(_latency_row("kvm-warm", lat, warm_share=st["warm_calls"] / st["calls"]))
+    with vmm.Guest(idle_spin_us=0) as g:
+        _guest_calls(g, r.req, 20, True)
+        rows.append(_latency_row("kvm-cold", _guest_calls(g, r.req, max(n // 20, 200), True)))
+        rows.append({"bench": "offload", "impl": "kvm", "op": "exit_rtt",
+                     "ns_per_call": statistics.median(g.ping(2000) for _ in range(5)),
+                     "note": "bare exit + re-entry (MMIO exit page)"})
+        g.wait_parked()
+        rows.append({"bench": "offload", "impl": "kvm", "op": "reset_after_call",
+                     "ns_per_call": g.stats()["last_reset_ns"],
+                     "pages": g.stats()["last_reset_pages"],
+                     "note": "host reset after a crc32c(64 B) call"})
+    rows.append(_latency_row("inproc", _inproc_calls(r.req, n)))
+    return rows
+
+
+def _create_reset(vmm):
+    creates = []
+    for _ in range(5):
+        with vmm.Guest(idle_spin_us=0) as g:
+            g.boot()
+            creates.append(g.stats()["last_create_ns"])
+    rows = [{"bench": "offload", "impl": "kvm", "op": "vm_create",
+             "ns_per_call": statistics.median(creates), "note": "boot to post-init snapshot"}]
+    resets, pages = [], []
+    with vmm.Guest(idle_spin_us=0, image=vmm.TEST_IMAGE) as g:
+        req = ffi.new("eh_offload_req *")
+        res = ffi.new("eh_offload_res *")
+        req.arg[0] = 64 << 10
+        for _ in range(20):
+            g.call_op(vmm.OP_TEST_DIRTY, req, res)
+            g.wait_parked()
+            st = g.stats()
+            resets.append(st["last_reset_ns"])
+            pages.append(st["last_reset_pages"])
+    rows.append({"bench": "offload", "impl": "kvm", "op": "reset_64KiB",
+                 "ns_per_call": statistics.median(resets), "pages": statistics.median(pages),
+                 "note": "dirty-log reset after a call that dirtied 64 KiB (+stack)"})
+    return rows
+
+
+def _copy_share(vmm, n):
+    data = bytes(1 << 20)
+    r = _Req(CRC32C, data)
+    with vmm.Guest(idle_spin_us=200) as g:
+        _guest_calls(g, r.req, 20, False)
+        kvm = statistics.median(_guest_calls(g, r.req, n, False))
+    inproc = statistics.median(_inproc_calls(r.req, n))
+    return [{"bench": "offload", "impl": "kvm-warm", "op": "crc32c_1MiB", "ns_per_call": kvm},
+            {"bench": "offload", "impl": "inproc", "op": "crc32c_1MiB", "ns_per_call": inproc},
+            {"bench": "offload", "impl": "kvm-warm", "op": "copy_share_1MiB",
+             "share": max(0.0, (kvm - inproc) / kvm),
+             "note": "share of the guest call not spent in the kernel (input copy + doorbell)"}]
+
+
+def _idle_cpu(vmm):
+    r = _Req(CRC32C, bytes(64))
+    with vmm.Guest(idle_spin_us=100) as g:
+        _guest_calls(g, r.req, 100, False)
+        g.wait_parked()
+        c0, t0 = g.stats()["vcpu_cpu_ns"], time.perf_counter_ns()
+        time.sleep(0.2)
+        c1, t1 = g.stats()["vcpu_cpu_ns"], time.perf_counter_ns()
+    return [{"bench": "offload", "impl": "kvm", "op": "idle_cpu",
+             "share": (c1 - c0) / (t1 - t0), "note": "vCPU thread CPU share while idle"}]
+
+
+def _stream(vmm, n_elems, reps):
+    tsc_per_ns = lib.eh_vm_tsc_per_us() / 1000.0
+    a = bytes(8 * n_elems)
+    rows = []
+    impls = [("inproc", None), ("kvm-2M", vmm.PAGE_2M), ("kvm-4K", vmm.PAGE_4K)]
+    native = {}
+    mem_mb = 16 + (3 * 8 * n_elems >> 20) + 16
+    mem_mb = (mem_mb + 1) // 2 * 2
+    for impl, page in impls:
+        g = vmm.Guest(idle_spin_us=0, page_size=page, mem_mb=mem_mb,
+                      time_limit_ms=20000) if page else None
+        try:
+            for op, name, bpe in STREAM_OPS:
+                r = _Req(STREAM, a, a if op >= 2 else b"", out_cap=8 * n_elems, args=(op, reps))
+                res = ffi.new("eh_offload_res *")
+                if g is None:
+                    kernels_lib().eh_kernel_run(r.req, res)
+                else:
+                    g.offload(r.req, res)
+                if res.status:
+                    raise EdgehostError(f"stream {name} failed with status {res.status}")
+                bw = bpe * n_elems / (res.value / tsc_per_ns)
+                row = {"bench": "offload", "impl": impl, "op": f"stream_{name}", "gbps": bw}
+                if g is None:
+                    native[name] = bw
+                else:
+                    row["vs_native"] = bw / native[name]
+                rows.append(row)
+        finally:
+            if g is not None:
+                g.close()
+    return rows
+
+
+@click.command("offload")
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
+@click.option("--calls", default=20000, show_default=True, help="Calls per latency series.")
+@click.option("--stream-mib", default=16, show_default=True, help="STREAM array size (MiB).")
+def command(as_json, calls, stream_mib):
+    """Guest call latency (warm/cold/inproc), exit round trip, VM create and
+    reset, copy share, idle CPU, STREAM in the guest vs native."""
+    from host import isolation, vmm
+
+    ok, reason = isolation.kvm_status()
+    if not ok:
+        emit([{"bench": "offload", "impl": "kvm", "op": "all", "note": f"skipped: {reason}"}],
+             as_json)
+        return
+    rows = []
+    rows += _latency(vmm, calls)
+    rows += _create_reset(vmm)
+    rows += _copy_share(vmm, 200)
+    rows += _idle_cpu(vmm)
+    rows += _stream(vmm, (stream_mib << 20) // 8, 5)
+    emit(rows, as_json, title="edgehost bench offload (ns per call, GB/s)")
