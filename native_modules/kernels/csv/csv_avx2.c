@@ -11,6 +11,14 @@
 #pragma GCC target("avx2,pclmul,bmi,bmi2,popcnt")
 #endif
 #include <immintrin.h>
+static inline uint64_t csv_prefix_xor(uint64_t x)
+{
+    __m128i r = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8(-1), 0);
+    return (uint64_t)_mm_cvtsi128_si64(r);
+}
+static inline uint64_t csv_tz(uint64_t x) { return _tzcnt_u64(x); }
+static inline uint64_t csv_blsr(uint64_t x) { return _blsr_u64(x); }
+static inline int csv_popcnt(uint64_t x) { return (int)_mm_popcnt_u64(x); }
 #include "kernels/csv/csv_simd.h"
 
 static inline uint64_t eq64(__m256i lo, __m256i hi, uint8_t c)

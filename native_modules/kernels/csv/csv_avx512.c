@@ -11,6 +11,14 @@
 #pragma GCC target("avx512f,avx512bw,pclmul,bmi,bmi2,popcnt")
 #endif
 #include <immintrin.h>
+static inline uint64_t csv_prefix_xor(uint64_t x)
+{
+    __m128i r = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8(-1), 0);
+    return (uint64_t)_mm_cvtsi128_si64(r);
+}
+static inline uint64_t csv_tz(uint64_t x) { return _tzcnt_u64(x); }
+static inline uint64_t csv_blsr(uint64_t x) { return _blsr_u64(x); }
+static inline int csv_popcnt(uint64_t x) { return (int)_mm_popcnt_u64(x); }
 #include "kernels/csv/csv_simd.h"
 
 static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q, csv_masks *m)

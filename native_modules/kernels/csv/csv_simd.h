@@ -2,7 +2,8 @@
  * Include after defining, under the variant's target pragma:
  *     static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q,
  *                                     csv_masks *m);
- * which sets bit i of each mask when p[i] is the quote/delimiter/'\n'/'\r'.
+ * which sets bit i of each mask when p[i] is the quote/delimiter/'\n'/'\r',
+ * and csv_prefix_xor(x), csv_tz(x) (64 for 0), csv_blsr(x), csv_popcnt(x).
  *
  * Model: every quote toggles "inside quotes" (a carry-less multiply by all
  * ones is the prefix xor). Doubled quotes toggle twice, so delimiters and line
@@ -21,37 +22,31 @@ typedef struct {
 
 static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q, csv_masks *m);
 
-static inline uint64_t csv_prefix_xor(uint64_t x)
-{
-    __m128i r = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8(-1), 0);
-    return (uint64_t)_mm_cvtsi128_si64(r);
-}
-
 /* Writes the positions of m's set bits (plus base). Needs 64 free entries:
  * it stores 8 or 16 at a time, the extra ones overwritten later. */
 static inline void csv_flatten_fast(uint32_t *o, uint32_t base, uint64_t m, int cnt)
 {
     for (int i = 0; i < 8; i++) {
-        o[i] = base + (uint32_t)_tzcnt_u64(m);
-        m = _blsr_u64(m);
+        o[i] = base + (uint32_t)csv_tz(m);
+        m = csv_blsr(m);
     }
     if (cnt > 8) {
         for (int i = 8; i < 16; i++) {
-            o[i] = base + (uint32_t)_tzcnt_u64(m);
-            m = _blsr_u64(m);
+            o[i] = base + (uint32_t)csv_tz(m);
+            m = csv_blsr(m);
         }
         for (int i = 16; i < cnt; i++) {
-            o[i] = base + (uint32_t)_tzcnt_u64(m);
-            m = _blsr_u64(m);
+            o[i] = base + (uint32_t)csv_tz(m);
+            m = csv_blsr(m);
         }
     }
 }
 
 static inline void csv_flatten_careful(eh_csv_scan *s, uint64_t n, uint32_t base, uint64_t m)
 {
-    for (; m; m = _blsr_u64(m), n++)
+    for (; m; m = csv_blsr(m), n++)
         if (n < s->cap)
-            s->idx[n] = base + (uint32_t)_tzcnt_u64(m);
+            s->idx[n] = base + (uint32_t)csv_tz(m);
 }
 
 /* Scalar state at byte pos given the model's carries (nothing anomalous
@@ -116,9 +111,9 @@ static inline void csv_simd_index(eh_csv_scan *s)
         prev_sep = seps >> 63;
         prev_close = closing >> 63;
         inside_carry = (uint64_t)((int64_t)inside >> 63);
-        rows += (uint64_t)__builtin_popcountll(m.n & ~inside & valid);
+        rows += (uint64_t)csv_popcnt(m.n & ~inside & valid);
         if (seps) {
-            int cnt = __builtin_popcountll(seps);
+            int cnt = csv_popcnt(seps);
             if (n + 64 <= s->cap)
                 csv_flatten_fast(s->idx + n, (uint32_t)base, seps, cnt);
             else

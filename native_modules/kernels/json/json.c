@@ -3,15 +3,22 @@
 #include "kernels/json/json.h"
 #include "kernels/dispatch.h"
 
+#ifdef __wasm_simd128__
+#define SIMD128_NEEDS 0 /* selected over scalar where it exists */
+#else
+#define SIMD128_NEEDS (~0ull) /* not built: never runnable */
+#endif
+
 static const eh_variant_desc variants[] = {
     {"scalar", 0},
+    {"simd128", SIMD128_NEEDS},
     {"avx2", EH_CPU_AVX2 | EH_CPU_PCLMUL | EH_CPU_BMI2},
     {"avx512", EH_CPU_AVX512F | EH_CPU_AVX512BW | EH_CPU_PCLMUL | EH_CPU_BMI2},
 };
-static const json_stage1_fn stage1_fns[] = {eh_json_stage1_scalar, eh_json_stage1_avx2,
-                                            eh_json_stage1_avx512};
-static const json_minify_fn minify_fns[] = {eh_json_minify_scalar, eh_json_minify_avx2,
-                                            eh_json_minify_avx512};
+static const json_stage1_fn stage1_fns[] = {eh_json_stage1_scalar, eh_json_stage1_simd128,
+                                            eh_json_stage1_avx2, eh_json_stage1_avx512};
+static const json_minify_fn minify_fns[] = {eh_json_minify_scalar, eh_json_minify_simd128,
+                                            eh_json_minify_avx2, eh_json_minify_avx512};
 #define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
 
 static uint64_t cpu_bits;

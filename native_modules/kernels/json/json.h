@@ -34,11 +34,12 @@
  * > U+10FFFF, truncation); control characters U+0000..U+001F, invalid escapes
  * and unpaired \uD800-\uDFFF surrogate escapes are rejected.
  *
- * Errors: the first error in byte order is reported, with one exception --
- * stage 1 (strings, UTF-8) looks ahead by up to one 32 KiB chunk, so an
- * invalid byte in a later chunk never hides an earlier syntax error, but a
- * syntax error may be reported instead of an invalid byte found in the same
- * 64-byte block only when the syntax error comes first.
+ * Errors: the first error in byte order is reported, with one narrow
+ * exception: a UTF-8 sequence that starts in the last 3 bytes of a 32 KiB
+ * chunk and is broken by a byte of the next chunk loses to a syntax error at
+ * or after its first byte (stage 2 has already seen that chunk). All ISA
+ * variants report the identical kind and offset for every input (tested).
+ * `in` and `out` must not overlap.
  *
  * Design: stage 1 (per ISA) classifies 64-byte blocks into bit masks --
  * escapes, strings (prefix xor by carry-less multiply), operators, scalar
@@ -119,12 +120,14 @@ typedef struct json_s1 {
  * end-of-input checks. */
 typedef uint64_t (*json_stage1_fn)(json_s1 *s, uint64_t end, uint32_t *idx);
 uint64_t eh_json_stage1_scalar(json_s1 *s, uint64_t end, uint32_t *idx);
+uint64_t eh_json_stage1_simd128(json_s1 *s, uint64_t end, uint32_t *idx);
 uint64_t eh_json_stage1_avx2(json_s1 *s, uint64_t end, uint32_t *idx);
 uint64_t eh_json_stage1_avx512(json_s1 *s, uint64_t end, uint32_t *idx);
 
 /* Minify of a validated document; returns the size (writes min(size, cap)). */
 typedef uint64_t (*json_minify_fn)(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
 uint64_t eh_json_minify_scalar(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
+uint64_t eh_json_minify_simd128(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
 uint64_t eh_json_minify_avx2(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
 uint64_t eh_json_minify_avx512(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap);
 
@@ -169,6 +172,7 @@ extern const uint8_t eh_json_is_term[256];
 void eh_json_pointer(const uint8_t *in, uint64_t len, const uint8_t *ptr, uint64_t plen,
                      uint8_t *out, uint64_t cap, eh_offload_res *res);
 
+/* Variants: "scalar", "simd128" (wasm32 with -msimd128 only), "avx2", "avx512". */
 int eh_json_set_variant(const char *name);
 const char *eh_json_variant(void);
 const char *eh_json_variant_name(int i);
