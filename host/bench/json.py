@@ -152,10 +152,15 @@ def _ours(name, doc, target_s):
 
 
 def _kvm(name, doc, target_s):
+    """Timed only after a kvm answer matches the in-process one."""
     try:
-        jk.json_validate(doc, isolation="kvm")
+        same = [jk.json_check(doc, isolation="kvm") for _ in range(3)]
     except IsolationUnavailable as exc:
         return _row("edgehost api validate", "auto", "kvm", name, doc, None, note=str(exc))
+    ref = jk.json_check(doc, isolation="inproc")
+    if any(r != ref for r in same):
+        return _row("edgehost api validate", "auto", "kvm", name, doc, None,
+                    note=f"kvm answered {same}, inproc {ref}: not timed")
     return _row("edgehost api validate", "auto", "kvm", name, doc,
                 call_seconds(lambda: jk.json_validate(doc, isolation="kvm"), target_s))
 
