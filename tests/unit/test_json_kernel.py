@@ -150,3 +150,16 @@ def test_kvm_isolation_is_never_silently_downgraded():
         jk.json_validate(b"[]", isolation="kvm")
     except IsolationUnavailable:
         pass
+
+
+def test_environment_pins_variant():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from host.native import kernels_lib, ffi; lib = kernels_lib(); "
+            "print(ffi.string(lib.eh_json_variant()).decode(), "
+            "ffi.string(lib.eh_csv_variant()).decode())")
+    env = dict(os.environ, EDGEHOST_KERNEL_VARIANT="json=scalar,csv=scalar")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["scalar", "scalar"], out.stderr
