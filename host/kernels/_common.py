@@ -67,30 +67,48 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
     return res, ffi.buffer(out, min(res.out_len, out_cap))[:]
 
 
-# --- float32 helpers -------------------------------------------------------
+# --- float32 / float64 helpers ----------------------------------------------
 
-def f32_buffer(data, what: str = "vector"):
-    """``data`` as a read-only byte view of float32 values, 4-byte aligned.
+FLOAT_TYPES = {"float32": ("f", 4), "float64": ("d", 8)}
 
-    Accepts bytes-like objects, ``array('f')`` and float32 ndarrays; copies
-    only when the buffer is misaligned. A length that is not a multiple of 4
-    bytes, or a typed buffer of another item type, is an InputError.
+
+def float_dtype(data, dtype: str | None) -> str:
+    """``dtype`` if given, else what a typed buffer says ('d' -> float64), else float32."""
+    if dtype is not None:
+        if dtype not in FLOAT_TYPES:
+            raise InputError(f"dtype must be one of {sorted(FLOAT_TYPES)}, not {dtype!r}")
+        return dtype
+    fmt = memoryview(data).format.lstrip("<=@")
+    return "float64" if fmt == "d" else "float32"
+
+
+def float_buffer(data, what: str = "vector", dtype: str = "float32"):
+    """``data`` as a read-only byte view of ``dtype`` values, aligned to their size.
+
+    Accepts bytes-like objects, ``array``s and ndarrays of that type; copies
+    only when the buffer is misaligned. A length that is not a whole number of
+    values, or a typed buffer of another item type, is an InputError.
     """
+    code, size = FLOAT_TYPES[dtype]
     mv = memoryview(data)
     if not mv.c_contiguous:
         raise InputError(f"{what}: buffer must be contiguous")
-    if mv.format not in ("B", "b", "c", "f", "<f") and mv.itemsize != 1:
-        raise InputError(f"{what}: expected float32 data, got items of type {mv.format!r}")
+    if mv.format.lstrip("<=@") not in ("B", "b", "c", code) and mv.itemsize != 1:
+        raise InputError(f"{what}: expected {dtype} data, got items of type {mv.format!r}")
     if mv.ndim != 1 or mv.format != "B":
         try:
             mv = mv.cast("B")
         except TypeError:  # a non-native format spelling such as '<f'
             mv = memoryview(mv.tobytes())
-    if mv.nbytes % 4:
-        raise InputError(f"{what}: {mv.nbytes} bytes is not a whole number of float32 values")
-    if int(ffi.cast("uintptr_t", ffi.from_buffer(mv))) % 4:
+    if mv.nbytes % size:
+        raise InputError(f"{what}: {mv.nbytes} bytes is not a whole number of {dtype} values")
+    if int(ffi.cast("uintptr_t", ffi.from_buffer(mv))) % size:
         return bytes(mv)
     return mv
+
+
+def f32_buffer(data, what: str = "vector"):
+    return float_buffer(data, what, "float32")
 
 
 def f32_bits(x: float) -> int:

@@ -1,8 +1,10 @@
-"""float32 vector kernels: Python API (``host.kernels.vec_dot`` ...) and the
-``edgehost kernel vec-*`` commands, which read float32 little-endian files.
+"""Vector kernels on float32 (float64 on request): Python API
+(``host.kernels.vec_dot`` ...) and the ``edgehost kernel vec-*`` commands,
+which read little-endian float32 (``--dtype float64``: float64) files.
 
-Conventions (shapes, results, errors) are those of kernels/vector/vector.h;
-arguments may be bytes-like, ``array('f')`` or float32 ndarrays.
+Conventions (shapes, results, errors) are those of kernels/vector/vector.h.
+Arguments may be bytes-like, ``array`` or ndarray; ``dtype`` defaults to what
+a typed buffer says ('d' -> float64), else float32. Top-k is float32 only.
 """
 
 from __future__ import annotations
@@ -13,74 +15,105 @@ import struct
 import click
 
 from host.errors import KernelError
-from host.kernels._common import call, f32_bits, f32_buffer, f32_from_bits, f32_str, nbytes
+from host.kernels._common import (
+    FLOAT_TYPES,
+    call,
+    f32_str,
+    float_buffer,
+    float_dtype,
+    nbytes,
+)
 
 KERNEL_IDS = {
     "dot": 7, "axpy": 8, "sum": 9, "l2norm": 10,
     "l2sq": 11, "cosine": 12, "matvec": 13, "topk": 14,
 }
 METRICS = {"l2sq": 0, "dot": 1, "cosine": 2}
+F64 = 1  # eh_offload_req.flags: EH_VEC_F64
 
 
-def _same_length(op: str, a, b) -> None:
+def _same_length(op: str, a, b, size: int) -> None:
     if nbytes(a) != nbytes(b):
-        raise KernelError(f"vec_{op}", -1, f"length mismatch: {nbytes(a) // 4} vs "
-                          f"{nbytes(b) // 4} floats")
+        raise KernelError(f"vec_{op}", -1, f"length mismatch: {nbytes(a) // size} vs "
+                          f"{nbytes(b) // size} values")
 
 
-def _scalar(op: str, a, b=None, isolation: str | None = None) -> float:
-    a = f32_buffer(a, "a")
-    data2 = f32_buffer(b, "b") if b is not None else b""
+def _bits(x: float, dtype: str) -> int:
+    code = "<I" if dtype == "float32" else "<Q"
+    return struct.unpack(code, struct.pack("<" + FLOAT_TYPES[dtype][0], x))[0]
+
+
+def _from_bits(bits: int, dtype: str) -> float:
+    if dtype == "float32":
+        return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
+    return struct.unpack("<d", struct.pack("<Q", bits))[0]
+
+
+def _flags(dtype: str) -> int:
+    return F64 if dtype == "float64" else 0
+
+
+def _scalar(op: str, a, b, isolation, dtype) -> float:
+    dtype = float_dtype(a, dtype)
+    a = float_buffer(a, "a", dtype)
+    data2 = float_buffer(b, "b", dtype) if b is not None else b""
     if b is not None:
-        _same_length(op, a, data2)
-    res, _ = call(f"vec_{op}", KERNEL_IDS[op], isolation=isolation, data=a, data2=data2)
-    return f32_from_bits(res.value)
+        _same_length(op, a, data2, FLOAT_TYPES[dtype][1])
+    res, _ = call(f"vec_{op}", KERNEL_IDS[op], isolation=isolation, data=a, data2=data2,
+                  flags=_flags(dtype))
+    return _from_bits(res.value, dtype)
 
 
-def vec_dot(a, b, *, isolation: str | None = None) -> float:
-    """sum(a[i] * b[i]) in float32; equal lengths required."""
-    return _scalar("dot", a, b, isolation)
+def vec_dot(a, b, *, isolation: str | None = None, dtype: str | None = None) -> float:
+    """sum(a[i] * b[i]); equal lengths required."""
+    return _scalar("dot", a, b, isolation, dtype)
 
 
-def vec_sum(a, *, isolation: str | None = None) -> float:
-    return _scalar("sum", a, None, isolation)
+def vec_sum(a, *, isolation: str | None = None, dtype: str | None = None) -> float:
+    return _scalar("sum", a, None, isolation, dtype)
 
 
-def vec_l2norm(a, *, isolation: str | None = None) -> float:
-    return _scalar("l2norm", a, None, isolation)
+def vec_l2norm(a, *, isolation: str | None = None, dtype: str | None = None) -> float:
+    return _scalar("l2norm", a, None, isolation, dtype)
 
 
-def vec_l2sq(a, b, *, isolation: str | None = None) -> float:
+def vec_l2sq(a, b, *, isolation: str | None = None, dtype: str | None = None) -> float:
     """Squared Euclidean distance."""
-    return _scalar("l2sq", a, b, isolation)
+    return _scalar("l2sq", a, b, isolation, dtype)
 
 
-def vec_cosine(a, b, *, isolation: str | None = None) -> float:
+def vec_cosine(a, b, *, isolation: str | None = None, dtype: str | None = None) -> float:
     """Cosine similarity (NaN when either vector is all zeros)."""
-    return _scalar("cosine", a, b, isolation)
+    return _scalar("cosine", a, b, isolation, dtype)
 
 
-def vec_axpy(alpha: float, x, y, *, isolation: str | None = None) -> array.array:
-    """alpha * x + y as a new ``array('f')``."""
-    xb, yb = f32_buffer(x, "x"), f32_buffer(y, "y")
-    _same_length("axpy", xb, yb)
+def vec_axpy(alpha: float, x, y, *, isolation: str | None = None,
+             dtype: str | None = None) -> array.array:
+    """alpha * x + y as a new ``array`` ('f' or 'd')."""
+    dtype = float_dtype(x, dtype)
+    code, size = FLOAT_TYPES[dtype]
+    xb, yb = float_buffer(x, "x", dtype), float_buffer(y, "y", dtype)
+    _same_length("axpy", xb, yb, size)
     _, out = call("vec_axpy", KERNEL_IDS["axpy"], isolation=isolation, data=xb, data2=yb,
-                  out_cap=nbytes(xb), args=(f32_bits(alpha),))
-    return array.array("f", out)
+                  out_cap=nbytes(xb), args=(_bits(alpha, dtype),), flags=_flags(dtype))
+    return array.array(code, out)
 
 
-def vec_matvec(matrix, vector, *, isolation: str | None = None) -> array.array:
+def vec_matvec(matrix, vector, *, isolation: str | None = None,
+               dtype: str | None = None) -> array.array:
     """M v for a row-major M whose row length is len(v)."""
-    mb, vb = f32_buffer(matrix, "matrix"), f32_buffer(vector, "vector")
+    dtype = float_dtype(matrix, dtype)
+    code, size = FLOAT_TYPES[dtype]
+    mb, vb = float_buffer(matrix, "matrix", dtype), float_buffer(vector, "vector", dtype)
     rows = nbytes(mb) // nbytes(vb) if nbytes(vb) else 0
     _, out = call("vec_matvec", KERNEL_IDS["matvec"], isolation=isolation, data=mb, data2=vb,
-                  out_cap=4 * rows)
-    return array.array("f", out)
+                  out_cap=size * rows, flags=_flags(dtype))
+    return array.array(code, out)
 
 
 def vec_topk(matrix, query, k: int, metric: str = "l2sq", *,
              isolation: str | None = None) -> list[tuple[int, float]]:
-    """The k rows nearest to ``query``: [(row, score)], best first.
+    """The k rows nearest to ``query`` (float32): [(row, score)], best first.
 
     metric: ``l2sq`` (smallest distance first), ``dot`` or ``cosine`` (largest first).
     """
@@ -88,7 +121,7 @@ def vec_topk(matrix, query, k: int, metric: str = "l2sq", *,
         raise ValueError(f"metric must be one of {sorted(METRICS)}")
     if k < 0:
         raise ValueError("k must be >= 0")
-    mb, qb = f32_buffer(matrix, "matrix"), f32_buffer(query, "query")
+    mb, qb = float_buffer(matrix, "matrix"), float_buffer(query, "query")
     rows = nbytes(mb) // nbytes(qb) if nbytes(qb) else 0
     res, out = call("vec_topk", KERNEL_IDS["topk"], isolation=isolation, data=mb, data2=qb,
                     out_cap=8 * min(k, rows), args=(k, METRICS[metric]))
@@ -104,60 +137,72 @@ __all__ = ["vec_dot", "vec_sum", "vec_l2norm", "vec_l2sq", "vec_cosine", "vec_ax
 _ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
                     help="Where the kernel runs (default: kvm where /dev/kvm works).")
 _FILE = click.File("rb")
+_DTYPE = click.option("--dtype", type=click.Choice(sorted(FLOAT_TYPES)), default="float32",
+                      show_default=True, help="Element type of the input files.")
 
 
-def _emit_floats(values, out) -> None:
+def _fmt(x: float, dtype: str) -> str:
+    return f32_str(x) if dtype == "float32" else repr(x)
+
+
+def _emit_floats(values: array.array, out, dtype: str) -> None:
     if out is not None:
-        out.write(array.array("f", values).tobytes())  # x86/wasm hosts are little-endian
+        out.write(values.tobytes())  # x86/wasm hosts are little-endian
         return
     for v in values:
-        click.echo(f32_str(v))
+        click.echo(_fmt(v, dtype))
 
 
 def _binary(op: str, fn):
     @click.command(f"vec-{op}")
     @_ISO
+    @_DTYPE
     @click.argument("a", type=_FILE)
     @click.argument("b", type=_FILE)
-    def cmd(isolation, a, b):
-        click.echo(f32_str(fn(a.read(), b.read(), isolation=isolation)))
+    def cmd(isolation, dtype, a, b):
+        click.echo(_fmt(fn(a.read(), b.read(), isolation=isolation, dtype=dtype), dtype))
 
-    cmd.help = f"Print {op} of two float32 little-endian vector files."
+    cmd.help = f"Print {op} of two little-endian float vector files."
     return cmd
 
 
 def _unary(op: str, fn):
     @click.command(f"vec-{op}")
     @_ISO
+    @_DTYPE
     @click.argument("a", type=_FILE)
-    def cmd(isolation, a):
-        click.echo(f32_str(fn(a.read(), isolation=isolation)))
+    def cmd(isolation, dtype, a):
+        click.echo(_fmt(fn(a.read(), isolation=isolation, dtype=dtype), dtype))
 
-    cmd.help = f"Print {op} of a float32 little-endian vector file."
+    cmd.help = f"Print {op} of a little-endian float vector file."
     return cmd
 
 
 @click.command("vec-axpy")
 @_ISO
+@_DTYPE
 @click.option("--alpha", type=float, required=True)
 @click.option("-o", "--output", type=click.File("wb"), default=None,
               help="Write float32 little-endian here instead of printing one value per line.")
 @click.argument("x", type=_FILE)
 @click.argument("y", type=_FILE)
-def axpy_command(isolation, alpha, output, x, y):
-    """alpha*X + Y for float32 little-endian files X and Y."""
-    _emit_floats(vec_axpy(alpha, x.read(), y.read(), isolation=isolation), output)
+def axpy_command(isolation, dtype, alpha, output, x, y):
+    """alpha*X + Y for little-endian float files X and Y."""
+    _emit_floats(vec_axpy(alpha, x.read(), y.read(), isolation=isolation, dtype=dtype), output,
+                 dtype)
 
 
 @click.command("vec-matvec")
 @_ISO
+@_DTYPE
 @click.option("-o", "--output", type=click.File("wb"), default=None,
               help="Write float32 little-endian here instead of printing one value per line.")
 @click.argument("matrix", type=_FILE)
 @click.argument("vector", type=_FILE)
-def matvec_command(isolation, output, matrix, vector):
+def matvec_command(isolation, dtype, output, matrix, vector):
     """MATRIX (row-major, rows of len(VECTOR) floats) times VECTOR."""
-    _emit_floats(vec_matvec(matrix.read(), vector.read(), isolation=isolation), output)
+    _emit_floats(vec_matvec(matrix.read(), vector.read(), isolation=isolation, dtype=dtype),
+                 output, dtype)
 
 
 @click.command("vec-topk")
@@ -167,7 +212,7 @@ def matvec_command(isolation, output, matrix, vector):
 @click.argument("matrix", type=_FILE)
 @click.argument("query", type=_FILE)
 def topk_command(isolation, k, metric, matrix, query):
-    """Print the K rows of MATRIX nearest QUERY as 'row<TAB>score', best first."""
+    """Print the K rows of MATRIX nearest QUERY (float32) as 'row<TAB>score', best first."""
     for row, score in vec_topk(matrix.read(), query.read(), k, metric, isolation=isolation):
         click.echo(f"{row}\t{f32_str(score)}")
 

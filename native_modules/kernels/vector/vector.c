@@ -24,7 +24,20 @@ static const eh_vec_ops *const tables[] = {
     &eh_vec_simd128_ops,
 #endif
 };
+/* float64 ops per variant (index-aligned; simd128 has no float64 table of its own). */
+static const eh_vec_ops64 *const tables64[] = {
+    &eh_vec_scalar_ops64,
+#ifdef __x86_64__
+    &eh_vec_avx2_ops64,
+    &eh_vec_avx512_ops64,
+#endif
+#ifdef __wasm_simd128__
+    &eh_vec_scalar_ops64,
+#endif
+};
 #define NVAR ((int)(sizeof variants / sizeof variants[0]))
+_Static_assert(sizeof tables64 / sizeof tables64[0] == sizeof tables / sizeof tables[0],
+               "tables64 and tables are index-aligned");
 _Static_assert(sizeof variants / sizeof variants[0] == sizeof tables / sizeof tables[0],
                "variants and tables are index-aligned");
 
@@ -66,8 +79,98 @@ static inline float bitsf(uint32_t u)
     return f;
 }
 
+static inline uint64_t dbits(double f)
+{
+    uint64_t u;
+    __builtin_memcpy(&u, &f, 8);
+    return u;
+}
+
+static inline double bitsd(uint64_t u)
+{
+    double f;
+    __builtin_memcpy(&f, &u, 8);
+    return f;
+}
+
 /* A float array argument: 4-byte aligned address and byte length. */
 static inline int farray_ok(uint64_t addr, uint64_t len) { return !((addr | len) & 3); }
+
+/* A double array argument: 8-byte aligned address and byte length. */
+static inline int darray_ok(uint64_t addr, uint64_t len) { return !((addr | len) & 7); }
+
+/* a.b / (|a| |b|): one sqrt of the product where it is finite and non-zero
+ * (exact +-1 for parallel vectors), else two (no overflow or underflow). */
+static double cos64(const double r[3])
+{
+    double p = r[1] * r[2];
+    if (p > 0 && p < __builtin_inf() && p >= 0x1p-1022)
+        return r[0] / eh_vec_sqrt(p);
+    return r[0] / (eh_vec_sqrt(r[1]) * eh_vec_sqrt(r[2]));
+}
+
+/* The float64 forms (flags == EH_VEC_F64); arguments checked like float32. */
+static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload_res *res)
+{
+    const double *a = (const double *)(uintptr_t)req->in, *b = (const double *)(uintptr_t)req->in2;
+    uint64_t n = req->in_len / 8;
+    int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
+    int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC;
+    if (req->kernel == EH_KERNEL_VEC_TOPK || !darray_ok(req->in, req->in_len) ||
+        (two && !darray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len) ||
+        !darray_ok(req->out, 0)) {
+        res->status = EH_K_EINVAL;
+        return;
+    }
+    switch (req->kernel) {
+    case EH_KERNEL_VEC_DOT:
+        res->value = dbits(ops->dot(a, b, n));
+        return;
+    case EH_KERNEL_VEC_SUM:
+        res->value = dbits(ops->sum(a, n));
+        return;
+    case EH_KERNEL_VEC_L2NORM:
+        res->value = dbits(eh_vec_sqrt(ops->dot(a, a, n)));
+        return;
+    case EH_KERNEL_VEC_L2SQ:
+        res->value = dbits(ops->l2sq(a, b, n));
+        return;
+    case EH_KERNEL_VEC_COSINE: {
+        double r[3];
+        ops->dot3(a, b, n, r);
+        res->value = dbits(cos64(r));
+        return;
+    }
+    case EH_KERNEL_VEC_AXPY:
+        res->out_len = req->in_len;
+        if (req->out_cap < req->in_len) {
+            res->status = EH_K_ENOSPC;
+            return;
+        }
+        ops->axpy(bitsd(req->arg[0]), a, b, (double *)(uintptr_t)req->out, n);
+        return;
+    case EH_KERNEL_VEC_MATVEC: {
+        if (req->in2_len == 0 || req->in_len % req->in2_len) {
+            res->status = EH_K_EINVAL;
+            return;
+        }
+        uint64_t cols = req->in2_len / 8, rows = req->in_len / req->in2_len;
+        res->out_len = rows * 8;
+        if (req->out_cap < rows * 8) {
+            res->status = EH_K_ENOSPC;
+            return;
+        }
+        double *out = (double *)(uintptr_t)req->out;
+        for (uint64_t r = 0; r < rows; r++)
+            out[r] = ops->dot(a + r * cols, b, cols);
+        res->value = rows;
+        return;
+    }
+    default:
+        res->status = EH_K_ENOTSUP;
+        return;
+    }
+}
 
 static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_offload_res *res)
 {
@@ -109,6 +212,10 @@ void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
     uint64_t n = req->in_len / 4;
     int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
     int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC && req->kernel != EH_KERNEL_VEC_TOPK;
+    if (req->flags == EH_VEC_F64) {
+        run64(tables64[active], req, res);
+        return;
+    }
     if (req->flags || !farray_ok(req->in, req->in_len) ||
         (two && !farray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len)) {
         res->status = EH_K_EINVAL;

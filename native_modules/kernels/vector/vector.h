@@ -1,8 +1,9 @@
-/* Vector math on float32: the kernel ABI and the per-ISA operation table.
+/* Vector math on float32 (float64 on request): the kernel ABI and the per-ISA
+ * operation tables.
  *
  * Request conventions (eh_offload_req; every array is float32, little-endian,
  * 4-byte aligned, its byte length a multiple of 4, else EH_K_EINVAL; flags
- * must be 0; n = in_len / 4):
+ * must be 0 or EH_VEC_F64; n = in_len / 4):
  *   VEC_DOT     in = a, in2 = b (in2_len == in_len)   value = float bits of a.b
  *   VEC_AXPY    in = x, in2 = y (in2_len == in_len), arg[0] = float bits of
  *               alpha; out[i] = alpha*x[i] + y[i] (may be fused), out_len =
@@ -21,6 +22,10 @@
  *               records {uint32 row, float32 score}, best first, ties by
  *               lower row, NaN scores last; value = count.
  * Scalar results are float32 bit patterns in the low 32 bits of value.
+ *
+ * flags = EH_VEC_F64: every array is float64 (8-byte aligned, lengths a
+ * multiple of 8), scalar results and AXPY's alpha (arg[0]) are float64 bit
+ * patterns, MATVEC writes float64; TOPK has no float64 form (EH_K_EINVAL).
  * out_cap too small -> EH_K_ENOSPC with out_len = bytes needed.
  * IEEE semantics: NaN and inf propagate as the arithmetic does (sums are
  * reassociated across SIMD lanes, so results match a sequential sum only to
@@ -28,6 +33,8 @@
 #ifndef EH_KERNELS_VECTOR_H
 #define EH_KERNELS_VECTOR_H
 #include <stdint.h>
+
+#define EH_VEC_F64 1u /* eh_offload_req.flags */
 
 enum eh_vec_metric { EH_VEC_L2SQ = 0, EH_VEC_DOT = 1, EH_VEC_COSINE = 2 };
 
@@ -62,6 +69,17 @@ void eh_vec_rows_generic(const struct eh_vec_ops *ops, int kind, const float *m,
                          uint64_t rows, uint64_t cols, float *out);
 void eh_vec_rows_cos_generic(const struct eh_vec_ops *ops, const float *m, const float *q,
                              uint64_t rows, uint64_t cols, float *dot, float *norm2);
+
+/* The float64 subset: same meanings, n counts doubles, 8-byte aligned. */
+typedef struct eh_vec_ops64 {
+    double (*dot)(const double *a, const double *b, uint64_t n);
+    double (*sum)(const double *a, uint64_t n);
+    double (*l2sq)(const double *a, const double *b, uint64_t n);
+    void (*axpy)(double alpha, const double *x, const double *y, double *out, uint64_t n);
+    void (*dot3)(const double *a, const double *b, uint64_t n, double r[3]);
+} eh_vec_ops64;
+
+extern const eh_vec_ops64 eh_vec_scalar_ops64, eh_vec_avx2_ops64, eh_vec_avx512_ops64;
 
 extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_avx2_ops, eh_vec_avx512_ops,
     eh_vec_simd128_ops;
