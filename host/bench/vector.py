@@ -17,7 +17,7 @@ from host.bench._kernelbench import NativeRequest, call_seconds
 from host.bench.common import emit, gbps
 from host.errors import EdgehostError, IsolationUnavailable
 from host.kernels import vector as vk
-from host.kernels._common import f32_bits, use_variant, variants
+from host.kernels._common import active_variant, f32_bits, use_variant, variants
 
 N = 1 << 20                 # floats per vector for the 1-D operations
 MATVEC = (4096, 256)        # rows x cols
@@ -171,7 +171,7 @@ def command(as_json, target_ms, only, no_wasm):
                 rows.append(_row(op, "edgehost", name, "inproc", size, nbytes,
                                  req.seconds(target_s)))
         with _isolation("inproc"):
-            rows.append(_row(op, "edgehost api", "auto", "inproc", size, nbytes,
+            rows.append(_row(op, "edgehost api", active_variant("vector"), "inproc", size, nbytes,
                              call_seconds(api, target_s)))
         rows.append(_kvm_row(op, size, nbytes, api, target_s))
         extra = {"note": threads_note} if threads_note else {}
