@@ -24,6 +24,7 @@ from host.native import ffi, kernels_lib
 KERNEL_VALIDATE = 4
 KERNEL_MINIFY = 5
 KERNEL_POINTER = 6
+F_TAPE = 1
 DEFAULT_DEPTH = 1024
 
 ERROR_KINDS = {
@@ -71,7 +72,7 @@ def scratch_size(n: int, max_depth: int = DEFAULT_DEPTH) -> int:
 
 
 def _run(kernel: int, name: str, data: bytes, *, pointer: bytes = b"", out_cap: int = 0,
-         max_depth: int = DEFAULT_DEPTH, isolation: str | None = None):
+         flags: int = 0, max_depth: int = DEFAULT_DEPTH, isolation: str | None = None):
     """One kernel call; returns (res, out). Grows ``out`` once on ENOSPC."""
     iso = isolation or default_isolation()
     out_cap = max(out_cap, scratch_size(len(data), max_depth))
@@ -82,6 +83,7 @@ def _run(kernel: int, name: str, data: bytes, *, pointer: bytes = b"", out_cap: 
         inbuf, in2buf = ffi.from_buffer(data), ffi.from_buffer(pointer)
         outbuf = ffi.from_buffer(out)
         req.kernel = kernel
+        req.flags = flags
         req.arg[0] = max_depth
         setattr(req, "in", int(ffi.cast("uintptr_t", inbuf)))
         req.in_len = len(data)
@@ -129,6 +131,18 @@ def json_minify(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
     return bytes(out[: res.out_len])
 
 
+def json_tape(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+              isolation: str | None = None) -> list[tuple[int, int]]:
+    """The document's tape (see json.h): (byte offset, link) per value, key and
+    closing bracket; link = matching bracket's entry for containers, else 0."""
+    data = bytes(data)
+    res, out = _run(KERNEL_VALIDATE, "json-validate", data, flags=F_TAPE,
+                    out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
+                    max_depth=max_depth, isolation=isolation)
+    words = memoryview(out)[: res.out_len].cast("I")
+    return list(zip(words[0::2], words[1::2], strict=True))
+
+
 @dataclass
 class JsonValue:
     """A value found by a pointer: its JSON text, type and offset in the document."""
@@ -153,7 +167,9 @@ def json_pointer(data: bytes, pointer: str | bytes, *, max_depth: int = DEFAULT_
                  isolation: str | None = None) -> JsonValue:
     """The value at the RFC 6901 ``pointer``; raises JsonNotFound / JsonError."""
     ptr = pointer.encode() if isinstance(pointer, str) else bytes(pointer)
-    res, out = _run(KERNEL_POINTER, "json-pointer", bytes(data), pointer=ptr,
+    data = bytes(data)
+    res, out = _run(KERNEL_POINTER, "json-pointer", data, pointer=ptr,
+                    out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
                     max_depth=max_depth, isolation=isolation)
     kind = TYPES.get(res.detail, "unknown")
     integer = None
@@ -207,6 +223,6 @@ def json_pointer_command(isolation, max_depth, file, pointers):
         sys.stdout.buffer.write(v.text + b"\n")
 
 
-__all__ = ["json_validate", "json_check", "json_minify", "json_pointer", "JsonValue",
+__all__ = ["json_validate", "json_check", "json_minify", "json_pointer", "json_tape", "JsonValue",
            "JsonError", "JsonNotFound"]
 CLI_COMMANDS = [json_validate_command, json_minify_command, json_pointer_command]

@@ -43,6 +43,28 @@ def test_generated_documents(value, ascii_, indent):
     assert len(mini) == len(json.dumps(value, ensure_ascii=ascii_, separators=(",", ":")).encode())
 
 
+def _tape_len(v) -> int:
+    if isinstance(v, list):
+        return 2 + sum(map(_tape_len, v))
+    if isinstance(v, dict):
+        return 2 + sum(1 + _tape_len(x) for x in v.values())
+    return 1
+
+
+@FAST
+@given(values, st.sampled_from([None, 1]))
+def test_tape_matches_structure(value, indent):
+    doc = _dump(value, False, indent)
+    tape = jk.json_tape(doc, isolation="inproc")
+    assert len(tape) == _tape_len(value)
+    for k, (off, link) in enumerate(tape):
+        c = doc[off:off + 1]
+        if c in (b"{", b"["):
+            assert tape[link][1] == k and doc[tape[link][0]:][:1] == (b"}" if c == b"{" else b"]")
+        elif c not in (b"}", b"]"):
+            assert link == 0
+
+
 def _paths(value, prefix=""):
     yield prefix, value
     if isinstance(value, dict):

@@ -163,3 +163,11 @@ def test_environment_pins_variant():
     env = dict(os.environ, EDGEHOST_KERNEL_VARIANT="json=scalar,csv=scalar")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["scalar", "scalar"], out.stderr
+
+
+def test_tape(variant):
+    doc = b'{"a":[1,{"b":null}],"c":"x"}'
+    assert jk.json_tape(doc, isolation="inproc") == [
+        (0, 11), (1, 0), (5, 8), (6, 0), (8, 7), (9, 0), (13, 0), (17, 4), (18, 2), (20, 0),
+        (24, 0), (27, 0)]
+    assert jk.json_tape(b" 7 ", isolation="inproc") == [(1, 0)]

@@ -1,5 +1,6 @@
-/* JSON family: variant table, request checking, and the validate driver that
- * alternates stage 1 (one chunk of structural positions) and stage 2. */
+/* JSON family: variant table, request checking, the scratch layout, and the
+ * validate driver that alternates stage 1 (one chunk of structural
+ * positions) and stage 2 (grammar, optionally writing the tape). */
 #include "kernels/json/json.h"
 #include "kernels/dispatch.h"
 
@@ -66,28 +67,53 @@ uint64_t eh_json_scratch_size(uint64_t in_len, uint64_t depth)
 {
     if (depth == 0)
         depth = EH_JSON_DEFAULT_DEPTH;
-    return align64(depth) + 4 * index_entries(in_len);
+    return align64(depth) + align64(4 * depth) + 4 * index_entries(in_len) + 64;
 }
 
-/* Scratch layout: [container stack: align64(depth) bytes][positions]. */
-static void validate(const uint8_t *in, uint64_t len, uint32_t depth, uint8_t *scratch,
-                     eh_offload_res *res)
+/* Scratch layout, at the end of out so a tape can grow from out's start:
+ *   [tape: 8 bytes/entry ...][pad][stack: align64(depth)][open_at:
+ *   align64(4 depth)][positions: 4 * index_entries]. Without a tape the
+ * front part is simply unused. Returns the tape's entry capacity. */
+typedef struct {
+    uint8_t *stack;
+    uint32_t *open_at, *idx, *tape;
+    uint64_t tape_cap;
+} json_scratch;
+
+static void carve(uint8_t *out, uint64_t cap, uint64_t in_len, uint32_t depth, json_scratch *w)
 {
-    uint32_t *idx = (uint32_t *)(void *)(scratch + align64(depth));
+    uint64_t fixed = eh_json_scratch_size(in_len, depth) - 64;
+    uint64_t at = (cap - fixed) & ~(uint64_t)63; /* cap >= fixed + 64 checked by the caller */
+    w->stack = out + at;
+    w->open_at = (uint32_t *)(void *)(out + at + align64(depth));
+    w->idx = (uint32_t *)(void *)(out + at + align64(depth) + align64(4 * (uint64_t)depth));
+    w->tape = (uint32_t *)(void *)out;
+    w->tape_cap = at / 8;
+}
+
+/* Validates in; with want_tape also writes the tape (json.h) to w->tape.
+ * res gets the error, or value = tokens (tape entries with a tape). */
+static void validate(const uint8_t *in, uint64_t len, uint32_t depth, const json_scratch *w,
+                     int want_tape, json_s2 *s2, eh_offload_res *res)
+{
     json_s1 s1;
     __builtin_memset(&s1, 0, sizeof s1);
     s1.in = in;
     s1.len = len;
     s1.low_expected = UINT64_MAX;
-    json_s2 s2;
-    eh_json_stage2_init(&s2, in, len, scratch, depth);
+    eh_json_stage2_init(s2, in, len, w->stack, depth);
+    if (want_tape) {
+        s2->tape = w->tape;
+        s2->open_at = w->open_at;
+        s2->tape_cap = w->tape_cap;
+    }
     const json_stage1_fn stage1 = stage1_fns[active];
     for (;;) {
         uint64_t end = s1.pos + EH_JSON_CHUNK;
         if (end > len)
             end = len;
-        uint64_t n = stage1(&s1, end, idx);
-        if (eh_json_stage2(&s2, idx, n))
+        uint64_t n = stage1(&s1, end, w->idx);
+        if (eh_json_stage2(s2, w->idx, n))
             goto s2_error;
         if (s1.err) {
             res->status = EH_K_EPARSE;
@@ -98,14 +124,14 @@ static void validate(const uint8_t *in, uint64_t len, uint32_t depth, uint8_t *s
         if (s1.pos >= len)
             break;
     }
-    if (eh_json_stage2_finish(&s2))
+    if (eh_json_stage2_finish(s2))
         goto s2_error;
-    res->value = s2.ntokens;
+    res->value = want_tape ? s2->ntape : s2->ntokens;
     return;
 s2_error:
-    res->status = s2.status;
-    res->detail = (uint32_t)s2.err;
-    res->err_offset = s2.err_off;
+    res->status = s2->status;
+    res->detail = (uint32_t)s2->err;
+    res->err_offset = s2->err_off;
 }
 
 void eh_json_run(const eh_offload_req *req, eh_offload_res *res)
@@ -113,8 +139,8 @@ void eh_json_run(const eh_offload_req *req, eh_offload_res *res)
     const uint8_t *in = (const uint8_t *)(uintptr_t)req->in;
     uint8_t *out = (uint8_t *)(uintptr_t)req->out;
     uint64_t depth = req->arg[0] ? req->arg[0] : EH_JSON_DEFAULT_DEPTH;
-    if (req->flags || depth > EH_JSON_MAX_DEPTH || req->in_len > EH_JSON_MAX_LEN ||
-        (req->out & 3)) {
+    if ((req->flags & ~EH_JSON_F_TAPE) || depth > EH_JSON_MAX_DEPTH ||
+        req->in_len > EH_JSON_MAX_LEN || (req->out & 3)) {
         res->status = EH_K_EINVAL;
         return;
     }
@@ -124,16 +150,29 @@ void eh_json_run(const eh_offload_req *req, eh_offload_res *res)
         res->out_len = need;
         return;
     }
-    validate(in, req->in_len, (uint32_t)depth, out, res);
+    const int pointer = req->kernel == EH_KERNEL_JSON_POINTER;
+    const int tape = pointer || (req->kernel == EH_KERNEL_JSON_VALIDATE &&
+                                 (req->flags & EH_JSON_F_TAPE));
+    json_scratch w;
+    carve(out, req->out_cap, req->in_len, (uint32_t)depth, &w);
+    json_s2 s2;
+    validate(in, req->in_len, (uint32_t)depth, &w, tape, &s2, res);
     if (res->status != EH_K_OK)
         return;
+    if (tape && s2.ntape > w.tape_cap) {
+        res->status = EH_K_ENOSPC;
+        res->out_len = need + 8 * s2.ntape;
+        return;
+    }
     if (req->kernel == EH_KERNEL_JSON_MINIFY) {
         uint64_t n = minify_fns[active](in, req->in_len, out, req->out_cap);
         res->out_len = n;
         if (n > req->out_cap)
             res->status = EH_K_ENOSPC;
-    } else if (req->kernel == EH_KERNEL_JSON_POINTER) {
-        eh_json_pointer(in, req->in_len, (const uint8_t *)(uintptr_t)req->in2, req->in2_len, out,
-                        req->out_cap, res);
+    } else if (pointer) {
+        eh_json_pointer(in, req->in_len, w.tape, s2.ntape, (const uint8_t *)(uintptr_t)req->in2,
+                        req->in2_len, out, req->out_cap, res);
+    } else if (tape) {
+        res->out_len = 8 * s2.ntape;
     }
 }

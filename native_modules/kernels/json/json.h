@@ -5,15 +5,21 @@
  *   arg[0]      maximum nesting depth of arrays/objects (0 means 1024; at
  *               most EH_JSON_MAX_DEPTH). Deeper input is EH_K_EDEPTH at the
  *               bracket that goes too deep.
- *   flags       must be 0.
+ *   flags       EH_JSON_F_TAPE (VALIDATE only): also return the tape. Other
+ *               bits are EINVAL.
  *   in2, in2_len  JSON_POINTER only: the RFC 6901 pointer ("" = whole
  *               document, "/a/0", "~0" and "~1" escapes). Syntax errors are
  *               EINVAL detail BAD_POINTER with err_offset into in2.
- *   out, out_cap  4-byte aligned. Every operation first validates the whole
- *               document using out as scratch, so out_cap must be at least
- *               eh_json_scratch_size(in_len, arg[0]) (else ENOSPC with that
- *               size in out_len); the result then overwrites the scratch:
- *     VALIDATE  nothing; value = number of structural tokens.
+ *   out, out_cap  4-byte aligned, not overlapping in. Every operation first
+ *               validates the whole document with its working memory at the
+ *               end of out: out_cap >= eh_json_scratch_size(in_len, arg[0])
+ *               (O(depth) + 128 KiB at most; else ENOSPC with that size in
+ *               out_len), plus 8 bytes per tape entry when a tape is built
+ *               (TAPE, POINTER; ENOSPC then reports the exact total). Results
+ *               go to the start of out:
+ *     VALIDATE  nothing; value = number of structural tokens. With
+ *               EH_JSON_F_TAPE: the tape, out_len = 8 * entries, value =
+ *               entries.
  *     MINIFY    the document without whitespace outside strings (bytes
  *               otherwise unchanged); out_len its size, ENOSPC when out_cap is
  *               smaller (out_len = exact size needed).
@@ -21,8 +27,15 @@
  *               (out_len its size; ENOSPC as above); err_offset its byte
  *               offset in `in`; detail its type (enum eh_json_type); value,
  *               for INT64/UINT64, the exact integer (two's complement for
- *               INT64). A missing member/index is ENOTFOUND.
+ *               INT64). A missing member/index is ENOTFOUND. Navigation uses
+ *               the tape: skipping a container is one step.
  *   On EPARSE/EDEPTH: detail = enum eh_json_error, err_offset = the byte.
+ *
+ * Tape: one entry per value, key, and closing bracket, in document order (no
+ * entries for ',' and ':'); entry k is two uint32: the token's byte offset in
+ * `in` (its first byte says what it is: { [ } ] " t f n - 0-9) and a link --
+ * for '{'/'[' the index of the matching close, for '}'/']' the index of the
+ * matching open, else 0. An object's entries alternate key, value.
  *
  * Numbers: validation checks the grammar only (no leading zeros, digits after
  * '.', exponent digits). The kernels never convert to double: a caller that
@@ -56,6 +69,7 @@
 #define EH_JSON_MAX_DEPTH (1u << 20)
 #define EH_JSON_CHUNK (32u * 1024u) /* input bytes per stage-1 round */
 #define EH_JSON_MAX_LEN (0xffffffffull - 64)
+#define EH_JSON_F_TAPE 1u
 
 enum eh_json_error {
     EH_JSON_OK = 0,
@@ -150,6 +164,10 @@ typedef struct json_s2 {
     int state;
     uint32_t depth, max_depth;
     uint8_t *stack;          /* 1 = object, 0 = array, per open container */
+    uint32_t *tape;          /* optional (see eh_json_build_tape): 2 words/entry */
+    uint32_t *open_at;       /* tape entry of each open container              */
+    uint64_t tape_cap;       /* entries that fit                               */
+    uint64_t ntape;          /* entries produced (may exceed tape_cap)         */
     uint64_t ntokens;
     int status;              /* 0, EH_K_EPARSE or EH_K_EDEPTH */
     int err;
@@ -168,9 +186,10 @@ int eh_json_number_type(const uint8_t *p, const uint8_t *end, uint64_t *value);
 /* 1 for bytes that may follow a scalar: whitespace, ,:[]{} and '"'. */
 extern const uint8_t eh_json_is_term[256];
 
-/* Pointer (json_pointer.c) over a validated document. */
-void eh_json_pointer(const uint8_t *in, uint64_t len, const uint8_t *ptr, uint64_t plen,
-                     uint8_t *out, uint64_t cap, eh_offload_res *res);
+/* Pointer (json_pointer.c) over a validated document and its tape. */
+void eh_json_pointer(const uint8_t *in, uint64_t len, const uint32_t *tape, uint64_t ntape,
+                     const uint8_t *ptr, uint64_t plen, uint8_t *out, uint64_t cap,
+                     eh_offload_res *res);
 
 /* Variants: "scalar", "simd128" (wasm32 with -msimd128 only), "avx2", "avx512". */
 int eh_json_set_variant(const char *name);

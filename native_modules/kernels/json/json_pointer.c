@@ -1,18 +1,11 @@
-/* RFC 6901 JSON Pointer over a document stage 1 + 2 already validated, so
- * strings are closed, containers balanced and escapes well formed; every
- * read is still bounded by len. Objects are searched in order and the first
- * member with the key wins (RFC 8259 leaves duplicates undefined). Keys are
- * compared after unescaping (\uXXXX to UTF-8) against the unescaped token. */
+/* RFC 6901 JSON Pointer over a document stage 1 + 2 already validated (so
+ * strings are closed, containers balanced, escapes well formed) and its tape
+ * (json.h): members and elements are stepped over by tape entry, a container
+ * in one step by its link. Objects are searched in order and the first member
+ * with the key wins (RFC 8259 leaves duplicates undefined). Keys are compared
+ * after unescaping (\uXXXX to UTF-8) against the unescaped token. Reads of
+ * `in` stay below len. */
 #include "kernels/json/json.h"
-
-static inline int is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static uint64_t skip_ws(const uint8_t *in, uint64_t len, uint64_t p)
-{
-    while (p < len && is_ws(in[p]))
-        p++;
-    return p;
-}
 
 /* p at an opening quote; returns the byte after the closing quote. */
 static uint64_t skip_string(const uint8_t *in, uint64_t len, uint64_t p)
@@ -24,34 +17,6 @@ static uint64_t skip_string(const uint8_t *in, uint64_t len, uint64_t p)
             p++;
     }
     return len;
-}
-
-static uint64_t skip_value(const uint8_t *in, uint64_t len, uint64_t p)
-{
-    uint8_t c = in[p];
-    if (c == '"')
-        return skip_string(in, len, p);
-    if (c == '{' || c == '[') {
-        uint64_t depth = 0;
-        while (p < len) {
-            c = in[p];
-            if (c == '"') {
-                p = skip_string(in, len, p);
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (--depth == 0)
-                    return p + 1;
-            }
-            p++;
-        }
-        return len;
-    }
-    while (p < len && !eh_json_is_term[in[p]])
-        p++;
-    return p;
 }
 
 static uint32_t hex4(const uint8_t *s)
@@ -145,8 +110,16 @@ static int64_t array_index(const uint8_t *t, const uint8_t *te)
 
 static void not_found(eh_offload_res *res) { res->status = EH_K_ENOTFOUND; }
 
-void eh_json_pointer(const uint8_t *in, uint64_t len, const uint8_t *ptr, uint64_t plen,
-                     uint8_t *out, uint64_t cap, eh_offload_res *res)
+/* Tape entry after the value at entry k. */
+static inline uint64_t next_entry(const uint8_t *in, const uint32_t *tape, uint64_t k)
+{
+    uint8_t c = in[tape[2 * k]];
+    return (c == '{' || c == '[') ? (uint64_t)tape[2 * k + 1] + 1 : k + 1;
+}
+
+void eh_json_pointer(const uint8_t *in, uint64_t len, const uint32_t *tape, uint64_t ntape,
+                     const uint8_t *ptr, uint64_t plen, uint8_t *out, uint64_t cap,
+                     eh_offload_res *res)
 {
     for (uint64_t i = 0; i < plen; i++) {
         if ((i == 0 && ptr[0] != '/') ||
@@ -157,45 +130,49 @@ void eh_json_pointer(const uint8_t *in, uint64_t len, const uint8_t *ptr, uint64
             return;
         }
     }
-    uint64_t p = skip_ws(in, len, 0);
+    uint64_t k = 0; /* the root value */
     const uint8_t *t = ptr, *pend = ptr + plen;
     while (t < pend) {
         const uint8_t *ts = t + 1, *te = ts;
         while (te < pend && *te != '/')
             te++;
         t = te;
-        if (in[p] == '{') {
-            p = skip_ws(in, len, p + 1);
-            if (in[p] == '}')
-                { not_found(res); return; }
-            for (;;) {
-                int match = key_equals(in, p, ts, te);
-                p = skip_ws(in, len, skip_string(in, len, p));
-                p = skip_ws(in, len, p + 1); /* the ':' */
-                if (match)
-                    break;
-                p = skip_ws(in, len, skip_value(in, len, p));
-                if (in[p] != ',')
-                    { not_found(res); return; }
-                p = skip_ws(in, len, p + 1);
+        uint8_t c = in[tape[2 * k]];
+        uint64_t close = tape[2 * k + 1];
+        if (c == '{') {
+            uint64_t j = k + 1;
+            while (j < close && !key_equals(in, tape[2 * j], ts, te))
+                j = next_entry(in, tape, j + 1);
+            if (j >= close) {
+                not_found(res);
+                return;
             }
-        } else if (in[p] == '[') {
-            int64_t k = array_index(ts, te);
-            p = skip_ws(in, len, p + 1);
-            if (k < 0 || in[p] == ']')
-                { not_found(res); return; }
-            for (; k > 0; k--) {
-                p = skip_ws(in, len, skip_value(in, len, p));
-                if (in[p] != ',')
-                    { not_found(res); return; }
-                p = skip_ws(in, len, p + 1);
+            k = j + 1;
+        } else if (c == '[') {
+            int64_t want = array_index(ts, te);
+            uint64_t j = k + 1;
+            for (; want > 0 && j < close; want--)
+                j = next_entry(in, tape, j);
+            if (want < 0 || j >= close) {
+                not_found(res);
+                return;
             }
+            k = j;
         } else {
-            { not_found(res); return; }
+            not_found(res);
+            return;
         }
     }
-    uint64_t e = skip_value(in, len, p);
+    (void)ntape;
+    uint64_t p = tape[2 * k], e;
     uint8_t c = in[p];
+    if (c == '{' || c == '[')
+        e = (uint64_t)tape[2 * (uint64_t)tape[2 * k + 1]] + 1;
+    else if (c == '"')
+        e = skip_string(in, len, p);
+    else
+        for (e = p; e < len && !eh_json_is_term[in[e]]; e++)
+            ;
     uint64_t v = 0;
     int type = c == '{'   ? EH_JSON_T_OBJECT
                : c == '[' ? EH_JSON_T_ARRAY

@@ -26,6 +26,10 @@ void eh_json_stage2_init(json_s2 *s, const uint8_t *in, uint64_t len, uint8_t *s
     s->depth = 0;
     s->max_depth = max_depth;
     s->stack = stack;
+    s->tape = 0;
+    s->open_at = 0;
+    s->tape_cap = 0;
+    s->ntape = 0;
     s->ntokens = 0;
     s->status = 0;
     s->err = 0;
@@ -99,18 +103,49 @@ static inline int literal_ok(const uint8_t *in, uint64_t len, uint64_t pos, cons
     return pos + n == len || eh_json_is_term[in[pos + n]];
 }
 
-int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
+/* Tape upkeep (with_tape is a compile-time constant in each caller, so the
+ * validate-only loop carries none of it). Entry k = {offset, link}: link is
+ * the matching close's entry for '{'/'[', the open's for '}'/']', else 0.
+ * Entries past tape_cap are counted, not written. */
+#define TAPE_TOKEN()                                                        \
+    do {                                                                    \
+        if (with_tape && c != ',' && c != ':') {                            \
+            if (nt < s->tape_cap) {                                         \
+                s->tape[2 * nt] = (uint32_t)pos;                            \
+                s->tape[2 * nt + 1] = 0;                                    \
+            }                                                               \
+            nt++;                                                           \
+        }                                                                   \
+    } while (0)
+#define TAPE_OPEN()                                                         \
+    do {                                                                    \
+        if (with_tape)                                                      \
+            s->open_at[depth - 1] = (uint32_t)(nt - 1);                     \
+    } while (0)
+#define TAPE_CLOSE() /* after depth-- */                                    \
+    do {                                                                    \
+        if (with_tape && nt - 1 < s->tape_cap) {                            \
+            uint32_t o_ = s->open_at[depth];                                \
+            s->tape[2 * (uint64_t)o_ + 1] = (uint32_t)(nt - 1);             \
+            s->tape[2 * (nt - 1) + 1] = o_;                                 \
+        }                                                                   \
+    } while (0)
+
+static inline __attribute__((always_inline)) int stage2_impl(json_s2 *s, const uint32_t *idx,
+                                                            uint64_t n, const int with_tape)
 {
     const uint8_t *in = s->in;
     const uint64_t len = s->len;
     int st = s->state;
     uint32_t depth = s->depth;
     uint8_t *stack = s->stack;
+    uint64_t nt = s->ntape;
     int rc = 0;
     uint64_t i = 0;
     for (; i < n; i++) {
         const uint64_t pos = idx[i];
         const uint8_t c = in[pos];
+        TAPE_TOKEN();
         switch (st) {
         case ST_ARRAY_NEXT:
             if (c == ']') {
@@ -121,6 +156,7 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
         case ST_ARRAY_FIRST:
             if (c == ']') {
                 depth--;
+                TAPE_CLOSE();
                 st = ST_AFTER;
                 continue;
             }
@@ -138,6 +174,7 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
                     goto out;
                 }
                 stack[depth++] = c == '{';
+                TAPE_OPEN();
                 st = c == '{' ? ST_OBJ_FIRST : ST_ARRAY_FIRST;
                 continue;
             case 't':
@@ -180,6 +217,7 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
             }
             if (c == '}') {
                 depth--;
+                TAPE_CLOSE();
                 st = ST_AFTER;
                 continue;
             }
@@ -211,6 +249,7 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
             }
             if (c == (stack[depth - 1] ? '}' : ']')) {
                 depth--;
+                TAPE_CLOSE();
                 continue;
             }
             rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_COMMA, pos);
@@ -220,8 +259,14 @@ int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
 out:
     s->state = st;
     s->depth = depth;
+    s->ntape = nt;
     s->ntokens += i;
     return rc;
+}
+
+int eh_json_stage2(json_s2 *s, const uint32_t *idx, uint64_t n)
+{
+    return s->tape ? stage2_impl(s, idx, n, 1) : stage2_impl(s, idx, n, 0);
 }
 
 int eh_json_stage2_finish(json_s2 *s)
