@@ -10,7 +10,7 @@ import crc32c as peer
 import pytest
 
 from host.kernels import crc32c
-from host.kernels._common import use_variant, variants
+from host.kernels._common import call, use_variant, variants
 from host.native import kernels_lib
 
 VARIANTS = [name for name, _ in variants("crc32c")]
@@ -68,6 +68,10 @@ def test_seed_continuation(variant):
         assert crc32c(blob[cut:], first, isolation="inproc") == whole
 
 
-def test_direct_entry_agrees_with_kernel_call(variant):
-    data = os.urandom(10_000)
-    assert kernels_lib().eh_crc32c(0, data, len(data)) == crc32c(data, isolation="inproc")
+def test_kernel_request_path_agrees_with_direct_entry(variant):
+    """crc32c(isolation='inproc') calls eh_crc32c directly; the request path must agree."""
+    rnd = random.Random(9)
+    for n in (0, 1, 63, 4096, 70_001):
+        data, seed = os.urandom(n), rnd.getrandbits(32)
+        res, _ = call("crc32c", 1, isolation="inproc", data=data, args=(seed,))
+        assert res.value == kernels_lib().eh_crc32c(seed, data, n) == peer.crc32c(data, seed)
