@@ -131,6 +131,25 @@ static inline int literal_ok(const uint8_t *in, uint64_t len, uint64_t pos, cons
         }                                                                   \
     } while (0)
 
+/* One label per grammar state; a token moves control straight to the next
+ * state's label (no dispatch per token). NEXT(ST) fetches the next token, or
+ * saves ST and returns when the chunk's positions are used up. */
+#define NEXT(ST)                   \
+    do {                           \
+        if (++i >= n) {            \
+            st = (ST);             \
+            goto out;              \
+        }                          \
+        pos = idx[i];              \
+        c = in[pos];               \
+        TAPE_TOKEN();              \
+    } while (0)
+#define FAIL(STATUS, ERR)                       \
+    do {                                        \
+        rc = fail(s, (STATUS), (ERR), pos);     \
+        goto out;                               \
+    } while (0)
+
 static inline __attribute__((always_inline)) int stage2_impl(json_s2 *s, const uint32_t *idx,
                                                             uint64_t n, const int with_tape)
 {
@@ -141,121 +160,122 @@ static inline __attribute__((always_inline)) int stage2_impl(json_s2 *s, const u
     uint8_t *stack = s->stack;
     uint64_t nt = s->ntape;
     int rc = 0;
-    uint64_t i = 0;
-    for (; i < n; i++) {
-        const uint64_t pos = idx[i];
-        const uint8_t c = in[pos];
-        TAPE_TOKEN();
-        switch (st) {
-        case ST_ARRAY_NEXT:
-            if (c == ']') {
-                rc = fail(s, EH_K_EPARSE, EH_JSON_E_TRAILING_COMMA, pos);
-                goto out;
-            }
-            goto value;
-        case ST_ARRAY_FIRST:
-            if (c == ']') {
-                depth--;
-                TAPE_CLOSE();
-                st = ST_AFTER;
-                continue;
-            }
-            goto value;
-        case ST_VALUE:
-        value:
-            switch (c) {
-            case '"':
-                st = ST_AFTER;
-                continue;
-            case '{':
-            case '[':
-                if (depth >= s->max_depth) {
-                    rc = fail(s, EH_K_EDEPTH, EH_JSON_E_DEPTH, pos);
-                    goto out;
-                }
-                stack[depth++] = c == '{';
-                TAPE_OPEN();
-                st = c == '{' ? ST_OBJ_FIRST : ST_ARRAY_FIRST;
-                continue;
-            case 't':
-                if (!literal_ok(in, len, pos, "true", 4))
-                    goto bad_literal;
-                st = ST_AFTER;
-                continue;
-            case 'f':
-                if (!literal_ok(in, len, pos, "false", 5))
-                    goto bad_literal;
-                st = ST_AFTER;
-                continue;
-            case 'n':
-                if (!literal_ok(in, len, pos, "null", 4))
-                    goto bad_literal;
-                st = ST_AFTER;
-                continue;
-            case '-': case '0': case '1': case '2': case '3': case '4':
-            case '5': case '6': case '7': case '8': case '9': {
-                const uint8_t *e = number_end(in + pos, in + len);
-                if (!e || (e < in + len && !eh_json_is_term[*e])) {
-                    rc = fail(s, EH_K_EPARSE, EH_JSON_E_NUMBER, pos);
-                    goto out;
-                }
-                st = ST_AFTER;
-                continue;
-            }
-            case ',': case ':': case ']': case '}':
-                rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_VALUE, pos);
-                goto out;
-            default:
-            bad_literal:
-                rc = fail(s, EH_K_EPARSE, EH_JSON_E_LITERAL, pos);
-                goto out;
-            }
-        case ST_OBJ_FIRST:
-            if (c == '"') {
-                st = ST_COLON;
-                continue;
-            }
-            if (c == '}') {
-                depth--;
-                TAPE_CLOSE();
-                st = ST_AFTER;
-                continue;
-            }
-            rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_KEY, pos);
-            goto out;
-        case ST_OBJ_NEXT:
-            if (c == '"') {
-                st = ST_COLON;
-                continue;
-            }
-            rc = fail(s, EH_K_EPARSE, c == '}' ? EH_JSON_E_TRAILING_COMMA : EH_JSON_E_EXPECTED_KEY,
-                      pos);
-            goto out;
-        case ST_COLON:
-            if (c == ':') {
-                st = ST_VALUE;
-                continue;
-            }
-            rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_COLON, pos);
-            goto out;
-        default: /* ST_AFTER */
-            if (depth == 0) {
-                rc = fail(s, EH_K_EPARSE, EH_JSON_E_TRAILING, pos);
-                goto out;
-            }
-            if (c == ',') {
-                st = stack[depth - 1] ? ST_OBJ_NEXT : ST_ARRAY_NEXT;
-                continue;
-            }
-            if (c == (stack[depth - 1] ? '}' : ']')) {
-                depth--;
-                TAPE_CLOSE();
-                continue;
-            }
-            rc = fail(s, EH_K_EPARSE, EH_JSON_E_EXPECTED_COMMA, pos);
-            goto out;
-        }
+    uint64_t i = 0, pos;
+    uint8_t c;
+    if (n == 0)
+        goto out;
+    pos = idx[0];
+    c = in[pos];
+    TAPE_TOKEN();
+    switch (st) {
+    case ST_VALUE: goto value;
+    case ST_ARRAY_FIRST: goto array_first;
+    case ST_ARRAY_NEXT: goto array_next;
+    case ST_OBJ_FIRST: goto obj_first;
+    case ST_OBJ_NEXT: goto obj_next;
+    case ST_COLON: goto colon;
+    default: goto after;
     }
+
+array_next:
+    if (c == ']')
+        FAIL(EH_K_EPARSE, EH_JSON_E_TRAILING_COMMA);
+    goto value;
+array_first:
+    if (c == ']') {
+        depth--;
+        TAPE_CLOSE();
+        NEXT(ST_AFTER);
+        goto after;
+    }
+value:
+    switch (c) {
+    case '"':
+        NEXT(ST_AFTER);
+        goto after;
+    case '{':
+    case '[':
+        if (depth >= s->max_depth)
+            FAIL(EH_K_EDEPTH, EH_JSON_E_DEPTH);
+        stack[depth++] = c == '{';
+        TAPE_OPEN();
+        if (c == '{') {
+            NEXT(ST_OBJ_FIRST);
+            goto obj_first;
+        }
+        NEXT(ST_ARRAY_FIRST);
+        goto array_first;
+    case 't':
+        if (!literal_ok(in, len, pos, "true", 4))
+            FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
+        NEXT(ST_AFTER);
+        goto after;
+    case 'f':
+        if (!literal_ok(in, len, pos, "false", 5))
+            FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
+        NEXT(ST_AFTER);
+        goto after;
+    case 'n':
+        if (!literal_ok(in, len, pos, "null", 4))
+            FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
+        NEXT(ST_AFTER);
+        goto after;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': {
+        const uint8_t *e = number_end(in + pos, in + len);
+        if (!e || (e < in + len && !eh_json_is_term[*e]))
+            FAIL(EH_K_EPARSE, EH_JSON_E_NUMBER);
+        NEXT(ST_AFTER);
+        goto after;
+    }
+    case ',': case ':': case ']': case '}':
+        FAIL(EH_K_EPARSE, EH_JSON_E_EXPECTED_VALUE);
+    default:
+        FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
+    }
+obj_first:
+    if (c == '}') {
+        depth--;
+        TAPE_CLOSE();
+        NEXT(ST_AFTER);
+        goto after;
+    }
+    if (c != '"')
+        FAIL(EH_K_EPARSE, EH_JSON_E_EXPECTED_KEY);
+    NEXT(ST_COLON);
+    goto colon;
+obj_next:
+    if (c != '"')
+        FAIL(EH_K_EPARSE, c == '}' ? EH_JSON_E_TRAILING_COMMA : EH_JSON_E_EXPECTED_KEY);
+    NEXT(ST_COLON);
+colon:
+    if (c != ':')
+        FAIL(EH_K_EPARSE, EH_JSON_E_EXPECTED_COLON);
+    NEXT(ST_VALUE);
+    goto value;
+after:
+    if (depth == 0)
+        FAIL(EH_K_EPARSE, EH_JSON_E_TRAILING);
+    if (stack[depth - 1]) {
+        if (c == ',') {
+            NEXT(ST_OBJ_NEXT);
+            goto obj_next;
+        }
+        if (c != '}')
+            FAIL(EH_K_EPARSE, EH_JSON_E_EXPECTED_COMMA);
+    } else {
+        if (c == ',') {
+            NEXT(ST_ARRAY_NEXT);
+            goto array_next;
+        }
+        if (c != ']')
+            FAIL(EH_K_EPARSE, EH_JSON_E_EXPECTED_COMMA);
+    }
+    depth--;
+    TAPE_CLOSE();
+    NEXT(ST_AFTER);
+    goto after;
+
 out:
     s->state = st;
     s->depth = depth;
