@@ -1,0 +1,112 @@
+//! The float32 vector kernels (conventions in native_modules/kernels/vector):
+//! arrays are float32, lengths must agree, scalar results come back exact.
+
+use crate::error::{Error, Result};
+use crate::kernel::{run, Call, Kernel};
+
+/// One top-k record: a matrix row and its score (layout is the kernel's).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hit {
+    /// Row index in the matrix.
+    pub row: u32,
+    /// The row's score under the metric.
+    pub score: f32,
+}
+
+/// How [`topk`] scores rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Metric {
+    /// Squared Euclidean distance, smallest first.
+    L2Sq = 0,
+    /// Dot product, largest first.
+    Dot = 1,
+    /// Cosine similarity, largest first.
+    Cosine = 2,
+}
+
+impl Metric {
+    /// Whether a larger score is better.
+    pub fn larger_is_better(self) -> bool {
+        self != Metric::L2Sq
+    }
+}
+
+/// The bytes of a float slice (same memory).
+pub fn as_bytes(v: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and u8 has alignment 1.
+    unsafe { core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 4) }
+}
+
+fn as_bytes_mut<T>(v: &mut [T]) -> &mut [u8] {
+    // SAFETY: used only for f32 and Hit, plain data without padding.
+    unsafe {
+        core::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, core::mem::size_of_val(v))
+    }
+}
+
+fn scalar(kernel: Kernel, a: &[f32], b: &[f32]) -> Result<f32> {
+    run(Call::new(kernel), as_bytes(a), as_bytes(b), &mut []).map(|o| f32::from_bits(o.value as u32))
+}
+
+fn same_len(a: &[f32], b: &[f32]) -> Result<()> {
+    if a.len() == b.len() {
+        Ok(())
+    } else {
+        Err(Error::Invalid)
+    }
+}
+
+/// `a . b`.
+pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
+    same_len(a, b)?;
+    scalar(Kernel::VecDot, a, b)
+}
+
+/// Sum of `a`.
+pub fn sum(a: &[f32]) -> Result<f32> {
+    scalar(Kernel::VecSum, a, &[])
+}
+
+/// `|a|`.
+pub fn l2norm(a: &[f32]) -> Result<f32> {
+    scalar(Kernel::VecL2Norm, a, &[])
+}
+
+/// `|a - b|^2`.
+pub fn l2sq(a: &[f32], b: &[f32]) -> Result<f32> {
+    same_len(a, b)?;
+    scalar(Kernel::VecL2Sq, a, b)
+}
+
+/// `a . b / (|a| |b|)` (NaN for a zero vector).
+pub fn cosine(a: &[f32], b: &[f32]) -> Result<f32> {
+    same_len(a, b)?;
+    scalar(Kernel::VecCosine, a, b)
+}
+
+/// `out = alpha * x + y`.
+pub fn axpy(alpha: f32, x: &[f32], y: &[f32], out: &mut [f32]) -> Result<()> {
+    same_len(x, y)?;
+    same_len(x, out)?;
+    let mut call = Call::new(Kernel::VecAxpy);
+    call.arg[0] = u64::from(alpha.to_bits());
+    run(call, as_bytes(x), as_bytes(y), as_bytes_mut(out)).map(|_| ())
+}
+
+/// `out = m v` for a row-major matrix of `v.len()` columns; returns the rows.
+pub fn matvec(m: &[f32], v: &[f32], out: &mut [f32]) -> Result<usize> {
+    let o = run(Call::new(Kernel::VecMatvec), as_bytes(m), as_bytes(v), as_bytes_mut(out))?;
+    Ok(o.value as usize)
+}
+
+/// The best `out.len()` rows of `m` (row-major, `q.len()` columns) for query
+/// `q`, best first; returns the filled prefix of `out`.
+pub fn topk<'o>(m: &[f32], q: &[f32], metric: Metric, out: &'o mut [Hit]) -> Result<&'o [Hit]> {
+    let mut call = Call::new(Kernel::VecTopk);
+    call.arg[0] = out.len() as u64;
+    call.arg[1] = metric as u64;
+    let o = run(call, as_bytes(m), as_bytes(q), as_bytes_mut(out))?;
+    Ok(&out[..o.value as usize])
+}
