@@ -139,11 +139,9 @@ static void restore(eh_call_window *w, uint64_t *dst, const uint64_t *src, uint6
 
 void eh_scrub_stack(uint64_t base); /* start.S */
 
-/* Warm-path scrub; see the invariants at the top. Called from the serving
- * loop's own frame: every stack byte below that frame belonged to the call. */
+/* Warm-path scrub of everything but the stack; see the invariants at the top. */
 __attribute__((noinline)) static void scrub(eh_call_window *w)
 {
-    eh_scrub_stack(EH_GL_STACK_BASE);
     if (w->snap_len)
         restore(w, (uint64_t *)(uintptr_t)w->snap_src,
                       (const uint64_t *)(uintptr_t)w->snap_copy, w->snap_len);
@@ -175,6 +173,10 @@ __attribute__((noreturn)) static void serve_forever(void)
         if (__atomic_load_n(&w->host_waiting, __ATOMIC_RELAXED))
             eh_out(EH_PORT_DONE, EH_DONE_CALL);
         scrub(w);
+        /* Last, straight from the loop's frame: every stack byte below it
+         * belonged to the call or to scrub() (a helper's frame would keep
+         * the bytes it covers). Leaves xmm0/xmm1 zero. */
+        eh_scrub_stack(EH_GL_STACK_BASE);
     }
 }
 
@@ -182,6 +184,7 @@ __attribute__((noreturn)) void eh_guest_main(void)
 {
     eh_call_window *w = W;
     eh_kernels_init_with(w->cpu_features, w->variant[0] ? w->variant : (const char *)0);
+    eh_scrub_stack(EH_GL_STACK_BASE); /* the snapshot holds no init leftovers */
     eh_out(EH_PORT_DONE, EH_DONE_INIT); /* the monitor snapshots here */
     serve_forever();
 }

@@ -117,8 +117,24 @@ static const uint8_t *snap_copy(eh_guest *g, uint64_t pfn)
     return lo < g->nsnap && g->snap[lo].pfn == pfn ? g->snap[lo].copy : NULL;
 }
 
+static int snap_reset_locked(eh_guest *g, int abandon_call);
+
+/* Returns 0 when reset, 1 when skipped because a call is posted (the guest
+ * must serve it; the next idle exit resets), -1 on failure. Holds io_lock so
+ * it never overlaps the caller's copies into or out of scratch. */
 int eh_snap_reset(eh_guest *g, int abandon_call)
 {
+    pthread_mutex_lock(&g->io_lock);
+    int rc = snap_reset_locked(g, abandon_call);
+    pthread_mutex_unlock(&g->io_lock);
+    return rc;
+}
+
+static int snap_reset_locked(eh_guest *g, int abandon_call)
+{
+    if (!abandon_call && __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE) !=
+                             __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE))
+        return 1;
     uint64_t t0 = eh_now_ns();
     if (get_dirty(g))
         return -1;

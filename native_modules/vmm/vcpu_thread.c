@@ -14,6 +14,11 @@
  * by kill_seq is the one in flight and still unfinished: a late signal for a
  * finished call is ignored, so it can never kill the next call.
  *
+ * Refresh: a caller may set refresh_req and signal; on EINTR the thread then
+ * resets the guest to its snapshot and lets it run on (serving anything
+ * already posted). This bounds how long a warm guest runs without the
+ * host's authoritative reset.
+ *
  * Parking: at EH_DONE_IDLE (idle window over) the thread resets the guest to
  * its snapshot and sleeps on the `wake` futex until a call is posted, so an
  * idle tenant costs no CPU.
@@ -156,9 +161,14 @@ static void take_log(eh_guest *g)
 /* Returns 0 to keep running, -1 to stop the thread. */
 static int park(eh_guest *g, int reset)
 {
-    if (reset && eh_snap_reset(g, 0)) {
-        set_fault(g, 0, 0, "reset failed: %m");
-        return -1;
+    if (reset) {
+        int rc = eh_snap_reset(g, 0);
+        if (rc < 0) {
+            set_fault(g, 0, 0, "reset failed: %m");
+            return -1;
+        }
+        if (rc == 1)
+            return 0; /* a call was posted meanwhile: serve it, park later */
     }
     atomic_store(&g->state, EH_VCPU_PARKED);
     notify(g);
@@ -175,13 +185,20 @@ static int park(eh_guest *g, int reset)
     return 0;
 }
 
-static int on_timeout_signal(eh_guest *g)
+static int on_signal(eh_guest *g)
 {
+    if (atomic_exchange(&g->refresh_req, 0)) {
+        if (eh_snap_reset(g, 0) < 0) {
+            set_fault(g, 0, 0, "refresh reset failed: %m");
+            return -1;
+        }
+        notify(g);
+    }
     uint64_t req = __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE);
     if (atomic_load(&g->kill_seq) != req ||
         __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == req)
         return 0; /* stale: that call already finished */
-    if (eh_snap_reset(g, 1)) {
+    if (eh_snap_reset(g, 1) < 0) {
         set_fault(g, 0, 0, "reset after timeout failed: %m");
         return -1;
     }
@@ -300,7 +317,7 @@ static void *vcpu_main(void *arg)
             g->run->immediate_exit = 0;
             if (atomic_load(&g->stop))
                 break;
-            if (on_timeout_signal(g))
+            if (on_signal(g))
                 break;
             continue;
         }

@@ -28,6 +28,9 @@
 
 #define EH_SPIN_NS 300000ull /* caller spins this long before sleeping */
 #define EH_BOOT_MS_MIN 2000u
+/* A warm guest is reset by the host at least this often (see refresh()). */
+#define EH_WARM_RESET_CALLS 1024u
+#define EH_WARM_RESET_NS 50000000ull
 
 /* ---- TSC calibration ---------------------------------------------------- */
 static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
@@ -65,6 +68,7 @@ static void guest_free(eh_vm *vm, eh_guest *g)
     eh_mem_unmap(g);
     eh_snap_free(g);
     pthread_mutex_destroy(&g->log_lock);
+    pthread_mutex_destroy(&g->io_lock);
     free(g);
 }
 
@@ -92,6 +96,7 @@ static int guest_boot(eh_vm *vm, char *err, size_t errlen)
     g->vm_fd = g->vcpu_fd = -1;
     g->owner = vm;
     pthread_mutex_init(&g->log_lock, NULL);
+    pthread_mutex_init(&g->io_lock, NULL);
     int rc = EH_VM_ESYS;
     int kvm = eh_kvm_fd(err, errlen);
     if (kvm < 0)
@@ -335,6 +340,40 @@ static void record_fault(eh_vm *vm, eh_guest *g, char *err, size_t errlen)
     vm->stats.faults++;
 }
 
+/* The warm path trusts the guest runtime's scrub between calls; to bound how
+ * long anything a subverted runtime keeps could survive, the host forces its
+ * authoritative reset (dirty pages + registers) every EH_WARM_RESET_CALLS
+ * warm calls or EH_WARM_RESET_NS, whichever comes first. Runs between calls,
+ * so no call observes it; costs one exit plus one reset. */
+static void refresh(eh_vm *vm, eh_guest *g)
+{
+    uint64_t now = eh_now_ns(), resets = atomic_load(&g->resets);
+    if (resets != vm->resets_seen) { /* a park or timeout already reset it */
+        vm->resets_seen = resets;
+        vm->warm_calls_since_reset = 0;
+        vm->last_reset_at_ns = now;
+        return;
+    }
+    if (++vm->warm_calls_since_reset < EH_WARM_RESET_CALLS &&
+        now - vm->last_reset_at_ns < EH_WARM_RESET_NS)
+        return;
+    atomic_store(&g->refresh_req, 1);
+    eh_vcpu_kick(g);
+    uint64_t give_up = now + 100000000ull;
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if (atomic_load(&g->resets) != resets || atomic_load(&g->state) != EH_VCPU_RUNNING)
+            break;
+        int64_t left = (int64_t)(give_up - eh_now_ns());
+        if (left <= 0)
+            break;
+        eh_futex_wait(&g->event, e, left);
+    }
+    vm->resets_seen = atomic_load(&g->resets);
+    vm->warm_calls_since_reset = 0;
+    vm->last_reset_at_ns = eh_now_ns();
+}
+
 static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
                        char *err, size_t errlen)
 {
@@ -346,6 +385,9 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     if ((rc = plan_io(g, req, &p, err, errlen)))
         return rc;
     eh_call_window *w = g->win;
+    /* io_lock: no reset may rewrite scratch while we copy in or out. It is
+     * never held while waiting for the guest (a reset waits on it). */
+    pthread_mutex_lock(&g->io_lock);
     if (req->in_len)
         memcpy(g->mem + p.in, (const void *)(uintptr_t)req->in, req->in_len);
     if (req->in2_len)
@@ -364,7 +406,9 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
         atomic_fetch_add(&g->wake, 1);
         eh_futex_wake(&g->wake);
     }
+    pthread_mutex_unlock(&g->io_lock);
     rc = wait_call(vm, g, seq);
+    pthread_mutex_lock(&g->io_lock);
     if (rc == 0) {
         *res = w->res;
         uint64_t n = res->out_len < req->out_cap ? res->out_len : req->out_cap;
@@ -375,6 +419,9 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     }
     if (rc == 0 || rc == EH_VM_ETIMEOUT) /* guest is live and idle in the loop or parked */
         memset(g->mem + EH_GL_SCRATCH, 0, p.end - EH_GL_SCRATCH);
+    pthread_mutex_unlock(&g->io_lock);
+    if (rc == 0 && warm)
+        refresh(vm, g);
     if (rc == EH_VM_ETIMEOUT) {
         vm->stats.timeouts++;
         EH_ERR(err, errlen, "call exceeded its %u ms limit", vm->cfg.time_limit_ms);

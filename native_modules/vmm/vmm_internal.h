@@ -66,6 +66,8 @@ typedef struct eh_guest {
     _Atomic uint64_t kill_seq; /* the call whose deadline passed       */
     _Atomic uint64_t aborted_seq; /* last call ended by timeout/fault */
     _Atomic int abort_kind;
+    pthread_mutex_t io_lock;   /* guest memory: caller copies vs. resets */
+    _Atomic int refresh_req;   /* caller asks for a reset while warm   */
     _Atomic uint64_t exits;
     _Atomic uint64_t pings;
 
@@ -99,6 +101,8 @@ struct eh_vm {
     eh_guest *g;
     uint64_t seq;
     uint64_t spin_tsc;
+    uint64_t warm_calls_since_reset; /* bounded by EH_WARM_RESET_CALLS       */
+    uint64_t resets_seen, last_reset_at_ns;
     eh_vm_stats stats; /* totals of dead guests + live counters on read */
     char fault[160];
     uint64_t fault_addr;

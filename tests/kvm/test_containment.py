@@ -1,0 +1,138 @@
+"""Misbehaving guests are contained: faults, runaway loops, out-of-bounds
+access, illegal exits -- on the exit path (idle_spin_us=0) and on the
+exit-less warm path (the vCPU is spinning on the doorbell)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from host import vmm
+from host.errors import GuestFault, GuestTimeout
+from tests.kvm.conftest import request
+
+pytestmark = pytest.mark.kvm
+
+PATHS = pytest.mark.parametrize("spin_us", [0, 100_000], ids=["exit-path", "warm-path"])
+MEM_MB = 64
+
+
+def _test_guest(make_guest, spin_us, **kw):
+    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=spin_us, mem_mb=MEM_MB, **kw)
+    _ok(g)  # boot; on the warm path the vCPU is now spinning
+    return g
+
+
+def _ok(g):
+    req, res, _keep = request(1, b"123456789")
+    g.offload(req, res)
+    assert res.value == 0xE3069283
+
+
+def _op(g, op, *args):
+    req, res, _keep = request(0, args=args)
+    g.call_op(op, req, res)
+    return res
+
+
+@PATHS
+@pytest.mark.parametrize("op,args,what", [
+    (vmm.OP_TEST_READ, (0,), "page fault"),                     # null page
+    (vmm.OP_TEST_READ, (MEM_MB << 20,), "page fault"),          # past guest memory
+    (vmm.OP_TEST_READ, (0x40000000 + (1 << 21),), "page fault"),  # far outside
+    (vmm.OP_TEST_READ, (0x8000,), "page fault"),                # page tables (supervisor)
+    (vmm.OP_TEST_READ, (0x1000,), "page fault"),                # GDT (supervisor)
+    (vmm.OP_TEST_WRITE, (0x400000, 1), "page fault"),           # guest code is read-only
+    (vmm.OP_TEST_WRITE, (0xC00000, 1), "page fault"),           # snapshot copy is read-only
+    (vmm.OP_TEST_WRITE, (0x3000, 1), "page fault"),             # ring-0 trampolines
+    (vmm.OP_TEST_JUMP, (0x1000000,), "page fault"),             # data is not executable
+    (vmm.OP_TEST_HLT, (), "general protection"),
+    (vmm.OP_TEST_OUT, (0x80,), "general protection"),           # port I/O from ring 3
+    (vmm.OP_TEST_PORT, (0x10,), "unknown port"),                # undefined exit
+    (vmm.OP_TEST_ABORT, (), "aborted"),
+])
+def test_fault_destroys_guest_and_next_call_works(make_guest, spin_us, op, args, what):
+    g = _test_guest(make_guest, spin_us)
+    creates = g.stats()["creates"]
+    with pytest.raises(GuestFault, match=what) as info:
+        _op(g, op, *args)
+    assert info.value.addr is not None
+    _ok(g)
+    st = g.stats()
+    assert st["creates"] == creates + 1 and st["faults"] == 1
+
+
+def test_fault_reports_the_address(make_guest):
+    g = _test_guest(make_guest, 0)
+    with pytest.raises(GuestFault) as info:
+        _op(g, vmm.OP_TEST_WRITE, 0x400123, 7)
+    assert info.value.addr == 0x400123
+    assert "write" in info.value.reason
+
+
+@PATHS
+def test_runaway_kernel_times_out_within_limit(make_guest, spin_us):
+    limit_ms = 100
+    g = _test_guest(make_guest, spin_us, time_limit_ms=limit_ms)
+    t0 = time.monotonic()
+    with pytest.raises(GuestTimeout):
+        _op(g, vmm.OP_TEST_LOOP)
+    elapsed_ms = (time.monotonic() - t0) * 1000
+    assert limit_ms <= elapsed_ms < limit_ms + 150, elapsed_ms
+    _ok(g)  # reset to the snapshot, same VM
+    st = g.stats()
+    assert st["timeouts"] == 1 and st["creates"] == 1
+
+
+def test_late_deadline_does_not_kill_next_call(make_guest):
+    # Short limit, many quick calls: a deadline racing a completion must never
+    # turn a finished or a following call into a timeout.
+    g = _test_guest(make_guest, 100, time_limit_ms=20)
+    for _ in range(3000):
+        _ok(g)
+    assert g.stats()["timeouts"] == 0
+
+
+@PATHS
+def test_no_state_survives_a_call(make_guest, spin_us):
+    g = _test_guest(make_guest, spin_us)
+    _op(g, vmm.OP_TEST_STASH, 0x5EC2E7)
+    if spin_us == 0:
+        assert g.wait_parked()
+    assert _op(g, vmm.OP_TEST_PEEK).value == 0
+
+
+def test_stash_is_visible_without_reset_sanity(make_guest):
+    # Guard against a vacuous PEEK: inside one call the stash is readable.
+    g = _test_guest(make_guest, 0)
+    with pytest.raises(GuestFault):  # stash, then fault: PEEK must see 0 in the fresh guest
+        _op(g, vmm.OP_TEST_STASH, 1)
+        _op(g, vmm.OP_TEST_WRITE, 0, 0)
+    assert _op(g, vmm.OP_TEST_PEEK).value == 0
+
+
+def test_host_reset_restores_dirty_pages(make_guest):
+    g = _test_guest(make_guest, 0)
+    req, res, _keep = request(0, args=(64 << 10,))
+    g.call_op(vmm.OP_TEST_DIRTY, req, res)
+    assert g.wait_parked()
+    st = g.stats()
+    assert st["last_reset_pages"] >= 16
+    assert st["resets"] >= 1
+
+
+def test_log_exit_is_allowed(make_guest):
+    g = _test_guest(make_guest, 0)
+    _op(g, vmm.OP_TEST_LOG)
+    assert g.last_log() == "hello from the guest"
+    _ok(g)
+
+
+def test_idle_guest_parks_and_burns_no_cpu(make_guest):
+    g = _test_guest(make_guest, 200)
+    assert g.wait_parked(2000)
+    c0 = g.stats()["vcpu_cpu_ns"]
+    time.sleep(0.1)
+    assert g.stats()["vcpu_cpu_ns"] - c0 < 2_000_000
+    _ok(g)

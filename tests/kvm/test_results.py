@@ -1,0 +1,84 @@
+"""Results computed in a KVM guest equal the in-process kernels."""
+
+from __future__ import annotations
+
+import array
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from host import kernels
+from host.native import ffi
+
+pytestmark = pytest.mark.kvm
+
+SIZES = (0, 1, 7, 8, 63, 64, 65, 4095, 4096, 65537, 1 << 20)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_crc32c_matches_inproc(size):
+    data = random.Random(size).randbytes(size)
+    assert kernels.crc32c(data, isolation="kvm") == kernels.crc32c(data, isolation="inproc")
+
+
+def test_crc32c_known_vector():
+    assert kernels.crc32c(b"123456789", isolation="kvm") == 0xE3069283
+
+
+def test_other_kernels_match_inproc():
+    doc = b'{"a": [1, 2, {"b": "x y"}], "c": null}'
+    assert kernels.json_minify(doc, isolation="kvm") == kernels.json_minify(doc, isolation="inproc")
+    assert (kernels.json_validate(doc, isolation="kvm")
+            == kernels.json_validate(doc, isolation="inproc"))
+    a = array.array("f", [1.0, 2.5, -3.0] * 37)
+    b = array.array("f", [0.5, -1.0, 2.0] * 37)
+    assert kernels.vec_dot(a, b, isolation="kvm") == kernels.vec_dot(a, b, isolation="inproc")
+
+
+@pytest.mark.parametrize("variant", ["byte", "sse42"])
+def test_variant_override_reaches_guest(make_guest, variant):
+    from tests.kvm.conftest import request
+
+    data = random.Random(1).randbytes(1000)
+    g = make_guest(variant=variant)
+    req, res, _keep = request(1, data)
+    g.offload(req, res)
+    assert res.value == kernels.crc32c(data, isolation="inproc")
+
+
+def test_stream_kernel_in_guest(make_guest):
+    from tests.kvm.conftest import request
+
+    n = 4096
+    a = ffi.new("double[]", [float(i) for i in range(n)])
+    b = ffi.new("double[]", [2.0] * n)
+    req, res, keep = request(15, bytes(ffi.buffer(a)), bytes(ffi.buffer(b)), out_cap=8 * n,
+                             args=(3, 2))
+    make_guest().offload(req, res)
+    assert res.status == 0 and res.value > 0
+    out = ffi.cast("double *", keep[2])
+    assert [out[i] for i in (0, 1, 100)] == [6.0, 7.0, 106.0]  # triad: a + 3*b
+
+
+def test_cli_kvm_equals_inproc(tmp_path):
+    f = tmp_path / "data.bin"
+    f.write_bytes(os.urandom(300_000))
+    outs = [subprocess.run([sys.executable, "-m", "host", "kernel", "crc32c", "--isolation",
+                            iso, str(f)], capture_output=True, text=True, check=True).stdout
+            for iso in ("kvm", "inproc")]
+    assert outs[0] == outs[1] and len(outs[0].strip()) == 8
+
+
+def test_too_large_input_is_an_error(make_guest):
+    from host.errors import KernelError
+    from tests.kvm.conftest import request
+
+    g = make_guest(mem_mb=32)
+    req, res, _keep = request(1, bytes(17 << 20))
+    with pytest.raises(KernelError, match="scratch"):
+        g.offload(req, res)
+    req, res, _keep = request(1, b"abc")
+    g.offload(req, res)  # the guest still serves
