@@ -32,6 +32,9 @@ REQ = struct.Struct("<II4Q6Q")   # eh_offload_req (88 bytes)
 RES = struct.Struct("<iIQQQ")    # eh_offload_res (32 bytes)
 
 
+_failed: dict[pathlib.Path, BuildError] = {}
+
+
 def sources() -> list[pathlib.Path]:
     """Kernel sources for wasm32: all families' .c files, the dispatcher, the harness."""
     out = []
@@ -64,13 +67,16 @@ def build(flavor: str = "scalar") -> pathlib.Path:
     out = cache_dir() / f"kernels-{flavor}-{h.hexdigest()[:16]}.wasm"
     if out.exists():
         return out
+    if out in _failed:  # same sources, same flags: the same error, without recompiling
+        raise _failed[out]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     proc = subprocess.run([clang, *flags, "-o", str(tmp), *map(str, srcs)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
-        raise BuildError(f"wasm32 kernels ({flavor})", proc.stderr + proc.stdout)
+        _failed[out] = BuildError(f"wasm32 kernels ({flavor})", proc.stderr + proc.stdout)
+        raise _failed[out]
     tmp.replace(out)  # atomic: concurrent builders never see a partial module
     return out
 
