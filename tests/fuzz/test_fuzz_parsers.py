@@ -47,7 +47,7 @@ def _build(target: str) -> pathlib.Path:
     exe.parent.mkdir(parents=True, exist_ok=True)
     tmp = exe.with_suffix(f".{os.getpid()}.tmp")
     proc = subprocess.run(
-        [clang, "-O1", "-g", "-fsanitize=fuzzer,address,undefined",
+        [clang, "-O1", "-g", "-fsanitize=fuzzer,address,undefined", "-DEH_JSON_CHUNK=128",
          "-fno-sanitize-recover=undefined", f"-I{ROOT}", f"-I{ROOT / 'include'}",
          *map(str, srcs), "-o", str(tmp)], capture_output=True, text=True)
     if proc.returncode != 0:
