@@ -127,6 +127,21 @@ def _kvm_rows(cases, target_s):
     return rows
 
 
+def _stream_reference(np, target_s):
+    """STREAM triad (kernel 15) in process over 3 x 64 MiB: the memory bandwidth
+    the top-k and matvec rows are held against."""
+    n = 1 << 23
+    a, b = np.ones(n), np.ones(n)
+    req = NativeRequest(15, a, b, out_cap=8 * n, args=(3, 1))
+    try:
+        secs = req.seconds(target_s, repeat=3)
+    except EdgehostError as exc:
+        return _row("stream-triad", "stream (reference)", "-", "inproc", n, 24 * n, None,
+                    note=str(exc))
+    return _row("stream-triad", "stream (reference)", "-", "inproc", n, 24 * n, secs,
+                note="memory bandwidth reference, 24 bytes per element")
+
+
 @click.command("vector")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--target-ms", default=30.0, show_default=True,
@@ -164,6 +179,7 @@ def command(as_json, target_ms, only, no_wasm):
         extra = {"note": threads_note} if threads_note else {}
         rows.append(_row(op, "numpy", np.__version__, "inproc", size, nbytes,
                          call_seconds(np_fn, target_s), **extra))
+    rows.append(_stream_reference(np, target_s))
     rows += _kvm_rows(cases, target_s)
     if not no_wasm:
         rows += list(_wasm_rows(cases, target_s, ("scalar", "simd128")))
