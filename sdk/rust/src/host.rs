@@ -55,11 +55,14 @@ fn fitted(rc: i32, out: &mut [u8]) -> Result<&mut [u8]> {
     Ok(&mut out[..n])
 }
 
-/// Calls `get(out)` with a scratch buffer until the value fits.
+/// Calls `get(out)` with a scratch buffer until the value fits. The buffer
+/// is 8-byte aligned, so the value can be viewed as numbers in place.
 fn fetch_in<'s>(s: &'s Scratch, mut get: impl FnMut(&mut [u8]) -> i32) -> Result<&'s mut [u8]> {
     let mut cap = 256;
     loop {
-        let buf = s.bytes(cap)?;
+        let words = s.slice::<u64>((cap + 7) / 8)?;
+        // SAFETY: u64 has no padding and u8 has alignment 1.
+        let buf = unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, cap) };
         let n = check(get(buf))?;
         if n <= buf.len() {
             return Ok(&mut buf[..n]);
@@ -130,7 +133,7 @@ pub fn kv_get<'o>(key: &[u8], out: &'o mut [u8]) -> Result<&'o mut [u8]> {
     fitted(rc, out)
 }
 
-/// The kv value for `key` at any size, in scratch memory.
+/// The kv value for `key` at any size, in scratch memory (8-byte aligned).
 pub fn kv_get_in<'s>(s: &'s Scratch, key: &[u8]) -> Result<&'s mut [u8]> {
     fetch_in(s, |out| {
         let cap = len32(out);

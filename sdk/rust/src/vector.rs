@@ -39,7 +39,31 @@ pub fn as_bytes(v: &[f32]) -> &[u8] {
     unsafe { core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 4) }
 }
 
-fn as_bytes_mut<T>(v: &mut [T]) -> &mut [u8] {
+/// The floats stored in `bytes` (little-endian, in place): `Invalid` unless
+/// `bytes` is 4-byte aligned and a whole number of floats.
+pub fn floats(bytes: &[u8]) -> Result<&[f32]> {
+    if bytes.as_ptr() as usize % 4 != 0 || bytes.len() % 4 != 0 {
+        return Err(Error::Invalid);
+    }
+    // SAFETY: aligned, whole floats, and every bit pattern is a valid f32.
+    Ok(unsafe { core::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4) })
+}
+
+/// Mutable [`floats`].
+pub fn floats_mut(bytes: &mut [u8]) -> Result<&mut [f32]> {
+    if bytes.as_ptr() as usize % 4 != 0 || bytes.len() % 4 != 0 {
+        return Err(Error::Invalid);
+    }
+    // SAFETY: as in `floats`.
+    Ok(unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr() as *mut f32, bytes.len() / 4) })
+}
+
+/// The bytes of a mutable float slice (same memory).
+pub fn as_bytes_mut(v: &mut [f32]) -> &mut [u8] {
+    raw_bytes_mut(v)
+}
+
+fn raw_bytes_mut<T>(v: &mut [T]) -> &mut [u8] {
     // SAFETY: used only for f32 and Hit, plain data without padding.
     unsafe {
         core::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, core::mem::size_of_val(v))
@@ -92,12 +116,12 @@ pub fn axpy(alpha: f32, x: &[f32], y: &[f32], out: &mut [f32]) -> Result<()> {
     same_len(x, out)?;
     let mut call = Call::new(Kernel::VecAxpy);
     call.arg[0] = u64::from(alpha.to_bits());
-    run(call, as_bytes(x), as_bytes(y), as_bytes_mut(out)).map(|_| ())
+    run(call, as_bytes(x), as_bytes(y), raw_bytes_mut(out)).map(|_| ())
 }
 
 /// `out = m v` for a row-major matrix of `v.len()` columns; returns the rows.
 pub fn matvec(m: &[f32], v: &[f32], out: &mut [f32]) -> Result<usize> {
-    let o = run(Call::new(Kernel::VecMatvec), as_bytes(m), as_bytes(v), as_bytes_mut(out))?;
+    let o = run(Call::new(Kernel::VecMatvec), as_bytes(m), as_bytes(v), raw_bytes_mut(out))?;
     Ok(o.value as usize)
 }
 
@@ -107,6 +131,6 @@ pub fn topk<'o>(m: &[f32], q: &[f32], metric: Metric, out: &'o mut [Hit]) -> Res
     let mut call = Call::new(Kernel::VecTopk);
     call.arg[0] = out.len() as u64;
     call.arg[1] = metric as u64;
-    let o = run(call, as_bytes(m), as_bytes(q), as_bytes_mut(out))?;
+    let o = run(call, as_bytes(m), as_bytes(q), raw_bytes_mut(out))?;
     Ok(&out[..o.value as usize])
 }
