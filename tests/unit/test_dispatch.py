@@ -74,7 +74,10 @@ def test_environment_variable_pins_the_process():
     assert out.stdout.split() == ["byte", "scalar"]
 
 
-@pytest.mark.parametrize("family", ["crc32c", "vector"])
+FAMILIES = ["crc32c", "csv", "json", "vector"]  # every family follows dispatch.h's contract
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_set_variant_rejects_unknown_and_keeps_active(family):
     setter = getattr(lib, f"eh_{family}_set_variant")
     before = active_variant(family)
@@ -82,11 +85,25 @@ def test_set_variant_rejects_unknown_and_keeps_active(family):
     assert active_variant(family) == before
 
 
-@pytest.mark.parametrize("family", ["crc32c", "vector"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_generic_variant_first_and_always_runnable(family):
     vs = variants(family)
     assert vs[0][1] is True
-    assert active_variant(family) == best(family)
+    if not os.environ.get("EDGEHOST_KERNEL_VARIANT"):  # unpinned: the best one runs
+        assert active_variant(family) == best(family)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_runnable_variant_can_be_pinned(family):
+    setter = getattr(lib, f"eh_{family}_set_variant")
+    before = active_variant(family)
+    try:
+        for name, ok in variants(family):
+            assert (setter(name.encode()) == 0) == ok
+            if ok:
+                assert active_variant(family) == name
+    finally:
+        setter(before.encode())
 
 
 def test_unknown_kernel_id_is_not_supported():
