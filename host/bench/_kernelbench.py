@@ -16,13 +16,14 @@ class NativeRequest:
     """An eh_offload_req over caller-owned buffers, run by a C loop."""
 
     def __init__(self, kernel: int, data=b"", data2=b"", out_cap: int = 0,
-                 args: tuple[int, ...] = ()):
+                 args: tuple[int, ...] = (), flags: int = 0):
         self.req = ffi.new("eh_offload_req *")
         self.res = ffi.new("eh_offload_res *")
         self._keep = [ffi.from_buffer(data), ffi.from_buffer(data2),
                       ffi.new("uint8_t[]", max(out_cap, 1))]
         r = self.req
         r.kernel = kernel
+        r.flags = flags
         for i, a in enumerate(args):
             r.arg[i] = a
         setattr(r, "in", int(ffi.cast("uintptr_t", self._keep[0])))

@@ -8,8 +8,8 @@ written), so figures compare across implementations and with STREAM."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import struct
 import sys
 
 import click
@@ -25,10 +25,31 @@ MATVEC = (4096, 256)        # rows x cols
 TOPK = (100_000, 128, 10)   # rows x cols, k
 
 
+@dataclasses.dataclass
+class Case:
+    """One measured operation: the request, the bytes it touches, the same
+    operation through the Python API and through numpy."""
+
+    op: str
+    kernel: int
+    data: object
+    data2: object
+    out_cap: int
+    args: tuple
+    nbytes: int
+    api: object
+    peer: object
+    flags: int = 0
+
+    def request(self) -> NativeRequest:
+        return NativeRequest(self.kernel, self.data, self.data2, self.out_cap, self.args,
+                             self.flags)
+
+
 def _cases(np, rng):
-    """(name, kernel id, data, data2, out_cap, args, bytes touched, api call, numpy call)."""
     a = rng.standard_normal(N).astype(np.float32)
     b = rng.standard_normal(N).astype(np.float32)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
     tmp = np.empty_like(a)
     m = rng.standard_normal(MATVEC).astype(np.float32)
     v = rng.standard_normal(MATVEC[1]).astype(np.float32)
@@ -53,26 +74,30 @@ def _cases(np, rng):
 
     vec_bytes, mat_bytes = 4 * N, 4 * (m.size + v.size)
     return [
-        ("dot", ids["dot"], a, b, 0, (), 2 * vec_bytes,
-         lambda: vk.vec_dot(a, b, **api), lambda: np.dot(a, b)),
-        ("axpy", ids["axpy"], a, b, vec_bytes, (f32_bits(1.5),), 3 * vec_bytes,
-         lambda: vk.vec_axpy(1.5, a, b, **api), np_axpy),
-        ("sum", ids["sum"], a, b"", 0, (), vec_bytes,
-         lambda: vk.vec_sum(a, **api), lambda: a.sum()),
-        ("l2norm", ids["l2norm"], a, b"", 0, (), vec_bytes,
-         lambda: vk.vec_l2norm(a, **api), lambda: np.linalg.norm(a)),
-        ("l2sq", ids["l2sq"], a, b, 0, (), 2 * vec_bytes,
-         lambda: vk.vec_l2sq(a, b, **api), np_l2sq),
-        ("cosine", ids["cosine"], a, b, 0, (), 2 * vec_bytes,
-         lambda: vk.vec_cosine(a, b, **api),
-         lambda: np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))),
-        ("matvec", ids["matvec"], m, v, 4 * MATVEC[0], (), mat_bytes + 4 * MATVEC[0],
-         lambda: vk.vec_matvec(m, v, **api), lambda: m @ v),
-        ("topk-dot", ids["topk"], big, q, 8 * k, (k, 1), big.nbytes,
-         lambda: vk.vec_topk(big, q, k, "dot", **api),
-         lambda: np.argpartition(-(big @ q), k)[:k]),
-        ("topk-l2sq", ids["topk"], big, q, 8 * k, (k, 0), big.nbytes,
-         lambda: vk.vec_topk(big, q, k, "l2sq", **api), np_topk_l2),
+        Case("dot", ids["dot"], a, b, 0, (), 2 * vec_bytes,
+             lambda: vk.vec_dot(a, b, **api), lambda: np.dot(a, b)),
+        Case("axpy", ids["axpy"], a, b, vec_bytes, (f32_bits(1.5),), 3 * vec_bytes,
+             lambda: vk.vec_axpy(1.5, a, b, **api), np_axpy),
+        Case("sum", ids["sum"], a, b"", 0, (), vec_bytes,
+             lambda: vk.vec_sum(a, **api), lambda: a.sum()),
+        Case("l2norm", ids["l2norm"], a, b"", 0, (), vec_bytes,
+             lambda: vk.vec_l2norm(a, **api), lambda: np.linalg.norm(a)),
+        Case("l2sq", ids["l2sq"], a, b, 0, (), 2 * vec_bytes,
+             lambda: vk.vec_l2sq(a, b, **api), np_l2sq),
+        Case("cosine", ids["cosine"], a, b, 0, (), 2 * vec_bytes,
+             lambda: vk.vec_cosine(a, b, **api),
+             lambda: np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))),
+        Case("matvec", ids["matvec"], m, v, 4 * MATVEC[0], (), mat_bytes + 4 * MATVEC[0],
+             lambda: vk.vec_matvec(m, v, **api), lambda: m @ v),
+        Case("topk-dot", ids["topk"], big, q, 8 * k, (k, 1), big.nbytes,
+             lambda: vk.vec_topk(big, q, k, "dot", **api),
+             lambda: np.argpartition(-(big @ q), k)[:k]),
+        Case("topk-l2sq", ids["topk"], big, q, 8 * k, (k, 0), big.nbytes,
+             lambda: vk.vec_topk(big, q, k, "l2sq", **api), np_topk_l2),
+        Case("dot-f64", ids["dot"], a64, b64, 0, (), 4 * vec_bytes,
+             lambda: vk.vec_dot(a64, b64, **api), lambda: np.dot(a64, b64), flags=vk.F64),
+        Case("sum-f64", ids["sum"], a64, b"", 0, (), 2 * vec_bytes,
+             lambda: vk.vec_sum(a64, **api), lambda: a64.sum(), flags=vk.F64),
     ]
 
 
@@ -94,18 +119,19 @@ def _wasm_rows(cases, target_s, flavors):
             yield _row("*", "edgehost", "-", f"wasm/{flavor}", 0, 0, None, note=str(exc))
             continue
         variant = wk.variant("vector")
-        for op, kid, data, data2, out_cap, args, nbytes, _api, _np in cases:
+        for c in cases:
             wk.reset()
-            d1 = (wk.put(data), data.nbytes)
-            d2 = (wk.put(data2), len(memoryview(data2).cast("B"))) if len(data2) else (0, 0)
-            wk.request(kid, data=d1, data2=d2, out=(wk.alloc(out_cap), out_cap), args=args)
+            d1 = (wk.put(c.data), c.data.nbytes)
+            d2 = (wk.put(c.data2), memoryview(c.data2).nbytes) if len(c.data2) else (0, 0)
+            wk.request(c.kernel, data=d1, data2=d2, out=(wk.alloc(c.out_cap), c.out_cap),
+                       args=c.args, flags=c.flags)
             status = wk.run()[0]
             if status < 0:
-                yield _row(op, "edgehost", variant, f"wasm/{flavor}", data.size, nbytes, None,
-                           note=f"status {status}")
+                yield _row(c.op, "edgehost", variant, f"wasm/{flavor}", c.data.size, c.nbytes,
+                           None, note=f"status {status}")
                 continue
             secs = min(wk.seconds_per_run(target_s=target_s, repeat=3))
-            yield _row(op, "edgehost", variant, f"wasm/{flavor}", data.size, nbytes, secs)
+            yield _row(c.op, "edgehost", variant, f"wasm/{flavor}", c.data.size, c.nbytes, secs)
 
 
 def _kvm_rows(cases, target_s):
@@ -113,17 +139,18 @@ def _kvm_rows(cases, target_s):
     try:
         kvm = KvmRunner()
     except EdgehostError as exc:
-        return [_row(op, "edgehost", "best", "kvm", data.size, nbytes, None, note=str(exc))
-                for op, _k, data, _d2, _oc, _a, nbytes, _api, _np in cases]
+        return [_row(c.op, "edgehost", "best", "kvm", c.data.size, c.nbytes, None, note=str(exc))
+                for c in cases]
     rows = []
     with kvm:
-        for op, kid, data, data2, out_cap, args, nbytes, _api, _np in cases:
+        for c in cases:
             try:
-                secs = kvm.seconds(NativeRequest(kid, data, data2, out_cap, args).req, target_s)
+                secs = kvm.seconds(c.request().req, target_s)
                 note = "per call: input copy into the guest + doorbell + kernel + output copy"
             except EdgehostError as exc:
                 secs, note = None, str(exc)
-            rows.append(_row(op, "edgehost", "best", "kvm", data.size, nbytes, secs, note=note))
+            rows.append(_row(c.op, "edgehost", "best", "kvm", c.data.size, c.nbytes, secs,
+                             note=note))
     return rows
 
 
@@ -161,29 +188,28 @@ def command(as_json, target_ms, only, no_wasm):
     target_s = target_ms / 1000
     cases = _cases(np, np.random.default_rng(0))
     if only:
-        cases = [c for c in cases if c[0] in only.split(",")]
+        cases = [c for c in cases if c.op in only.split(",")]
     rows = []
-    for op, kid, data, data2, out_cap, args, nbytes, api, np_fn in cases:
-        size = data.size
+    for c in cases:
+        size = c.data.size
         for name, ok in variants("vector"):
             if not ok:
-                rows.append(_row(op, "edgehost", name, "inproc", size, nbytes, None,
+                rows.append(_row(c.op, "edgehost", name, "inproc", size, c.nbytes, None,
                                  note="CPU lacks it"))
                 continue
             with use_variant("vector", name):
-                req = NativeRequest(kid, data, data2, out_cap, args)
-                rows.append(_row(op, "edgehost", name, "inproc", size, nbytes,
-                                 req.seconds(target_s)))
-        rows.append(_row(op, "edgehost api", active_variant("vector"), "inproc", size, nbytes,
-                         call_seconds(api, target_s)))
+                rows.append(_row(c.op, "edgehost", name, "inproc", size, c.nbytes,
+                                 c.request().seconds(target_s)))
+        rows.append(_row(c.op, "edgehost api", active_variant("vector"), "inproc", size,
+                         c.nbytes, call_seconds(c.api, target_s)))
         extra = {"note": threads_note} if threads_note else {}
-        rows.append(_row(op, "numpy", np.__version__, "inproc", size, nbytes,
-                         call_seconds(np_fn, target_s), **extra))
+        rows.append(_row(c.op, "numpy", np.__version__, "inproc", size, c.nbytes,
+                         call_seconds(c.peer, target_s), **extra))
     rows.append(_stream_reference(np, target_s))
     rows += _kvm_rows(cases, target_s)
     if not no_wasm:
         rows += list(_wasm_rows(cases, target_s, ("scalar", "simd128")))
-    emit(rows, as_json, title="float32 vector kernels (GB/s of bytes touched)")
+    emit(rows, as_json, title="vector kernels, float32 unless -f64 (GB/s of bytes touched)")
 
 
-__all__ = ["command", "struct"]
+__all__ = ["command"]
