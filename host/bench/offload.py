@@ -149,6 +149,7 @@ def _idle_cpu(vmm):
 def _stream(vmm, n_elems, reps):
     tsc_per_ns = lib.eh_vm_tsc_per_us() / 1000.0
     a = bytes(8 * n_elems)
+    b = bytes(8 * n_elems)  # a distinct array: add/triad read two streams on both sides
     rows = []
     impls = [("inproc", None), ("kvm-2M", vmm.PAGE_2M), ("kvm-4K", vmm.PAGE_4K)]
     native = {}
@@ -159,7 +160,7 @@ def _stream(vmm, n_elems, reps):
                       time_limit_ms=20000) if page else None
         try:
             for op, name, bpe in STREAM_OPS:
-                r = _Req(STREAM, a, a if op >= 2 else b"", out_cap=8 * n_elems, args=(op, reps))
+                r = _Req(STREAM, a, b if op >= 2 else b"", out_cap=8 * n_elems, args=(op, reps))
                 res = ffi.new("eh_offload_res *")
                 if g is None:
                     kernels_lib().eh_kernel_run(r.req, res)

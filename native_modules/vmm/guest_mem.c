@@ -41,10 +41,12 @@ int eh_mem_map(eh_guest *g, uint64_t mem_len, int huge, char *err, size_t errlen
     g->map_len = len;
     g->mem = (uint8_t *)(((uintptr_t)p + EH_GL_HUGE - 1) & ~(uintptr_t)(EH_GL_HUGE - 1));
     g->mem_len = mem_len;
-    if (huge)
-        madvise(g->mem, mem_len, MADV_HUGEPAGE); /* best effort: THP is "madvise" here */
-    else
-        madvise(g->mem, mem_len, MADV_NOHUGEPAGE);
+    /* The first 16 MiB hold small, scattered monitor/image/stack pages: 4 KiB
+     * host pages there keep boot from zeroing a 2 MiB page for each of them.
+     * Scratch gets transparent huge pages (THP is in "madvise" mode here). */
+    madvise(g->mem, EH_GL_LOW_END, MADV_NOHUGEPAGE);
+    madvise(g->mem + EH_GL_LOW_END, mem_len - EH_GL_LOW_END,
+            huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     madvise(g->map, len, MADV_DONTFORK); /* a fork()ing host must not copy tenants' RAM */
     return 0;
 }
@@ -80,6 +82,7 @@ static int build_page_tables(eh_guest *g, const eh_elf_info *elf, int scratch_4k
                (unsigned long long)(g->mem_len >> 20));
         return EH_VM_EINVAL;
     }
+    g->pt_end = PT0 + npt * EH_GL_PAGE;
     const uint64_t dir = PTE_P | PTE_W | PTE_U; /* leaves decide the permission */
     u64(g, PML4)[0] = PDPT | dir;
     u64(g, PDPT)[0] = PD | dir;

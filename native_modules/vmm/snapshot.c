@@ -84,9 +84,8 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
         return EH_VM_ESYS;
     }
     size_t cap = 0;
-    static const uint8_t zero[EH_GL_PAGE];
-    for (uint64_t a = EH_GL_PAGE; a < EH_GL_SYS_END; a += EH_GL_PAGE)
-        if (memcmp(g->mem + a, zero, EH_GL_PAGE) && add_page(g, a / EH_GL_PAGE, &cap))
+    for (uint64_t a = EH_GL_GDT; a < g->pt_end; a += EH_GL_PAGE) /* monitor pages */
+        if (add_page(g, a / EH_GL_PAGE, &cap))
             return EH_VM_ESYS;
     for (uint64_t a = elf->wr_lo; a < elf->wr_hi; a += EH_GL_PAGE)
         if (add_page(g, a / EH_GL_PAGE, &cap))
@@ -121,10 +120,27 @@ static int snap_reset_locked(eh_guest *g, int abandon_call);
 
 /* Returns 0 when reset, 1 when skipped because a call is posted (the guest
  * must serve it; the next idle exit resets), -1 on failure. Holds io_lock so
- * it never overlaps the caller's copies into or out of scratch. */
+ * it never overlaps the caller's copies into or out of scratch, and (unless
+ * abandoning a call) first waits until the caller has copied the last
+ * result out: the reset would otherwise wipe the output it is about to read.
+ * The caller never waits for the guest while a result is unconsumed. */
 int eh_snap_reset(eh_guest *g, int abandon_call)
 {
-    pthread_mutex_lock(&g->io_lock);
+    for (;;) {
+        pthread_mutex_lock(&g->io_lock);
+        uint64_t req = __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE);
+        if (abandon_call || atomic_load(&g->consumed_seq) == req || atomic_load(&g->stop))
+            break;
+        pthread_mutex_unlock(&g->io_lock);
+        if (__atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) != req)
+            return 1; /* posted, not served yet */
+        /* announce, then re-check (pairs with the caller's store + load) */
+        uint32_t ev = atomic_load(&g->consume_evt);
+        atomic_store(&g->consume_waiting, 1);
+        if (atomic_load(&g->consumed_seq) != req)
+            eh_futex_wait(&g->consume_evt, ev, 1000000);
+    }
+    atomic_store(&g->consume_waiting, 0);
     int rc = snap_reset_locked(g, abandon_call);
     pthread_mutex_unlock(&g->io_lock);
     return rc;

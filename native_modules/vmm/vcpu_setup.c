@@ -60,22 +60,24 @@ static void host_cpuid(struct kvm_cpuid_entry2 *e)
 }
 
 /* KVM's list of leaves, with the feature leaves replaced by what the host
- * CPU really runs in ring 3. */
-static int set_cpuid(eh_guest *g, int kvm, char *err, size_t errlen)
+ * CPU really runs in ring 3. Built once per process (kvm_lock). */
+static struct kvm_cpuid2 *guest_cpuid;
+
+static struct kvm_cpuid2 *build_cpuid(int kvm, char *err, size_t errlen)
 {
     int n = 128;
     struct kvm_cpuid2 *c = NULL;
     for (;;) {
         c = calloc(1, sizeof *c + (n + 8) * sizeof(struct kvm_cpuid_entry2));
         if (!c)
-            return EH_VM_ESYS;
+            return NULL;
         c->nent = n;
         if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, c) == 0)
             break;
         free(c);
         if (errno != E2BIG || n > 4096) {
             EH_ERR(err, errlen, "KVM_GET_SUPPORTED_CPUID: %m");
-            return EH_VM_ESYS;
+            return NULL;
         }
         n *= 2;
     }
@@ -117,9 +119,19 @@ static int set_cpuid(eh_guest *g, int kvm, char *err, size_t errlen)
         e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
         host_cpuid(e);
     }
-    int rc = ioctl(g->vcpu_fd, KVM_SET_CPUID2, c);
-    free(c);
-    if (rc) {
+    return c;
+}
+
+static int set_cpuid(eh_guest *g, int kvm, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&kvm_lock);
+    if (!guest_cpuid)
+        guest_cpuid = build_cpuid(kvm, err, errlen);
+    struct kvm_cpuid2 *c = guest_cpuid;
+    pthread_mutex_unlock(&kvm_lock);
+    if (!c)
+        return EH_VM_ESYS;
+    if (ioctl(g->vcpu_fd, KVM_SET_CPUID2, c)) {
         EH_ERR(err, errlen, "KVM_SET_CPUID2: %m");
         return EH_VM_ESYS;
     }

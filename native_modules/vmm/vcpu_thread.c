@@ -268,7 +268,7 @@ static int on_mmio(eh_guest *g)
     }
 }
 
-static int on_exit(eh_guest *g)
+static int handle_exit(eh_guest *g)
 {
     struct kvm_run *run = g->run;
     switch (run->exit_reason) {
@@ -321,7 +321,7 @@ static void *vcpu_main(void *arg)
                 break;
             continue;
         }
-        if (on_exit(g))
+        if (handle_exit(g))
             break;
     }
     tl_run = NULL;

@@ -419,7 +419,12 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     }
     if (rc == 0 || rc == EH_VM_ETIMEOUT) /* guest is live and idle in the loop or parked */
         memset(g->mem + EH_GL_SCRATCH, 0, p.end - EH_GL_SCRATCH);
+    atomic_store(&g->consumed_seq, seq); /* a reset may now run */
     pthread_mutex_unlock(&g->io_lock);
+    if (atomic_load(&g->consume_waiting)) {
+        atomic_fetch_add(&g->consume_evt, 1);
+        eh_futex_wake(&g->consume_evt);
+    }
     if (rc == 0 && warm)
         refresh(vm, g);
     if (rc == EH_VM_ETIMEOUT) {

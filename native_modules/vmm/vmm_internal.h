@@ -56,6 +56,7 @@ typedef struct eh_guest {
     uint8_t *mem;        /* 2 MiB-aligned guest physical 0            */
     uint64_t mem_len;
     eh_call_window *win; /* host view of the call window              */
+    uint64_t pt_end;     /* end of the page tables the monitor wrote  */
 
     pthread_t thread;
     _Atomic pid_t tid;
@@ -67,6 +68,9 @@ typedef struct eh_guest {
     _Atomic uint64_t aborted_seq; /* last call ended by timeout/fault */
     _Atomic int abort_kind;
     pthread_mutex_t io_lock;   /* guest memory: caller copies vs. resets */
+    _Atomic uint64_t consumed_seq; /* last call whose result the host took */
+    _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
+    _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;   /* caller asks for a reset while warm   */
     _Atomic uint64_t exits;
     _Atomic uint64_t pings;

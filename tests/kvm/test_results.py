@@ -82,3 +82,18 @@ def test_too_large_input_is_an_error(make_guest):
         g.offload(req, res)
     req, res, _keep = request(1, b"abc")
     g.offload(req, res)  # the guest still serves
+
+
+@pytest.mark.parametrize("spin_us", [0, 100])
+def test_output_survives_resets(make_guest, spin_us):
+    # A reset right after a call (idle window over) must not wipe the output
+    # before the host has copied it out.
+    from host.kernels.json import scratch_size
+    from tests.kvm.conftest import request
+
+    doc = b'{"a": [1, 2, {"b": "x y"}], "c": null}'
+    g = make_guest(idle_spin_us=spin_us)
+    for i in range(300):
+        req, res, keep = request(5, doc, out_cap=scratch_size(len(doc), 64), args=(64,))
+        g.offload(req, res)
+        assert bytes(ffi.buffer(keep[2], res.out_len)) == b'{"a":[1,2,{"b":"x y"}],"c":null}', i
