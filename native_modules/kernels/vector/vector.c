@@ -42,12 +42,18 @@ _Static_assert(sizeof variants / sizeof variants[0] == sizeof tables / sizeof ta
                "variants and tables are index-aligned");
 
 static uint64_t cpu_seen;
+/* The active variant's index. Set by init / set_variant, read by every call:
+ * relaxed atomics, so switching variants while other threads run is safe
+ * (each call sees the old or the new index, both valid). */
 static int active;
+
+static inline int cur(void) { return __atomic_load_n(&active, __ATOMIC_RELAXED); }
 
 void eh_vector_init(uint64_t cpu, const char *force)
 {
     cpu_seen = cpu;
-    active = eh_variant_select(variants, NVAR, cpu, "vector", force);
+    int v = eh_variant_select(variants, NVAR, cpu, "vector", force);
+    __atomic_store_n(&active, v, __ATOMIC_RELAXED);
 }
 
 int eh_vector_set_variant(const char *name)
@@ -55,11 +61,11 @@ int eh_vector_set_variant(const char *name)
     int i = eh_variant_find(variants, NVAR, cpu_seen, name);
     if (i < 0)
         return -1;
-    active = i;
+    __atomic_store_n(&active, i, __ATOMIC_RELAXED);
     return 0;
 }
 
-const char *eh_vector_variant(void) { return variants[active].name; }
+const char *eh_vector_variant(void) { return variants[cur()].name; }
 
 const char *eh_vector_variant_name(int i) { return i >= 0 && i < NVAR ? variants[i].name : 0; }
 
@@ -207,13 +213,14 @@ static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_o
 
 void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
 {
-    const eh_vec_ops *ops = tables[active];
+    int v = cur();
+    const eh_vec_ops *ops = tables[v];
     const float *a = (const float *)(uintptr_t)req->in, *b = (const float *)(uintptr_t)req->in2;
     uint64_t n = req->in_len / 4;
     int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
     int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC && req->kernel != EH_KERNEL_VEC_TOPK;
     if (req->flags == EH_VEC_F64) {
-        run64(tables64[active], req, res);
+        run64(tables64[v], req, res);
         return;
     }
     if (req->flags || !farray_ok(req->in, req->in_len) ||
