@@ -1,0 +1,63 @@
+"""Long runs do not leak: 10,000 calls, and many guest deaths and rebirths,
+leave the process's file descriptors and memory where they were."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from host import vmm
+from host.errors import GuestFault
+from tests.kvm.conftest import request
+
+pytestmark = pytest.mark.kvm
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_10k_calls_do_not_grow_fds_or_memory(make_guest):
+    g = make_guest(idle_spin_us=100)
+    req, res, _keep = request(1, bytes(range(256)) * 16)
+    for _ in range(500):  # warm up allocators and the guest
+        g.offload(req, res)
+    fds, rss = _fds(), _rss_kib()
+    for _ in range(10_000):
+        g.offload(req, res)
+    assert _fds() == fds
+    assert _rss_kib() - rss < 4096  # KiB; no per-call growth
+    assert g.stats()["calls"] == 10_500
+
+
+def test_guest_rebirth_does_not_leak(make_guest):
+    g = make_guest(image=vmm.TEST_IMAGE, mem_mb=32, idle_spin_us=0)
+    ok, okres, _k1 = request(1, b"x")
+    bad, badres, _k2 = request(0, args=(0,))
+    g.offload(ok, okres)
+    fds, rss = _fds(), _rss_kib()
+    for _ in range(100):
+        with pytest.raises(GuestFault):
+            g.call_op(vmm.OP_TEST_READ, bad, badres)
+        g.offload(ok, okres)
+    assert _fds() == fds
+    assert _rss_kib() - rss < 8192
+    assert g.stats()["creates"] == 101
+
+
+def test_handles_close_deterministically():
+    fds = _fds()
+    for _ in range(20):
+        with vmm.Guest(mem_mb=32) as g:
+            g.boot()
+        assert g._vm is None
+    assert _fds() == fds
