@@ -59,25 +59,12 @@ static void axpy(float alpha, const float *x, const float *y, float *out, uint64
         out[i] = alpha * x[i] + y[i];
 }
 
+/* Three vectorizable passes: GCC and clang leave a fused three-sum loop scalar. */
 static void dot3(const float *a, const float *b, uint64_t n, float r[3])
 {
-    float ab[LANES] = {0}, aa[LANES] = {0}, bb[LANES] = {0};
-    uint64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) {
-            ab[j] += a[i + j] * b[i + j];
-            aa[j] += a[i + j] * a[i + j];
-            bb[j] += b[i + j] * b[i + j];
-        }
-    float tab = 0, taa = 0, tbb = 0;
-    for (; i < n; i++) {
-        tab += a[i] * b[i];
-        taa += a[i] * a[i];
-        tbb += b[i] * b[i];
-    }
-    r[0] = fold8(ab) + tab;
-    r[1] = fold8(aa) + taa;
-    r[2] = fold8(bb) + tbb;
+    r[0] = dot(a, b, n);
+    r[1] = dot(a, a, n);
+    r[2] = dot(b, b, n);
 }
 
 static void rows(int kind, const float *m, const float *q, uint64_t n, uint64_t cols, float *out)
