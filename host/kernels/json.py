@@ -3,14 +3,15 @@
 Python API and ``edgehost kernel json-validate|json-minify|json-pointer``.
 The kernels validate the whole document (UTF-8, escapes, surrogates, control
 characters, numbers, grammar, depth) before any operation; see
-``native_modules/kernels/json/json.h``. Numbers are never converted in C:
-integers come back exact from the kernel, doubles are converted here by
-Python's correctly rounded ``float()`` from the number's text.
+``native_modules/kernels/json/json.h``. A number found by a pointer comes
+back exact (int64/uint64) or correctly rounded (double) from the kernel; the
+rare double it cannot decide, and bigints, are converted here from the text.
 """
 
 from __future__ import annotations
 
 import json as _stdjson
+import struct
 import sys
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ ERROR_KINDS = {
     17: "bad-pointer",
 }
 TYPES = {1: "null", 2: "false", 3: "true", 4: "string", 5: "int64", 6: "uint64",
-         7: "bigint", 8: "double", 9: "array", 10: "object"}
+         7: "bigint", 8: "double", 9: "array", 10: "object", 11: "double-text"}
 
 
 class JsonError(KernelError):
@@ -151,14 +152,17 @@ class JsonValue:
     type: str
     offset: int
     integer: int | None = None  # exact value for int64/uint64
+    double: float | None = None  # the kernel's correctly rounded double
 
     def value(self):
         """The Python value: exact ints, correctly rounded floats, parsed containers."""
         if self.integer is not None:
             return self.integer
+        if self.double is not None:
+            return self.double
         if self.type == "bigint":
             return int(self.text)
-        if self.type == "double":
+        if self.type == "double-text":  # the kernel left this rare case to an exact routine
             return float(self.text)
         return _stdjson.loads(self.text)
 
@@ -172,12 +176,14 @@ def json_pointer(data: bytes, pointer: str | bytes, *, max_depth: int = DEFAULT_
                     out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
                     max_depth=max_depth, isolation=isolation)
     kind = TYPES.get(res.detail, "unknown")
-    integer = None
+    integer = double = None
     if kind == "int64":
         integer = res.value - (1 << 64) if res.value >= 1 << 63 else res.value
     elif kind == "uint64":
         integer = res.value
-    return JsonValue(bytes(out[: res.out_len]), kind, int(res.err_offset), integer)
+    elif kind == "double":
+        double = struct.unpack("<d", struct.pack("<Q", res.value))[0]
+    return JsonValue(bytes(out[: res.out_len]), kind, int(res.err_offset), integer, double)
 
 
 _ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,

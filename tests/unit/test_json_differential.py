@@ -6,6 +6,7 @@ and every ISA variant must give the same kind and offset."""
 from __future__ import annotations
 
 import json
+import struct
 
 import orjson
 import pytest
@@ -142,3 +143,24 @@ def test_variants_agree_on_prefixes(size):
         with use_variant("json", name):
             results.add(jk.json_check(doc, isolation="inproc"))
     assert len(results) == 1, results
+
+
+number_texts = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(1, 10**25), st.integers(-350, 330)),
+    st.builds(lambda i, f, e: f"-{i}.{f}E+{e}", st.integers(0, 10**18), st.integers(0, 10**22),
+              st.integers(0, 40)),
+    st.sampled_from(["2.4703282292062327e-324", "2.4703282292062328e-324", "1e-400",
+                     "1.7976931348623158e308", "1.7976931348623159e308", "9007199254740993.0",
+                     "2.2250738585072011e-308", "0." + "0" * 30 + "1", "1" + "0" * 40]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(number_texts)
+def test_doubles_are_correctly_rounded(text):
+    if "e" not in text.lower() and "." not in text:
+        text += ".0"
+    v = jk.json_pointer(text.encode(), "", isolation="inproc")
+    assert v.type in ("double", "double-text")
+    assert struct.pack("<d", v.value()) == struct.pack("<d", float(text))

@@ -27,7 +27,7 @@
  *               (out_len its size; ENOSPC as above); err_offset its byte
  *               offset in `in`; detail its type (enum eh_json_type); value,
  *               for INT64/UINT64, the exact integer (two's complement for
- *               INT64). A missing member/index is ENOTFOUND. Navigation uses
+ *               INT64), for DOUBLE the correctly rounded IEEE-754 bits. A missing member/index is ENOTFOUND. Navigation uses
  *               the tape: skipping a container is one step.
  *   On EPARSE/EDEPTH: detail = enum eh_json_error, err_offset = the byte.
  *
@@ -38,10 +38,13 @@
  * matching open, else 0. An object's entries alternate key, value.
  *
  * Numbers: validation checks the grammar only (no leading zeros, digits after
- * '.', exponent digits). The kernels never convert to double: a caller that
- * wants a double takes the number's text from POINTER and converts it with a
- * correctly rounded routine (the Python API uses float()). Integers are exact:
- * INT64, UINT64, or BIGINT when neither holds them.
+ * '.', exponent digits). POINTER converts the number it returns: integers are
+ * exact (INT64, UINT64, or BIGINT when neither holds them; BIGINT has only its
+ * text); others become the nearest double, rounded half to even (Clinger's
+ * fast path, else Eisel-Lemire with a 128-bit power-of-five table, see
+ * json_double.c), out of range ones 0 or infinity as IEEE rounding says. The
+ * few inputs those methods cannot decide are DOUBLE_TEXT: never a wrong
+ * double, the caller converts the text (the Python API uses float()).
  *
  * Strings: UTF-8 is validated over the whole document (overlongs, surrogates,
  * > U+10FFFF, truncation); control characters U+0000..U+001F, invalid escapes
@@ -103,9 +106,11 @@ enum eh_json_type {
     EH_JSON_T_INT64 = 5,
     EH_JSON_T_UINT64 = 6,
     EH_JSON_T_BIGINT = 7,
-    EH_JSON_T_DOUBLE = 8,   /* has a fraction or exponent; text only */
+    EH_JSON_T_DOUBLE = 8,      /* has a fraction or exponent; value = IEEE bits */
     EH_JSON_T_ARRAY = 9,
     EH_JSON_T_OBJECT = 10,
+    EH_JSON_T_DOUBLE_TEXT = 11, /* a double this kernel could not prove the
+                                   rounding of (rare); convert the text */
 };
 
 /* Scratch bytes an operation needs for a document of in_len bytes. */
@@ -186,6 +191,9 @@ int eh_json_stage2_finish(json_s2 *s);
 /* Scalars (json_scalar.c). Both read only [p, end). */
 /* Type (INT64/UINT64/BIGINT/DOUBLE) and exact integer value of a valid number. */
 int eh_json_number_type(const uint8_t *p, const uint8_t *end, uint64_t *value);
+/* Nearest double of a valid JSON number in [p, end) (json_double.c): 1 and
+ * *bits, or 0 when undecided (see EH_JSON_T_DOUBLE_TEXT). */
+int eh_json_number_double(const uint8_t *p, const uint8_t *end, uint64_t *bits);
 /* 1 for bytes that may follow a scalar: whitespace, ,:[]{} and '"'. */
 extern const uint8_t eh_json_is_term[256];
 

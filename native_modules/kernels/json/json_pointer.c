@@ -181,6 +181,8 @@ void eh_json_pointer(const uint8_t *in, uint64_t len, const uint32_t *tape, uint
                : c == 'f' ? EH_JSON_T_FALSE
                : c == 'n' ? EH_JSON_T_NULL
                           : eh_json_number_type(in + p, in + e, &v);
+    if (type == EH_JSON_T_DOUBLE && !eh_json_number_double(in + p, in + e, &v))
+        type = EH_JSON_T_DOUBLE_TEXT;
     res->detail = (uint32_t)type;
     res->value = v;
     res->err_offset = p;
