@@ -25,11 +25,19 @@ def _sdk_inputs(lang: str) -> list[pathlib.Path]:
     return sorted((sdk / "rust" / "src").rglob("*.rs"))
 
 
+def _tenant_inputs(man: manifest_mod.Manifest) -> list[pathlib.Path]:
+    """The manifest's sources, plus every module of a Rust crate (``mod x;``
+    files live next to the crate root or below it)."""
+    if man.language == "rust" and man.sources:
+        return sorted(set(man.sources) | set(man.sources[0].parent.rglob("*.rs")))
+    return list(man.sources)
+
+
 def _up_to_date(man: manifest_mod.Manifest, out: pathlib.Path) -> bool:
     if not out.exists():
         return False
     mtime = out.stat().st_mtime
-    inputs = [man.path, *man.sources, *_sdk_inputs(man.language)]
+    inputs = [man.path, *_tenant_inputs(man), *_sdk_inputs(man.language)]
     return all(p.exists() and p.stat().st_mtime <= mtime for p in inputs)
 
 

@@ -109,10 +109,10 @@ def compile_c(sources: list[pathlib.Path], out: pathlib.Path, include_dirs: list
 
 
 def compile_rust(lib_rs: pathlib.Path, out: pathlib.Path, sdk_rlib: pathlib.Path | None,
-                 *, crate_name: str) -> None:
+                 *, crate_name: str, extra: list[str] | None = None) -> None:
     """Compile a Rust tenant (one crate root) into a wasm module."""
     tc = require("rust")
-    cmd = [tc.compiler, *RUST_FLAGS, "--target=wasm32-unknown-unknown",
+    cmd = [tc.compiler, *RUST_FLAGS, *(extra or []), "--target=wasm32-unknown-unknown",
            f"--crate-name={crate_name}", str(lib_rs), "-o", str(out)]
     if sdk_rlib is not None:
         cmd += ["--extern", f"edgehost_sdk={sdk_rlib}", "-L", str(sdk_rlib.parent)]
@@ -120,13 +120,13 @@ def compile_rust(lib_rs: pathlib.Path, out: pathlib.Path, sdk_rlib: pathlib.Path
 
 
 def compile_rust_lib(lib_rs: pathlib.Path, out_dir: pathlib.Path, *,
-                     crate_name: str) -> pathlib.Path:
+                     crate_name: str, extra: list[str] | None = None) -> pathlib.Path:
     """Compile a no_std library crate to an rlib for wasm32; return its path."""
     tc = require("rust")
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"lib{crate_name}.rlib"
     cmd = [tc.compiler, "--edition=2021", "--crate-type=rlib", "-C", "opt-level=3",
-           "-C", "panic=abort", "--target=wasm32-unknown-unknown",
+           "-C", "panic=abort", *(extra or []), "--target=wasm32-unknown-unknown",
            f"--crate-name={crate_name}", str(lib_rs), "-o", str(out)]
     _run(cmd, out)
     return out
