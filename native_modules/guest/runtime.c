@@ -170,8 +170,17 @@ __attribute__((noreturn)) static void serve_forever(void)
         serve(w);
         __atomic_store_n(&w->done_seq, seq, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&w->host_waiting, __ATOMIC_RELAXED))
-            eh_out(EH_PORT_DONE, EH_DONE_CALL);
+        uint64_t t1 = eh_rdtsc();
+        for (;;) { /* wait for the host to take the result, or give the core back */
+            if (__atomic_load_n(&w->host_waiting, __ATOMIC_RELAXED) ||
+                eh_rdtsc() - t1 >= w->ack_tsc) {
+                eh_out(EH_PORT_DONE, EH_DONE_CALL);
+                break;
+            }
+            if (__atomic_load_n(&w->host_ack, __ATOMIC_ACQUIRE) == seq)
+                break;
+            __builtin_ia32_pause();
+        }
         scrub(w);
         /* Last, straight from the loop's frame: every stack byte below it
          * belonged to the call or to scrub() (a helper's frame would keep

@@ -112,15 +112,21 @@ enum eh_guest_op {
  *         host_waiting != 0 (the host stopped spinning and sleeps).
  *  host: sets host_waiting, full fence, re-checks done_seq before sleeping,
  *        so a completion is never missed (Dekker pairing on two fences).
+ *  host: stores host_ack = n once it has seen the completion. A guest that
+ *        sees no ack within EH_GL_ACK_US exits with EH_DONE_CALL anyway: the
+ *        caller is not running (it may share the vCPU's core), so the guest
+ *        must give the core back instead of spinning.
  *  guest idles: spins on req_seq for spin_tsc TSC ticks, then EH_DONE_IDLE.
  */
+#define EH_GL_ACK_US 5
 #define EH_GL_VARIANT_MAX 32
 #define EH_GL_LOG_MAX 256
 
 typedef struct eh_call_window {
     volatile uint64_t req_seq;      /* host -> guest doorbell               */
     volatile uint64_t host_waiting; /* host sleeps: guest must exit on done */
-    uint64_t _pad0[6];
+    volatile uint64_t host_ack;     /* host has seen done_seq == host_ack   */
+    uint64_t _pad0[5];
     volatile uint64_t done_seq;     /* guest -> host completion             */
     uint64_t _pad1[7];
     /* set once by the host before the guest starts */
@@ -131,7 +137,8 @@ typedef struct eh_call_window {
     uint64_t snap_len;              /*   and its read-only post-init copy   */
     uint64_t snap_copy;             /*   at snap_copy (scrubbed from there) */
     uint64_t mem_end;               /* end of guest memory (scratch end)    */
-    uint64_t _pad2[2];
+    uint64_t ack_tsc;               /* EH_GL_ACK_US in TSC ticks            */
+    uint64_t _pad2[1];
     /* per call */
     uint32_t op;                    /* enum eh_guest_op                     */
     uint32_t _pad3;

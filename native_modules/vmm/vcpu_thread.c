@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -245,7 +246,10 @@ static int on_mmio(eh_guest *g)
             }
             return park(g, 0);
         case EH_DONE_CALL:
+            /* The caller gave up spinning, maybe because it shares this core
+             * (busy machine): let it run before the guest spins again. */
             notify(g);
+            sched_yield();
             return 0;
         case EH_DONE_IDLE:
             return park(g, 1);

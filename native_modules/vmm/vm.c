@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@
 #include "vmm/vmm_internal.h"
 
 #define EH_SPIN_NS 300000ull /* caller spins this long before sleeping */
+#define EH_PURE_SPIN_NS 5000ull /* then spins with sched_yield: on a busy box the
+                                     vCPU thread may share the caller's core */
 #define EH_BOOT_MS_MIN 2000u
 /* A warm guest is reset by the host at least this often (see refresh()). */
 #define EH_WARM_RESET_CALLS 1024u
@@ -85,6 +88,7 @@ static void window_config(eh_vm *vm, eh_guest *g)
         w->snap_copy = EH_GL_SNAP_BASE;
     }
     w->mem_end = g->mem_len;
+    w->ack_tsc = (uint64_t)(EH_GL_ACK_US * eh_vm_tsc_per_us());
 }
 
 static int guest_boot(eh_vm *vm, char *err, size_t errlen)
@@ -284,8 +288,10 @@ static int outcome(eh_guest *g, uint64_t seq)
 static int finished(eh_guest *g, uint64_t seq)
 {
     if (__atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == seq &&
-        atomic_load(&g->aborted_seq) != seq)
+        atomic_load(&g->aborted_seq) != seq) {
+        __atomic_store_n(&g->win->host_ack, seq, __ATOMIC_RELEASE);
         return 0;
+    }
     return outcome(g, seq);
 }
 
@@ -298,8 +304,13 @@ static int wait_call(eh_vm *vm, eh_guest *g, uint64_t seq)
         if ((rc = finished(g, seq)) <= 0)
             return rc;
         __builtin_ia32_pause();
-        if ((i & 63) == 63 && eh_now_ns() - start > EH_SPIN_NS)
-            break;
+        if ((i & 63) == 63) {
+            uint64_t spent = eh_now_ns() - start;
+            if (spent > EH_SPIN_NS)
+                break;
+            if (spent > EH_PURE_SPIN_NS)
+                sched_yield();
+        }
     }
     __atomic_store_n(&g->win->host_waiting, 1, __ATOMIC_SEQ_CST);
     for (;;) {
