@@ -90,41 +90,88 @@ static int64_t find_ragged(const uint8_t *in, uint64_t len, const uint32_t *idx,
     return -1;
 }
 
-/* Unescapes raw field [s, e) into o; returns bytes written (<= e - s). */
-static uint64_t unescape(const uint8_t *in, uint64_t s, uint64_t e, uint8_t q, uint8_t *o)
+/* Copies n bytes, 16 at a time while both sides have 16 bytes left before
+ * their ends (a step may copy past n: those bytes lie in the value area, to
+ * be overwritten by the next field or left beyond out_len, inside out_cap). */
+static inline void copy_field(uint8_t *d, const uint8_t *s, uint64_t n, const uint8_t *s_end,
+                              const uint8_t *d_end)
 {
-    uint8_t *o0 = o;
-    if (s < e && in[s] == q) {
-        uint64_t j = s + 1;
-        for (;;) {
-            while (j < e && in[j] != q)
-                *o++ = in[j++];
-            if (j >= e)
-                return (uint64_t)(o - o0);
-            if (j + 1 < e && in[j + 1] == q) {
-                *o++ = q;
-                j += 2;
-                continue;
-            }
-            s = j + 1; /* closing quote: the rest is data */
-            break;
-        }
+    while (n > 0 && s + 16 <= s_end && d + 16 <= d_end) {
+        __builtin_memcpy(d, s, 16);
+        if (n <= 16)
+            return;
+        d += 16;
+        s += 16;
+        n -= 16;
     }
-    __builtin_memmove(o, in + s, e - s);
-    return (uint64_t)(o - o0) + (e - s);
+    while (n--)
+        *d++ = *s++;
 }
 
+/* Unescapes the quoted raw field [s, e) (in[s] == q) into o; returns the
+ * bytes written (<= e - s): quotes dropped, doubled quotes made single,
+ * anything after the closing quote kept as it is (lenient mode). Runs
+ * without quotes move 8 bytes at a time (SWAR search for q) while the field
+ * and the value area (up to o_end) have 8 bytes left. */
+static uint64_t unescape_quoted(const uint8_t *in, uint64_t s, uint64_t e, uint8_t q, uint8_t *o,
+                                const uint8_t *o_end)
+{
+    const uint64_t ones = 0x0101010101010101ull, qq = ones * q;
+    uint8_t *o0 = o;
+    uint64_t j = s + 1;
+    for (;;) {
+        while (j + 8 <= e && o + 8 <= o_end) {
+            uint64_t w;
+            __builtin_memcpy(&w, in + j, 8);
+            uint64_t x = w ^ qq;
+            uint64_t z = (x - ones) & ~x & (ones << 7); /* lowest set bit: first q byte */
+            __builtin_memcpy(o, &w, 8);
+            if (z) {
+                uint64_t k = (uint64_t)__builtin_ctzll(z) >> 3;
+                o += k;
+                j += k;
+                break;
+            }
+            o += 8;
+            j += 8;
+        }
+        while (j < e && in[j] != q)
+            *o++ = in[j++];
+        if (j >= e)
+            return (uint64_t)(o - o0);
+        if (j + 1 < e && in[j + 1] == q) {
+            *o++ = q;
+            j += 2;
+            continue;
+        }
+        for (j++; j < e; j++) /* closing quote: the rest is data */
+            *o++ = in[j];
+        return (uint64_t)(o - o0);
+    }
+}
+
+/* Rewrites each entry to its value's end in the value area (or-ed with the
+ * ROW_END / QUOTED tags) and fills the value area. in and out never overlap. */
 static void fields_pass(const uint8_t *in, uint64_t len, uint8_t q, uint32_t *idx, uint64_t n,
-                        uint8_t *values, eh_offload_res *res)
+                        uint8_t *values, const uint8_t *out_end, eh_offload_res *res)
 {
     uint64_t start = 0, vlen = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t e = idx[i];
-        uint64_t re = raw_end(in, len, start, e);
-        uint32_t tag = (start < re && in[start] == q) ? EH_CSV_QUOTED : 0;
-        if (ends_row(in, len, e))
-            tag |= EH_CSV_ROW_END;
-        vlen += unescape(in, start, re, q, values + vlen);
+        uint32_t tag = 0;
+        uint64_t re = e;
+        if (e == len || in[e] == '\n') {
+            tag = EH_CSV_ROW_END;
+            if (re > start && in[re - 1] == '\r')
+                re--;
+        }
+        if (start < re && in[start] == q) {
+            tag |= EH_CSV_QUOTED;
+            vlen += unescape_quoted(in, start, re, q, values + vlen, out_end);
+        } else {
+            copy_field(values + vlen, in + start, re - start, in + len, out_end);
+            vlen += re - start;
+        }
         idx[i] = (uint32_t)vlen | tag;
         start = e + 1;
     }
@@ -187,7 +234,8 @@ void eh_csv_run(const eh_offload_req *req, eh_offload_res *res)
     }
     if (fields)
         fields_pass(s.in, s.len, s.quote, s.idx, s.nfields,
-                    (uint8_t *)(uintptr_t)req->out + 4 * s.nfields, res);
+                    (uint8_t *)(uintptr_t)req->out + 4 * s.nfields,
+                    (const uint8_t *)(uintptr_t)req->out + req->out_cap, res);
     else
         res->out_len = 4 * s.nfields;
 }

@@ -40,7 +40,8 @@
  * quotes and turns doubled quotes into one. Needs out_cap >= 4*fields + in_len
  * (ENOSPC reports exactly that bound). value as for CSV_INDEX.
  *
- * Working memory: none besides out. Every variant reads only [in, in+in_len).
+ * Working memory: none besides out, which must not overlap in. Every variant
+ * reads only [in, in+in_len).
  */
 #ifndef EH_KERNELS_CSV_H
 #define EH_KERNELS_CSV_H
