@@ -146,38 +146,47 @@ def _idle_cpu(vmm):
              "share": (c1 - c0) / (t1 - t0), "note": "vCPU thread CPU share while idle"}]
 
 
-def _stream(vmm, n_elems, reps):
+def _stream(vmm, n_elems, reps, rounds=3):
+    """Best GB/s per (impl, op) over ``rounds`` interleaved rounds (STREAM
+    reports the best time; interleaving spreads machine noise over all impls)."""
     tsc_per_ns = lib.eh_vm_tsc_per_us() / 1000.0
-    a = bytes(8 * n_elems)
-    b = bytes(8 * n_elems)  # a distinct array: add/triad read two streams on both sides
-    rows = []
-    impls = [("inproc", None), ("kvm-2M", vmm.PAGE_2M), ("kvm-4K", vmm.PAGE_4K)]
-    native = {}
+    # Real (non-zero) pages on both sides: a zero-filled bytes() may be backed
+    # by the kernel's shared zero page, which would flatter the native reads.
+    a = b"\x3f\xf0" * (4 * n_elems)
+    b = b"\x40\x00" * (4 * n_elems)  # distinct: add/triad read two streams on both sides
     mem_mb = 16 + (3 * 8 * n_elems >> 20) + 16
     mem_mb = (mem_mb + 1) // 2 * 2
-    for impl, page in impls:
-        g = vmm.Guest(idle_spin_us=0, page_size=page, mem_mb=mem_mb,
-                      time_limit_ms=20000) if page else None
-        try:
+    guests = {"inproc": None}
+    best: dict[tuple[str, str], float] = {}
+    try:
+        for impl, page in (("kvm-2M", vmm.PAGE_2M), ("kvm-4K", vmm.PAGE_4K)):
+            guests[impl] = vmm.Guest(idle_spin_us=0, page_size=page, mem_mb=mem_mb,
+                                     time_limit_ms=20000)
+        for _ in range(rounds):
             for op, name, bpe in STREAM_OPS:
                 r = _Req(STREAM, a, b if op >= 2 else b"", out_cap=8 * n_elems, args=(op, reps))
-                res = ffi.new("eh_offload_res *")
-                if g is None:
-                    kernels_lib().eh_kernel_run(r.req, res)
-                else:
-                    g.offload(r.req, res)
-                if res.status:
-                    raise EdgehostError(f"stream {name} failed with status {res.status}")
-                bw = bpe * n_elems / (res.value / tsc_per_ns)
-                row = {"bench": "offload", "impl": impl, "op": f"stream_{name}", "gbps": bw}
-                if g is None:
-                    native[name] = bw
-                else:
-                    row["vs_native"] = bw / native[name]
-                rows.append(row)
-        finally:
+                for impl, g in guests.items():
+                    res = ffi.new("eh_offload_res *")
+                    if g is None:
+                        kernels_lib().eh_kernel_run(r.req, res)
+                    else:
+                        g.offload(r.req, res)
+                    if res.status:
+                        raise EdgehostError(f"stream {name} failed with status {res.status}")
+                    bw = bpe * n_elems / (res.value / tsc_per_ns)
+                    best[impl, name] = max(best.get((impl, name), 0.0), bw)
+    finally:
+        for g in guests.values():
             if g is not None:
                 g.close()
+    rows = []
+    for impl in guests:
+        for _, name, _ in STREAM_OPS:
+            row = {"bench": "offload", "impl": impl, "op": f"stream_{name}",
+                   "gbps": best[impl, name]}
+            if impl != "inproc":
+                row["vs_native"] = best[impl, name] / best["inproc", name]
+            rows.append(row)
     return rows
 
 
