@@ -20,8 +20,53 @@ def _etag(t: Tenant) -> Iterator[str]:
     yield f"verify(tampered body)     -> {r.http_status} {r.body.decode()}"
 
 
+def _hello_rust(t: Tenant) -> Iterator[str]:
+    for who in (b"edge", b"rust"):
+        r = t.call("hello", who)
+        yield f"hello({who.decode()!r}) -> {r.body.decode()!r}"
+    r = t.call("hello", b"\xff")
+    yield f"hello(b'\\xff') -> {r.http_status} {r.body.decode()!r} (the SDK's Reject)"
+
+
+def _similarity(t: Tenant) -> Iterator[str]:
+    import math
+
+    import msgpack
+
+    def mp(export: str, msg: dict | None = None):
+        return msgpack.unpackb(t.call(export, msgpack.packb(msg or {})).body)
+
+    dim = int(t.manifest.config.get("dim", 16))
+    names = ["north", "east", "south", "west", "up", "down", "left", "right"]
+    for i, name in enumerate(names):
+        mp("put", {"id": name, "vec": [math.cos(0.7 * i + 0.3 * j) for j in range(dim)]})
+    yield f"put {len(names)} vectors of {dim} floats -> {mp('stats')}"
+    q = [math.cos(0.7 * 2.2 + 0.3 * j) for j in range(dim)]
+    for metric in ("cosine", "l2"):
+        hits = mp("query", {"vec": q, "k": 3, "metric": metric})
+        yield f"query top-3 by {metric}: " + ", ".join(
+            f"{h['id']} {h['score']:.4f}" for h in hits)
+    cmp = mp("compare", {"id": "north", "b": "south"})
+    yield "compare(north, south): " + ", ".join(f"{k} {v:.3f}" for k, v in cmp.items())
+    yield "centroid[:4] = " + ", ".join(f"{v:.4f}" for v in mp("centroid")[:4])
+    mp("delete", {"id": "east"})
+    yield f"delete(east) -> {mp('stats')}"
+
+
+def _csv_ingest(t: Tenant) -> Iterator[str]:
+    body = b'item,qty,price,note\nbolt,12,0.25,\n"nut, hex",7,0.1,"say ""hi"""\n'
+    r = t.call("ingest", body)
+    yield f"ingest({len(body)} bytes CSV, {dict(r.headers)['x-rows']} rows) -> {r.body.decode()}"
+    yield f"count -> {t.call('count', body).body.decode()}"
+    r = t.call("ingest", b"a,b\n1,2,3\n")
+    yield f"ingest(ragged row) -> {r.http_status} {r.body.decode()}"
+
+
 STEPS: dict[str, Callable[[Tenant], Iterator[str]]] = {
     "etag-c": _etag,
+    "hello-rust": _hello_rust,
+    "similarity-rust": _similarity,
+    "csv-ingest-rust": _csv_ingest,
 }
 
 
