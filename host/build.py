@@ -48,7 +48,8 @@ def rust_sdk_rlib() -> pathlib.Path:
     rlib = out_dir / f"lib{RUST_SDK_CRATE}.rlib"
     newest = max(p.stat().st_mtime for p in _sdk_inputs("rust"))
     if not rlib.exists() or rlib.stat().st_mtime < newest:
-        toolchain.compile_rust_lib(src, out_dir, crate_name=RUST_SDK_CRATE)
+        toolchain.compile_rust_lib(src, out_dir, crate_name=RUST_SDK_CRATE,
+                                   extra=[f"--remap-path-prefix={src.parent.parent}=sdk/rust"])
     return rlib
 
 
@@ -73,8 +74,10 @@ def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
         if man.language == "c":
             toolchain.compile_c(man.sources, tmp, [paths.sdk_dir() / "c", man.directory])
         else:
+            # Panic messages name files relative to the tenant, not this machine.
             toolchain.compile_rust(man.sources[0], tmp, rust_sdk_rlib(),
-                                   crate_name=man.name.replace("-", "_"))
+                                   crate_name=man.name.replace("-", "_"),
+                                   extra=[f"--remap-path-prefix={man.directory}={man.name}"])
         _validate(tmp, man)
         os.replace(tmp, out)
     finally:

@@ -54,7 +54,7 @@ def test_kernel_not_in_manifest_is_denied(misuse):
 
 @pytest.mark.parametrize("export, logged", [
     ("panics", "deliberate panic with 3 input bytes"),
-    ("index_oob", "index out of bounds: the len is 3 but the index is 8"),
+    ("index_oob", "index out of bounds: the len is 3 but the index is 8', misuse-rust/src/lib.rs:"),
 ])
 def test_panics_are_logged_then_trap(misuse, caplog, export, logged):
     caplog.set_level("DEBUG")
