@@ -7,6 +7,7 @@ before it is written in place, so a broken build never replaces a good one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 import tempfile
@@ -42,14 +43,25 @@ def _up_to_date(man: manifest_mod.Manifest, out: pathlib.Path) -> bool:
 
 
 def rust_sdk_rlib() -> pathlib.Path:
-    """The SDK crate compiled for wasm32 (cached by source mtime)."""
-    src = paths.sdk_dir() / "rust" / "src" / "lib.rs"
-    out_dir = paths.cache_dir() / "rust-sdk"
+    """The SDK crate compiled for wasm32, cached under a key made of its
+    sources, the compiler and the flags; written by rename, so concurrent
+    builds never see a half-written or stale rlib."""
+    sdk = paths.sdk_dir() / "rust"
+    extra = [f"--remap-path-prefix={sdk}=sdk/rust"]
+    key = hashlib.sha256(repr((toolchain.require("rust").detail, extra)).encode())
+    for p in _sdk_inputs("rust"):
+        key.update(p.relative_to(sdk).as_posix().encode() + b"\0" + p.read_bytes())
+    root = paths.cache_dir() / "rust-sdk"
+    out_dir = root / key.hexdigest()[:20]
     rlib = out_dir / f"lib{RUST_SDK_CRATE}.rlib"
-    newest = max(p.stat().st_mtime for p in _sdk_inputs("rust"))
-    if not rlib.exists() or rlib.stat().st_mtime < newest:
-        toolchain.compile_rust_lib(src, out_dir, crate_name=RUST_SDK_CRATE,
-                                   extra=[f"--remap-path-prefix={src.parent.parent}=sdk/rust"])
+    if rlib.exists():
+        return rlib
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        built = toolchain.compile_rust_lib(sdk / "src" / "lib.rs", pathlib.Path(tmp),
+                                           crate_name=RUST_SDK_CRATE, extra=extra)
+        out_dir.mkdir(exist_ok=True)
+        os.replace(built, rlib)
     return rlib
 
 
