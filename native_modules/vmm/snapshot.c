@@ -3,28 +3,76 @@
  *
  * take (vCPU thread, at EH_DONE_INIT): registers + XSAVE state, and a 4 KiB
  * copy of every page that differs from zero-filled memory: the monitor's
- * non-zero pages (page tables get accessed/dirty bits written on the guest's
- * behalf, the GDT a busy bit, the ring-0 stack exception frames, so they show
- * up in the dirty log too), the image's writable pages, and every page the
- * guest dirtied during init (from KVM_GET_DIRTY_LOG, which also re-arms
- * tracking). The writable span is also
- * copied to the ring-3 read-only snapshot region for the runtime's scrub.
+ * pages (page tables get accessed/dirty bits written on the guest's behalf,
+ * the GDT a busy bit, the ring-0 stack exception frames, so they show up in
+ * the dirty log too), the image's writable pages, and every page the guest
+ * dirtied during init. The writable span is also copied to the ring-3
+ * read-only snapshot region for the runtime's scrub.
  *
- * reset (vCPU thread, guest stopped): every page dirtied since the last
- * KVM_GET_DIRTY_LOG is restored from its copy or zeroed, then registers and
- * XSAVE state are restored. Read-only pages cannot have been dirtied by the
- * guest, and the host never writes guest memory outside the window and the
- * I/O ranges (which it zeroes itself after each call), so after reset the
- * guest's memory equals the snapshot. The window is the channel and is not
- * restored. Segment registers, control
- * registers and MSRs are not restored: ring 3 cannot change them (no
- * FSGSBASE, no other DPL-3 descriptors than the flat ones we set).
+ * Hot pages -- the window, the stack and the image's writable pages -- are
+ * written by nearly every call. With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 the
+ * monitor never re-protects them (a write-protect fault costs ~2 us per page
+ * per call on PVM hosts) and instead restores all of them (except the
+ * window) on every reset without consulting the log. Every other page is
+ * tracked: reset restores exactly the pages dirtied since the last reset
+ * and re-protects them. Without manual protection every page is tracked.
+ *
+ * reset (vCPU thread, guest stopped): tracked dirty pages and hot pages are
+ * restored from their copy or zeroed, then registers and XSAVE state.
+ * Read-only pages cannot have been dirtied by the guest, and the host never
+ * writes guest memory outside the window and the I/O ranges (which it zeroes
+ * itself after each call), so after reset the guest's memory equals the
+ * snapshot. The window is the channel and is not restored. Segment
+ * registers, control registers and MSRs are not restored: ring 3 cannot
+ * change them (no FSGSBASE, no other DPL-3 descriptors than the flat ones).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include "vmm/vmm_internal.h"
+
+static size_t bitmap_words(eh_guest *g) { return (g->mem_len / EH_GL_PAGE + 63) / 64; }
+
+/* Must run before the memory slot is created. */
+void eh_dirty_setup(eh_guest *g)
+{
+    struct kvm_enable_cap cap;
+    memset(&cap, 0, sizeof cap);
+    cap.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2;
+    cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+    g->manual_protect = ioctl(g->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+}
+
+static int is_hot(eh_guest *g, uint64_t pfn)
+{
+    uint64_t a = pfn * EH_GL_PAGE;
+    return g->manual_protect &&
+           ((a >= EH_GL_WINDOW && a < EH_GL_WINDOW + EH_GL_WINDOW_SIZE) ||
+            (a >= EH_GL_STACK_BASE && a < EH_GL_STACK_TOP) ||
+            (a >= g->owner->elf.wr_lo && a < g->owner->elf.wr_hi));
+}
+
+/* Re-protects the tracked (non-hot) pages set in dirty_bitmap. */
+static int clear_tracked(eh_guest *g)
+{
+    if (!g->manual_protect)
+        return 0; /* KVM_GET_DIRTY_LOG already did */
+    size_t words = bitmap_words(g);
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t bits = g->dirty_bitmap[w]; bits; bits &= bits - 1) {
+            uint64_t pfn = w * 64 + __builtin_ctzll(bits);
+            if (is_hot(g, pfn))
+                g->dirty_bitmap[w] &= ~(1ull << (pfn & 63));
+        }
+    struct kvm_clear_dirty_log c;
+    memset(&c, 0, sizeof c);
+    c.slot = 0;
+    c.first_page = 0;
+    c.num_pages = (uint32_t)(g->mem_len / EH_GL_PAGE);
+    c.dirty_bitmap = g->dirty_bitmap;
+    return ioctl(g->vm_fd, KVM_CLEAR_DIRTY_LOG, &c);
+}
 
 static int get_dirty(eh_guest *g)
 {
@@ -70,7 +118,7 @@ static int by_pfn(const void *a, const void *b)
 
 int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
 {
-    size_t words = (g->mem_len / EH_GL_PAGE + 63) / 64;
+    size_t words = bitmap_words(g);
     g->dirty_bitmap = calloc(words, 8);
     if (!g->dirty_bitmap)
         return EH_VM_ESYS;
@@ -79,11 +127,14 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
         EH_ERR(err, errlen, "snapshot registers: %m");
         return EH_VM_ESYS;
     }
+    size_t cap = 0;
+    for (uint64_t a = EH_GL_STACK_BASE; a < EH_GL_STACK_TOP; a += EH_GL_PAGE)
+        if (add_page(g, a / EH_GL_PAGE, &cap)) /* hot: always restored */
+            return EH_VM_ESYS;
     if (get_dirty(g)) {
         EH_ERR(err, errlen, "KVM_GET_DIRTY_LOG: %m");
         return EH_VM_ESYS;
     }
-    size_t cap = 0;
     for (uint64_t a = EH_GL_GDT; a < g->pt_end; a += EH_GL_PAGE) /* monitor pages */
         if (add_page(g, a / EH_GL_PAGE, &cap))
             return EH_VM_ESYS;
@@ -98,6 +149,10 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
         }
     }
     qsort(g->snap, g->nsnap, sizeof *g->snap, by_pfn);
+    if (clear_tracked(g)) {
+        EH_ERR(err, errlen, "KVM_CLEAR_DIRTY_LOG: %m");
+        return EH_VM_ESYS;
+    }
     if (elf->wr_hi)
         memcpy(g->mem + EH_GL_SNAP_BASE, g->mem + elf->wr_lo, elf->wr_hi - elf->wr_lo);
     return 0;
@@ -114,6 +169,15 @@ static const uint8_t *snap_copy(eh_guest *g, uint64_t pfn)
             hi = mid;
     }
     return lo < g->nsnap && g->snap[lo].pfn == pfn ? g->snap[lo].copy : NULL;
+}
+
+static void restore_page(eh_guest *g, uint64_t pfn)
+{
+    const uint8_t *src = snap_copy(g, pfn);
+    if (src)
+        memcpy(g->mem + pfn * EH_GL_PAGE, src, EH_GL_PAGE);
+    else
+        memset(g->mem + pfn * EH_GL_PAGE, 0, EH_GL_PAGE);
 }
 
 static int snap_reset_locked(eh_guest *g, int abandon_call);
@@ -154,22 +218,25 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
     uint64_t t0 = eh_now_ns();
     if (get_dirty(g))
         return -1;
-    size_t words = (g->mem_len / EH_GL_PAGE + 63) / 64;
+    size_t words = bitmap_words(g);
     uint64_t pages = 0;
     for (size_t w = 0; w < words; w++) {
         for (uint64_t bits = g->dirty_bitmap[w]; bits; bits &= bits - 1) {
             uint64_t pfn = w * 64 + __builtin_ctzll(bits);
-            if (is_window(pfn))
+            if (is_window(pfn) || is_hot(g, pfn))
                 continue;
-            const uint8_t *src = snap_copy(g, pfn);
-            if (src)
-                memcpy(g->mem + pfn * EH_GL_PAGE, src, EH_GL_PAGE);
-            else
-                memset(g->mem + pfn * EH_GL_PAGE, 0, EH_GL_PAGE);
+            restore_page(g, pfn);
             pages++;
         }
     }
-    if (ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
+    if (g->manual_protect) { /* hot pages: all of them, every time */
+        const eh_elf_info *elf = &g->owner->elf;
+        for (uint64_t a = EH_GL_STACK_BASE; a < EH_GL_STACK_TOP; a += EH_GL_PAGE, pages++)
+            restore_page(g, a / EH_GL_PAGE);
+        for (uint64_t a = elf->wr_lo; a < elf->wr_hi; a += EH_GL_PAGE, pages++)
+            restore_page(g, a / EH_GL_PAGE);
+    }
+    if (clear_tracked(g) || ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
         ioctl(g->vcpu_fd, KVM_SET_XSAVE, &g->snap_xsave))
         return -1;
     /* A call may already be posted (the guest parks while the host rings):

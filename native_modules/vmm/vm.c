@@ -110,6 +110,7 @@ static int guest_boot(eh_vm *vm, char *err, size_t errlen)
         EH_ERR(err, errlen, "KVM_CREATE_VM: %m");
         goto fail;
     }
+    eh_dirty_setup(g); /* before the memory slot exists */
     int huge = vm->cfg.page_size != 4096;
     if ((rc = eh_mem_map(g, vm->cfg.mem_bytes, huge, err, errlen)))
         goto fail;

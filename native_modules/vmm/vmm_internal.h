@@ -81,6 +81,7 @@ typedef struct eh_guest {
     eh_snap_page *snap;
     size_t nsnap;
     uint64_t *dirty_bitmap;
+    int manual_protect;  /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on (see snapshot.c) */
 
     /* fault report (valid once state == DEAD) */
     char fault[160];
@@ -127,6 +128,7 @@ int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen);
 /* snapshot.c */
 int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen);
 int eh_snap_reset(eh_guest *g, int abandon_call);
+void eh_dirty_setup(eh_guest *g);
 void eh_snap_free(eh_guest *g);
 
 /* vcpu_thread.c */
