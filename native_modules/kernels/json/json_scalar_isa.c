@@ -1,19 +1,10 @@
 /* JSON stage 1 and minify, portable variant ("scalar"): the same block
- * algorithm as the SIMD variants with masks built one byte at a time, the
- * prefix xor by shifts, and the UTF-8 lookup formula evaluated per byte. It is
- * the variant for wasm32 and for CPUs without AVX2. */
+ * algorithm as the SIMD variants with masks built 8 bytes at a time in
+ * 64-bit words (SWAR), the prefix xor by shifts, and the UTF-8 lookup formula
+ * evaluated per byte of non-ASCII blocks. It is the variant for plain wasm32
+ * and for CPUs without AVX2. */
 #include "kernels/json/json.h"
 #include "kernels/json/json_utf8_tables.h"
-
-enum { C_BS = 1, C_QUOTE = 2, C_WS = 4, C_OPS = 8, C_CTRL = 16 };
-#define CC C_CTRL
-static const uint8_t cls[256] = {
-    CC, CC, CC, CC, CC, CC, CC, CC, CC, CC | C_WS, CC | C_WS, CC, CC | C_OPS, CC | C_WS, CC, CC,
-    CC, CC, CC, CC, CC, CC, CC, CC, CC, CC, CC | C_OPS, CC, CC, CC, CC, CC, /* 0x0c, 0x1a: as the
-    SIMD variants' |0x20 operator trick -- both are rejected as control bytes anyway */
-    [' '] = C_WS, ['"'] = C_QUOTE, ['\\'] = C_BS,
-    [','] = C_OPS, [':'] = C_OPS, ['['] = C_OPS, [']'] = C_OPS, ['{'] = C_OPS, ['}'] = C_OPS,
-};
 
 static inline uint64_t json_prefix_xor(uint64_t x)
 {
@@ -100,16 +91,34 @@ static inline int u8_eof(const u8state *u) { return u->incomplete; }
 
 #include "kernels/json/json_stage1_impl.h"
 
+/* SWAR classification, 8 bytes per word. eq() is exact per byte (no borrow
+ * crosses bytes): bit 7 of each byte is set where the byte equals c. */
+#define ONES 0x0101010101010101ull
+#define LOW7 0x7f7f7f7f7f7f7f7full
+#define HIGH 0x8080808080808080ull
+
+static inline uint64_t eq(uint64_t w, uint8_t c)
+{
+    uint64_t x = w ^ (ONES * c);
+    return ~(((x & LOW7) + LOW7) | x) & HIGH;
+}
+
+/* Bit 7 of byte i -> bit i. */
+static inline uint64_t gather8(uint64_t hb) { return ((hb >> 7) * 0x0102040810204080ull) >> 56; }
+
 static inline void json_classify(const uint8_t *p, json_masks *m)
 {
     uint64_t bs = 0, q = 0, ws = 0, ops = 0, ctrl = 0;
-    for (int i = 0; i < 64; i++) {
-        uint64_t c = cls[p[i]], bit = 1ull << i;
-        bs |= (c & C_BS) ? bit : 0;
-        q |= (c & C_QUOTE) ? bit : 0;
-        ws |= (c & C_WS) ? bit : 0;
-        ops |= (c & C_OPS) ? bit : 0;
-        ctrl |= (c & C_CTRL) ? bit : 0;
+    for (int k = 0; k < 8; k++) {
+        uint64_t w;
+        __builtin_memcpy(&w, p + 8 * k, 8);
+        uint64_t w20 = w | (ONES * 0x20);
+        const int sh = 8 * k;
+        bs |= gather8(eq(w, '\\')) << sh;
+        q |= gather8(eq(w, '"')) << sh;
+        ws |= gather8(eq(w, ' ') | eq(w, '\t') | eq(w, '\n') | eq(w, '\r')) << sh;
+        ops |= gather8(eq(w20, ',') | eq(w20, ':') | eq(w20, '{') | eq(w20, '}')) << sh;
+        ctrl |= gather8(~(((w & LOW7) + (ONES * 0x60)) | w) & HIGH) << sh; /* byte < 0x20 */
     }
     m->bs = bs;
     m->quote = q;
