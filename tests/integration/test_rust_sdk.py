@@ -5,6 +5,7 @@ and how handler errors and rejections reach the caller."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -142,6 +143,34 @@ def test_handler_errors_and_rejections(probe, caplog):
     assert any("fails failed: not found" in rec.getMessage() for rec in caplog.records)
     r = probe.call("rejects")
     assert (r.status, r.http_status, r.body) == (0, 422, b"no thanks")
+
+
+JSON_DOC = (b'{ "a" : [1, -2, 3.5, {"b": "x\\n"}], "big": 18446744073709551615,\n'
+            b' "n": null, "t": true, "e": 1e400 }')
+
+
+def test_json_kernels_through_the_sdk(probe):
+    want = b'{"a":[1,-2,3.5,{"b":"x\\n"}],"big":18446744073709551615,"n":null,"t":true,"e":1e400}'
+    assert probe.call("json_minify", JSON_DOC).body == want  # bytes kept: 1e400 stays
+    assert int(probe.call("json_validate", JSON_DOC).body) > 10
+    big = json.dumps([{"k": i, "v": "x" * (i % 50)} for i in range(20000)]).encode()
+    assert probe.call("json_minify", big).body == json.dumps(json.loads(big),
+                                                             separators=(",", ":")).encode()
+    cases = {"": ("Object", JSON_DOC, 0, None), "/a/1": ("Int64", b"-2", 12, -2),
+             "/a/2": ("Double", b"3.5", 16, 3.5), "/a/3/b": ("String", b'"x\\n"', 27, None),
+             "/big": ("Uint64", b"18446744073709551615", 43, 2**64 - 1),
+             "/n": ("Null", b"null", 71, None), "/t": ("True", b"true", 82, None),
+             "/e": ("Double", b"1e400", 93, float("inf"))}
+    for ptr, want in cases.items():
+        got = msgpack.unpackb(probe.call("json_pointer", ptr.encode() + b"\n" + JSON_DOC).body)
+        assert tuple(got) == want, ptr
+        assert JSON_DOC[got[2]:].startswith(got[1])
+    r = probe.call("json_pointer", b"/zz\n" + JSON_DOC, check=False)
+    assert (r.http_status, r.body) == (404, b"kernel error ENOTFOUND (no such value) detail 0 at "
+                                            b"byte 0")
+    r = probe.call("json_validate", b"[1,2,]", check=False)
+    assert (r.http_status, r.body) == (400, b"kernel error EPARSE (malformed input) detail 9 at "
+                                            b"byte 5")
 
 
 def test_build_tracks_every_module_of_the_crate(rust, tmp_path):

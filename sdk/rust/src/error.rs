@@ -93,7 +93,12 @@ impl Error {
         match *self {
             Error::NotFound => 404,
             Error::Invalid | Error::Decode { .. } => 400,
-            Error::Kernel { status, .. } if status == sys::KSTATUS_EPARSE => 400,
+            Error::Kernel { status, .. } if status == sys::KSTATUS_ENOTFOUND => 404,
+            Error::Kernel { status, .. }
+                if matches!(status, sys::KSTATUS_EPARSE | sys::KSTATUS_EDEPTH | sys::KSTATUS_EINVAL) =>
+            {
+                400
+            }
             Error::Quota | Error::TooSmall { .. } => 413,
             Error::Denied => 403,
             Error::Unavailable => 503,

@@ -69,6 +69,10 @@ pub struct Output {
     pub value: u64,
     /// Bytes written to the output buffer.
     pub out_len: usize,
+    /// Kernel-specific detail (e.g. the JSON type a pointer found).
+    pub detail: u32,
+    /// Kernel-specific offset (e.g. where a JSON pointer's value starts).
+    pub offset: u64,
 }
 
 fn addr(s: &[u8]) -> u32 {
@@ -103,7 +107,12 @@ pub fn run(call: Call, input: &[u8], input2: &[u8], out: &mut [u8]) -> Result<Ou
         return Err(Error::from_code(rc));
     }
     match res.status {
-        sys::KSTATUS_OK => Ok(Output { value: res.value, out_len: res.out_len as usize }),
+        sys::KSTATUS_OK => Ok(Output {
+            value: res.value,
+            out_len: res.out_len as usize,
+            detail: res.detail,
+            offset: res.err_offset,
+        }),
         sys::KSTATUS_ENOSPC => Err(Error::TooSmall { needed: res.out_len as usize }),
         status => Err(Error::Kernel { status, detail: res.detail, offset: res.err_offset }),
     }

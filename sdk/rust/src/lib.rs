@@ -15,7 +15,7 @@
 //!
 //! Modules: [`sys`] (raw imports and ABI constants), [`host`] (safe
 //! wrappers), [`response`], [`msgpack`], [`scratch`] (temporary memory),
-//! [`kernel`], [`vector`] and [`csv`] (native kernels through `offload`).
+//! [`kernel`], [`vector`], [`csv`] and [`json`] (native kernels through `offload`).
 #![no_std]
 #![warn(missing_docs)]
 
@@ -23,6 +23,7 @@ pub mod csv;
 pub mod error;
 pub mod handler;
 pub mod host;
+pub mod json;
 pub mod kernel;
 mod mem;
 pub mod msgpack;

@@ -6,7 +6,8 @@ use core::fmt::Write;
 use edgehost_sdk::host::{self, Level};
 use edgehost_sdk::msgpack::{Decoder, Encoder, Sink, Value};
 use edgehost_sdk::scratch::frame;
-use edgehost_sdk::{configure, handler, kernel, respond, respond_with, Error, Result};
+use edgehost_sdk::text::LineBuf;
+use edgehost_sdk::{configure, handler, json, kernel, respond, respond_with, Error, Result};
 
 static mut CONFIGURED: u32 = 0;
 
@@ -171,4 +172,40 @@ handler!(fails, |_i: &[u8]| -> Result<()> { Err(Error::NotFound) });
 // Rejection: 422 with the reason, status 0.
 handler!(rejects, |_i: &[u8]| -> Result<()> {
     Err(Error::Reject { status: 422, reason: "no thanks" })
+});
+
+// JSON document -> "<tokens>" or the kernel error as 400.
+handler!(json_validate, |input: &[u8]| -> Result<()> {
+    frame(|s| {
+        let tokens = json::validate(s, input, 0)?;
+        respond_with(|w| write!(w, "{}", tokens).map_err(|_| Error::OutOfMemory))
+    })
+});
+
+handler!(json_minify, |input: &[u8]| -> Result<()> {
+    frame(|s| respond(json::minify(s, input)?))
+});
+
+// "<pointer>\n<document>" -> msgpack [type name, text, offset, int or float or nil]
+handler!(json_pointer, |input: &[u8]| -> Result<()> {
+    let nl = input.iter().position(|&b| b == b'\n').ok_or(Error::Invalid)?;
+    let ptr = core::str::from_utf8(&input[..nl]).map_err(|_| Error::Invalid)?;
+    frame(|s| {
+        let v = json::pointer(s, &input[nl + 1..], ptr)?;
+        respond_with(|w| {
+            let mut e = Encoder::new(w);
+            e.array(4)?;
+            let mut name = LineBuf::<16>::new();
+            let _ = write!(name, "{:?}", v.kind);
+            e.str(name.as_str())?;
+            e.bin(v.text)?;
+            e.uint(v.offset as u64)?;
+            match (v.int(), v.uint(), v.float()) {
+                (Some(i), _, _) => e.int(i),
+                (None, Some(u), _) => e.uint(u),
+                (None, None, Some(f)) => e.f64(f),
+                _ => e.nil(),
+            }
+        })
+    })
 });
