@@ -85,7 +85,12 @@ pub fn json_value(w: &mut Body, v: &[u8], quoted: bool, numbers: bool) -> Result
 }
 
 /// A field as a msgpack value, with the same rules as [`json_value`].
-pub fn msgpack_value<S: Sink>(e: &mut Encoder<'_, S>, v: &[u8], quoted: bool, numbers: bool) -> Result<()> {
+pub fn msgpack_value<S: Sink>(
+    e: &mut Encoder<'_, S>,
+    v: &[u8],
+    quoted: bool,
+    numbers: bool,
+) -> Result<()> {
     if !quoted && v.is_empty() {
         return e.nil();
     }

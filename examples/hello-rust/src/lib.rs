@@ -31,5 +31,7 @@ handler!(hello, |input: &[u8]| -> Result<()> {
     let visit = next_visit()?;
     host::log(Level::Info, "hello handled a request");
     host::set_header("content-type", b"text/plain")?;
-    respond_with(|w| write!(w, "{}, {}! (visit {})", greeting, who, visit).map_err(|_| Error::OutOfMemory))
+    respond_with(|w| {
+        write!(w, "{}, {}! (visit {})", greeting, who, visit).map_err(|_| Error::OutOfMemory)
+    })
 });

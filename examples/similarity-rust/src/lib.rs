@@ -68,7 +68,8 @@ handler!(query, |input: &[u8]| -> Result<()> {
             let m = store.load(s, shard, rows)?;
             let hits = s.slice::<Hit>(req.k.min(rows))?;
             for h in vector::topk(m, q, req.metric, hits)? {
-                ranking.offer(Hit { row: h.row + (shard * store.shard_rows) as u32, score: h.score });
+                ranking
+                    .offer(Hit { row: h.row + (shard * store.shard_rows) as u32, score: h.score });
             }
         }
         respond_with(|w| {

@@ -35,7 +35,8 @@ impl<'s> Ranking<'s> {
     /// Offers a hit; rows must come in increasing order among equal scores.
     pub fn offer(&mut self, h: Hit) {
         let k = self.best.len();
-        let pos = (0..self.len).find(|&i| self.better(h.score, self.best[i].score)).unwrap_or(self.len);
+        let pos =
+            (0..self.len).find(|&i| self.better(h.score, self.best[i].score)).unwrap_or(self.len);
         if pos >= k {
             return;
         }

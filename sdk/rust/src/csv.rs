@@ -43,7 +43,8 @@ impl Dialect {
         let mut call = Call::new(kernel);
         call.arg[0] = u64::from(self.delimiter);
         call.arg[1] = u64::from(self.quote);
-        call.flags = if self.strict { F_STRICT } else { 0 } | if self.rectangular { F_RECT } else { 0 };
+        call.flags =
+            if self.strict { F_STRICT } else { 0 } | if self.rectangular { F_RECT } else { 0 };
         call
     }
 }
@@ -68,7 +69,11 @@ fn counts(value: u64) -> Counts {
 
 /// Indexes `input`: one entry per field, the offset of the separator that
 /// ends it (see csv.h). Returns the counts and the filled entries.
-pub fn index<'o>(input: &[u8], dialect: Dialect, out: &'o mut [u32]) -> Result<(Counts, &'o [u32])> {
+pub fn index<'o>(
+    input: &[u8],
+    dialect: Dialect,
+    out: &'o mut [u32],
+) -> Result<(Counts, &'o [u32])> {
     let o = run(dialect.call(Kernel::CsvIndex), input, &[], u32_bytes(out))?;
     let c = counts(o.value);
     Ok((c, &out[..c.fields]))
@@ -110,7 +115,11 @@ impl<'o> Fields<'o> {
         let mut start = 0usize;
         self.entries.iter().map(move |&e| {
             let end = (e & OFFSET_MASK) as usize;
-            let f = Field { value: &values[start..end], row_end: e & ROW_END != 0, quoted: e & QUOTED != 0 };
+            let f = Field {
+                value: &values[start..end],
+                row_end: e & ROW_END != 0,
+                quoted: e & QUOTED != 0,
+            };
             start = end;
             f
         })

@@ -95,7 +95,10 @@ impl Error {
             Error::Invalid | Error::Decode { .. } => 400,
             Error::Kernel { status, .. } if status == sys::KSTATUS_ENOTFOUND => 404,
             Error::Kernel { status, .. }
-                if matches!(status, sys::KSTATUS_EPARSE | sys::KSTATUS_EDEPTH | sys::KSTATUS_EINVAL) =>
+                if matches!(
+                    status,
+                    sys::KSTATUS_EPARSE | sys::KSTATUS_EDEPTH | sys::KSTATUS_EINVAL
+                ) =>
             {
                 400
             }

@@ -65,13 +65,12 @@ pub fn as_bytes_mut(v: &mut [f32]) -> &mut [u8] {
 
 fn raw_bytes_mut<T>(v: &mut [T]) -> &mut [u8] {
     // SAFETY: used only for f32 and Hit, plain data without padding.
-    unsafe {
-        core::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, core::mem::size_of_val(v))
-    }
+    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, core::mem::size_of_val(v)) }
 }
 
 fn scalar(kernel: Kernel, a: &[f32], b: &[f32]) -> Result<f32> {
-    run(Call::new(kernel), as_bytes(a), as_bytes(b), &mut []).map(|o| f32::from_bits(o.value as u32))
+    run(Call::new(kernel), as_bytes(a), as_bytes(b), &mut [])
+        .map(|o| f32::from_bits(o.value as u32))
 }
 
 fn same_len(a: &[f32], b: &[f32]) -> Result<()> {

@@ -101,7 +101,8 @@ handler!(config, |_i: &[u8]| -> Result<()> {
     let mut buf = [0u8; 32];
     let greeting = host::config_str("greeting", &mut buf)?;
     let mut tiny = [0u8; 2];
-    let short = matches!(host::config_get("greeting", &mut tiny), Err(Error::TooSmall { needed: 9 }));
+    let short =
+        matches!(host::config_get("greeting", &mut tiny), Err(Error::TooSmall { needed: 9 }));
     let missing = host::config_int("nope") == Err(Error::NotFound);
     let answer = host::config_int("answer")?;
     // SAFETY: one thread per instance.
@@ -120,7 +121,9 @@ handler!(kv_roundtrip, |input: &[u8]| -> Result<()> {
         let same = back == input;
         host::kv_delete(b"k")?;
         let gone = host::kv_delete(b"k") == Err(Error::NotFound);
-        respond_with(|w| write!(w, "{}|{}|{}", back.len(), same, gone).map_err(|_| Error::OutOfMemory))
+        respond_with(|w| {
+            write!(w, "{}|{}|{}", back.len(), same, gone).map_err(|_| Error::OutOfMemory)
+        })
     })
 });
 
@@ -182,9 +185,7 @@ handler!(json_validate, |input: &[u8]| -> Result<()> {
     })
 });
 
-handler!(json_minify, |input: &[u8]| -> Result<()> {
-    frame(|s| respond(json::minify(s, input)?))
-});
+handler!(json_minify, |input: &[u8]| -> Result<()> { frame(|s| respond(json::minify(s, input)?)) });
 
 // "<pointer>\n<document>" -> msgpack [type name, text, offset, int or float or nil]
 handler!(json_pointer, |input: &[u8]| -> Result<()> {
