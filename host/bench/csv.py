@@ -89,7 +89,8 @@ def _wasm(data, target_s):
     from host.bench.wasmkernels import WasmKernels
 
     fields = len(ck.csv_index(data, isolation="inproc").ends)
-    for flavor, variant in [("scalar", "scalar"), ("simd128", "scalar"), ("simd128", "simd128")]:
+    runs = [("scalar", "scalar"), ("scalar", "swar"), ("simd128", "swar"), ("simd128", "simd128")]
+    for flavor, variant in runs:
         try:
             wk = WasmKernels(flavor, force=f"csv={variant}")
         except EdgehostError as exc:

@@ -5,7 +5,7 @@
 #include "fuzz_common.h"
 #include "kernels/csv/csv.h"
 
-static const char *names[] = {"scalar", "avx2", "avx512"};
+static const char *names[] = {"scalar", "swar", "avx2", "avx512"};
 
 static void check_index(const uint8_t *in, uint64_t n, uint8_t d, const uint32_t *idx,
                         uint64_t count)
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eh_offload_res first;
     uint8_t *out0 = 0;
     int have = 0;
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < 4; v++) {
         if (eh_csv_set_variant(names[v]) != 0)
             continue;
         uint8_t *out = malloc(cap ? cap : 1);

@@ -2,7 +2,8 @@
  * ragged-row check and unescaping for CSV_FIELDS. */
 #include "kernels/csv/csv.h"
 #include "kernels/dispatch.h"
-/* Generic first; eh_variant_select upgrades by CPU bits (dispatch.h). */
+/* Generic first; eh_variant_select upgrades by CPU bits (dispatch.h). "scalar"
+ * is the reference state machine, "swar" its portable bit-parallel twin. */
 #ifdef __wasm_simd128__
 #define SIMD128_NEEDS 0 /* selected over scalar where it exists */
 #else
@@ -11,12 +12,13 @@
 
 static const eh_variant_desc variants[] = {
     {"scalar", 0},
+    {"swar", 0},
     {"simd128", SIMD128_NEEDS},
     {"avx2", EH_CPU_AVX2 | EH_CPU_PCLMUL | EH_CPU_BMI2},
     {"avx512", EH_CPU_AVX512F | EH_CPU_AVX512BW | EH_CPU_PCLMUL | EH_CPU_BMI2},
 };
-static const eh_csv_index_fn fns[] = {eh_csv_index_scalar, eh_csv_index_simd128, eh_csv_index_avx2,
-                                      eh_csv_index_avx512};
+static const eh_csv_index_fn fns[] = {eh_csv_index_scalar, eh_csv_index_swar, eh_csv_index_simd128,
+                                      eh_csv_index_avx2, eh_csv_index_avx512};
 #define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
 
 static uint64_t cpu_bits;

@@ -91,12 +91,13 @@ enum { EH_CSV_ST_FIELD = 0, EH_CSV_ST_UNQUOTED, EH_CSV_ST_QUOTED, EH_CSV_ST_QUOT
  * opening quote of the current field when st is QUOTED. Runs to the end. */
 void eh_csv_scalar_resume(eh_csv_scan *s, uint64_t pos, int st, uint64_t open_pos);
 void eh_csv_index_scalar(eh_csv_scan *s);
+void eh_csv_index_swar(eh_csv_scan *s);
 void eh_csv_index_simd128(eh_csv_scan *s);
 void eh_csv_index_avx2(eh_csv_scan *s);
 void eh_csv_index_avx512(eh_csv_scan *s);
 
-/* Variant control as in dispatch.h; names "scalar", "simd128" (wasm32 with
- * -msimd128 only), "avx2", "avx512".
+/* Variant control as in dispatch.h; names "scalar" (reference), "swar",
+ * "simd128" (wasm32 with -msimd128 only), "avx2", "avx512".
  * Not thread-safe against running kernels (tests and benchmarks only). */
 int eh_csv_set_variant(const char *name);
 const char *eh_csv_variant(void);
