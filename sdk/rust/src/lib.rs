@@ -52,13 +52,7 @@ pub extern "C" fn edgehost_abi_v1() {}
 /// until a larger one is needed.
 #[no_mangle]
 pub extern "C" fn edgehost_alloc(size: i32) -> i32 {
-    INPUT.with(
-        |r| {
-            if r.reserve((size as u32 as usize).max(1)) {
-                r.ptr() as usize as i32
-            } else {
-                0
-            }
-        },
-    )
+    let size = (size as u32 as usize).max(1);
+    let ptr = INPUT.with(|r| if r.reserve(size) { r.ptr() as usize } else { 0 });
+    ptr as i32
 }
