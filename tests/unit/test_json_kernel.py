@@ -172,3 +172,45 @@ def test_tape(variant):
         (0, 11), (1, 0), (5, 8), (6, 0), (8, 7), (9, 0), (13, 0), (17, 4), (18, 2), (20, 0),
         (24, 0), (27, 0)]
     assert jk.json_tape(b" 7 ", isolation="inproc") == [(1, 0)]
+
+
+def _raw(kernel, doc, out_cap, pointer=b"", flags=0):
+    """One kernel call with an exact out_cap; returns (res, out bytes)."""
+    from host.native import ffi, kernels_lib
+
+    req, res = ffi.new("eh_offload_req *"), ffi.new("eh_offload_res *")
+    keep = [ffi.from_buffer(doc), ffi.from_buffer(pointer), ffi.new("uint32_t[]", out_cap // 4 + 1)]
+    req.kernel, req.flags = kernel, flags
+    setattr(req, "in", int(ffi.cast("uintptr_t", keep[0])))
+    req.in_len, req.in2, req.in2_len = len(doc), int(ffi.cast("uintptr_t", keep[1])), len(pointer)
+    req.out, req.out_cap = int(ffi.cast("uintptr_t", keep[2])), out_cap
+    kernels_lib().eh_kernel_run(req, res)
+    return res, bytes(ffi.buffer(keep[2], out_cap))
+
+
+def test_enospc_reports_what_is_needed():
+    doc = b"[" + b"1," * 5000 + b"1]"
+    base = jk.scratch_size(len(doc))
+    res, _ = _raw(jk.KERNEL_VALIDATE, doc, base - 4)
+    assert (res.status, res.out_len) == (-2, base)
+    res, _ = _raw(jk.KERNEL_VALIDATE, doc, base, flags=jk.F_TAPE)  # tape does not fit
+    assert res.status == -2 and res.out_len > base
+    need = res.out_len
+    res, out = _raw(jk.KERNEL_VALIDATE, doc, need, flags=jk.F_TAPE)
+    assert (res.status, res.value, res.out_len) == (0, 5003, 8 * 5003)
+    spaced = b" [ 1 ,  2 ] " * 1 + b" " * 20000
+    res, _ = _raw(jk.KERNEL_MINIFY, spaced, jk.scratch_size(len(spaced)))
+    assert (res.status, res.out_len) == (0, 5)
+    res, _ = _raw(jk.KERNEL_POINTER, doc, need, pointer=b"/4999")
+    assert (res.status, res.out_len, res.err_offset) == (0, 1, 1 + 2 * 4999)
+    assert jk.json_pointer(doc, "/5000", isolation="inproc").value() == 1  # retried internally
+
+
+def test_minify_enospc_then_exact():
+    doc = b'["' + b"x" * 200_000 + b'", 1]'
+    cap = jk.scratch_size(len(doc))
+    assert cap < len(doc)
+    res, _ = _raw(jk.KERNEL_MINIFY, doc, cap)
+    assert (res.status, res.out_len) == (-2, len(doc) - 1)
+    res, out = _raw(jk.KERNEL_MINIFY, doc, len(doc) - 1)
+    assert res.status == 0 and out[: res.out_len] == doc.replace(b", 1]", b",1]")
