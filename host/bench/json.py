@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json as stdjson
 import random
+import time
 
 import click
 
@@ -205,6 +206,28 @@ def _peers(name, doc, target_s):
                call_seconds(lambda: stdjson.loads(doc), target_s))
 
 
+def _interleaved_ratio(doc, target_s, rounds: int = 15):
+    """Our validation over simdjson's parse, timed in alternation so both see
+    the same machine load; best time of each. None without pysimdjson."""
+    try:
+        import simdjson
+    except ImportError:
+        return None
+    parser = simdjson.Parser()
+    req = NativeRequest(jk.KERNEL_VALIDATE, doc, out_cap=jk.scratch_size(len(doc)))
+    n = max(1, int(target_s / 3 / max(len(doc) / 3e9, 1e-7)))
+    ours = theirs = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        req.run(n)
+        t1 = time.perf_counter()
+        for _ in range(n):
+            parser.parse(doc)
+        t2 = time.perf_counter()
+        ours, theirs = min(ours, (t1 - t0) / n), min(theirs, (t2 - t1) / n)
+    return theirs / ours
+
+
 @click.command("json")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--inputs", default=",".join(DOCS), show_default=True,
@@ -221,14 +244,11 @@ def command(as_json, inputs, target_ms, no_wasm):
         rows += list(_ours(name, doc, target_s))
         rows.append(_kvm(name, doc, target_s))
         rows += list(_peers(name, doc, target_s))
-        simd = next((r["gbps"] for r in rows if r["impl"] == "simdjson parse"
-                     and r["input"] == name), None)
-        best = max((r["gbps"] or 0 for r in rows if r["impl"] == "edgehost validate"
-                    and r["input"] == name and r["isolation"] == "inproc"), default=0)
-        if simd:
+        ratio = _interleaved_ratio(doc, target_s)
+        if ratio is not None:
             rows.append({"bench": "json", "impl": "ratio validate/simdjson", "input": name,
-                         "size": len(doc), "gbps": None, "ratio": best / simd,
-                         "target": ">= 0.9"})
+                         "size": len(doc), "gbps": None, "ratio": ratio, "target": ">= 0.9",
+                         "note": "interleaved runs, best of each (robust to a busy machine)"})
     if not no_wasm:
         rows += list(_wasm(docs, target_s))
     emit(rows, as_json, title="JSON (GB/s; medians of 5)")
