@@ -30,15 +30,17 @@ static ARENA: Global<Arena> =
     Global::new(Arena { chunks: [(0, 0); MAX_CHUNKS], count: 0, cur: 0, off: 0, depth: 0 });
 
 impl Arena {
+    /// `size` bytes aligned to `align` (at most a page). Offsets are taken
+    /// from page-aligned chunk bases, so nothing overflows at the 4 GiB end.
     fn alloc(&mut self, size: usize, align: usize) -> Option<*mut u8> {
         for i in self.cur..self.count {
             let (base, cap) = self.chunks[i];
-            let from = if i == self.cur { base + self.off } else { base };
-            let start = (from + align - 1) & !(align - 1);
-            if start.checked_add(size)? <= base + cap {
+            let used = if i == self.cur { self.off } else { 0 };
+            let start = (used + align - 1) & !(align - 1);
+            if start <= cap && size <= cap - start {
                 self.cur = i;
-                self.off = start + size - base;
-                return Some(start as *mut u8);
+                self.off = start + size;
+                return Some((base + start) as *mut u8);
             }
         }
         if self.count == MAX_CHUNKS {
@@ -99,6 +101,9 @@ impl Scratch {
     #[allow(clippy::mut_from_ref)] // disjoint slices from one arena, like a bump allocator
     pub fn slice<T: Plain>(&self, n: usize) -> Result<&mut [T]> {
         let size = n.checked_mul(core::mem::size_of::<T>()).ok_or(Error::OutOfMemory)?;
+        if size == 0 {
+            return Ok(&mut []);
+        }
         let ptr = ARENA.with(|a| {
             assert!(a.depth == self.depth, "scratch: allocating from an outer frame");
             a.alloc(size, core::mem::align_of::<T>())
