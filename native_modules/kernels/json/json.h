@@ -13,8 +13,8 @@
  *   out, out_cap  4-byte aligned, not overlapping in. Every operation first
  *               validates the whole document with its working memory at the
  *               end of out: out_cap >= eh_json_scratch_size(in_len, arg[0])
- *               (O(depth) + 128 KiB at most; else ENOSPC with that size in
- *               out_len), plus 8 bytes per tape entry when a tape is built
+ *               (5 bytes per depth level + at most 128 KiB + 320 bytes; else
+ *               ENOSPC with that size in out_len), plus 8 bytes per tape entry when a tape is built
  *               (TAPE, POINTER; ENOSPC then reports the exact total). Results
  *               go to the start of out:
  *     VALIDATE  nothing; value = number of structural tokens. With
@@ -27,8 +27,9 @@
  *               (out_len its size; ENOSPC as above); err_offset its byte
  *               offset in `in`; detail its type (enum eh_json_type); value,
  *               for INT64/UINT64, the exact integer (two's complement for
- *               INT64), for DOUBLE the correctly rounded IEEE-754 bits. A missing member/index is ENOTFOUND. Navigation uses
- *               the tape: skipping a container is one step.
+ *               INT64), for DOUBLE the correctly rounded IEEE-754 bits. A
+ *               missing member/index is ENOTFOUND. Navigation uses the
+ *               tape: skipping a container is one step.
  *   On EPARSE/EDEPTH: detail = enum eh_json_error, err_offset = the byte.
  *
  * Tape: one entry per value, key, and closing bracket, in document order (no
@@ -57,11 +58,13 @@
  * variants report the identical kind and offset for every input (tested).
  * `in` and `out` must not overlap.
  *
- * Design: stage 1 (per ISA) classifies 64-byte blocks into bit masks --
- * escapes, strings (prefix xor by carry-less multiply), operators, scalar
- * starts -- validates UTF-8 (lookup-table method) and writes the positions of
- * structural tokens, 32 KiB of input at a time, into scratch; stage 2 (shared)
- * checks the grammar over those positions with an explicit container stack.
+ * Design: stage 1 (per ISA: avx512, avx2, simd128, portable "scalar")
+ * classifies 64-byte blocks into bit masks -- escapes, strings (prefix xor),
+ * operators, scalar starts -- validates UTF-8 (lookup-table method) and
+ * writes the positions of structural tokens, 32 KiB of input at a time, into
+ * scratch; stage 2 (shared) checks the grammar over those positions with an
+ * explicit container stack and, on request, writes the tape. Scratch stays
+ * O(depth + 32 KiB) whatever the document size.
  */
 #ifndef EH_KERNELS_JSON_H
 #define EH_KERNELS_JSON_H
