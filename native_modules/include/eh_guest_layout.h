@@ -118,7 +118,7 @@ enum eh_guest_op {
  *        must give the core back instead of spinning.
  *  guest idles: spins on req_seq for spin_tsc TSC ticks, then EH_DONE_IDLE.
  */
-#define EH_GL_ACK_US 5
+#define EH_GL_ACK_US 10
 #define EH_GL_VARIANT_MAX 32
 #define EH_GL_LOG_MAX 256
 

@@ -2,6 +2,7 @@
  * Latency loops for `edgehost bench offload`, in C so that no Python frame
  * sits inside a measured call. Each loop writes one latency (ns) per call.
  */
+#define _GNU_SOURCE
 #include <string.h>
 #include "kernels/dispatch.h"
 #include "vmm/vmm_internal.h"

@@ -13,6 +13,7 @@
  *  - the writable span fits the read-only snapshot region.
  * Sections are ignored: only what the loader maps matters.
  */
+#define _GNU_SOURCE
 #include <elf.h>
 #include <stdio.h>
 #include <string.h>

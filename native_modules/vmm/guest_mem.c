@@ -11,6 +11,7 @@
  *  - Addresses at or above mem_len are not mapped: any access faults.
  *  - Page tables are never modified after the guest starts.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -26,6 +26,7 @@
  * registers, control registers and MSRs are not restored: ring 3 cannot
  * change them (no FSGSBASE, no other DPL-3 descriptors than the flat ones).
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

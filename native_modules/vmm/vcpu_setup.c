@@ -5,6 +5,7 @@
  * are MMIO writes to the exit page, see eh_guest_layout.h), SSE/AVX/AVX-512 enabled, and a CPUID built from the host's
  * (KVM_GET_SUPPORTED_CPUID under-reports on nested PVM).
  */
+#define _GNU_SOURCE
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>

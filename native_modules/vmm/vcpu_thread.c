@@ -159,6 +159,37 @@ static void take_log(eh_guest *g)
     atomic_fetch_add(&g->log_lines, 1);
 }
 
+/* The guest exited at EH_DONE_CALL: the caller is sleeping or did not take
+ * the result in time. If it runs on this thread's CPU (the scheduler may
+ * stack both on one core of a busy machine, and a spinning guest then starves
+ * the caller), move this thread to the other CPUs until it next parks;
+ * otherwise just let the caller run first. */
+static void share_core_less(eh_guest *g)
+{
+    int me = sched_getcpu(), caller = atomic_load(&g->caller_cpu);
+    if (me < 0 || me != caller || g->pinned) {
+        sched_yield();
+        return;
+    }
+    cpu_set_t set;
+    set = g->affinity;
+    if (!CPU_ISSET(me, &set) || CPU_COUNT(&set) < 2) {
+        sched_yield();
+        return;
+    }
+    CPU_CLR(me, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0)
+        g->pinned = 1;
+}
+
+static void unpin(eh_guest *g)
+{
+    if (!g->pinned)
+        return;
+    pthread_setaffinity_np(pthread_self(), sizeof g->affinity, &g->affinity);
+    g->pinned = 0;
+}
+
 /* Returns 0 to keep running, -1 to stop the thread. */
 static int park(eh_guest *g, int reset)
 {
@@ -171,6 +202,7 @@ static int park(eh_guest *g, int reset)
         if (rc == 1)
             return 0; /* a call was posted meanwhile: serve it, park later */
     }
+    unpin(g);
     atomic_store(&g->state, EH_VCPU_PARKED);
     notify(g);
     for (;;) {
@@ -246,10 +278,8 @@ static int on_mmio(eh_guest *g)
             }
             return park(g, 0);
         case EH_DONE_CALL:
-            /* The caller gave up spinning, maybe because it shares this core
-             * (busy machine): let it run before the guest spins again. */
             notify(g);
-            sched_yield();
+            share_core_less(g);
             return 0;
         case EH_DONE_IDLE:
             return park(g, 1);
@@ -304,6 +334,8 @@ static void *vcpu_main(void *arg)
     eh_guest *g = arg;
     tl_run = g->run;
     atomic_store(&g->tid, (pid_t)syscall(SYS_gettid));
+    if (pthread_getaffinity_np(pthread_self(), sizeof g->affinity, &g->affinity))
+        CPU_ZERO(&g->affinity); /* unknown: never re-pin */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, vcpu_sig());

@@ -28,7 +28,7 @@
 #include "vmm/vmm_internal.h"
 
 #define EH_SPIN_NS 300000ull /* caller spins this long before sleeping */
-#define EH_PURE_SPIN_NS 5000ull /* then spins with sched_yield: on a busy box the
+#define EH_PURE_SPIN_NS 10000ull /* then spins with sched_yield: on a busy box the
                                      vCPU thread may share the caller's core */
 #define EH_BOOT_MS_MIN 2000u
 /* A warm guest is reset by the host at least this often (see refresh()). */
@@ -411,6 +411,7 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     w->req.out = p.out;
     memset(&w->res, 0, sizeof w->res);
     w->host_waiting = 0;
+    atomic_store(&g->caller_cpu, sched_getcpu());
     uint64_t seq = ++vm->seq;
     __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
     int warm = atomic_load(&g->state) == EH_VCPU_RUNNING;

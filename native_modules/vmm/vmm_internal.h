@@ -5,11 +5,15 @@
  * its memory and its vCPU thread). The vCPU thread is the only thread that
  * issues vCPU ioctls (KVM re-binds a vCPU to a new thread with an expensive
  * synchronize_rcu, so one thread keeps it for life).
+ *
+ * Every .c file of the monitor defines _GNU_SOURCE before any include
+ * (cpu_set_t, pthread_*affinity_np).
  */
 #ifndef EH_VMM_INTERNAL_H
 #define EH_VMM_INTERNAL_H
 
 #include <linux/kvm.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -71,7 +75,10 @@ typedef struct eh_guest {
     _Atomic uint64_t consumed_seq; /* last call whose result the host took */
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
-    _Atomic int refresh_req;   /* caller asks for a reset while warm   */
+    _Atomic int refresh_req;
+    _Atomic int caller_cpu;    /* CPU of the last caller (sched_getcpu) */
+    int pinned;                /* vCPU thread moved off the caller's CPU */
+    cpu_set_t affinity;        /* the vCPU thread's own mask, restored on park */   /* caller asks for a reset while warm   */
     _Atomic uint64_t exits;
     _Atomic uint64_t pings;
 
