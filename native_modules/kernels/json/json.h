@@ -13,7 +13,7 @@
  *   out, out_cap  4-byte aligned, not overlapping in. Every operation first
  *               validates the whole document with its working memory at the
  *               end of out: out_cap >= eh_json_scratch_size(in_len, arg[0])
- *               (5 bytes per depth level + at most 128 KiB + 320 bytes; else
+ *               (5 bytes per depth level + at most 128 KiB + 448 bytes; else
  *               ENOSPC with that size in out_len), plus 8 bytes per tape entry when a tape is built
  *               (TAPE, POINTER; ENOSPC then reports the exact total). Results
  *               go to the start of out:
