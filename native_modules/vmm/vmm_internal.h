@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "eh_guest_layout.h"
