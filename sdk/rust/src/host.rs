@@ -118,11 +118,14 @@ pub fn config_str<'o>(key: &str, buf: &'o mut [u8]) -> Result<&'o str> {
     Decoder::new(raw).str()
 }
 
-/// An integer config value (`buf` holds the encoded value; 16 bytes suffice).
+/// An integer config value (`NotFound`, or `Decode` when it is not an integer).
 pub fn config_int(key: &str) -> Result<i64> {
-    let mut buf = [0u8; 16];
-    let raw = config_get(key, &mut buf)?;
-    Decoder::new(raw).int()
+    let mut buf = [0u8; 16]; // any msgpack integer fits in 9 bytes
+    match config_get(key, &mut buf) {
+        Ok(raw) => Decoder::new(raw).int(),
+        Err(Error::TooSmall { .. }) => Err(Error::Decode { offset: 0 }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The kv value for `key`, copied into `out`.
