@@ -103,7 +103,8 @@ handler!(config, |_i: &[u8]| -> Result<()> {
     let mut tiny = [0u8; 2];
     let short =
         matches!(host::config_get("greeting", &mut tiny), Err(Error::TooSmall { needed: 9 }));
-    let missing = host::config_int("nope") == Err(Error::NotFound);
+    let missing = host::config_int("nope") == Err(Error::NotFound)
+        && host::config_int("greeting") == Err(Error::Decode { offset: 0 });
     let answer = host::config_int("answer")?;
     // SAFETY: one thread per instance.
     let configured = unsafe { CONFIGURED };
