@@ -183,6 +183,16 @@ def test_build_tracks_every_module_of_the_crate(rust, tmp_path):
     assert build.build(d)[1] is True
 
 
+def test_sdk_rlib_builds_into_an_empty_cache(rust, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rlib = build.rust_sdk_rlib()
+    assert rlib.is_relative_to(tmp_path) and rlib.stat().st_size > 0
+    assert build.rust_sdk_rlib() == rlib  # cached: same key, no rebuild
+    d = tmp_path / "hello"
+    shutil.copytree(EXAMPLES / "hello-rust", d, ignore=shutil.ignore_patterns("*.wasm"))
+    assert build.build(d)[1] and load(d).call("hello", b"cache").body.startswith(b"hello, cache!")
+
+
 def test_toolchain_reports_missing_rust_packages(monkeypatch):
     monkeypatch.setattr(toolchain.os.path, "exists", lambda p: False)
     monkeypatch.setattr(toolchain.shutil, "which", lambda name: None)
