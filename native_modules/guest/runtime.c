@@ -137,7 +137,8 @@ static void restore(eh_call_window *w, uint64_t *dst, const uint64_t *src, uint6
         restore_lines(dst, src, bytes);
 }
 
-void eh_scrub_stack(uint64_t base); /* start.S */
+void eh_scrub_stack(uint64_t base);        /* start.S */
+void eh_scrub_stack_avx512(uint64_t base); /* start.S */
 
 /* Warm-path scrub of everything but the stack; see the invariants at the top. */
 __attribute__((noinline)) static void scrub(eh_call_window *w)
@@ -184,8 +185,11 @@ __attribute__((noreturn)) static void serve_forever(void)
         scrub(w);
         /* Last, straight from the loop's frame: every stack byte below it
          * belonged to the call or to scrub() (a helper's frame would keep
-         * the bytes it covers). Leaves xmm0/xmm1 zero. */
-        eh_scrub_stack(EH_GL_STACK_BASE);
+         * the bytes it covers). Leaves the vector registers it used zero. */
+        if (w->cpu_features & EH_CPU_AVX512F)
+            eh_scrub_stack_avx512(EH_GL_STACK_BASE);
+        else
+            eh_scrub_stack(EH_GL_STACK_BASE);
     }
 }
 

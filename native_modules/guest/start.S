@@ -47,3 +47,30 @@ eh_scrub_stack:
     rep stosb
     pxor %xmm0, %xmm0
     ret
+
+/* void eh_scrub_stack_avx512(uint64_t base): eh_scrub_stack with one 64-byte
+ * load and test per line. Same contract; clobbers rax, rcx, rdx, rdi, zmm0,
+ * zmm1, k1 (callers clear vector state afterwards anyway). */
+    .globl eh_scrub_stack_avx512
+eh_scrub_stack_avx512:
+    movq %rsp, %rcx
+    andq $-64, %rcx
+    movq %rdi, %rax
+    vpxorq %zmm1, %zmm1, %zmm1
+1:  cmpq %rcx, %rax
+    jae 3f
+    vmovdqa64 (%rax), %zmm0
+    vptestmq %zmm0, %zmm0, %k1
+    kortestw %k1, %k1
+    jz 2f
+    vmovdqa64 %zmm1, (%rax)
+2:  addq $64, %rax
+    jmp 1b
+3:  movq %rcx, %rdi
+    movq %rsp, %rcx
+    subq %rdi, %rcx
+    xorl %eax, %eax
+    rep stosb
+    vpxorq %zmm0, %zmm0, %zmm0
+    kxorw %k1, %k1, %k1
+    ret
