@@ -115,7 +115,7 @@ handler!(scores, |input: &[u8]| -> Result<()> {
     })
 });
 
-// {"id": a, "b": id} -> {"dot", "cosine", "l2sq", "norm_a", "norm_b"}
+// {"id": str, "b": str} -> {"dot", "cosine", "l2sq", "norm_a", "norm_b"} of the two vectors
 handler!(compare, |input: &[u8]| -> Result<()> {
     let store = Store::from_config()?;
     frame(|s| {
