@@ -136,3 +136,16 @@ def test_idle_guest_parks_and_burns_no_cpu(make_guest):
     time.sleep(0.1)
     assert g.stats()["vcpu_cpu_ns"] - c0 < 2_000_000
     _ok(g)
+
+
+def test_warm_guest_gets_authoritative_reset_regularly(make_guest):
+    # Out-of-contract writes (here: far into scratch) are not scrubbed on the
+    # warm path; the forced host reset every 1024 warm calls bounds them.
+    g = _test_guest(make_guest, 10_000_000)
+    _op(g, vmm.OP_TEST_STASH, 0xABCDEF)
+    resets = g.stats()["resets"]
+    for _ in range(1100):
+        _ok(g)
+    st = g.stats()
+    assert st["resets"] > resets and st["warm_calls"] >= 1000
+    assert _op(g, vmm.OP_TEST_PEEK).value == 0
