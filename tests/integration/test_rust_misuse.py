@@ -64,3 +64,9 @@ def test_panics_are_logged_then_trap(misuse, caplog, export, logged):
     assert any(logged in rec.getMessage() for rec in caplog.records), \
         [rec.getMessage() for rec in caplog.records]
     assert misuse.call("ok").body == b"still serving"
+
+
+def test_memory_cap_is_an_error_not_a_trap(misuse):
+    r = misuse.call("huge_scratch", check=False)
+    assert (r.status, r.http_status, r.body) == (1, 500, b"out of linear memory")
+    assert misuse.call("ok").body == b"still serving"

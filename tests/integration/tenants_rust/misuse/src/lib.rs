@@ -76,3 +76,11 @@ handler!(panics, |input: &[u8]| -> Result<()> {
 handler!(index_oob, |input: &[u8]| -> i32 { i32::from(input[input.len() + 5]) });
 
 handler!(ok, |_i: &[u8]| -> Result<()> { respond(b"still serving") });
+
+// More scratch than the manifest's memory cap: OutOfMemory, not a trap.
+handler!(huge_scratch, |_i: &[u8]| -> Result<()> {
+    frame(|s| {
+        s.bytes(512 << 20)?;
+        respond(b"allocated")
+    })
+});
