@@ -351,3 +351,40 @@ impl<'a> Decoder<'a> {
         Ok(false)
     }
 }
+
+/// The pairs of a msgpack map of strings to strings (the ABI's
+/// `request_headers` shape), in encoded order.
+pub struct StrMap<'a> {
+    d: Decoder<'a>,
+    left: usize,
+}
+
+impl<'a> StrMap<'a> {
+    /// Reads the map header of `buf`.
+    pub fn new(buf: &'a [u8]) -> Result<Self> {
+        let mut d = Decoder::new(buf);
+        let left = d.map()?;
+        Ok(StrMap { d, left })
+    }
+
+    /// Pairs not yet read.
+    pub fn remaining(&self) -> usize {
+        self.left
+    }
+}
+
+impl<'a> Iterator for StrMap<'a> {
+    type Item = Result<(&'a str, &'a str)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let pair = self.d.str().and_then(|k| Ok((k, self.d.str()?)));
+        if pair.is_err() {
+            self.left = 0;
+        }
+        Some(pair)
+    }
+}

@@ -4,7 +4,7 @@
 use core::fmt::Write;
 
 use edgehost_sdk::host::{self, Level};
-use edgehost_sdk::msgpack::{Decoder, Encoder, Sink, Value};
+use edgehost_sdk::msgpack::{Decoder, Encoder, Sink, StrMap, Value};
 use edgehost_sdk::scratch::frame;
 use edgehost_sdk::text::LineBuf;
 use edgehost_sdk::{configure, handler, json, kernel, respond, respond_with, Error, Result};
@@ -75,7 +75,14 @@ handler!(request, |_i: &[u8]| -> Result<()> {
                 Err(Error::NotFound) => e.nil()?,
                 Err(err) => return Err(err),
             }
-            copy(&mut Decoder::new(headers), &mut e, 0)
+            let pairs = StrMap::new(headers)?;
+            e.map(pairs.remaining())?;
+            for pair in pairs {
+                let (name, value) = pair?;
+                e.str(name)?;
+                e.str(value)?;
+            }
+            Ok(())
         })
     })
 });
