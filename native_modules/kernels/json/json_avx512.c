@@ -82,19 +82,13 @@ static inline int u8_block(u8state *u, const uint8_t *p)
 
 static inline int u8_eof(const u8state *u) { return u->incomplete; }
 
-/* Token positions: up to 8 by tzcnt (8 unconditional stores), more by dword
- * compress, 16 bits of the mask at a time, each group stored whole (64
- * bytes) and the pointer advanced by its popcount. */
+/* Token positions by dword compress: 16 bits of the mask at a time, each
+ * group stored whole (64 bytes) and the pointer advanced by its popcount.
+ * Branch-free, which beats a tzcnt loop once token counts vary per block. */
 #define JSON_HAVE_FLATTEN 1
 static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
 {
-    if (cnt <= 8) {
-        for (int i = 0; i < 8; i++) {
-            o[i] = base + (uint32_t)_tzcnt_u64(m);
-            m = _blsr_u64(m);
-        }
-        return;
-    }
+    (void)cnt;
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int)base), iota);
     const __m512i sixteen = _mm512_set1_epi32(16);

@@ -104,8 +104,7 @@ static inline uint64_t json_stage1_impl(json_s1 *s, uint64_t end, uint32_t *idx)
         uint64_t instr = json_prefix_xor(quote) ^ in_string;
         in_string = (uint64_t)((int64_t)instr >> 63);
         uint64_t open = quote & instr;
-        if (open)
-            last_open = base + 63 - (uint64_t)__builtin_clzll(open);
+        last_open = open ? base + 63 - (uint64_t)__builtin_clzll(open) : last_open;
 
         int uflag = u8_block(&u, p);
         if (base + 64 >= len)
@@ -121,8 +120,7 @@ static inline uint64_t json_stage1_impl(json_s1 *s, uint64_t end, uint32_t *idx)
         uint64_t tokens = ((m.ops & ~instr) | open | (sc & ~((sc << 1) | prev_scalar))) & valid;
         prev_scalar = sc >> 63;
         int cnt = json_popcnt(tokens);
-        if (cnt)
-            json_flatten(idx + n, (uint32_t)base, tokens, cnt);
+        json_flatten(idx + n, (uint32_t)base, tokens, cnt); /* no branch: 0 tokens store junk */
         n += (uint64_t)cnt;
 
         if (ctrl | (uint64_t)uflag | (esc_off != UINT64_MAX)) {
