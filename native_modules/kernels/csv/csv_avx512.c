@@ -19,6 +19,21 @@ static inline uint64_t csv_prefix_xor(uint64_t x)
 static inline uint64_t csv_tz(uint64_t x) { return _tzcnt_u64(x); }
 static inline uint64_t csv_blsr(uint64_t x) { return _blsr_u64(x); }
 static inline int csv_popcnt(uint64_t x) { return (int)_mm_popcnt_u64(x); }
+/* Separator positions by dword compress, 16 mask bits at a time, each group
+ * stored whole (64 bytes): branch-free, needs the same 64 free entries. */
+#define CSV_HAVE_FLATTEN 1
+static inline void csv_flatten_fast(uint32_t *o, uint32_t base, uint64_t m, int cnt)
+{
+    (void)cnt;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int)base), iota);
+    for (int g = 0; g < 4; g++) {
+        __mmask16 k = (__mmask16)(m >> (16 * g));
+        _mm512_storeu_si512((void *)o, _mm512_maskz_compress_epi32(k, pos));
+        o += _mm_popcnt_u32(k);
+        pos = _mm512_add_epi32(pos, _mm512_set1_epi32(16));
+    }
+}
 #include "kernels/csv/csv_simd.h"
 
 static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q, csv_masks *m)

@@ -22,6 +22,7 @@ typedef struct {
 
 static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q, csv_masks *m);
 
+#ifndef CSV_HAVE_FLATTEN
 /* Writes the positions of m's set bits (plus base). Needs 64 free entries:
  * it stores 8 or 16 at a time, the extra ones overwritten later. */
 static inline void csv_flatten_fast(uint32_t *o, uint32_t base, uint64_t m, int cnt)
@@ -41,6 +42,7 @@ static inline void csv_flatten_fast(uint32_t *o, uint32_t base, uint64_t m, int 
         }
     }
 }
+#endif
 
 static inline void csv_flatten_careful(eh_csv_scan *s, uint64_t n, uint32_t base, uint64_t m)
 {
