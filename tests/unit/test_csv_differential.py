@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,8 +14,11 @@ from hypothesis import strategies as st
 from host.kernels import csv as ck
 from host.kernels._common import use_variant, variants
 
+# EDGEHOST_TEST_SCALE=20 runs 20x the examples (on demand; the default stays fast).
+SCALE = int(os.environ.get("EDGEHOST_TEST_SCALE", "1"))
 RUNNABLE = [name for name, ok in variants("csv") if ok]
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200 * SCALE, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 field = st.text(alphabet=st.sampled_from(list('ab ,;"\'\n\r\té')), max_size=12)
 table = st.lists(st.lists(field, min_size=1, max_size=6), max_size=12)
@@ -48,7 +52,7 @@ soup = st.lists(st.sampled_from(["a", "b", ",", '"', '""', "\n", "\r\n", " ", '"
                 max_size=40).map("".join)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(soup, st.booleans())
 def test_adversarial_matches_python_and_variants(text, strict):
     data = text.encode()

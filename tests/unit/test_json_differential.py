@@ -6,6 +6,7 @@ and every ISA variant must give the same kind and offset."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import orjson
@@ -16,8 +17,10 @@ from hypothesis import strategies as st
 from host.kernels import json as jk
 from host.kernels._common import use_variant, variants
 
+# EDGEHOST_TEST_SCALE=20 runs 20x the examples (on demand; the default stays fast).
+SCALE = int(os.environ.get("EDGEHOST_TEST_SCALE", "1"))
 RUNNABLE = [name for name, ok in variants("json") if ok]
-FAST = settings(max_examples=150, deadline=None,
+FAST = settings(max_examples=150 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
@@ -111,7 +114,7 @@ mutations = st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(
      b"0", b"-", b".", b"e", b"t", b"\\u", b"\\ud800", b" ", b"\n"])), min_size=1, max_size=3)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values, mutations, st.booleans())
 @example([1], [(1, b"")], True)
 def test_adversarial_matches_orjson_and_variants(value, muts, delete):
@@ -156,7 +159,7 @@ number_texts = st.one_of(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500 * SCALE, deadline=None)
 @given(number_texts)
 def test_doubles_are_correctly_rounded(text):
     if "e" not in text.lower() and "." not in text:
