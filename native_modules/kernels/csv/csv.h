@@ -1,7 +1,8 @@
 /* CSV kernels: EH_KERNEL_CSV_INDEX and EH_KERNEL_CSV_FIELDS.
  *
  * Tenant ABI (eh_offload_req fields):
- *   in, in_len   the CSV text; in_len < 2^31 (else EINVAL, detail TOO_BIG).
+ *   in, in_len   the CSV text; in_len < 2^31 for CSV_INDEX, < 2^30 - 1 for
+ *                CSV_FIELDS (else EINVAL, detail TOO_BIG).
  *   arg[0]       delimiter byte (0 means ',').
  *   arg[1]       quote byte (0 means '"'). Must differ from the delimiter,
  *                '\n' and '\r' (else EINVAL).
@@ -15,7 +16,8 @@
  *                  as the first one, else EPARSE detail RAGGED at the row's
  *                  first byte.
  *   in2          unused.
- *   out, out_cap see below; on ENOSPC out_len holds the bytes needed.
+ *   out, out_cap 4-byte aligned (else EINVAL, detail TOO_BIG); see below. On
+ *                ENOSPC out_len holds the bytes needed.
  *
  * Dialect: a row ends at '\n' outside quotes; one '\r' right before that '\n'
  * (or before the end of input) is not part of the last field, so LF and CRLF
@@ -37,8 +39,15 @@
  * unescaped value inside a value area that follows the entries (value area
  * starts at out + 4 * fields), or-ed with EH_CSV_ROW_END when the field ends
  * its row and EH_CSV_QUOTED when it was quoted. Unescaping removes enclosing
- * quotes and turns doubled quotes into one. Needs out_cap >= 4*fields + in_len
- * (ENOSPC reports exactly that bound). value as for CSV_INDEX.
+ * quotes and turns doubled quotes into one; after a closing quote the rest of
+ * the field is kept as it is (lenient mode). Needs out_cap >= 4*fields + in_len
+ * (ENOSPC reports exactly that bound); bytes of the value area past out_len
+ * may be scribbled on. value as for CSV_INDEX.
+ *
+ * Variants: "scalar" (the reference state machine), "swar", "simd128",
+ * "avx2", "avx512" -- the last four share one bit-parallel block algorithm
+ * (csv_simd.h) and hand blocks it cannot model to the state machine, so all
+ * produce identical results (fuzzed).
  *
  * Working memory: none besides out, which must not overlap in. Every variant
  * reads only [in, in+in_len).
