@@ -194,10 +194,13 @@ void eh_csv_run(const eh_offload_req *req, eh_offload_res *res)
         res->detail = EH_CSV_E_DIALECT;
         return;
     }
-    if (req->in_len >= (fields ? (uint64_t)EH_CSV_OFFSET_MASK : EH_CSV_MAX_LEN) ||
-        (req->out & 3) != 0) {
+    if (req->in_len >= (fields ? (uint64_t)EH_CSV_OFFSET_MASK : EH_CSV_MAX_LEN)) {
         res->status = EH_K_EINVAL;
         res->detail = EH_CSV_E_TOO_BIG;
+        return;
+    }
+    if (req->out & 3) { /* entries are uint32 */
+        res->status = EH_K_EINVAL;
         return;
     }
     eh_csv_scan s;

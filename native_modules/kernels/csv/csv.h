@@ -16,7 +16,7 @@
  *                  as the first one, else EPARSE detail RAGGED at the row's
  *                  first byte.
  *   in2          unused.
- *   out, out_cap 4-byte aligned (else EINVAL, detail TOO_BIG); see below. On
+ *   out, out_cap 4-byte aligned (else EINVAL, detail 0); see below. On
  *                ENOSPC out_len holds the bytes needed.
  *
  * Dialect: a row ends at '\n' outside quotes; one '\r' right before that '\n'
