@@ -19,12 +19,16 @@
 
 #define STREAM_SCALAR 3.0
 
+#if defined(__x86_64__)
 static inline uint64_t tsc(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)::"memory");
     return ((uint64_t)hi << 32) | lo;
 }
+#else
+static inline uint64_t tsc(void) { return 0; } /* wasm32: no cycle counter; value = 0 */
+#endif
 
 #define STREAM_FN __attribute__((noinline, optimize("no-tree-loop-distribute-patterns")))
 
