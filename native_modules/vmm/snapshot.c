@@ -60,12 +60,17 @@ static int clear_tracked(eh_guest *g)
     if (!g->manual_protect)
         return 0; /* KVM_GET_DIRTY_LOG already did */
     size_t words = bitmap_words(g);
-    for (size_t w = 0; w < words; w++)
+    uint64_t any = 0;
+    for (size_t w = 0; w < words; w++) {
         for (uint64_t bits = g->dirty_bitmap[w]; bits; bits &= bits - 1) {
             uint64_t pfn = w * 64 + __builtin_ctzll(bits);
             if (is_hot(g, pfn))
                 g->dirty_bitmap[w] &= ~(1ull << (pfn & 63));
         }
+        any |= g->dirty_bitmap[w];
+    }
+    if (!any)
+        return 0; /* only hot pages were dirty: nothing to re-protect */
     struct kvm_clear_dirty_log c;
     memset(&c, 0, sizeof c);
     c.slot = 0;
