@@ -123,7 +123,7 @@ class CsvIndex:
 def csv_index(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool = False,
               rectangular: bool = False, *, isolation: str | None = None) -> CsvIndex:
     """Structural index of ``data``: one end offset per field (EH_KERNEL_CSV_INDEX)."""
-    data = bytes(data)
+    data = data.encode() if isinstance(data, str) else bytes(data)
     res, ends = _run(KERNEL_INDEX, data, len(data) + 64, delimiter=delimiter,
                      quote=quote, flags=_flags(strict, rectangular), isolation=isolation)
     del ends[res.out_len // 4:]
@@ -133,7 +133,7 @@ def csv_index(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool 
 def csv_rows(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool = False,
              rectangular: bool = False, *, isolation: str | None = None) -> list[list[bytes]]:
     """Unescaped field values, row by row (EH_KERNEL_CSV_FIELDS); blank lines are []."""
-    data = bytes(data)
+    data = data.encode() if isinstance(data, str) else bytes(data)
     res, out = _run(KERNEL_FIELDS, data, 2 * len(data) + 64,
                     delimiter=delimiter, quote=quote, flags=_flags(strict, rectangular),
                     isolation=isolation)

@@ -67,6 +67,11 @@ class JsonNotFound(KernelError):
         super().__init__("json-pointer", -6, f"no value at {pointer!r}")
 
 
+def _as_bytes(data) -> bytes:
+    """str is encoded as UTF-8; other buffers are taken as they are."""
+    return data.encode() if isinstance(data, str) else bytes(data)
+
+
 def scratch_size(n: int, max_depth: int = DEFAULT_DEPTH) -> int:
     """Bytes of ``out`` a kernel needs to validate an n-byte document."""
     return int(kernels_lib().eh_json_scratch_size(n, max_depth))
@@ -108,7 +113,7 @@ def _run(kernel: int, name: str, data: bytes, *, pointer: bytes = b"", out_cap: 
 def json_validate(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
                   isolation: str | None = None) -> int:
     """Validate ``data``; returns the number of structural tokens, raises JsonError."""
-    res, _ = _run(KERNEL_VALIDATE, "json-validate", bytes(data), max_depth=max_depth,
+    res, _ = _run(KERNEL_VALIDATE, "json-validate", _as_bytes(data), max_depth=max_depth,
                   isolation=isolation)
     return int(res.value)
 
@@ -126,7 +131,7 @@ def json_check(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
 def json_minify(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
                 isolation: str | None = None) -> bytes:
     """``data`` without whitespace outside strings (validated first)."""
-    data = bytes(data)
+    data = _as_bytes(data)
     res, out = _run(KERNEL_MINIFY, "json-minify", data, out_cap=len(data),
                     max_depth=max_depth, isolation=isolation)
     return bytes(out[: res.out_len])
@@ -136,7 +141,7 @@ def json_tape(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
               isolation: str | None = None) -> list[tuple[int, int]]:
     """The document's tape (see json.h): (byte offset, link) per value, key and
     closing bracket; link = matching bracket's entry for containers, else 0."""
-    data = bytes(data)
+    data = _as_bytes(data)
     res, out = _run(KERNEL_VALIDATE, "json-validate", data, flags=F_TAPE,
                     out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
                     max_depth=max_depth, isolation=isolation)
@@ -171,7 +176,7 @@ def json_pointer(data: bytes, pointer: str | bytes, *, max_depth: int = DEFAULT_
                  isolation: str | None = None) -> JsonValue:
     """The value at the RFC 6901 ``pointer``; raises JsonNotFound / JsonError."""
     ptr = pointer.encode() if isinstance(pointer, str) else bytes(pointer)
-    data = bytes(data)
+    data = _as_bytes(data)
     res, out = _run(KERNEL_POINTER, "json-pointer", data, pointer=ptr,
                     out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
                     max_depth=max_depth, isolation=isolation)
