@@ -43,23 +43,60 @@ class NativeRequest:
         return loop_seconds(self.run, target_s, repeat)
 
 
-def loop_seconds(run_n, target_s: float, repeat: int = 5) -> float:
-    """Median seconds per iteration of ``run_n(n)`` (which runs n iterations)."""
+def _calibrate(run_n, target_s: float) -> int:
+    """An iteration count that makes ``run_n(n)`` last about ``target_s``."""
     n = 1
     while True:
         t0 = time.perf_counter()
         run_n(n)
         dt = time.perf_counter() - t0
         if dt >= target_s / 4 or n >= 1 << 26:
-            break
+            return max(1, int(n * target_s / max(dt, 1e-9)))
         n *= 4
-    n = max(1, int(n * target_s / max(dt, 1e-9)))
+
+
+def loop_seconds(run_n, target_s: float, repeat: int = 5) -> float:
+    """Median seconds per iteration of ``run_n(n)`` (which runs n iterations)."""
+    n = _calibrate(run_n, target_s)
     out = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         run_n(n)
         out.append((time.perf_counter() - t0) / n)
     return median(out)
+
+
+def interleaved_seconds(runners: dict, target_s: float, rounds: int = 5) -> dict:
+    """Median seconds per iteration for each ``label -> run_n``, timed in
+    ``rounds`` rounds that visit every runner once each: on a shared machine
+    a burst of load then hits all the compared implementations alike."""
+    counts = {k: _calibrate(fn, target_s) for k, fn in runners.items()}
+    samples: dict = {k: [] for k in runners}
+    for _ in range(rounds):
+        for k, fn in runners.items():
+            t0 = time.perf_counter()
+            fn(counts[k])
+            samples[k].append((time.perf_counter() - t0) / counts[k])
+    return {k: median(v) for k, v in samples.items()}
+
+
+def calls(fn):
+    """``fn`` (no arguments) as a run_n for interleaved_seconds."""
+    def run_n(n):
+        for _ in range(n):
+            fn()
+    return run_n
+
+
+def pinned(family: str, variant: str, run_n):
+    """``run_n`` that first pins ``family`` to ``variant`` (process-wide)."""
+    setter = getattr(kernels_lib(), f"eh_{family}_set_variant")
+    name = variant.encode()
+
+    def run(n):
+        setter(name)
+        run_n(n)
+    return run
 
 
 def call_seconds(fn, target_s: float, repeat: int = 5) -> float:

@@ -13,7 +13,13 @@ import os
 
 import click
 
-from host.bench._kernelbench import KvmRunner, NativeRequest, call_seconds
+from host.bench._kernelbench import (
+    KvmRunner,
+    NativeRequest,
+    calls,
+    interleaved_seconds,
+    pinned,
+)
 from host.bench.common import emit, gbps, median
 from host.errors import EdgehostError
 from host.kernels import crc32c as eh_crc32c
@@ -30,16 +36,29 @@ def _row(impl, variant, isolation, size, seconds, **extra):
     return row
 
 
-def _inproc(data, target_s):
+def _inproc_and_peers(data, target_s):
+    """Every variant in process, the Python API and the PyPI peers, timed in
+    interleaved rounds (a burst of load on the shared machine hits all alike)."""
+    import crc32c as pypi_crc32c
+    import google_crc32c
+
+    best = active_variant("crc32c")
+    runners, rows = {}, []
     for name, ok in variants("crc32c"):
-        if not ok:
-            yield _row("edgehost", name, "inproc", len(data), None, note="CPU lacks it")
-            continue
-        with use_variant("crc32c", name):
-            yield _row("edgehost", name, "inproc", len(data),
-                       NativeRequest(KERNEL, data).seconds(target_s))
-    yield _row("edgehost api", active_variant("crc32c"), "inproc", len(data),
-               call_seconds(lambda: eh_crc32c(data, isolation="inproc"), target_s))
+        if ok:
+            runners[("edgehost", name)] = pinned("crc32c", name, NativeRequest(KERNEL, data).run)
+        else:
+            rows.append(_row("edgehost", name, "inproc", len(data), None, note="CPU lacks it"))
+    runners[("edgehost api", best)] = pinned(
+        "crc32c", best, calls(lambda: eh_crc32c(data, isolation="inproc")))
+    runners[("crc32c (PyPI)", "hw" if pypi_crc32c.hardware_based else "sw")] = calls(
+        lambda: pypi_crc32c.crc32c(data))
+    runners[("google-crc32c", google_crc32c.implementation)] = calls(
+        lambda: google_crc32c.value(data))
+    with use_variant("crc32c", best):  # restores the process's pin afterwards
+        secs = interleaved_seconds(runners, target_s)
+    return rows + [_row(impl, variant, "inproc", len(data), t)
+                   for (impl, variant), t in secs.items()]
 
 
 def _inproc_best(data, target_s):
@@ -108,22 +127,12 @@ def _wasm(sizes_data, target_s):
                 yield _row("edgehost", variant, f"wasm/{flavor}", len(data), secs)
 
 
-def _peers(data, target_s):
-    import crc32c as pypi_crc32c
-    import google_crc32c
-
-    yield _row("crc32c (PyPI)", pypi_crc32c.hardware_based and "hw" or "sw", "inproc",
-               len(data), call_seconds(lambda: pypi_crc32c.crc32c(data), target_s))
-    yield _row("google-crc32c", google_crc32c.implementation, "inproc", len(data),
-               call_seconds(lambda: google_crc32c.value(data), target_s))
-
-
 @click.command("crc32c")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--sizes", default=",".join(map(str, SIZES)), show_default=True,
               help="Comma-separated input sizes in bytes.")
-@click.option("--target-ms", default=30.0, show_default=True,
-              help="Length of one timed run; each figure is the median of 5.")
+@click.option("--target-ms", default=20.0, show_default=True,
+              help="Length of one timed run; each figure is the median of 5 interleaved rounds.")
 @click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
 def command(as_json, sizes, target_ms, no_wasm):
     """CRC32C throughput by variant and isolation, next to the PyPI peers."""
@@ -131,9 +140,8 @@ def command(as_json, sizes, target_ms, no_wasm):
     datas = [os.urandom(int(s)) for s in sizes.split(",")]
     rows = []
     for data in datas:
-        rows += list(_inproc(data, target_s))
+        rows += _inproc_and_peers(data, target_s)
         rows += list(_kvm(data, target_s))
-        rows += list(_peers(data, target_s))
     big = os.urandom(KERNEL_ONLY_SIZE)
     rows += list(_inproc_best(big, target_s))
     rows.append(_kvm_kernel_only(big, target_s))

@@ -39,10 +39,13 @@ _OUT_T = ffi.typeof("uint8_t[]")
 
 def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
          data=b"", data2=b"", out_cap: int = 0,
-         args: tuple[int, ...] = (), flags: int = 0):
+         args: tuple[int, ...] = (), flags: int = 0, out_buf=None):
     """Run one kernel; return ``(res, out_bytes)``. Raises KernelError on status < 0.
 
     ``data``/``data2`` may be any C-contiguous buffer; they are passed without copying.
+    ``out_buf`` (a writable buffer) receives the output in place of a fresh
+    ``out_cap``-byte one; then ``out_bytes`` is None and ``res.out_len`` says
+    how much of ``out_buf`` was written.
     """
     from host.native import lib
 
@@ -51,7 +54,11 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
     res = ffi.new(_RES_T)
     for i, a in enumerate(args):
         req.arg[i] = a
-    out = ffi.new(_OUT_T, out_cap) if out_cap else ffi.NULL
+    if out_buf is not None:
+        out = ffi.from_buffer(out_buf, require_writable=True)
+        out_cap = nbytes(out_buf)
+    else:
+        out = ffi.new(_OUT_T, out_cap) if out_cap else ffi.NULL
     n1 = len(data) if type(data) is bytes else nbytes(data)
     n2 = len(data2) if type(data2) is bytes else nbytes(data2)
     # The cdata views pin the buffers (and their exports) until the call returns.
@@ -62,6 +69,8 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
         off = res.err_offset if res.status == -3 else None
         raise KernelError(kernel_name, res.status,
                           STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off)
+    if out_buf is not None:
+        return res, None
     if not out_cap:
         return res, b""
     return res, ffi.buffer(out, min(res.out_len, out_cap))[:]

@@ -49,6 +49,11 @@ def _from_bits(bits: int, dtype: str) -> float:
     return struct.unpack("<d", struct.pack("<Q", bits))[0]
 
 
+def _zeros(code: str, n: int) -> array.array:
+    """A fresh array the kernel writes into (no intermediate copies)."""
+    return array.array(code, bytes(FLOAT_TYPES["float32" if code == "f" else "float64"][1]))*n
+
+
 def _flags(dtype: str) -> int:
     return F64 if dtype == "float64" else 0
 
@@ -94,9 +99,10 @@ def vec_axpy(alpha: float, x, y, *, isolation: str | None = None,
     code, size = FLOAT_TYPES[dtype]
     xb, yb = float_buffer(x, "x", dtype), float_buffer(y, "y", dtype)
     _same_length("axpy", xb, yb, size)
-    _, out = call("vec_axpy", KERNEL_IDS["axpy"], isolation=isolation, data=xb, data2=yb,
-                  out_cap=nbytes(xb), args=(_bits(alpha, dtype),), flags=_flags(dtype))
-    return array.array(code, out)
+    out = _zeros(code, nbytes(xb) // size)
+    call("vec_axpy", KERNEL_IDS["axpy"], isolation=isolation, data=xb, data2=yb,
+         args=(_bits(alpha, dtype),), flags=_flags(dtype), out_buf=out)
+    return out
 
 
 def vec_matvec(matrix, vector, *, isolation: str | None = None,
@@ -106,9 +112,10 @@ def vec_matvec(matrix, vector, *, isolation: str | None = None,
     code, size = FLOAT_TYPES[dtype]
     mb, vb = float_buffer(matrix, "matrix", dtype), float_buffer(vector, "vector", dtype)
     rows = nbytes(mb) // nbytes(vb) if nbytes(vb) else 0
-    _, out = call("vec_matvec", KERNEL_IDS["matvec"], isolation=isolation, data=mb, data2=vb,
-                  out_cap=size * rows, flags=_flags(dtype))
-    return array.array(code, out)
+    out = _zeros(code, rows)
+    call("vec_matvec", KERNEL_IDS["matvec"], isolation=isolation, data=mb, data2=vb,
+         flags=_flags(dtype), out_buf=out)
+    return out
 
 
 def vec_topk(matrix, query, k: int, metric: str = "l2sq", *,

@@ -180,3 +180,11 @@ def test_axpy_in_place():
 
     kernels_lib().eh_kernel_run(req, res)
     assert res.status == 0 and struct.unpack("<3f", y) == (11, 12, 13)
+
+
+def test_empty_arrays_may_sit_anywhere():
+    buf = bytearray(8)
+    res, _ = raw(9, memoryview(buf)[1:1])          # empty, odd address: nothing is read
+    assert res.status == 0 and res.value == 0
+    assert list(vec_matvec(b"", f32(1.0), **IN)) == []
+    assert list(vec_axpy(1.0, b"", b"", **IN)) == []

@@ -99,11 +99,18 @@ static inline double bitsd(uint64_t u)
     return f;
 }
 
-/* A float array argument: 4-byte aligned address and byte length. */
-static inline int farray_ok(uint64_t addr, uint64_t len) { return !((addr | len) & 3); }
+/* A float array argument: a whole number of floats at a 4-byte aligned
+ * address; an empty array's address does not matter (nothing is accessed). */
+static inline int farray_ok(uint64_t addr, uint64_t len)
+{
+    return !(len & 3) && (len == 0 || !(addr & 3));
+}
 
-/* A double array argument: 8-byte aligned address and byte length. */
-static inline int darray_ok(uint64_t addr, uint64_t len) { return !((addr | len) & 7); }
+/* A double array argument: the same rule at 8 bytes. */
+static inline int darray_ok(uint64_t addr, uint64_t len)
+{
+    return !(len & 7) && (len == 0 || !(addr & 7));
+}
 
 /* a.b / (|a| |b|): one sqrt of the product where it is finite and non-zero
  * (exact +-1 for parallel vectors), else two (no overflow or underflow). */
@@ -123,8 +130,7 @@ static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload
     int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
     int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC;
     if (req->kernel == EH_KERNEL_VEC_TOPK || !darray_ok(req->in, req->in_len) ||
-        (two && !darray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len) ||
-        !darray_ok(req->out, 0)) {
+        (two && !darray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len)) {
         res->status = EH_K_EINVAL;
         return;
     }
@@ -149,6 +155,10 @@ static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload
     }
     case EH_KERNEL_VEC_AXPY:
         res->out_len = req->in_len;
+        if (!darray_ok(req->out, req->in_len)) {
+            res->status = EH_K_EINVAL;
+            return;
+        }
         if (req->out_cap < req->in_len) {
             res->status = EH_K_ENOSPC;
             return;
@@ -162,6 +172,10 @@ static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload
         }
         uint64_t cols = req->in2_len / 8, rows = req->in_len / req->in2_len;
         res->out_len = rows * 8;
+        if (!darray_ok(req->out, rows * 8)) {
+            res->status = EH_K_EINVAL;
+            return;
+        }
         if (req->out_cap < rows * 8) {
             res->status = EH_K_ENOSPC;
             return;
@@ -187,7 +201,7 @@ static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_o
     const float *m = (const float *)(uintptr_t)req->in, *v = (const float *)(uintptr_t)req->in2;
     uint64_t cols = req->in2_len / 4, rows = req->in_len / req->in2_len;
     if (req->kernel == EH_KERNEL_VEC_MATVEC) {
-        if (req->out_cap < rows * 4 || !farray_ok(req->out, 0)) {
+        if (req->out_cap < rows * 4 || !farray_ok(req->out, rows * 4)) {
             res->status = req->out_cap < rows * 4 ? EH_K_ENOSPC : EH_K_EINVAL;
             res->out_len = rows * 4;
             return;
@@ -198,7 +212,8 @@ static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_o
         return;
     }
     uint64_t k = req->arg[0] < rows ? req->arg[0] : rows;
-    if (req->arg[1] > EH_VEC_COSINE || rows > 0xffffffffu || !farray_ok(req->out, 0)) {
+    if (req->arg[1] > EH_VEC_COSINE || rows > 0xffffffffu ||
+        !farray_ok(req->out, k * sizeof(eh_vec_topk_rec))) {
         res->status = EH_K_EINVAL;
         return;
     }
@@ -249,7 +264,7 @@ void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
     }
     case EH_KERNEL_VEC_AXPY:
         res->out_len = req->in_len;
-        if (req->arg[0] > 0xffffffffu || !farray_ok(req->out, 0)) {
+        if (req->arg[0] > 0xffffffffu || !farray_ok(req->out, req->in_len)) {
             res->status = EH_K_EINVAL;
             return;
         }

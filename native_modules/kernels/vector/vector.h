@@ -2,8 +2,8 @@
  * operation tables.
  *
  * Request conventions (eh_offload_req; every array is float32, little-endian,
- * 4-byte aligned, its byte length a multiple of 4, else EH_K_EINVAL; flags
- * must be 0 or EH_VEC_F64; n = in_len / 4):
+ * 4-byte aligned unless empty, its byte length a multiple of 4, else
+ * EH_K_EINVAL; flags must be 0 or EH_VEC_F64; n = in_len / 4):
  *   VEC_DOT     in = a, in2 = b (in2_len == in_len)   value = float bits of a.b
  *   VEC_AXPY    in = x, in2 = y (in2_len == in_len), arg[0] = float bits of
  *               alpha; out[i] = alpha*x[i] + y[i] (may be fused), out_len =
