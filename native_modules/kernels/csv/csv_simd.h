@@ -1,12 +1,14 @@
-/* Bit-parallel CSV indexing over 64-byte blocks, shared by the SIMD variants.
+/* Bit-parallel CSV indexing over 64-byte blocks, shared by the avx512, avx2,
+ * simd128 and swar variants.
  * Include after defining, under the variant's target pragma:
  *     static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q,
  *                                     csv_masks *m);
  * which sets bit i of each mask when p[i] is the quote/delimiter/'\n'/'\r',
- * and csv_prefix_xor(x), csv_tz(x) (64 for 0), csv_blsr(x), csv_popcnt(x).
+ * and csv_prefix_xor(x), csv_tz(x) (64 for 0), csv_blsr(x), csv_popcnt(x);
+ * optionally csv_flatten_fast with CSV_HAVE_FLATTEN defined.
  *
- * Model: every quote toggles "inside quotes" (a carry-less multiply by all
- * ones is the prefix xor). Doubled quotes toggle twice, so delimiters and line
+ * Model: every quote toggles "inside quotes" (a prefix xor: carry-less
+ * multiply by all ones, or six shifts). Doubled quotes toggle twice, so delimiters and line
  * ends outside the model's quotes are exactly the separators -- as long as
  * every opening quote sits at a field start or right after a closing quote.
  * A block where that fails (or, when strict, where a closing quote is followed
