@@ -90,24 +90,23 @@ KERNEL_ONLY_SIZE = 16 << 20  # large, so the kernel's time stands out of the cal
 def _kvm_kernel_only(data, target_s):
     """The kernel's own speed in the guest: a CRC32C call minus a NOP call
     (kernel 0) carrying the same input, so copy and doorbell cancel out.
-    Medians of alternating runs in one guest; reported only where the two
-    differ by more than the call-to-call jitter."""
+    Seven alternating pairs in one guest; the figure is the median pair's,
+    reported only when the pairs agree (the slowest pair's kernel time within
+    twice the fastest's) -- otherwise the monitor's call jitter swamps it."""
     best = [n for n, ok in variants("crc32c") if ok][-1]
     crc, nop = NativeRequest(KERNEL, data), NativeRequest(0, data)
     try:
         with KvmRunner(variant=f"crc32c={best}") as kvm:
-            pairs = [(kvm.seconds(crc.req, target_s / 4), kvm.seconds(nop.req, target_s / 4))
-                     for _ in range(4)]
+            diffs = sorted(kvm.seconds(crc.req, target_s / 4) - kvm.seconds(nop.req, target_s / 4)
+                           for _ in range(7))
     except EdgehostError as exc:
         return _row("edgehost", best, "kvm-kernel", len(data), None, note=str(exc))
-    t_crc, t_nop = median([c for c, _ in pairs]), median([n for _, n in pairs])
-    diff = t_crc - t_nop
-    if diff <= 0.05 * t_crc:
+    spread = f"pairs {diffs[0] * 1e6:.0f}..{diffs[-1] * 1e6:.0f} us"
+    if diffs[0] <= 0 or diffs[-1] > 2 * diffs[0]:
         return _row("edgehost", best, "kvm-kernel", len(data), None,
-                    note=f"kernel time lost in call jitter (crc {t_crc * 1e6:.1f} us, "
-                         f"nop {t_nop * 1e6:.1f} us per call)")
-    return _row("edgehost", best, "kvm-kernel", len(data), diff,
-                note="crc32c call minus nop call with the same input (copy cancels out)")
+                    note=f"unstable: crc-minus-nop {spread}; needs an in-guest repeat op")
+    return _row("edgehost", best, "kvm-kernel", len(data), median(diffs),
+                note=f"crc32c call minus nop call with the same input ({spread})")
 
 
 def _wasm(sizes_data, target_s):
