@@ -4,8 +4,9 @@
  * hybrid pass of m steps splits its bytes into
  *     [ V: m*256 bytes | S1 | S2 | S3: m*SB bytes each ]
  * V is folded by four zmm accumulators while three crc32 chains walk S1..S3
- * in the same loop; then reg = ((reg(V) >> S1) ^ s1 >> S2) ^ s2 >> S3) ^ s3,
- * each ">>" a shift over m*SB bytes (crc32c_fold.h). What a pass leaves
+ * in the same loop (s1..s3 start from a zero register); then
+ *     reg = shift(shift(shift(reg(V)) ^ s1) ^ s2) ^ s3,
+ * each shift advancing a register over m*SB bytes (crc32c_fold.h). What a pass leaves
  * (fewer bytes than a worthwhile pass) goes to plain zmm folding, then to
  * the crc32 path (also all of an input under 512 bytes, where it is faster). */
 #ifdef __x86_64__

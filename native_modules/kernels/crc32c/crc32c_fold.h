@@ -15,8 +15,8 @@ typedef struct eh_crc32c_k {
     uint64_t lo, hi;
 } eh_crc32c_k;
 
-/* Fold distances in bytes: 16, 64, 256, 512. */
-extern eh_crc32c_k eh_crc32c_k16, eh_crc32c_k64, eh_crc32c_k256, eh_crc32c_k512;
+/* Fold distances in bytes: 16, 64, 256. */
+extern eh_crc32c_k eh_crc32c_k16, eh_crc32c_k64, eh_crc32c_k256;
 
 /* Shifting a 32-bit register r over len zero bytes with one clmul and one
  * crc32: r in the low 32 bits of a lane represents r*x^32, likewise k, and the
