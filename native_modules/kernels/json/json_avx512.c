@@ -22,14 +22,6 @@ static inline uint64_t json_tz(uint64_t x) { return _tzcnt_u64(x); }
 static inline uint64_t json_blsr(uint64_t x) { return _blsr_u64(x); }
 static inline int json_popcnt(uint64_t x) { return (int)_mm_popcnt_u64(x); }
 
-static inline uint32_t json_compress8(uint8_t *dst, uint64_t w, uint32_t keep8)
-{
-    uint64_t sel = _pdep_u64(keep8, 0x0101010101010101ull) * 0xff;
-    uint64_t v = _pext_u64(w, sel);
-    __builtin_memcpy(dst, &v, 8);
-    return (uint32_t)_mm_popcnt_u32(keep8);
-}
-
 static inline __m512i tbl(const uint8_t *t)
 {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
@@ -98,6 +90,21 @@ static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
         o += _mm_popcnt_u32(k);
         pos = _mm512_add_epi32(pos, sixteen);
     }
+}
+
+/* Minify: 16 bytes at a time widened to dwords, compressed by their 16 keep
+ * bits, narrowed back and stored whole (AVX-512F/BW have no byte compress). */
+#define JSON_HAVE_COMPRESS_BLOCK 1
+static inline uint64_t json_compress_block(uint8_t *dst, const uint8_t *p, uint64_t keep)
+{
+    uint64_t o = 0;
+    for (int g = 0; g < 4; g++) {
+        __mmask16 k = (__mmask16)(keep >> (16 * g));
+        __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 16 * g)));
+        _mm_storeu_si128((__m128i *)(dst + o), _mm512_cvtepi32_epi8(_mm512_maskz_compress_epi32(k, d)));
+        o += (uint64_t)_mm_popcnt_u32(k);
+    }
+    return o;
 }
 
 #include "kernels/json/json_stage1_impl.h"

@@ -8,6 +8,7 @@
  *   json_prefix_xor(x), json_tz(x) (64 for 0), json_blsr(x), json_popcnt(x)
  *   json_compress8(dst, word, keep8)  stores the kept bytes of an 8-byte word
  *                          (may store all 8), returns how many were kept
+ *                          (or a whole json_compress_block, JSON_HAVE_COMPRESS_BLOCK)
  *
  * Per block, in order (every mask is relative to the block's first byte):
  *   escaped  = bytes after an odd-length backslash run (runs may span blocks);
@@ -68,6 +69,21 @@ static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
             m = json_blsr(m);
         }
     }
+}
+#endif
+
+#ifndef JSON_HAVE_COMPRESS_BLOCK
+/* Stores the bytes of p[0..64) selected by keep, in order, at dst (may store
+ * up to 64 bytes); returns how many were kept. */
+static inline uint64_t json_compress_block(uint8_t *dst, const uint8_t *p, uint64_t keep)
+{
+    uint64_t o = 0;
+    for (int k = 0; k < 64; k += 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p + k, 8);
+        o += json_compress8(dst + o, w, (uint32_t)(keep >> k) & 0xff);
+    }
+    return o;
 }
 #endif
 
@@ -168,11 +184,7 @@ static inline uint64_t json_minify_impl(const uint8_t *in, uint64_t len, uint8_t
                 o += 64;
                 continue;
             }
-            for (int k = 0; k < 64; k += 8) {
-                uint64_t w;
-                __builtin_memcpy(&w, p + k, 8);
-                o += json_compress8(out + o, w, (uint32_t)(keep >> k) & 0xff);
-            }
+            o += json_compress_block(out + o, p, keep);
         } else {
             for (; keep; keep = json_blsr(keep), o++)
                 if (o < cap)
