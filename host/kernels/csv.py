@@ -49,8 +49,8 @@ class CsvError(KernelError):
 
 def _byte(name: str, value: str | bytes) -> int:
     b = value.encode() if isinstance(value, str) else bytes(value)
-    if len(b) != 1:
-        raise CsvError("csv", -1, f"bad-dialect: {name} must be one byte", None)
+    if len(b) != 1 or b == b"\0":  # the ABI reads 0 as "the default"
+        raise CsvError("csv", -1, f"bad-dialect: {name} must be one byte, not NUL", None)
     return b[0]
 
 

@@ -112,3 +112,5 @@ def test_bad_dialect():
         rows(b"a", delimiter='"')
     with pytest.raises(ck.CsvError):
         rows(b"a", delimiter=",,")
+    with pytest.raises(ck.CsvError):
+        rows(b"a", delimiter="\0")
