@@ -146,7 +146,7 @@ def _idle_cpu(vmm):
              "share": (c1 - c0) / (t1 - t0), "note": "vCPU thread CPU share while idle"}]
 
 
-def _stream(vmm, n_elems, reps, rounds=3):
+def _stream(vmm, n_elems, reps, rounds=5):
     """Best GB/s per (impl, op) over ``rounds`` interleaved rounds (STREAM
     reports the best time; interleaving spreads machine noise over all impls)."""
     tsc_per_ns = lib.eh_vm_tsc_per_us() / 1000.0
@@ -193,7 +193,7 @@ def _stream(vmm, n_elems, reps, rounds=3):
 @click.command("offload")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--calls", default=20000, show_default=True, help="Calls per latency series.")
-@click.option("--stream-mib", default=16, show_default=True, help="STREAM array size (MiB).")
+@click.option("--stream-mib", default=32, show_default=True, help="STREAM array size (MiB).")
 def command(as_json, calls, stream_mib):
     """Guest call latency (warm/cold/inproc), exit round trip, VM create and
     reset, copy share, idle CPU, STREAM in the guest vs native."""
@@ -209,5 +209,5 @@ def command(as_json, calls, stream_mib):
     rows += _create_reset(vmm)
     rows += _copy_share(vmm, 200)
     rows += _idle_cpu(vmm)
-    rows += _stream(vmm, (stream_mib << 20) // 8, 5)
+    rows += _stream(vmm, (stream_mib << 20) // 8, 8)
     emit(rows, as_json, title="edgehost bench offload (ns per call, GB/s)")

@@ -254,11 +254,17 @@ typedef struct io_plan {
 
 static uint64_t up64(uint64_t x) { return (x + 63) & ~63ull; }
 
+/* Buffers start 64-byte aligned but at different offsets modulo 4 KiB (and
+ * so in different cache sets): streams at exactly page-multiple distances
+ * alias (4K store-to-load aliasing, set conflicts) and run slower than the
+ * same kernel on ordinary host allocations. */
+#define EH_IO_GAP 1088ull
+
 static int plan_io(eh_guest *g, const eh_offload_req *req, io_plan *p, char *err, size_t errlen)
 {
     uint64_t room = g->mem_len - EH_GL_SCRATCH;
     if (req->in_len > room || req->in2_len > room || req->out_cap > room ||
-        up64(req->in_len) + up64(req->in2_len) + req->out_cap > room) {
+        up64(req->in_len) + up64(req->in2_len) + req->out_cap + 2 * EH_IO_GAP > room) {
         EH_ERR(err, errlen, "in+in2+out = %llu bytes exceed the guest's %llu bytes of scratch",
                (unsigned long long)(req->in_len + req->in2_len + req->out_cap),
                (unsigned long long)room);
@@ -270,8 +276,8 @@ static int plan_io(eh_guest *g, const eh_offload_req *req, io_plan *p, char *err
         return EH_VM_EINVAL;
     }
     p->in = EH_GL_SCRATCH;
-    p->in2 = p->in + up64(req->in_len);
-    p->out = p->in2 + up64(req->in2_len);
+    p->in2 = p->in + up64(req->in_len) + EH_IO_GAP;
+    p->out = p->in2 + up64(req->in2_len) + EH_IO_GAP;
     p->end = p->out + req->out_cap;
     return 0;
 }
