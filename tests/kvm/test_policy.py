@@ -1,0 +1,29 @@
+"""Isolation policy: kvm asked for where it is unusable is an error, never a
+silent fallback to in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from host import isolation, kernels, offload
+from host.errors import IsolationUnavailable
+
+pytestmark = pytest.mark.kvm
+
+
+def test_kvm_unusable_is_an_error_not_a_fallback(monkeypatch):
+    monkeypatch.setattr(isolation, "kvm_status", lambda: (False, "no /dev/kvm (simulated)"))
+    with pytest.raises(IsolationUnavailable, match="simulated"):
+        kernels.crc32c(b"abc", isolation="kvm")
+    assert kernels.crc32c(b"abc", isolation="inproc") == kernels.crc32c(b"abc")
+
+
+def test_unknown_isolation_is_rejected():
+    from host.native import ffi
+
+    with pytest.raises(IsolationUnavailable, match="unknown isolation"):
+        offload.run(ffi.new("eh_offload_req *"), ffi.new("eh_offload_res *"), "vm")
+
+
+def test_default_is_kvm_here():
+    assert isolation.default() == "kvm"
