@@ -113,7 +113,7 @@ def _wasm(sizes_data, target_s):
     from host.bench.wasmkernels import WasmKernels
 
     for flavor in ("scalar", "simd128"):
-        for variant in ("byte", "slice8"):
+        for variant in ("byte", "slice8", "slice16"):
             try:
                 wk = WasmKernels(flavor, force=f"crc32c={variant}")
             except EdgehostError as exc:

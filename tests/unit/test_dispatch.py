@@ -37,7 +37,7 @@ def best(family: str) -> str:
 
 
 def test_no_cpu_features_gives_generic(reinit):
-    assert reinit(0, None) == ("slice8", "scalar")
+    assert reinit(0, None) == ("slice16", "scalar")
 
 
 def test_pins_by_family(reinit):
@@ -57,7 +57,7 @@ def test_other_familys_pin_and_unknown_names_are_ignored(reinit):
 
 
 def test_pin_the_cpu_cannot_run_is_ignored(reinit):
-    assert reinit(0, "crc32c=avx512,vector=avx512") == ("slice8", "scalar")
+    assert reinit(0, "crc32c=avx512,vector=avx512") == ("slice16", "scalar")
 
 
 def test_last_item_wins(reinit):

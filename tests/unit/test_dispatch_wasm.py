@@ -35,7 +35,7 @@ def test_module_imports_nothing(flavor):
     assert list(module.imports) == []
 
 
-@pytest.mark.parametrize("variant", ["byte", "slice8"])
+@pytest.mark.parametrize("variant", ["byte", "slice8", "slice16"])
 def test_crc32c_matches_peer(flavor, variant):
     wk = WasmKernels(flavor, force=f"crc32c={variant}")
     blob = os.urandom(70_000)

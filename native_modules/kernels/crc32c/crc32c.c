@@ -7,6 +7,7 @@
 static const eh_variant_desc variants[] = {
     {"byte", 0},
     {"slice8", 0},
+    {"slice16", 0},
 #ifdef __x86_64__
     {"sse42", EH_CPU_SSE42},
     {"pclmul", EH_CPU_SSE42 | EH_CPU_PCLMUL},
@@ -17,6 +18,7 @@ static const eh_variant_desc variants[] = {
 static const eh_crc32c_fn fns[] = {
     eh_crc32c_byte,
     eh_crc32c_slice8,
+    eh_crc32c_slice16,
 #ifdef __x86_64__
     eh_crc32c_sse42,
     eh_crc32c_pclmul,

@@ -8,6 +8,7 @@
  * Variants, generic first (the dispatcher picks the last the CPU can run):
  *   byte    one table lookup per byte (the reference)
  *   slice8  slicing-by-8 tables
+ *   slice16 slicing-by-16 tables (the best portable one: wasm32, old CPUs)
  *   sse42   crc32 instruction, three interleaved streams combined by shift tables
  *   pclmul  SSE PCLMULQDQ folding of 4x16 bytes beside 3 crc32 chains (hybrid)
  *   avx512  VPCLMULQDQ folding of 16x16 bytes beside 3 crc32 chains (hybrid)
@@ -47,11 +48,12 @@ void eh_crc32c_generic_init(void);
 void eh_crc32c_sse42_init(void);
 void eh_crc32c_fold_init(void);
 
-/* Slicing tables: [0] is the byte table. */
-extern uint32_t eh_crc32c_table[8][256];
+/* Slicing tables: [0] is the byte table; [k][i] is byte i followed by k zeros. */
+extern uint32_t eh_crc32c_table[16][256];
 
 uint32_t eh_crc32c_byte(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_slice8(uint32_t seed, const uint8_t *p, uint64_t n);
+uint32_t eh_crc32c_slice16(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_sse42(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_pclmul(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_avx512(uint32_t seed, const uint8_t *p, uint64_t n);
