@@ -11,7 +11,8 @@
  *    writable pages are copied back from their read-only post-init copy, the
  *    stack below the loop's frame is zeroed, and vector/mask registers are
  *    cleared. The monitor zeroes the I/O ranges itself and does the full,
- *    authoritative reset (dirty pages + registers) whenever the guest exits.
+ *    authoritative reset (dirty pages + registers) whenever the guest parks,
+ *    after a timeout, and at least every 1024 warm calls / 50 ms.
  *  - The only exits are writes to the exit page at EH_PORT_DONE / LOG / ABORT.
  */
 #include <stdint.h>
