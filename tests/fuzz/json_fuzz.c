@@ -1,6 +1,6 @@
 /* libFuzzer target for the JSON kernels. Byte 0 picks the operation, depth
  * limit and pointer; the rest is the document, copied into an allocation of
- * exactly its size. Every variant this CPU runs must return the same result
+ * exactly its size (and, after a "\0\0" separator, a pointer of its own). Every variant this CPU runs must return the same result
  * and output; a minified valid document must be valid, no longer, and its
  * own minification. */
 #include "fuzz_common.h"
@@ -20,11 +20,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t ctl = data[0];
     uint64_t n = size - 1;
+    /* "doc \0\0 pointer": a pointer from the input itself, else a fixed one */
+    const uint8_t *split = 0;
+    for (uint64_t i = 1; i + 1 < size; i++)
+        if (data[i] == 0 && data[i + 1] == 0) {
+            split = data + i;
+            break;
+        }
+    uint64_t plen = 0;
+    uint8_t *pbuf = 0;
+    if (split) {
+        n = (uint64_t)(split - (data + 1));
+        plen = size - (uint64_t)(split + 2 - data);
+        pbuf = malloc(plen ? plen : 1);
+        memcpy(pbuf, split + 2, plen);
+    }
     uint8_t *in = malloc(n ? n : 1);
     memcpy(in, data + 1, n);
     uint32_t kernel = EH_KERNEL_JSON_VALIDATE + ctl % 3;
     uint64_t arg[4] = {(ctl & 8) ? 3 : 0, 0, 0, 0};
-    const char *ptr = pointers[(ctl >> 4) % 6];
+    const uint8_t *ptr = split ? pbuf : (const uint8_t *)pointers[(ctl >> 4) % 6];
+    if (!split)
+        plen = strlen((const char *)ptr);
     uint64_t cap = eh_json_scratch_size(n, arg[0]) + ((ctl & 128) ? 0 : n);
     eh_offload_res first;
     uint8_t *out0 = 0;
@@ -34,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         uint8_t *out = malloc(cap);
         eh_offload_res res;
-        run_req(kernel, 0, arg, in, n, (const uint8_t *)ptr, strlen(ptr), out, cap, &res);
+        run_req(kernel, 0, arg, in, n, ptr, plen, out, cap, &res);
         if (res.status == EH_K_OK)
             FUZZ_CHECK(res.out_len <= cap, "out_len > cap");
         if (res.status == EH_K_EPARSE || res.status == EH_K_EDEPTH)
@@ -68,5 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(out0);
     free(in);
+    free(pbuf);
     return 0;
 }

@@ -23,7 +23,8 @@ SECONDS = int(os.environ.get("EDGEHOST_FUZZ_SECONDS", "2"))
 SEEDS = {
     "json": [b'{"a":[1,2,{"b":null}],"c":"x\\u00e9y"}', b"[1,2,]", b'"\\ud83d\\ude00"',
              b"[1e5,-0.5,01]", '{"é":[true,false]}'.encode(), b'"' + b"a" * 70 + b'\\\\"',
-             b'{"a" : [ "x\\"", 1.5e-3 ] }', b"[[[[[[]]]]]]", b'"\xe2\x82"'],
+             b'{"a" : [ "x\\"", 1.5e-3 ] }', b"[[[[[[]]]]]]", b'"\xe2\x82"',
+             b'{"a":[1,{"b":2.5e-3}],"c~":3}\0\0/a/1/b', b'{"\\u00e9":[0]}\0\0/\xc3\xa9/0'],
     "csv": [b'a,b\r\n"c""d",e\n', b'"x\ny",,\n\nz', b'a"b,"c"d', b"'q;r';s\n",
             b'"ab"c,d\r\n"e', b"," * 70 + b'"\n"'],
 }
