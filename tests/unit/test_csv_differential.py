@@ -53,22 +53,24 @@ soup = st.lists(st.sampled_from(["a", "b", ",", '"', '""', "\n", "\r\n", " ", '"
 
 
 @settings(max_examples=400 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(soup, st.booleans())
-def test_adversarial_matches_python_and_variants(text, strict):
+@given(soup, st.booleans(), st.sampled_from([(",", '"'), (";", "'"), ("\t", "|")]))
+def test_adversarial_matches_python_and_variants(text, strict, dialect):
+    delim, quote = dialect
+    text = text.translate(str.maketrans({",": delim, '"': quote}))
     data = text.encode()
+    kw = {"delimiter": delim, "quote": quote, "strict": strict, "isolation": "inproc"}
     outcomes = []
     for name in RUNNABLE:
         with use_variant("csv", name):
             try:
-                outcomes.append(("ok", ck.csv_rows(data, strict=strict, isolation="inproc"),
-                                 list(ck.csv_index(data, strict=strict,
-                                                   isolation="inproc").ends)))
+                index = list(ck.csv_index(data, **kw).ends)
+                outcomes.append(("ok", ck.csv_rows(data, **kw), index))
             except ck.CsvError as exc:
                 outcomes.append(("err", exc.kind, exc.offset))
     assert all(o == outcomes[0] for o in outcomes), outcomes
     kind = outcomes[0]
     try:
-        expected = py_rows(text, strict=strict)
+        expected = py_rows(text, strict=strict, delimiter=delim, quotechar=quote)
     except csv.Error:
         expected = None
     if kind[0] == "ok":
