@@ -45,6 +45,9 @@ void eh_guest_test_op(eh_call_window *w)
     case EH_OP_TEST_PORT:
         EH_GUEST_EXIT(a0 & (EH_GL_PAGE - 4), 0);
         return;
+    case EH_OP_TEST_SYSCALL:
+        __asm__ volatile("syscall" : : "a"(60) : "rcx", "r11", "memory");
+        return;
     case EH_OP_TEST_OUT:
         __asm__ volatile("outl %0, %1" : : "a"(0), "d"((uint16_t)a0) : "memory");
         return;

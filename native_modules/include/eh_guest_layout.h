@@ -30,6 +30,8 @@
 #define EH_GL_GDT        0x1000ull   /* GDT + TSS (supervisor)              */
 #define EH_GL_IDT        0x2000ull   /* 256 x 16-byte gates (supervisor)    */
 #define EH_GL_TRAMP      0x3000ull   /* ring-0 fault trampolines (RX)       */
+#define EH_GL_SYSCALL    0x3400ull   /* LSTAR: `syscall` entry (ring 0)      */
+#define EH_GL_SYSCALL_VEC 0x100      /* pseudo-vector it reports             */
 #define EH_GL_R0_STACK   0x4000ull   /* 4 pages ring-0 stack, top = 0x8000  */
 #define EH_GL_R0_STACK_TOP 0x8000ull
 #define EH_GL_PT_BASE    0x8000ull   /* PML4, PDPT, PD, then PTs            */
@@ -102,6 +104,7 @@ enum eh_guest_op {
     EH_OP_TEST_ABORT = 0x109,  /* abort exit                                   */
     EH_OP_TEST_JUMP = 0x10A,   /* call req.arg[0] as code                      */
     EH_OP_TEST_OUT = 0x10B,    /* `out` instruction to I/O port req.arg[0]     */
+    EH_OP_TEST_SYSCALL = 0x10C,/* `syscall` (no Linux ABI yet: a fault)       */
 };
 
 /* ---- the call window (at EH_GL_WINDOW) ---------------------------------- *

@@ -180,6 +180,10 @@ static void build_idt(eh_guest *g)
     uint8_t *idt = g->mem + EH_GL_IDT;
     for (int v = 0; v <= 32; v++)
         emit_trampoline(code + v * 16, v < 32 ? v : 0xff, v == 32 || !has_error_code(v));
+    /* `syscall` lands here in ring 0 on the guest's own stack (syscall does
+     * not switch stacks); the user RIP is in RCX. Today it reports a fault;
+     * a Linux-program runtime will turn this into a syscall-emulation exit. */
+    emit_trampoline(g->mem + EH_GL_SYSCALL, EH_GL_SYSCALL_VEC, 1);
     for (int v = 0; v < 256; v++) {
         uint64_t off = EH_GL_TRAMP + (uint64_t)(v < 32 ? v : 32) * 16;
         uint8_t *gate = idt + v * 16;

@@ -188,6 +188,28 @@ static int set_sregs(eh_guest *g, char *err, size_t errlen)
     return 0;
 }
 
+/* `syscall` from ring 3 enters the monitor's trampoline with IF cleared. */
+static int set_syscall_msrs(eh_guest *g, char *err, size_t errlen)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[3];
+    } m;
+    memset(&m, 0, sizeof m);
+    m.hdr.nmsrs = 3;
+    m.e[0].index = 0xC0000081; /* STAR: kernel CS 0x08 (SS 0x10); user base 0x10 */
+    m.e[0].data = ((uint64_t)0x10 << 48) | ((uint64_t)EH_GL_SEL_KCODE << 32);
+    m.e[1].index = 0xC0000082; /* LSTAR */
+    m.e[1].data = EH_GL_SYSCALL;
+    m.e[2].index = 0xC0000084; /* SFMASK: clear IF, TF, DF, AC */
+    m.e[2].data = 0x40700;
+    if (ioctl(g->vcpu_fd, KVM_SET_MSRS, &m) != 3) {
+        EH_ERR(err, errlen, "KVM_SET_MSRS (syscall entry): %m");
+        return EH_VM_ESYS;
+    }
+    return 0;
+}
+
 int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen)
 {
     int kvm = eh_kvm_fd(err, errlen);
@@ -213,6 +235,8 @@ int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen)
     int rc = set_cpuid(g, kvm, err, errlen);
     if (!rc)
         rc = set_sregs(g, err, errlen);
+    if (!rc)
+        rc = set_syscall_msrs(g, err, errlen);
     if (rc)
         return rc;
     struct kvm_xcrs x = {0};

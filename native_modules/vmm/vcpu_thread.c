@@ -127,6 +127,11 @@ static void fault_from_trampoline(eh_guest *g)
         set_fault(g, 0, 0, "CPU exception (state unreadable)");
         return;
     }
+    if (r.rip == EH_GL_SYSCALL + 9) { /* just past the syscall trampoline's `out` */
+        set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
+                  (unsigned long long)r.rax);
+        return;
+    }
     if (r.rsp < EH_GL_R0_STACK || r.rsp > EH_GL_R0_STACK_TOP - 7 * 8) {
         set_fault(g, r.rip, 1, "CPU exception with a corrupt ring-0 stack");
         return;
@@ -134,6 +139,11 @@ static void fault_from_trampoline(eh_guest *g)
     uint64_t f[7];
     memcpy(f, g->mem + r.rsp, sizeof f);
     uint64_t vec = f[0] & 0xff, code = f[1], rip = f[2];
+    if (rip == EH_GL_SYSCALL) { /* PVM faults on the syscall entry itself */
+        set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
+                  (unsigned long long)r.rax);
+        return;
+    }
     const char *name = vec < 32 && vec_names[vec] ? vec_names[vec] : "exception";
     if (vec == 14)
         set_fault(g, s.cr2, 1, "page fault (%s %s%s) at rip %#llx", code & 2 ? "write" : "read",

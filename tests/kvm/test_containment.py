@@ -51,6 +51,7 @@ def _op(g, op, *args):
     (vmm.OP_TEST_OUT, (0x80,), "general protection"),           # port I/O from ring 3
     (vmm.OP_TEST_PORT, (0x10,), "unknown port"),                # undefined exit
     (vmm.OP_TEST_ABORT, (), "aborted"),
+    (vmm.OP_TEST_SYSCALL, (), "syscall"),                       # no Linux ABI (yet)
 ])
 def test_fault_destroys_guest_and_next_call_works(make_guest, spin_us, op, args, what):
     g = _test_guest(make_guest, spin_us)
