@@ -33,6 +33,9 @@ def test_other_kernels_match_inproc():
     assert kernels.json_minify(doc, isolation="kvm") == kernels.json_minify(doc, isolation="inproc")
     assert (kernels.json_validate(doc, isolation="kvm")
             == kernels.json_validate(doc, isolation="inproc"))
+    table = b'a,b,c\n1,"x,y",3\n4,5,6\n'
+    assert (list(kernels.csv_rows(table, isolation="kvm"))
+            == list(kernels.csv_rows(table, isolation="inproc")))
     a = array.array("f", [1.0, 2.5, -3.0] * 37)
     b = array.array("f", [0.5, -1.0, 2.0] * 37)
     assert kernels.vec_dot(a, b, isolation="kvm") == kernels.vec_dot(a, b, isolation="inproc")
