@@ -61,6 +61,7 @@ uint32_t eh_crc32c_avx512(uint32_t seed, const uint8_t *p, uint64_t n);
 /* Raw-register helpers (no inversion), shared by the x86 variants. */
 uint32_t eh_crc32c_sse42_raw(uint32_t r, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_pclmul_raw(uint32_t r, const uint8_t *p, uint64_t n);
+uint32_t eh_crc32c_tail3_raw(uint32_t r, const uint8_t *p, uint64_t n); /* needs PCLMUL */
 
 /* The active variant, chosen by eh_crc32c_init or eh_crc32c_set_variant. */
 uint32_t eh_crc32c(uint32_t seed, const uint8_t *p, uint64_t n);

@@ -142,6 +142,6 @@ uint32_t eh_crc32c_avx512(uint32_t seed, const uint8_t *p, uint64_t n)
     }
     if (n >= 512)
         r = fold_only(r, &p, &n);
-    return ~eh_crc32c_sse42_raw(r, p, n);
+    return ~eh_crc32c_tail3_raw(r, p, n);
 }
 #endif

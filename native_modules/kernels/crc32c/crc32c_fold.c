@@ -5,6 +5,7 @@
 
 eh_crc32c_k eh_crc32c_k16, eh_crc32c_k64, eh_crc32c_k256;
 uint32_t eh_crc32c_kshift[EH_CRC32C_HYB_MAXM + 1];
+uint32_t eh_crc32c_kshift8[EH_CRC32C_TAIL_MAXJ + 1];
 
 static eh_crc32c_k k_for(uint64_t bytes)
 {
@@ -24,4 +25,9 @@ void eh_crc32c_fold_init(void)
     eh_crc32c_kshift[1] = eh_crc32c_xpow(8 * EH_CRC32C_HYB_SB - 33);
     for (int m = 2; m <= EH_CRC32C_HYB_MAXM; m++)
         eh_crc32c_kshift[m] = eh_crc32c_mulmod(eh_crc32c_kshift[m - 1], step);
+    uint32_t x64 = eh_crc32c_xpow(64);
+    eh_crc32c_kshift8[0] = 0;
+    eh_crc32c_kshift8[1] = eh_crc32c_xpow(64 - 33);
+    for (int j = 2; j <= EH_CRC32C_TAIL_MAXJ; j++)
+        eh_crc32c_kshift8[j] = eh_crc32c_mulmod(eh_crc32c_kshift8[j - 1], x64);
 }

@@ -28,4 +28,9 @@ extern eh_crc32c_k eh_crc32c_k16, eh_crc32c_k64, eh_crc32c_k256;
 #define EH_CRC32C_HYB_MAXM 2048 /* most steps per pass                     */
 extern uint32_t eh_crc32c_kshift[EH_CRC32C_HYB_MAXM + 1];
 
+/* eh_crc32c_kshift8[j]: the same k for len = 8 j bytes (1 <= j <= TAIL_MAXJ),
+ * for the three-chain tails of short inputs. */
+#define EH_CRC32C_TAIL_MAXJ 128
+extern uint32_t eh_crc32c_kshift8[EH_CRC32C_TAIL_MAXJ + 1];
+
 #endif

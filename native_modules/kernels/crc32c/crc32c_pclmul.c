@@ -73,6 +73,26 @@ static uint32_t hybrid_pass(uint32_t r, const uint8_t *p, uint64_t m)
     return shift(r, k) ^ (uint32_t)c3;
 }
 
+/* Short inputs and tails (up to 3 KiB): three crc32 chains over thirds of a
+ * multiple of 24 bytes, merged by clmul shifts -- the 3-way idea of the
+ * SSE4.2 variant without its per-length tables; under 192 bytes one chain. */
+uint32_t eh_crc32c_tail3_raw(uint32_t r, const uint8_t *p, uint64_t n)
+{
+    if (n < 192)
+        return eh_crc32c_sse42_raw(r, p, n);
+    uint64_t j = n / 24 < EH_CRC32C_TAIL_MAXJ ? n / 24 : EH_CRC32C_TAIL_MAXJ;
+    uint64_t len = 8 * j, c0 = r, c1 = 0, c2 = 0;
+    for (uint64_t i = 0; i < len; i += 8) {
+        c0 = _mm_crc32_u64(c0, ld64(p + i));
+        c1 = _mm_crc32_u64(c1, ld64(p + len + i));
+        c2 = _mm_crc32_u64(c2, ld64(p + 2 * len + i));
+    }
+    uint32_t k = eh_crc32c_kshift8[j];
+    r = shift((uint32_t)c0, k) ^ (uint32_t)c1;
+    r = shift(r, k) ^ (uint32_t)c2;
+    return eh_crc32c_sse42_raw(r, p + 3 * len, n - 3 * len);
+}
+
 /* Hybrid passes while they pay; below that one crc32 chain (or the 3-way
  * blocks) beats folding alone, which this CPU class issues every other cycle. */
 uint32_t eh_crc32c_pclmul_raw(uint32_t r, const uint8_t *p, uint64_t n)
@@ -86,7 +106,8 @@ uint32_t eh_crc32c_pclmul_raw(uint32_t r, const uint8_t *p, uint64_t n)
         p += m * step;
         n -= m * step;
     }
-    return eh_crc32c_sse42_raw(r, p, n);
+    return n < 3 * EH_CRC32C_TAIL_MAXJ * 8 ? eh_crc32c_tail3_raw(r, p, n)
+                                           : eh_crc32c_sse42_raw(r, p, n);
 }
 
 uint32_t eh_crc32c_pclmul(uint32_t seed, const uint8_t *p, uint64_t n)
