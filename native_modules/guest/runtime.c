@@ -173,7 +173,12 @@ __attribute__((noreturn)) static void serve_forever(void)
         __atomic_store_n(&w->done_seq, seq, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         uint64_t t1 = eh_rdtsc();
-        for (;;) { /* wait for the host to take the result, or give the core back */
+        /* Wait for the host to take the result, or give the core back. With
+         * no idle window the guest is about to exit anyway: only wake a
+         * sleeping host. */
+        if (!w->spin_tsc && __atomic_load_n(&w->host_waiting, __ATOMIC_RELAXED))
+            eh_out(EH_PORT_DONE, EH_DONE_CALL);
+        for (; w->spin_tsc;) {
             if (__atomic_load_n(&w->host_waiting, __ATOMIC_RELAXED) ||
                 eh_rdtsc() - t1 >= w->ack_tsc) {
                 eh_out(EH_PORT_DONE, EH_DONE_CALL);

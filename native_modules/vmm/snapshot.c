@@ -204,6 +204,9 @@ int eh_snap_reset(eh_guest *g, int abandon_call)
         pthread_mutex_unlock(&g->io_lock);
         if (__atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) != req)
             return 1; /* posted, not served yet */
+        /* a caller asleep in wait_call must see the finished call */
+        atomic_fetch_add(&g->event, 1);
+        eh_futex_wake(&g->event);
         /* announce, then re-check (pairs with the caller's store + load) */
         uint32_t ev = atomic_load(&g->consume_evt);
         atomic_store(&g->consume_waiting, 1);

@@ -302,8 +302,11 @@ static int finished(eh_guest *g, uint64_t seq)
     return outcome(g, seq);
 }
 
-static int wait_call(eh_vm *vm, eh_guest *g, uint64_t seq)
+/* cold: we just woke the parked vCPU thread, which the scheduler likes to
+ * queue on our own CPU, so yield from the first spin. */
+static int wait_call(eh_vm *vm, eh_guest *g, uint64_t seq, int cold)
 {
+    uint64_t pure_spin = cold ? 0 : EH_PURE_SPIN_NS;
     uint64_t start = eh_now_ns();
     uint64_t deadline = start + (uint64_t)vm->cfg.time_limit_ms * 1000000ull;
     int rc;
@@ -315,7 +318,7 @@ static int wait_call(eh_vm *vm, eh_guest *g, uint64_t seq)
             uint64_t spent = eh_now_ns() - start;
             if (spent > EH_SPIN_NS)
                 break;
-            if (spent > EH_PURE_SPIN_NS)
+            if (spent > pure_spin)
                 sched_yield();
         }
     }
@@ -426,7 +429,7 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
         eh_futex_wake(&g->wake);
     }
     pthread_mutex_unlock(&g->io_lock);
-    rc = wait_call(vm, g, seq);
+    rc = wait_call(vm, g, seq, !warm);
     pthread_mutex_lock(&g->io_lock);
     if (rc == 0) {
         *res = w->res;

@@ -150,3 +150,14 @@ def test_warm_guest_gets_authoritative_reset_regularly(make_guest):
     st = g.stats()
     assert st["resets"] > resets and st["warm_calls"] >= 1000
     assert _op(g, vmm.OP_TEST_PEEK).value == 0
+
+
+@PATHS
+def test_long_call_wakes_a_sleeping_caller(make_guest, spin_us):
+    # Past its spin budget the caller sleeps; the guest must wake it when the
+    # call ends, not leave it to the deadline.
+    g = _test_guest(make_guest, spin_us, time_limit_ms=5000)
+    t0 = time.monotonic()
+    per_exit_ns = g.ping(400)  # ~10 ms of exits inside one call
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.0, (elapsed, per_exit_ns)
