@@ -140,7 +140,11 @@ class Guest:
         return ffi.string(buf).decode(errors="replace")
 
     def offload_sink(self):
-        """``(fn, ctx)`` for C callers: ``fn(ctx, req, res, err, errlen)`` is ``eh_vm_offload``."""
+        """``(fn, ctx)`` for C callers: ``fn(ctx, req, res, err, errlen)`` is ``eh_vm_offload``.
+
+        ``ctx`` is this guest's handle: it stays valid until :meth:`close` (the
+        per-tenant registry keeps tenant guests alive until :func:`close_all`),
+        so a C holder must drop it before closing the guest."""
         return (ffi.cast("void *", ffi.addressof(lib, "eh_vm_offload")),
                 ffi.cast("void *", self.handle))
 
