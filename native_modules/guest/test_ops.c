@@ -45,6 +45,12 @@ void eh_guest_test_op(eh_call_window *w)
     case EH_OP_TEST_PORT:
         EH_GUEST_EXIT(a0 & (EH_GL_PAGE - 4), 0);
         return;
+    case EH_OP_TEST_ROGUE:
+        __atomic_store_n(&w->done_seq, w->req_seq, __ATOMIC_RELEASE);
+        for (;;) {
+            w->req_seq = w->done_seq + 1; /* and lie on the channel */
+            __builtin_ia32_pause();
+        }
     case EH_OP_TEST_SYSCALL:
         __asm__ volatile("syscall" : : "a"(60) : "rcx", "r11", "memory");
         return;
@@ -59,8 +65,9 @@ void eh_guest_test_op(eh_call_window *w)
         *stash_scratch(w) = a0;
         stack_slot(1, a0);
         return;
-    case EH_OP_TEST_PEEK:
-        w->res.value = stash_bss | *stash_scratch(w) | stack_slot(0, 0);
+    case EH_OP_TEST_PEEK: /* bit 0: .bss, bit 1: scratch, bit 2: stack still hold data */
+        w->res.value = (stash_bss != 0) | (*stash_scratch(w) != 0) << 1 |
+                       (stack_slot(0, 0) != 0) << 2;
         return;
     case EH_OP_TEST_DIRTY:
         for (uint64_t off = 0; off < a0; off += EH_GL_PAGE)

@@ -98,13 +98,14 @@ enum eh_guest_op {
     EH_OP_TEST_PORT = 0x103,   /* exit-page write at offset req.arg[0]        */
     EH_OP_TEST_HLT = 0x104,    /* hlt (privileged in ring 3)                  */
     EH_OP_TEST_STASH = 0x105,  /* write req.arg[0] into .bss, scratch, stack  */
-    EH_OP_TEST_PEEK = 0x106,   /* value = OR of what STASH wrote (0 if reset)  */
+    EH_OP_TEST_PEEK = 0x106,   /* value bits: .bss/scratch/stack kept a STASH */
     EH_OP_TEST_DIRTY = 0x107,  /* write one byte per page, req.arg[0] bytes    */
     EH_OP_TEST_LOG = 0x108,    /* log one line                                 */
     EH_OP_TEST_ABORT = 0x109,  /* abort exit                                   */
     EH_OP_TEST_JUMP = 0x10A,   /* call req.arg[0] as code                      */
     EH_OP_TEST_OUT = 0x10B,    /* `out` instruction to I/O port req.arg[0]     */
     EH_OP_TEST_SYSCALL = 0x10C,/* `syscall` (no Linux ABI yet: a fault)       */
+    EH_OP_TEST_ROGUE = 0x10D,  /* complete the call, then spin, never park    */
 };
 
 /* ---- the call window (at EH_GL_WINDOW) ---------------------------------- *

@@ -50,6 +50,7 @@ typedef struct eh_vm_stats {
     uint64_t last_reset_pages; /* dirty pages restored by the last reset           */
     uint64_t vcpu_cpu_ns;    /* CPU time of the live guest's vCPU thread           */
     uint64_t log_lines;
+    uint64_t forced_parks;   /* idle guests the watchdog had to stop and reset */
 } eh_vm_stats;
 
 int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);

@@ -198,7 +198,7 @@ int eh_snap_reset(eh_guest *g, int abandon_call)
 {
     for (;;) {
         pthread_mutex_lock(&g->io_lock);
-        uint64_t req = __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE);
+        uint64_t req = atomic_load(&g->posted_seq); /* host truth */
         if (abandon_call || atomic_load(&g->consumed_seq) == req || atomic_load(&g->stop))
             break;
         pthread_mutex_unlock(&g->io_lock);
@@ -221,9 +221,6 @@ int eh_snap_reset(eh_guest *g, int abandon_call)
 
 static int snap_reset_locked(eh_guest *g, int abandon_call)
 {
-    if (!abandon_call && __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE) !=
-                             __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE))
-        return 1;
     uint64_t t0 = eh_now_ns();
     if (get_dirty(g))
         return -1;
@@ -248,16 +245,16 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
     if (clear_tracked(g) || ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
         ioctl(g->vcpu_fd, KVM_SET_XSAVE, &g->snap_xsave))
         return -1;
-    /* A call may already be posted (the guest parks while the host rings):
-     * unless the call in flight is being abandoned (timeout), leave the
-     * doorbell alone so the guest serves it after the reset. */
+    /* The channel is guest-writable: put the doorbell back to host truth.
+     * A reset only runs with no call in flight (consumed == posted) or when
+     * abandoning the call in flight, so both sequence numbers = posted. */
     eh_call_window *w = g->win;
+    uint64_t posted = atomic_load(&g->posted_seq);
     w->log_len = 0;
-    if (abandon_call) {
+    if (abandon_call)
         memset(&w->res, 0, sizeof w->res);
-        __atomic_store_n(&w->done_seq, __atomic_load_n(&w->req_seq, __ATOMIC_ACQUIRE),
-                         __ATOMIC_RELEASE);
-    }
+    w->req_seq = posted;
+    __atomic_store_n(&w->done_seq, posted, __ATOMIC_RELEASE);
     atomic_fetch_add(&g->resets, 1);
     atomic_store(&g->last_reset_pages, pages);
     atomic_store(&g->last_reset_ns, eh_now_ns() - t0);

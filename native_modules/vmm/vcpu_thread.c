@@ -107,7 +107,7 @@ static void set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt,
     g->fault_addr = addr;
     g->fault_has_addr = has_addr;
     atomic_store(&g->abort_kind, EH_ABORT_FAULT);
-    atomic_store(&g->aborted_seq, g->win->req_seq);
+    atomic_store(&g->aborted_seq, atomic_load(&g->posted_seq));
 }
 
 static const char *const vec_names[32] = {
@@ -200,6 +200,34 @@ static void unpin(eh_guest *g)
     g->pinned = 0;
 }
 
+/* Idle watchdog: while unparked, a periodic signal lets the thread check
+ * that a guest with no call in flight does park after its idle window (a
+ * subverted guest could otherwise spin forever on a core). */
+#define EH_WATCHDOG_NS 10000000ll
+
+static void watchdog_arm(eh_guest *g, int on)
+{
+    if (!g->watchdog_ok)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (on) {
+        its.it_value.tv_nsec = EH_WATCHDOG_NS;
+        its.it_interval.tv_nsec = EH_WATCHDOG_NS;
+    }
+    timer_settime(g->watchdog, 0, &its, NULL);
+}
+
+static void watchdog_create(eh_guest *g)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = vcpu_sig();
+    sev._sigev_un._tid = atomic_load(&g->tid);
+    g->watchdog_ok = timer_create(CLOCK_MONOTONIC, &sev, &g->watchdog) == 0;
+}
+
 /* Returns 0 to keep running, -1 to stop the thread. */
 static int park(eh_guest *g, int reset)
 {
@@ -213,18 +241,19 @@ static int park(eh_guest *g, int reset)
             return 0; /* a call was posted meanwhile: serve it, park later */
     }
     unpin(g);
+    watchdog_arm(g, 0);
     atomic_store(&g->state, EH_VCPU_PARKED);
     notify(g);
     for (;;) {
         uint32_t w = atomic_load(&g->wake);
         if (atomic_load(&g->stop))
             return -1;
-        if (__atomic_load_n(&g->win->req_seq, __ATOMIC_SEQ_CST) !=
-            __atomic_load_n(&g->win->done_seq, __ATOMIC_SEQ_CST))
-            break;
+        if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq))
+            break; /* a call is posted (host truth, not the guest-writable window) */
         eh_futex_wait(&g->wake, w, -1);
     }
     atomic_store(&g->state, EH_VCPU_RUNNING);
+    watchdog_arm(g, 1);
     return 0;
 }
 
@@ -237,7 +266,16 @@ static int on_signal(eh_guest *g)
         }
         notify(g);
     }
-    uint64_t req = __atomic_load_n(&g->win->req_seq, __ATOMIC_ACQUIRE);
+    uint64_t req = atomic_load(&g->posted_seq);
+    if (req == atomic_load(&g->consumed_seq)) { /* no call in flight */
+        uint64_t idle_ns = (uint64_t)g->owner->cfg.idle_spin_us * 1000ull;
+        if (atomic_load(&g->state) == EH_VCPU_RUNNING &&
+            eh_now_ns() - atomic_load(&g->consumed_at_ns) > idle_ns + EH_WATCHDOG_NS) {
+            atomic_fetch_add(&g->forced_parks, 1); /* the guest did not park itself */
+            return park(g, 1);
+        }
+        return 0;
+    }
     if (atomic_load(&g->kill_seq) != req ||
         __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == req)
         return 0; /* stale: that call already finished */
@@ -350,6 +388,7 @@ static void *vcpu_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, vcpu_sig());
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    watchdog_create(g);
     for (;;) {
         if (atomic_load(&g->stop))
             break;
@@ -370,6 +409,8 @@ static void *vcpu_main(void *arg)
         if (handle_exit(g))
             break;
     }
+    if (g->watchdog_ok)
+        timer_delete(g->watchdog);
     tl_run = NULL;
     atomic_store(&g->state, EH_VCPU_DEAD);
     notify(g);

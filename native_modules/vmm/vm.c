@@ -62,6 +62,7 @@ static void guest_free(eh_vm *vm, eh_guest *g)
     vm->stats.exits += atomic_load(&g->exits);
     vm->stats.resets += atomic_load(&g->resets);
     vm->stats.log_lines += atomic_load(&g->log_lines);
+    vm->stats.forced_parks += atomic_load(&g->forced_parks);
     if (g->run)
         munmap(g->run, g->run_size);
     if (g->vcpu_fd >= 0)
@@ -136,6 +137,9 @@ static int guest_boot(eh_vm *vm, char *err, size_t errlen)
     if ((rc = eh_vcpu_start(g, boot_ms, err, errlen)))
         goto fail;
     vm->g = g;
+    vm->resets_seen = 0; /* the refresh clock starts with the new guest */
+    vm->warm_calls_since_reset = 0;
+    vm->last_reset_at_ns = eh_now_ns();
     vm->stats.creates++;
     vm->stats.last_create_ns = eh_now_ns() - t0;
     return 0;
@@ -422,6 +426,7 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     w->host_waiting = 0;
     atomic_store(&g->caller_cpu, sched_getcpu());
     uint64_t seq = ++vm->seq;
+    atomic_store(&g->posted_seq, seq);
     __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
     int warm = atomic_load(&g->state) == EH_VCPU_RUNNING;
     if (!warm) {
@@ -441,6 +446,7 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     }
     if (rc == 0 || rc == EH_VM_ETIMEOUT) /* guest is live and idle in the loop or parked */
         memset(g->mem + EH_GL_SCRATCH, 0, p.end - EH_GL_SCRATCH);
+    atomic_store(&g->consumed_at_ns, eh_now_ns());
     atomic_store(&g->consumed_seq, seq); /* a reset may now run */
     pthread_mutex_unlock(&g->io_lock);
     if (atomic_load(&g->consume_waiting)) {
@@ -525,6 +531,7 @@ void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out)
         out->exits += atomic_load(&g->exits);
         out->resets += atomic_load(&g->resets);
         out->log_lines += atomic_load(&g->log_lines);
+        out->forced_parks += atomic_load(&g->forced_parks);
         out->last_reset_ns = atomic_load(&g->last_reset_ns);
         out->last_reset_pages = atomic_load(&g->last_reset_pages);
         clockid_t cid;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include "eh_guest_layout.h"
 #include "vmm/ffi.h"
 
@@ -73,7 +74,13 @@ typedef struct eh_guest {
     _Atomic uint64_t aborted_seq; /* last call ended by timeout/fault */
     _Atomic int abort_kind;
     pthread_mutex_t io_lock;   /* guest memory: caller copies vs. resets */
+    _Atomic uint64_t posted_seq;   /* last call the host posted (host truth:
+                                      the window is guest-writable)          */
     _Atomic uint64_t consumed_seq; /* last call whose result the host took */
+    _Atomic uint64_t consumed_at_ns;
+    timer_t watchdog;              /* periodic while unparked (vcpu_thread.c) */
+    int watchdog_ok;
+    _Atomic uint64_t forced_parks;
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;
