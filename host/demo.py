@@ -20,9 +20,10 @@ def _workdir() -> pathlib.Path:
     for man in sorted(src.glob("*/edgehost.toml")):
         tdir = dst / man.parent.name
         tdir.mkdir(parents=True, exist_ok=True)
-        for f in man.parent.iterdir():
-            if f.is_file() and not f.name.endswith(".wasm"):
-                target = tdir / f.name
+        for f in man.parent.rglob("*"):
+            if f.is_file() and not f.name.endswith(".wasm") and "target" not in f.parts:
+                target = tdir / f.relative_to(man.parent)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 if not target.exists() or target.read_bytes() != f.read_bytes():
                     shutil.copy2(f, target)
     return dst

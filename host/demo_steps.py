@@ -20,6 +20,13 @@ def _etag(t: Tenant) -> Iterator[str]:
     yield f"verify(tampered body)     -> {r.http_status} {r.body.decode()}"
 
 
+def _hello(t: Tenant) -> Iterator[str]:
+    for who in (b"edge", b"demo"):
+        r = t.call("hello", who)
+        yield f"hello({who.decode()!r}) -> {r.body.decode()!r}"
+    yield f"kv entries: {t.kv_stats()[0]}; log lines: {t.log_lines}"
+
+
 def _hello_rust(t: Tenant) -> Iterator[str]:
     for who in (b"edge", b"rust"):
         r = t.call("hello", who)
@@ -67,6 +74,7 @@ STEPS: dict[str, Callable[[Tenant], Iterator[str]]] = {
     "hello-rust": _hello_rust,
     "similarity-rust": _similarity,
     "csv-ingest-rust": _csv_ingest,
+    "hello-c": _hello,
 }
 
 

@@ -187,6 +187,7 @@ class Tenant:
             self._attach_guest()
         self._log_buf = ffi.new("eh_log_entry[64]")
         self.log_dropped = 0
+        self.log_lines = 0
         self._pool: list[Instance] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -284,6 +285,7 @@ class Tenant:
                 level = LOG_LEVEL_NAMES.get(e.level, "info")
                 msg = bytes(ffi.buffer(e.msg, e.len)).decode("utf-8", errors="replace")
                 out.append((level, msg))
+                self.log_lines += 1
                 logging.getLogger(f"edgehost.tenant.{self.name}").log(
                     {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}[level], msg)
             if n < 64:
