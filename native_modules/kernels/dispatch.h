@@ -55,6 +55,41 @@ int eh_variant_select(const eh_variant_desc *v, int n, uint64_t cpu, const char 
 /* Index of the variant called name, or -1 if unknown or not runnable on cpu. */
 int eh_variant_find(const eh_variant_desc *v, int n, uint64_t cpu, const char *name);
 
+/* The variant state every family keeps, written once. Expects, before use,
+ * `variants` (eh_variant_desc[]) and `NVAR` (its length). Defines the
+ * family's set_variant / variant / variant_name / variant_ok and a static
+ * `variant_init(cpu, force)` for its init. `active` is read with relaxed
+ * atomics, so switching variants while other threads run is safe (each call
+ * sees the old or the new index, both valid). */
+#define EH_VARIANT_STATE(family)                                                          \
+    static uint64_t cpu_seen;                                                             \
+    static int active;                                                                    \
+    static inline int cur(void) { return __atomic_load_n(&active, __ATOMIC_RELAXED); }    \
+    static void variant_init(uint64_t cpu, const char *force)                             \
+    {                                                                                     \
+        cpu_seen = cpu;                                                                   \
+        int v = eh_variant_select(variants, NVAR, cpu, #family, force);                   \
+        __atomic_store_n(&active, v, __ATOMIC_RELAXED);                                   \
+    }                                                                                     \
+    int eh_##family##_set_variant(const char *name)                                       \
+    {                                                                                     \
+        int i = eh_variant_find(variants, NVAR, cpu_seen, name);                          \
+        if (i < 0)                                                                        \
+            return -1;                                                                    \
+        __atomic_store_n(&active, i, __ATOMIC_RELAXED);                                   \
+        return 0;                                                                         \
+    }                                                                                     \
+    const char *eh_##family##_variant(void) { return variants[cur()].name; }              \
+    const char *eh_##family##_variant_name(int i)                                         \
+    {                                                                                     \
+        return i >= 0 && i < NVAR ? variants[i].name : 0;                                 \
+    }                                                                                     \
+    int eh_##family##_variant_ok(int i)                                                   \
+    {                                                                                     \
+        return i >= 0 && i < NVAR && !(variants[i].needs & ~cpu_seen);                   \
+    }
+
+
 /* Runs the same request n times (benchmarks: one call from Python, the host
  * API, the guest or WASM measures the kernel, not the call path). */
 void eh_kernel_run_many(const eh_offload_req *req, eh_offload_res *res, uint64_t n);

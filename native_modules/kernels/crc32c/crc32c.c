@@ -29,40 +29,14 @@ static const eh_crc32c_fn fns[] = {
 _Static_assert(sizeof variants / sizeof variants[0] == sizeof fns / sizeof fns[0],
                "variants and fns are index-aligned");
 
-static uint64_t cpu_seen;
-/* The active variant's index. Set by init / set_variant, read by every call:
- * relaxed atomics, so switching variants while other threads run is safe
- * (each call sees the old or the new index, both valid). */
-static int active;
-
-static inline int cur(void) { return __atomic_load_n(&active, __ATOMIC_RELAXED); }
+EH_VARIANT_STATE(crc32c)
 
 void eh_crc32c_init(uint64_t cpu, const char *force)
 {
     eh_crc32c_generic_init();
     eh_crc32c_sse42_init();
     eh_crc32c_fold_init();
-    cpu_seen = cpu;
-    int v = eh_variant_select(variants, NVAR, cpu, "crc32c", force);
-    __atomic_store_n(&active, v, __ATOMIC_RELAXED);
-}
-
-int eh_crc32c_set_variant(const char *name)
-{
-    int i = eh_variant_find(variants, NVAR, cpu_seen, name);
-    if (i < 0)
-        return -1;
-    __atomic_store_n(&active, i, __ATOMIC_RELAXED);
-    return 0;
-}
-
-const char *eh_crc32c_variant(void) { return variants[cur()].name; }
-
-const char *eh_crc32c_variant_name(int i) { return i >= 0 && i < NVAR ? variants[i].name : 0; }
-
-int eh_crc32c_variant_ok(int i)
-{
-    return i >= 0 && i < NVAR && !(variants[i].needs & ~cpu_seen);
+    variant_init(cpu, force);
 }
 
 uint32_t eh_crc32c(uint32_t seed, const uint8_t *p, uint64_t n) { return fns[cur()](seed, p, n); }

@@ -19,39 +19,15 @@ static const eh_variant_desc variants[] = {
 };
 static const eh_csv_index_fn fns[] = {eh_csv_index_scalar, eh_csv_index_swar, eh_csv_index_simd128,
                                       eh_csv_index_avx2, eh_csv_index_avx512};
-#define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
-
-static uint64_t cpu_bits;
-static int active;
+#define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
+EH_VARIANT_STATE(csv)
 
 void eh_csv_init(uint64_t cpu, const char *force)
 {
 #ifndef __x86_64__
     cpu = 0; /* only the scalar variant exists off x86-64 */
 #endif
-    cpu_bits = cpu;
-    active = eh_variant_select(variants, NVARIANTS, cpu, "csv", force);
-}
-
-int eh_csv_set_variant(const char *name)
-{
-    int i = eh_variant_find(variants, NVARIANTS, cpu_bits, name);
-    if (i < 0)
-        return -1;
-    active = i;
-    return 0;
-}
-
-const char *eh_csv_variant(void) { return variants[active].name; }
-
-const char *eh_csv_variant_name(int i)
-{
-    return i >= 0 && i < NVARIANTS ? variants[i].name : 0;
-}
-
-int eh_csv_variant_ok(int i)
-{
-    return i >= 0 && i < NVARIANTS && !(variants[i].needs & ~cpu_bits);
+    variant_init(cpu, force);
 }
 
 /* Raw byte range of the field ending at entry e, starting after prev. */
@@ -214,7 +190,7 @@ void eh_csv_run(const eh_offload_req *req, eh_offload_res *res)
     s.nfields = s.nrows = 0;
     s.err = 0;
     s.err_off = 0;
-    fns[active](&s);
+    fns[cur()](&s);
     res->value = s.nfields | (s.nrows << 32);
     if (s.err) {
         res->status = EH_K_EPARSE;

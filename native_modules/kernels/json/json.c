@@ -20,39 +20,15 @@ static const json_stage1_fn stage1_fns[] = {eh_json_stage1_scalar, eh_json_stage
                                             eh_json_stage1_avx2, eh_json_stage1_avx512};
 static const json_minify_fn minify_fns[] = {eh_json_minify_scalar, eh_json_minify_simd128,
                                             eh_json_minify_avx2, eh_json_minify_avx512};
-#define NVARIANTS ((int)(sizeof(variants) / sizeof(variants[0])))
-
-static uint64_t cpu_bits;
-static int active;
+#define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
+EH_VARIANT_STATE(json)
 
 void eh_json_init(uint64_t cpu, const char *force)
 {
 #ifndef __x86_64__
     cpu = 0; /* only the scalar variant exists off x86-64 */
 #endif
-    cpu_bits = cpu;
-    active = eh_variant_select(variants, NVARIANTS, cpu, "json", force);
-}
-
-int eh_json_set_variant(const char *name)
-{
-    int i = eh_variant_find(variants, NVARIANTS, cpu_bits, name);
-    if (i < 0)
-        return -1;
-    active = i;
-    return 0;
-}
-
-const char *eh_json_variant(void) { return variants[active].name; }
-
-const char *eh_json_variant_name(int i)
-{
-    return i >= 0 && i < NVARIANTS ? variants[i].name : 0;
-}
-
-int eh_json_variant_ok(int i)
-{
-    return i >= 0 && i < NVARIANTS && !(variants[i].needs & ~cpu_bits);
+    variant_init(cpu, force);
 }
 
 static inline uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
@@ -107,7 +83,7 @@ static void validate(const uint8_t *in, uint64_t len, uint32_t depth, const json
         s2->open_at = w->open_at;
         s2->tape_cap = w->tape_cap;
     }
-    const json_stage1_fn stage1 = stage1_fns[active];
+    const json_stage1_fn stage1 = stage1_fns[cur()];
     for (;;) {
         uint64_t end = s1.pos + EH_JSON_CHUNK;
         if (end > len)
@@ -165,7 +141,7 @@ void eh_json_run(const eh_offload_req *req, eh_offload_res *res)
         return;
     }
     if (req->kernel == EH_KERNEL_JSON_MINIFY) {
-        uint64_t n = minify_fns[active](in, req->in_len, out, req->out_cap);
+        uint64_t n = minify_fns[cur()](in, req->in_len, out, req->out_cap);
         res->out_len = n;
         if (n > req->out_cap)
             res->status = EH_K_ENOSPC;

@@ -41,35 +41,12 @@ _Static_assert(sizeof tables64 / sizeof tables64[0] == sizeof tables / sizeof ta
 _Static_assert(sizeof variants / sizeof variants[0] == sizeof tables / sizeof tables[0],
                "variants and tables are index-aligned");
 
-static uint64_t cpu_seen;
-/* The active variant's index. Set by init / set_variant, read by every call:
- * relaxed atomics, so switching variants while other threads run is safe
- * (each call sees the old or the new index, both valid). */
-static int active;
-
-static inline int cur(void) { return __atomic_load_n(&active, __ATOMIC_RELAXED); }
+EH_VARIANT_STATE(vector)
 
 void eh_vector_init(uint64_t cpu, const char *force)
 {
-    cpu_seen = cpu;
-    int v = eh_variant_select(variants, NVAR, cpu, "vector", force);
-    __atomic_store_n(&active, v, __ATOMIC_RELAXED);
+    variant_init(cpu, force);
 }
-
-int eh_vector_set_variant(const char *name)
-{
-    int i = eh_variant_find(variants, NVAR, cpu_seen, name);
-    if (i < 0)
-        return -1;
-    __atomic_store_n(&active, i, __ATOMIC_RELAXED);
-    return 0;
-}
-
-const char *eh_vector_variant(void) { return variants[cur()].name; }
-
-const char *eh_vector_variant_name(int i) { return i >= 0 && i < NVAR ? variants[i].name : 0; }
-
-int eh_vector_variant_ok(int i) { return i >= 0 && i < NVAR && !(variants[i].needs & ~cpu_seen); }
 
 static inline uint64_t fbits(float f)
 {
