@@ -73,10 +73,12 @@ def build(paths, force):
               help="Request body: a file, or - for standard input (default: empty).")
 @click.option("--header", "-H", "headers", multiple=True, metavar="NAME:VALUE",
               help="A request header (repeatable).")
+@click.option("--query", default="", metavar="QUERY",
+              help="The request's query string, without '?' (e.g. pointer=/a/0).")
 @click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
               help="Override the manifest's isolation for offloaded kernels.")
 @click.option("--show-status", is_flag=True, help="Print the HTTP status and headers to stderr.")
-def call(tenant_dir, export, input_, headers, isolation, show_status):
+def call(tenant_dir, export, input_, headers, query, isolation, show_status):
     """Call handler EXPORT of the tenant in directory TENANT and print its response body."""
     import pathlib
 
@@ -98,7 +100,7 @@ def call(tenant_dir, export, input_, headers, isolation, show_status):
     if isolation:
         man.isolation = isolation
     t = tenant_mod.Tenant(man)
-    resp = t.call(export, body, headers=hdrs)
+    resp = t.call(export, body, query=query, headers=hdrs)
     if show_status:
         click.echo(f"{resp.http_status} {dict(resp.headers)}", err=True)
     out = click.get_binary_stream("stdout")

@@ -69,7 +69,20 @@ def _csv_ingest(t: Tenant) -> Iterator[str]:
     yield f"ingest(ragged row) -> {r.http_status} {r.body.decode()}"
 
 
+def _json_filter(t: Tenant) -> Iterator[str]:
+    doc = b'{"id": 7, "user": {"name": "ada", "langs": ["c", "rust"]}, "tags": ["x"]}'
+    yield f"validate({len(doc)} bytes) -> {t.call('validate', doc).body.decode()}"
+    for ptr in ("/user/name", "/user/langs/1", "/user/age"):
+        r = t.call("extract", doc, query=f"pointer={ptr}")
+        kind = dict(r.headers).get("x-json-type", "-")
+        yield f"extract({ptr}) -> {r.http_status} {r.body.decode()}  type={kind}"
+    yield f"select(config fields) -> {t.call('select', doc).body.decode()}"
+    r = t.call("validate", b'{"a": [1, 2,]}')
+    yield f"validate(trailing comma) -> {r.http_status} {r.body.decode()}"
+
+
 STEPS: dict[str, Callable[[Tenant], Iterator[str]]] = {
+    "json-filter-c": _json_filter,
     "etag-c": _etag,
     "hello-rust": _hello_rust,
     "similarity-rust": _similarity,

@@ -153,6 +153,19 @@ KERNEL_STATUS = {
     "ENOTFOUND": -6,
 }
 
+# JSON kernels: error kinds (result.detail with EPARSE/EDEPTH, or EINVAL for a
+# bad pointer) and value types (result.detail of json_pointer); the names are
+# what the CLI and the SDKs print (native_modules/kernels/json/json.h).
+JSON_ERRORS = {
+    1: "empty", 2: "invalid-utf8", 3: "control-character", 4: "bad-escape",
+    5: "lone-surrogate", 6: "unterminated-string", 7: "bad-number", 8: "bad-literal",
+    9: "trailing-comma", 10: "expected-value", 11: "expected-key", 12: "expected-colon",
+    13: "expected-comma-or-close", 14: "trailing-content", 15: "unexpected-end",
+    16: "too-deep", 17: "bad-pointer",
+}
+JSON_TYPES = {1: "null", 2: "false", 3: "true", 4: "string", 5: "int64", 6: "uint64",
+              7: "bigint", 8: "double", 9: "array", 10: "object", 11: "double-text"}
+
 # msgpack shapes of structured values.
 MSGPACK_SHAPES = {
     "request_headers": "map<str, str> (names lower-cased)",

@@ -21,34 +21,16 @@ from host import offload
 from host.errors import KernelError
 from host.kernels._common import STATUS_MESSAGES, default_isolation
 from host.native import ffi, kernels_lib
+from wasm_config import abi
 
-KERNEL_VALIDATE = 4
-KERNEL_MINIFY = 5
-KERNEL_POINTER = 6
+KERNEL_VALIDATE = abi.KERNELS["json_validate"]
+KERNEL_MINIFY = abi.KERNELS["json_minify"]
+KERNEL_POINTER = abi.KERNELS["json_pointer"]
 F_TAPE = 1
 DEFAULT_DEPTH = 1024
 
-ERROR_KINDS = {
-    1: "empty",
-    2: "invalid-utf8",
-    3: "control-character",
-    4: "bad-escape",
-    5: "lone-surrogate",
-    6: "unterminated-string",
-    7: "bad-number",
-    8: "bad-literal",
-    9: "trailing-comma",
-    10: "expected-value",
-    11: "expected-key",
-    12: "expected-colon",
-    13: "expected-comma-or-close",
-    14: "trailing-content",
-    15: "unexpected-end",
-    16: "too-deep",
-    17: "bad-pointer",
-}
-TYPES = {1: "null", 2: "false", 3: "true", 4: "string", 5: "int64", 6: "uint64",
-         7: "bigint", 8: "double", 9: "array", 10: "object", 11: "double-text"}
+ERROR_KINDS = abi.JSON_ERRORS
+TYPES = abi.JSON_TYPES
 
 
 class JsonError(KernelError):

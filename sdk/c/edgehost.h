@@ -69,6 +69,45 @@ extern "C" {
 #define EH_KERNEL_VEC_TOPK 14
 #define EH_KERNEL_STREAM 15
 
+/* ---- kernel statuses (eh_offload_result.status; 0 = success) ---- */
+#define EH_K_OK (0)
+#define EH_K_EINVAL (-1)    /* bad arguments (lengths, alignment, flags)           */
+#define EH_K_ENOSPC (-2)    /* out_cap too small; out_len holds the size needed    */
+#define EH_K_EPARSE (-3)    /* malformed input; err_offset = byte, detail = kind   */
+#define EH_K_ENOTSUP (-4)   /* unknown kernel id                                   */
+#define EH_K_EDEPTH (-5)    /* nesting deeper than the limit                       */
+#define EH_K_ENOTFOUND (-6) /* e.g. a JSON pointer that names no value             */
+
+/* ---- JSON error kinds (detail on EH_K_EPARSE/EH_K_EDEPTH) and value types ---- */
+#define EH_JSON_E_EMPTY 1
+#define EH_JSON_E_UTF8 2
+#define EH_JSON_E_CONTROL 3
+#define EH_JSON_E_ESCAPE 4
+#define EH_JSON_E_SURROGATE 5
+#define EH_JSON_E_UNTERMINATED 6
+#define EH_JSON_E_NUMBER 7
+#define EH_JSON_E_LITERAL 8
+#define EH_JSON_E_TRAILING_COMMA 9
+#define EH_JSON_E_EXPECTED_VALUE 10
+#define EH_JSON_E_EXPECTED_KEY 11
+#define EH_JSON_E_EXPECTED_COLON 12
+#define EH_JSON_E_EXPECTED_COMMA 13
+#define EH_JSON_E_TRAILING 14
+#define EH_JSON_E_END 15
+#define EH_JSON_E_DEPTH 16
+#define EH_JSON_E_BAD_POINTER 17
+#define EH_JSON_T_NULL 1
+#define EH_JSON_T_FALSE 2
+#define EH_JSON_T_TRUE 3
+#define EH_JSON_T_STRING 4
+#define EH_JSON_T_INT64 5
+#define EH_JSON_T_UINT64 6
+#define EH_JSON_T_BIGINT 7
+#define EH_JSON_T_DOUBLE 8
+#define EH_JSON_T_ARRAY 9
+#define EH_JSON_T_OBJECT 10
+#define EH_JSON_T_DOUBLE_TEXT 11
+
 /* Offload request/result as laid out in tenant memory (ABI). */
 typedef struct eh_offload_request {
     uint32_t kernel, flags;
@@ -177,6 +216,70 @@ static inline int32_t eh_kernel(uint32_t kernel, const void *in, uint32_t in_len
     return eh_offload(&rq, res);
 }
 
+/* A buffer of at least `size` bytes, 8-byte aligned, owned by the SDK: the
+ * same region is handed out again by the next eh_scratch call (contents not
+ * kept), so use it before asking again. NULL when memory cannot grow. */
+void *eh_scratch(uint32_t size);
+
+/* Runs a kernel whose output size is not known in advance (the JSON kernels):
+ * first with no output room, which answers EH_K_ENOSPC with the working memory
+ * it needs; then with that plus `extra` (a guess at the result's size), and
+ * once more with the exact size if the guess fell short -- all in eh_scratch
+ * memory; *out points at the result there. Returns the import's result
+ * (0 = ran, see res->status) or EH_ERR_QUOTA when memory cannot grow. */
+static inline int32_t eh_kernel_sized(eh_offload_request *rq, eh_offload_result *res,
+                                      const uint8_t **out, uint64_t extra)
+{
+    rq->out = 0;
+    rq->out_cap = 0;
+    for (int round = 0;; round++) {
+        int32_t rc = eh_offload(rq, res);
+        *out = (const uint8_t *)(uintptr_t)rq->out;
+        if (rc != 0 || res->status != EH_K_ENOSPC || res->out_len <= rq->out_cap ||
+            round == 2)
+            return rc;
+        uint64_t want = res->out_len + (round == 0 ? extra : 0);
+        void *buf = want <= 0xfffffff8u ? eh_scratch((uint32_t)want) : 0;
+        if (!buf && want != res->out_len) /* the guess did not fit: the exact size */
+            buf = res->out_len <= 0xfffffff8u ? eh_scratch((uint32_t)(want = res->out_len)) : 0;
+        if (!buf)
+            return EH_ERR_QUOTA;
+        rq->out = (uint32_t)(uintptr_t)buf;
+        rq->out_cap = (uint32_t)want;
+    }
+}
+
+/* Validates JSON `doc` (RFC 8259; max_depth 0 = 1024). res->status is 0 when
+ * valid (res->value = structural tokens), else EH_K_EPARSE/EH_K_EDEPTH with
+ * res->detail an EH_JSON_E_* kind and res->err_offset its byte. Returns the
+ * import's result: 0, or a negative EH_ERR_* (e.g. DENIED without the kernel
+ * in the manifest). */
+static inline int32_t eh_json_validate(const void *doc, uint32_t len, uint32_t max_depth,
+                                       eh_offload_result *res)
+{
+    eh_offload_request rq = {EH_KERNEL_JSON_VALIDATE, 0, {max_depth, 0, 0, 0},
+                             (uint32_t)(uintptr_t)doc, len, 0, 0, 0, 0};
+    const uint8_t *unused;
+    return eh_kernel_sized(&rq, res, &unused, 0);
+}
+
+/* The value at RFC 6901 `pointer` in `doc`: its JSON text (*text, res->out_len
+ * bytes, in eh_scratch memory), type in res->detail (EH_JSON_T_*), byte offset
+ * in res->err_offset, exact integer or double bits in res->value. res->status:
+ * 0, EH_K_ENOTFOUND, EH_K_EPARSE/EDEPTH (invalid document), or EH_K_EINVAL
+ * with detail EH_JSON_E_BAD_POINTER (err_offset into the pointer). Returns the
+ * import's result as eh_json_validate does. */
+static inline int32_t eh_json_pointer(const void *doc, uint32_t len, const char *pointer,
+                                      uint32_t pointer_len, uint32_t max_depth,
+                                      eh_offload_result *res, const uint8_t **text)
+{
+    eh_offload_request rq = {EH_KERNEL_JSON_POINTER, 0, {max_depth, 0, 0, 0},
+                             (uint32_t)(uintptr_t)doc, len, (uint32_t)(uintptr_t)pointer,
+                             pointer_len, 0, 0};
+    /* The tape takes 8 bytes per token, a token at least one byte. */
+    return eh_kernel_sized(&rq, res, text, 9ull * len);
+}
+
 /* Lower-case hex of a u32 into out[8] (no NUL). */
 static inline void eh_hex32(uint32_t v, char out[8])
 {
@@ -186,25 +289,32 @@ static inline void eh_hex32(uint32_t v, char out[8])
 }
 
 #ifdef EDGEHOST_IMPLEMENTATION
-/* The input buffer the host writes into: one region that grows as needed.
- * Backed by memory.grow directly so the SDK needs no libc. */
-static uint8_t *eh__input;
-static uint32_t eh__input_cap;
+/* A grow-only region backed by memory.grow directly (the SDK needs no libc):
+ * growing abandons the old block, so sizes settle after a few requests. */
+static uint8_t *eh__grow(uint8_t **base, uint32_t *cap, uint32_t size)
+{
+    if (size <= *cap)
+        return *base;
+    uint32_t pages = (uint32_t)(((uint64_t)size + 65535u) / 65536u);
+    long old = __builtin_wasm_memory_grow(0, pages);
+    if (old < 0)
+        return 0;
+    *base = (uint8_t *)(uintptr_t)((uint32_t)old * 65536u);
+    *cap = pages * 65536u;
+    return *base;
+}
+
+static uint8_t *eh__input, *eh__scratch; /* request body (host-written); eh_scratch */
+static uint32_t eh__input_cap, eh__scratch_cap;
 
 EH_EXPORT(edgehost_abi_v1) void edgehost_abi_v1(void) {}
 
 EH_EXPORT(edgehost_alloc) uint32_t edgehost_alloc(uint32_t size)
 {
-    if (size <= eh__input_cap)
-        return (uint32_t)(uintptr_t)eh__input;
-    uint32_t pages = (size + 65535u) / 65536u;
-    long old = __builtin_wasm_memory_grow(0, pages);
-    if (old < 0)
-        return 0;
-    eh__input = (uint8_t *)(uintptr_t)((uint32_t)old * 65536u);
-    eh__input_cap = pages * 65536u;
-    return (uint32_t)(uintptr_t)eh__input;
+    return (uint32_t)(uintptr_t)eh__grow(&eh__input, &eh__input_cap, size);
 }
+
+void *eh_scratch(uint32_t size) { return eh__grow(&eh__scratch, &eh__scratch_cap, size); }
 #endif
 
 #ifdef __cplusplus

@@ -49,6 +49,14 @@ def test_build_then_call(etag, tmp_path):
     assert "up to date" in edgehost("build", str(etag)).stdout.decode()
 
 
+def test_call_passes_query_and_shows_status(built_examples):
+    proc = edgehost("call", str(built_examples / "json-filter-c"), "extract", "--query",
+                    "pointer=%2Fa%2F1", "--input", "-", "--isolation", "inproc",
+                    "--show-status", input_bytes=b'{"a": [true, "two"]}')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b'"two"' and proc.stderr.decode().startswith("200 ")
+
+
 def test_missing_tenant_directory(tmp_path):
     one_line_error(edgehost("call", str(tmp_path / "nope"), "etag"), "no such directory")
 

@@ -38,6 +38,8 @@ def test_c_header_matches_abi():
         assert re.search(rf"#define EH_ERR_{name} \({code}\)", text), name
     for name, kid in abi.KERNELS.items():
         assert re.search(rf"#define EH_KERNEL_{name.upper()} {kid}\b", text), name
+    for name, code in abi.KERNEL_STATUS.items():
+        assert re.search(rf"#define EH_K_{name} \({code}\)", text), name
     for name, level in abi.LOG_LEVELS.items():
         assert re.search(rf"#define EH_LOG_{name.upper()} {level}\b", text), name
     assert f"EDGEHOST_ABI_VERSION {abi.ABI_VERSION}" in text
@@ -57,3 +59,13 @@ def test_sdk_readme_reference_is_current():
     text = (REPO / "sdk/README.md").read_text()
     assert docs.BEGIN in text and docs.END in text
     assert docs.embed(text) == text, "regenerate: python -m wasm_config.docs (see sdk/README.md)"
+
+
+def test_json_codes_agree_between_kernel_header_sdk_and_abi():
+    kernel = (REPO / "native_modules/kernels/json/json.h").read_text()
+    sdk = (REPO / "sdk/c/edgehost.h").read_text()
+    for prefix, table in (("E", abi.JSON_ERRORS), ("T", abi.JSON_TYPES)):
+        in_kernel = {n: int(v) for n, v in re.findall(rf"EH_JSON_{prefix}_(\w+) = (\d+),", kernel)}
+        in_sdk = {n: int(v) for n, v in re.findall(rf"#define EH_JSON_{prefix}_(\w+) (\d+)", sdk)}
+        assert in_sdk == in_kernel
+        assert sorted(in_kernel.values()) == sorted(table)
