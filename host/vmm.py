@@ -117,6 +117,12 @@ class Guest:
         if rc:
             self._check(rc, f"op {op:#x}")
 
+    def repeat(self, req, res, n: int) -> None:
+        """One call that runs ``req`` ``n`` times inside the guest (input copied once)."""
+        rc = lib.eh_vm_call_repeat(self.handle, req, n, res, self._err, _ERRLEN)
+        if rc:
+            self._check(rc, _KERNEL_NAMES.get(req.kernel, f"kernel {req.kernel}"))
+
     def ping(self, n: int) -> float:
         """Bare exit round trip: nanoseconds per guest exit over ``n`` exits."""
         total = ffi.new("uint64_t *")

@@ -142,8 +142,36 @@ class KvmRunner:
             raise EdgehostError(f"guest call failed ({rc}): {ffi.string(err).decode()}")
         return list(lat)
 
+    def repeat_seconds(self, req, n: int) -> float:
+        """Wall seconds of one guest call that runs ``req`` ``n`` times."""
+        res = ffi.new("eh_offload_res *")
+        t0 = time.perf_counter()
+        self.guest.repeat(req, res, n)
+        dt = time.perf_counter() - t0
+        if res.status < 0:
+            raise EdgehostError(f"kernel {req.kernel} failed in the guest ({res.status})")
+        return dt
+
     def seconds(self, req, target_s: float) -> float:
         """Median seconds per warm guest call of ``req`` over about ``target_s``."""
         first = median(self._calls(req, 5))
         n = max(5, min(20000, int(target_s * 1e9 / max(first, 1))))
         return median(self._calls(req, n)) / 1e9
+
+
+def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> tuple:
+    """The kernel's own seconds per run inside the guest and in process, for
+    the same request, timed in alternating rounds: in the guest, one call
+    that runs it n times minus one call that runs it once, over n - 1 (the
+    input copy and the doorbell cancel); in process, a C loop. Medians."""
+    native = NativeRequest.__new__(NativeRequest)
+    native.req, native.res = req, ffi.new("eh_offload_res *")
+    one = kvm.repeat_seconds(req, 1)
+    n = max(8, min(1 << 20, int(target_s / max(one, 1e-6)) * 4))
+    per_run = kvm.repeat_seconds(req, n) / n
+    n = max(8, min(1 << 24, int(target_s / max(per_run, 1e-9))))
+    guest, local = [], []
+    for _ in range(rounds):
+        guest.append((kvm.repeat_seconds(req, n) - kvm.repeat_seconds(req, 1)) / (n - 1))
+        local.append(loop_seconds(native.run, target_s, repeat=1))
+    return median(guest), median(local)

@@ -4,8 +4,10 @@ the PyPI peers (crc32c, google-crc32c), all in one run, at several sizes.
 
 In-process and WASM figures come from a loop inside C / inside WASM over one
 request, so they measure the kernel; ``kvm`` rows come from the monitor's C
-call loop, so they include copying the input into the guest; ``api`` rows
-are per Python call."""
+call loop, so they include copying the input into the guest; ``kvm-kernel``
+rows run the request many times inside one guest call, so they measure the
+kernel in the guest (next to ``inproc-kernel``, timed alternately); ``api``
+rows are per Python call."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from host.bench._kernelbench import (
     NativeRequest,
     calls,
     interleaved_seconds,
+    kernel_vs_inproc,
     pinned,
 )
-from host.bench.common import emit, gbps, median
+from host.bench.common import emit, gbps
 from host.errors import EdgehostError
 from host.kernels import crc32c as eh_crc32c
 from host.kernels._common import active_variant, use_variant, variants
@@ -61,14 +64,6 @@ def _inproc_and_peers(data, target_s):
                    for (impl, variant), t in secs.items()]
 
 
-def _inproc_best(data, target_s):
-    """The best variant in process, for the kvm-kernel row at the same size."""
-    best = [n for n, ok in variants("crc32c") if ok][-1]
-    with use_variant("crc32c", best):
-        yield _row("edgehost", best, "inproc", len(data),
-                   NativeRequest(KERNEL, data).seconds(target_s))
-
-
 def _kvm(data, target_s):
     """Each variant in a guest of its own, timed by the monitor's C call loop."""
     for name, ok in variants("crc32c"):
@@ -84,29 +79,25 @@ def _kvm(data, target_s):
                    note="per call: input copy into the guest + doorbell + kernel")
 
 
-KERNEL_ONLY_SIZE = 16 << 20  # large, so the kernel's time stands out of the call's jitter
+KERNEL_MIN_SIZE = 4096  # below this the in-guest figure is mostly call jitter
 
 
-def _kvm_kernel_only(data, target_s):
-    """The kernel's own speed in the guest: a CRC32C call minus a NOP call
-    (kernel 0) carrying the same input, so copy and doorbell cancel out.
-    Seven alternating pairs in one guest; the figure is the median pair's,
-    reported only when the pairs agree (the slowest pair's kernel time within
-    twice the fastest's) -- otherwise the monitor's call jitter swamps it."""
+def _kvm_kernel(data, target_s):
+    """The best variant's own speed inside the guest next to the same request
+    in process, timed alternately (see kernel_vs_inproc): whether the guest
+    runs the kernel at native speed, apart from the call's copy and doorbell."""
     best = [n for n, ok in variants("crc32c") if ok][-1]
-    crc, nop = NativeRequest(KERNEL, data), NativeRequest(0, data)
+    req = NativeRequest(KERNEL, data)
     try:
-        with KvmRunner(variant=f"crc32c={best}") as kvm:
-            diffs = sorted(kvm.seconds(crc.req, target_s / 4) - kvm.seconds(nop.req, target_s / 4)
-                           for _ in range(7))
+        with KvmRunner(variant=f"crc32c={best}") as kvm, use_variant("crc32c", best):
+            guest, local = kernel_vs_inproc(kvm, req.req, target_s)
     except EdgehostError as exc:
-        return _row("edgehost", best, "kvm-kernel", len(data), None, note=str(exc))
-    spread = f"pairs {diffs[0] * 1e6:.0f}..{diffs[-1] * 1e6:.0f} us"
-    if diffs[0] <= 0 or diffs[-1] > 2 * diffs[0]:
-        return _row("edgehost", best, "kvm-kernel", len(data), None,
-                    note=f"unstable: crc-minus-nop {spread}; needs an in-guest repeat op")
-    return _row("edgehost", best, "kvm-kernel", len(data), median(diffs),
-                note=f"crc32c call minus nop call with the same input ({spread})")
+        return [_row("edgehost", best, "kvm-kernel", len(data), None, note=str(exc))]
+    return [_row("edgehost", best, "inproc-kernel", len(data), local,
+                 note="C loop, alternated with the kvm-kernel runs"),
+            _row("edgehost", best, "kvm-kernel", len(data), guest,
+                 vs_inproc=round(local / guest, 3),
+                 note="in-guest repeat: (call running it n times - once) / (n - 1)")]
 
 
 def _wasm(sizes_data, target_s):
@@ -141,9 +132,9 @@ def command(as_json, sizes, target_ms, no_wasm):
     for data in datas:
         rows += _inproc_and_peers(data, target_s)
         rows += list(_kvm(data, target_s))
-    big = os.urandom(KERNEL_ONLY_SIZE)
-    rows += list(_inproc_best(big, target_s))
-    rows.append(_kvm_kernel_only(big, target_s))
+    for data in datas:
+        if len(data) >= KERNEL_MIN_SIZE:
+            rows += _kvm_kernel(data, target_s)
     if not no_wasm:
         rows += list(_wasm(datas, target_s))
     emit(rows, as_json, title="CRC32C (GB/s; medians of 5)")

@@ -49,6 +49,10 @@ static void serve(eh_call_window *w)
     case EH_OP_OFFLOAD:
         eh_kernel_run(&w->req, &w->res);
         return;
+    case EH_OP_REPEAT:
+        for (uint32_t i = 0; i < w->repeat; i++)
+            eh_kernel_run(&w->req, &w->res);
+        return;
     case EH_OP_PING:
         for (uint64_t i = 0; i < w->req.arg[0]; i++)
             eh_out(EH_PORT_DONE, EH_DONE_PING);

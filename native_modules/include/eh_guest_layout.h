@@ -91,6 +91,8 @@ enum eh_done_kind {
 enum eh_guest_op {
     EH_OP_OFFLOAD = 0, /* eh_kernel_run(&req, &res)                          */
     EH_OP_PING = 1,    /* exit with EH_DONE_PING req.arg[0] times            */
+    EH_OP_REPEAT = 2,  /* eh_kernel_run(&req, &res) window.repeat times: the
+                          benchmark's in-guest kernel speed, no copy per run */
     /* 0x100.. : test-only ops, present in edgehost-guest-test.elf only      */
     EH_OP_TEST_READ = 0x100,   /* read 8 bytes at req.arg[0]                  */
     EH_OP_TEST_WRITE = 0x101,  /* write 8 bytes at req.arg[0]                 */
@@ -145,7 +147,7 @@ typedef struct eh_call_window {
     uint64_t _pad2[1];
     /* per call */
     uint32_t op;                    /* enum eh_guest_op                     */
-    uint32_t _pad3;
+    uint32_t repeat;                /* EH_OP_REPEAT's count                 */
     eh_offload_req req;             /* addresses are guest addresses        */
     eh_offload_res res;
     uint32_t log_len;

@@ -65,6 +65,11 @@ int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char
 int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
                   char *err, size_t errlen);
 
+/* One call that runs req `repeat` times inside the guest (input copied in
+ * once): the benchmark's measure of a kernel's own speed in the guest. */
+int eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
+                      eh_offload_res *res, char *err, size_t errlen);
+
 /* Boots the guest now if none is live (otherwise the first call does). */
 int eh_vm_boot(eh_vm *vm, char *err, size_t errlen);
 

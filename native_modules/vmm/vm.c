@@ -286,6 +286,26 @@ static int plan_io(eh_guest *g, const eh_offload_req *req, io_plan *p, char *err
     return 0;
 }
 
+static void zero_range(eh_guest *g, uint64_t lo, uint64_t hi)
+{
+    if (hi > lo)
+        memset(g->mem + lo, 0, hi - lo);
+}
+
+/* Before call p is posted, with its inputs already copied in: zero every
+ * scratch byte an earlier call left that p's inputs did not overwrite (the
+ * gaps and p's output range included). Deferring the clear to here costs
+ * nothing in isolation: no guest code of a new call runs before it, and it
+ * spares a full clear of inputs that the next copy overwrites anyway. */
+static void zero_stale(eh_guest *g, const io_plan *p, const eh_offload_req *req)
+{
+    uint64_t stale = g->stale_end;
+    uint64_t in_end = p->in + req->in_len, in2_end = p->in2 + req->in2_len;
+    zero_range(g, in_end, p->in2 < stale ? p->in2 : stale);
+    zero_range(g, in2_end, stale);
+    g->stale_end = p->end > in2_end ? p->end : in2_end;
+}
+
 /* Outcome of waiting: 0 done, EH_VM_ETIMEOUT, EH_VM_EFAULT. */
 static int outcome(eh_guest *g, uint64_t seq)
 {
@@ -399,8 +419,8 @@ static void refresh(eh_vm *vm, eh_guest *g)
     vm->last_reset_at_ns = eh_now_ns();
 }
 
-static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
-                       char *err, size_t errlen)
+static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
+                       eh_offload_res *res, char *err, size_t errlen)
 {
     int rc;
     if (!vm->g && (rc = guest_boot(vm, err, errlen)))
@@ -417,7 +437,9 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
         memcpy(g->mem + p.in, (const void *)(uintptr_t)req->in, req->in_len);
     if (req->in2_len)
         memcpy(g->mem + p.in2, (const void *)(uintptr_t)req->in2, req->in2_len);
+    zero_stale(g, &p, req);
     w->op = op;
+    w->repeat = repeat;
     w->req = *req;
     w->req.in = p.in;
     w->req.in2 = p.in2;
@@ -444,8 +466,6 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
         vm->stats.calls++;
         vm->stats.warm_calls += warm;
     }
-    if (rc == 0 || rc == EH_VM_ETIMEOUT) /* guest is live and idle in the loop or parked */
-        memset(g->mem + EH_GL_SCRATCH, 0, p.end - EH_GL_SCRATCH);
     atomic_store(&g->consumed_at_ns, eh_now_ns());
     atomic_store(&g->consumed_seq, seq); /* a reset may now run */
     pthread_mutex_unlock(&g->io_lock);
@@ -469,17 +489,29 @@ static int call_locked(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_off
     return rc;
 }
 
-int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
-                  char *err, size_t errlen)
+static int call(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
+                eh_offload_res *res, char *err, size_t errlen)
 {
     if (!vm || !req || !res) {
         EH_ERR(err, errlen, "NULL argument");
         return EH_VM_EINVAL;
     }
     pthread_mutex_lock(&vm->lock);
-    int rc = call_locked(vm, op, req, res, err, errlen);
+    int rc = call_locked(vm, op, repeat, req, res, err, errlen);
     pthread_mutex_unlock(&vm->lock);
     return rc;
+}
+
+int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
+                  char *err, size_t errlen)
+{
+    return call(vm, op, 0, req, res, err, errlen);
+}
+
+int eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
+                      eh_offload_res *res, char *err, size_t errlen)
+{
+    return call(vm, EH_OP_REPEAT, repeat, req, res, err, errlen);
 }
 
 int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char *err,

@@ -63,6 +63,9 @@ typedef struct eh_guest {
     uint64_t mem_len;
     eh_call_window *win; /* host view of the call window              */
     uint64_t pt_end;     /* end of the page tables the monitor wrote  */
+    uint64_t stale_end;  /* scratch [EH_GL_SCRATCH, stale_end) may hold an
+                            earlier call's input or output (vm.c zeroes what
+                            the next call does not overwrite before posting it) */
 
     pthread_t thread;
     _Atomic pid_t tid;

@@ -117,6 +117,25 @@ def test_warm_path_scrubs_what_kernels_may_write(make_guest):
     assert kept & PEEK_SCRATCH  # PEEK does see a stash (the test is not vacuous)
 
 
+SCRATCH = 0x1000000  # EH_GL_SCRATCH: the first input lands here
+
+
+@PATHS
+def test_an_earlier_calls_inputs_and_output_are_gone(make_guest, spin_us):
+    # The host zeroes what a call left in scratch before the next call runs
+    # (not what the next call's own input overwrites).
+    g = _test_guest(make_guest, spin_us)
+    req, res, _keep = request(1, b"\xa5" * 65536, b"\x5a" * 8192, out_cap=4096)
+    g.offload(req, res)
+    for off in (8, 4096, 65528, 65536 + 2048, 80000, 100000):
+        req, res, _keep = request(0, b"\xa5" * 8, args=(SCRATCH + off,))
+        g.call_op(vmm.OP_TEST_READ, req, res)
+        assert res.value == 0, off
+    req, res, _keep = request(0, b"\xa5" * 16, args=(SCRATCH + 8,))
+    g.call_op(vmm.OP_TEST_READ, req, res)
+    assert res.value == 0xA5A5A5A5A5A5A5A5  # the read sees this call's own input
+
+
 def test_stash_is_visible_without_reset_sanity(make_guest):
     # Guard against a vacuous PEEK: inside one call the stash is readable.
     g = _test_guest(make_guest, 0)
