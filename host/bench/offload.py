@@ -6,6 +6,8 @@ Rows (``bench`` = "offload"):
   Python inside the measured call): ``kvm-warm`` (the vCPU is spinning on the
   doorbell: no exit), ``kvm-cold`` (the guest has parked: wake + VM entry,
   and the full host reset after it), ``inproc`` (the kernel called directly);
+* ``cold_*`` -- the cold call's parts, from the monitor's timestamps: the
+  wake syscall, the wake until the vCPU thread runs, VM entry + the call;
 * ``exit_rtt`` -- one bare guest exit and re-entry, same monitor;
 * ``vm_create`` / ``reset`` -- boot to post-init snapshot; the host's reset
   after a call that dirtied 64 KiB (test image);
@@ -65,6 +67,25 @@ def _guest_calls(guest, req, n, cold):
     return list(lat)
 
 
+def _cold_breakdown(before: dict, after: dict) -> list[dict]:
+    """Where a cold call's time goes (means over the cold calls just run),
+    from the monitor's own timestamps."""
+    n = after["cold_calls"] - before["cold_calls"]
+    if n <= 0:
+        return []
+
+    def mean(key):
+        return (after[key] - before[key]) / n
+
+    parts = (("cold_wake_syscall", "cold_wake_syscall_ns",
+              "the caller's futex wake syscall (a cross-CPU IPI here)"),
+             ("cold_wake", "cold_wake_ns", "caller posts -> parked vCPU thread running"),
+             ("cold_enter_and_call", "cold_enter_ns", "vCPU thread running -> result: VM "
+              "entry + the call"))
+    return [{"bench": "offload", "impl": "kvm-cold", "op": op, "ns_per_call": mean(key),
+             "calls": n, "note": note} for op, key, note in parts]
+
+
 def _inproc_calls(req, n):
     kernels_lib()
     lat = ffi.new("uint64_t[]", n)
@@ -82,7 +103,9 @@ def _latency(vmm, n):
         rows.append(_latency_row("kvm-warm", lat, warm_share=st["warm_calls"] / st["calls"]))
     with vmm.Guest(idle_spin_us=0) as g:
         _guest_calls(g, r.req, 20, True)
+        before = g.stats()
         rows.append(_latency_row("kvm-cold", _guest_calls(g, r.req, max(n // 20, 200), True)))
+        rows += _cold_breakdown(before, g.stats())
         rows.append({"bench": "offload", "impl": "kvm", "op": "exit_rtt",
                      "ns_per_call": statistics.median(g.ping(2000) for _ in range(5)),
                      "note": "bare exit + re-entry (MMIO exit page)"})

@@ -51,6 +51,11 @@ typedef struct eh_vm_stats {
     uint64_t vcpu_cpu_ns;    /* CPU time of the live guest's vCPU thread           */
     uint64_t log_lines;
     uint64_t forced_parks;   /* idle guests the watchdog had to stop and reset */
+    /* cold calls (the vCPU thread was parked) and their time, summed (ns): */
+    uint64_t cold_calls;
+    uint64_t cold_wake_syscall_ns; /* the caller's futex wake (a cross-CPU IPI)   */
+    uint64_t cold_wake_ns;   /* from before that wake to the vCPU thread running    */
+    uint64_t cold_enter_ns;  /* from then to the result: VM entry + the call        */
 } eh_vm_stats;
 
 int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);

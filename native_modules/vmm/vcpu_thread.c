@@ -252,6 +252,7 @@ static int park(eh_guest *g, int reset)
             break; /* a call is posted (host truth, not the guest-writable window) */
         eh_futex_wait(&g->wake, w, -1);
     }
+    atomic_store(&g->woke_at_ns, eh_now_ns());
     atomic_store(&g->state, EH_VCPU_RUNNING);
     watchdog_arm(g, 1);
     return 0;

@@ -451,9 +451,12 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     atomic_store(&g->posted_seq, seq);
     __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
     int warm = atomic_load(&g->state) == EH_VCPU_RUNNING;
+    uint64_t wake_at = 0, woken_at = 0;
     if (!warm) {
+        wake_at = eh_now_ns();
         atomic_fetch_add(&g->wake, 1);
         eh_futex_wake(&g->wake);
+        woken_at = eh_now_ns();
     }
     pthread_mutex_unlock(&g->io_lock);
     rc = wait_call(vm, g, seq, !warm);
@@ -465,6 +468,13 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
             memcpy((void *)(uintptr_t)req->out, g->mem + p.out, n);
         vm->stats.calls++;
         vm->stats.warm_calls += warm;
+        uint64_t ran_at = atomic_load(&g->woke_at_ns);
+        if (!warm && ran_at >= wake_at) { /* this call's wake (not an earlier one) */
+            vm->stats.cold_calls++;
+            vm->stats.cold_wake_syscall_ns += woken_at - wake_at;
+            vm->stats.cold_wake_ns += ran_at - wake_at;
+            vm->stats.cold_enter_ns += eh_now_ns() - ran_at;
+        }
     }
     atomic_store(&g->consumed_at_ns, eh_now_ns());
     atomic_store(&g->consumed_seq, seq); /* a reset may now run */

@@ -87,6 +87,7 @@ typedef struct eh_guest {
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;
+    _Atomic uint64_t woke_at_ns;   /* when park() last returned for a call  */
     _Atomic int caller_cpu;    /* CPU of the last caller (sched_getcpu) */
     int pinned;                /* vCPU thread moved off the caller's CPU */
     cpu_set_t affinity;        /* the vCPU thread's own mask, restored on park */   /* caller asks for a reset while warm   */
