@@ -56,6 +56,8 @@ typedef struct eh_vm_stats {
     uint64_t cold_wake_syscall_ns; /* the caller's futex wake (a cross-CPU IPI)   */
     uint64_t cold_wake_ns;   /* from before that wake to the vCPU thread running    */
     uint64_t cold_enter_ns;  /* from then to the result: VM entry + the call        */
+    uint64_t caller_runs;    /* cold calls run on the caller's thread (cold_call.c) */
+    uint64_t caller_run_ns;  /* their time in the guest (entry, call, exit), summed */
 } eh_vm_stats;
 
 int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);

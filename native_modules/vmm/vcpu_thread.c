@@ -1,5 +1,6 @@
 /*
- * The vCPU thread: the only thread that runs KVM_RUN for its guest.
+ * The vCPU thread: runs KVM_RUN for its guest, except for cold calls, which
+ * a caller runs on its own thread while this one stays parked (cold_call.c).
  *
  * Exits are denied by default: exit-page writes to EH_PORT_DONE (init /
  * call / idle / ping) and EH_PORT_LOG continue the guest; everything else --
@@ -59,6 +60,14 @@ static void install_sig(void)
     sigaction(vcpu_sig(), &sa, NULL);
 }
 
+int eh_vcpu_sig(void)
+{
+    pthread_once(&sig_once, install_sig);
+    return vcpu_sig();
+}
+
+void eh_vcpu_bind_run(struct kvm_run *run) { tl_run = run; }
+
 uint64_t eh_now_ns(void)
 {
     struct timespec ts;
@@ -88,10 +97,7 @@ static void notify(eh_guest *g)
     eh_futex_wake(&g->event);
 }
 
-static void set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
+void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -124,33 +130,33 @@ static void fault_from_trampoline(eh_guest *g)
     struct kvm_regs r;
     struct kvm_sregs s;
     if (ioctl(g->vcpu_fd, KVM_GET_REGS, &r) || ioctl(g->vcpu_fd, KVM_GET_SREGS, &s)) {
-        set_fault(g, 0, 0, "CPU exception (state unreadable)");
+        eh_set_fault(g, 0, 0, "CPU exception (state unreadable)");
         return;
     }
     if (r.rip == EH_GL_SYSCALL + 9) { /* just past the syscall trampoline's `out` */
-        set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
+        eh_set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
                   (unsigned long long)r.rax);
         return;
     }
     if (r.rsp < EH_GL_R0_STACK || r.rsp > EH_GL_R0_STACK_TOP - 7 * 8) {
-        set_fault(g, r.rip, 1, "CPU exception with a corrupt ring-0 stack");
+        eh_set_fault(g, r.rip, 1, "CPU exception with a corrupt ring-0 stack");
         return;
     }
     uint64_t f[7];
     memcpy(f, g->mem + r.rsp, sizeof f);
     uint64_t vec = f[0] & 0xff, code = f[1], rip = f[2];
     if (rip == EH_GL_SYSCALL) { /* PVM faults on the syscall entry itself */
-        set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
+        eh_set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
                   (unsigned long long)r.rax);
         return;
     }
     const char *name = vec < 32 && vec_names[vec] ? vec_names[vec] : "exception";
     if (vec == 14)
-        set_fault(g, s.cr2, 1, "page fault (%s %s%s) at rip %#llx", code & 2 ? "write" : "read",
+        eh_set_fault(g, s.cr2, 1, "page fault (%s %s%s) at rip %#llx", code & 2 ? "write" : "read",
                   code & 16 ? "instruction fetch, " : "",
                   code & 1 ? "protection violation" : "not mapped", (unsigned long long)rip);
     else
-        set_fault(g, rip, 1, "%s (vector %llu, error %#llx)", name, (unsigned long long)vec,
+        eh_set_fault(g, rip, 1, "%s (vector %llu, error %#llx)", name, (unsigned long long)vec,
                   (unsigned long long)code);
 }
 
@@ -218,6 +224,20 @@ static void watchdog_arm(eh_guest *g, int on)
     timer_settime(g->watchdog, 0, &its, NULL);
 }
 
+/* One signal to the (parked) thread in ns nanoseconds, replacing any setting. */
+static void watchdog_once(eh_guest *g, uint64_t ns)
+{
+    if (!g->watchdog_ok)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t)(ns / 1000000000ull);
+    its.it_value.tv_nsec = (long)(ns % 1000000000ull) + (ns ? 0 : 1);
+    timer_settime(g->watchdog, 0, &its, NULL);
+}
+
+#define EH_RESET_RETRY_NS 200000ull
+
 static void watchdog_create(eh_guest *g)
 {
     struct sigevent sev;
@@ -228,13 +248,44 @@ static void watchdog_create(eh_guest *g)
     g->watchdog_ok = timer_create(CLOCK_MONOTONIC, &sev, &g->watchdog) == 0;
 }
 
+/* After a caller ran a call on its own thread (cold_call.c) the guest is
+ * stopped and not yet reset; the scheduled signal brings us here. Only with
+ * the handle's lock: a call in progress has settled reset_pending itself, and
+ * if that call still holds the lock we try again shortly. -1: reset failed. */
+static int deferred_reset(eh_guest *g)
+{
+    if (pthread_mutex_trylock(&g->owner->lock)) {
+        watchdog_once(g, EH_RESET_RETRY_NS);
+        return 0;
+    }
+    int rc = 0;
+    if (atomic_exchange(&g->reset_pending, 0)) {
+        rc = eh_snap_reset(g, 0) < 0 ? -1 : 0;
+        if (rc)
+            eh_set_fault(g, 0, 0, "deferred reset failed: %m");
+        notify(g);
+    }
+    pthread_mutex_unlock(&g->owner->lock);
+    return rc;
+}
+
+void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns)
+{
+    atomic_store(&g->reset_pending, 1);
+    watchdog_once(g, delay_ns);
+}
+
+/* The timer would otherwise interrupt the caller's own run of the guest (its
+ * interrupt lands on the caller's CPU: one more exit, ~25 us here). */
+void eh_vcpu_cancel_reset(eh_guest *g) { watchdog_arm(g, 0); }
+
 /* Returns 0 to keep running, -1 to stop the thread. */
 static int park(eh_guest *g, int reset)
 {
     if (reset) {
         int rc = eh_snap_reset(g, 0);
         if (rc < 0) {
-            set_fault(g, 0, 0, "reset failed: %m");
+            eh_set_fault(g, 0, 0, "reset failed: %m");
             return -1;
         }
         if (rc == 1)
@@ -248,8 +299,13 @@ static int park(eh_guest *g, int reset)
         uint32_t w = atomic_load(&g->wake);
         if (atomic_load(&g->stop))
             return -1;
-        if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq))
-            break; /* a call is posted (host truth, not the guest-writable window) */
+        if (atomic_load(&g->reset_pending) && deferred_reset(g))
+            return -1;
+        /* a call is posted (host truth, not the guest-writable window) and
+         * its caller does not run the vCPU itself */
+        if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
+            !atomic_load(&g->caller_run))
+            break;
         eh_futex_wait(&g->wake, w, -1);
     }
     atomic_store(&g->woke_at_ns, eh_now_ns());
@@ -262,7 +318,7 @@ static int on_signal(eh_guest *g)
 {
     if (atomic_exchange(&g->refresh_req, 0)) {
         if (eh_snap_reset(g, 0) < 0) {
-            set_fault(g, 0, 0, "refresh reset failed: %m");
+            eh_set_fault(g, 0, 0, "refresh reset failed: %m");
             return -1;
         }
         notify(g);
@@ -281,7 +337,7 @@ static int on_signal(eh_guest *g)
         __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == req)
         return 0; /* stale: that call already finished */
     if (eh_snap_reset(g, 1) < 0) {
-        set_fault(g, 0, 0, "reset after timeout failed: %m");
+        eh_set_fault(g, 0, 0, "reset after timeout failed: %m");
         return -1;
     }
     atomic_store(&g->abort_kind, EH_ABORT_TIMEOUT);
@@ -296,84 +352,94 @@ static int on_io(eh_guest *g)
     if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == EH_PORT_FAULT)
         fault_from_trampoline(g);
     else
-        set_fault(g, 0, 0, "port I/O to %#x", run->io.port);
+        eh_set_fault(g, 0, 0, "port I/O to %#x", run->io.port);
     return -1;
 }
 
 /* Writes to the exit page; anything else in MMIO space is a fault. */
-static int on_mmio(eh_guest *g)
+static int classify_mmio(eh_guest *g)
 {
     struct kvm_run *run = g->run;
     uint64_t a = run->mmio.phys_addr;
     if (a < EH_GL_EXIT_GPA || a >= EH_GL_EXIT_GPA + EH_GL_PAGE || !run->mmio.is_write ||
         run->mmio.len != 4) {
-        set_fault(g, a, 1, "MMIO %s of %u bytes outside guest memory",
-                  run->mmio.is_write ? "write" : "read", run->mmio.len);
+        eh_set_fault(g, a, 1, "MMIO %s of %u bytes outside guest memory",
+                     run->mmio.is_write ? "write" : "read", run->mmio.len);
         return -1;
     }
     uint32_t port = (uint32_t)(a - EH_GL_EXIT_GPA), val;
     memcpy(&val, run->mmio.data, 4);
     switch (port) {
     case EH_PORT_DONE:
-        switch (val) {
-        case EH_DONE_INIT:
-            if (atomic_load(&g->state) != EH_VCPU_BOOTING) {
-                set_fault(g, 0, 0, "init exit after initialisation");
-                return -1;
-            }
-            if (eh_snap_take(g, &g->owner->elf, g->fault, sizeof g->fault)) {
-                set_fault(g, 0, 0, "snapshot failed: %m");
-                return -1;
-            }
-            return park(g, 0);
-        case EH_DONE_CALL:
-            notify(g);
-            share_core_less(g);
-            return 0;
-        case EH_DONE_IDLE:
-            return park(g, 1);
-        case EH_DONE_PING:
-            atomic_fetch_add(&g->pings, 1);
-            return 0;
-        default:
-            set_fault(g, 0, 0, "unknown done code %u", val);
-            return -1;
-        }
+        if (val >= EH_DONE_INIT && val <= EH_DONE_PING)
+            return (int)val;
+        eh_set_fault(g, 0, 0, "unknown done code %u", val);
+        return -1;
     case EH_PORT_LOG:
         take_log(g);
         return 0;
     case EH_PORT_ABORT:
-        set_fault(g, 0, 0, "guest aborted (code %u)", val);
+        eh_set_fault(g, 0, 0, "guest aborted (code %u)", val);
         return -1;
     default:
-        set_fault(g, 0, 0, "exit to unknown port %#x", port);
+        eh_set_fault(g, 0, 0, "exit to unknown port %#x", port);
         return -1;
     }
 }
 
-static int handle_exit(eh_guest *g)
+int eh_exit_classify(eh_guest *g)
 {
     struct kvm_run *run = g->run;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         return on_io(g);
     case KVM_EXIT_HLT:
-        set_fault(g, 0, 0, "halt");
+        eh_set_fault(g, 0, 0, "halt");
         return -1;
     case KVM_EXIT_SHUTDOWN:
-        set_fault(g, 0, 0, "triple fault (shutdown)");
+        eh_set_fault(g, 0, 0, "triple fault (shutdown)");
         return -1;
     case KVM_EXIT_MMIO:
-        return on_mmio(g);
+        return classify_mmio(g);
     case KVM_EXIT_INTERNAL_ERROR:
-        set_fault(g, 0, 0, "KVM internal error (suberror %u)", run->internal.suberror);
+        eh_set_fault(g, 0, 0, "KVM internal error (suberror %u)", run->internal.suberror);
         return -1;
     case KVM_EXIT_FAIL_ENTRY:
-        set_fault(g, 0, 0, "VM entry failed (reason %#llx)",
-                  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        eh_set_fault(g, 0, 0, "VM entry failed (reason %#llx)",
+                     (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
         return -1;
     default:
-        set_fault(g, 0, 0, "unexpected exit reason %u", run->exit_reason);
+        eh_set_fault(g, 0, 0, "unexpected exit reason %u", run->exit_reason);
+        return -1;
+    }
+}
+
+/* What the vCPU thread does with a legal exit; -1 stops the thread. */
+static int handle_exit(eh_guest *g)
+{
+    switch (eh_exit_classify(g)) {
+    case 0:
+        return 0;
+    case EH_DONE_INIT:
+        if (atomic_load(&g->state) != EH_VCPU_BOOTING) {
+            eh_set_fault(g, 0, 0, "init exit after initialisation");
+            return -1;
+        }
+        if (eh_snap_take(g, &g->owner->elf, g->fault, sizeof g->fault)) {
+            eh_set_fault(g, 0, 0, "snapshot failed: %m");
+            return -1;
+        }
+        return park(g, 0);
+    case EH_DONE_CALL:
+        notify(g);
+        share_core_less(g);
+        return 0;
+    case EH_DONE_IDLE:
+        return park(g, 1);
+    case EH_DONE_PING:
+        atomic_fetch_add(&g->pings, 1);
+        return 0;
+    default:
         return -1;
     }
 }
@@ -397,7 +463,7 @@ static void *vcpu_main(void *arg)
         atomic_fetch_add(&g->exits, 1);
         if (r < 0) {
             if (errno != EINTR && errno != EAGAIN) {
-                set_fault(g, 0, 0, "KVM_RUN: %m");
+                eh_set_fault(g, 0, 0, "KVM_RUN: %m");
                 break;
             }
             g->run->immediate_exit = 0;

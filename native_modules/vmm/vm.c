@@ -32,6 +32,12 @@
                                      vCPU thread may share the caller's core */
 #define EH_BOOT_MS_MIN 2000u
 /* A warm guest is reset by the host at least this often (see refresh()). */
+/* The parked vCPU thread resets a guest a caller ran itself this long after
+ * the call, or after the idle window if longer (a call that comes first
+ * settles it itself). Not sooner: on this host a timer that expires before
+ * the next scheduler tick costs ~5 us to arm (the clock event is
+ * reprogrammed through a trapping MSR write), one 5 ms out ~0.4 us. */
+#define EH_DEFERRED_RESET_NS 5000000ull
 #define EH_WARM_RESET_CALLS 1024u
 #define EH_WARM_RESET_NS 50000000ull
 
@@ -430,6 +436,22 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     if ((rc = plan_io(g, req, &p, err, errlen)))
         return rc;
     eh_call_window *w = g->win;
+    /* Parked: run the call on this thread (cold_call.c) unless an earlier
+     * such call left the guest unreset and the tenant has an idle window:
+     * then the vCPU thread takes it on into the warm regime. A parked thread
+     * stays parked while we hold vm->lock and have posted nothing. */
+    int here = atomic_load(&g->state) == EH_VCPU_PARKED;
+    if (here && atomic_exchange(&g->reset_pending, 0)) {
+        if (vm->cfg.idle_spin_us)
+            here = 0;
+        else if (eh_vcpu_cancel_reset(g), eh_snap_reset(g, 0) < 0) {
+            snprintf(g->fault, sizeof g->fault, "reset before a call failed: %s", strerror(errno));
+            record_fault(vm, g, err, errlen);
+            guest_free(vm, g);
+            vm->g = NULL;
+            return EH_VM_EFAULT;
+        }
+    }
     /* io_lock: no reset may rewrite scratch while we copy in or out. It is
      * never held while waiting for the guest (a reset waits on it). */
     pthread_mutex_lock(&g->io_lock);
@@ -445,21 +467,32 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     w->req.in2 = p.in2;
     w->req.out = p.out;
     memset(&w->res, 0, sizeof w->res);
-    w->host_waiting = 0;
+    w->host_waiting = here; /* the guest exits as soon as it is done */
+    atomic_store(&g->caller_run, here);
     atomic_store(&g->caller_cpu, sched_getcpu());
     uint64_t seq = ++vm->seq;
     atomic_store(&g->posted_seq, seq);
     __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
-    int warm = atomic_load(&g->state) == EH_VCPU_RUNNING;
+    /* Read after the doorbell: a vCPU thread that parks from here on sees
+     * posted_seq (both sides store, then load, sequentially consistent). */
+    int warm = !here && atomic_load(&g->state) == EH_VCPU_RUNNING;
     uint64_t wake_at = 0, woken_at = 0;
-    if (!warm) {
+    if (!warm && !here) {
         wake_at = eh_now_ns();
         atomic_fetch_add(&g->wake, 1);
         eh_futex_wake(&g->wake);
         woken_at = eh_now_ns();
     }
     pthread_mutex_unlock(&g->io_lock);
-    rc = wait_call(vm, g, seq, !warm);
+    uint64_t t0 = eh_now_ns();
+    if (here && (rc = eh_cold_call(g, seq, (uint64_t)vm->cfg.time_limit_ms * 1000000ull)) == 1) {
+        here = 0; /* this thread cannot run it: the vCPU thread does */
+        atomic_store(&g->caller_run, 0);
+        atomic_fetch_add(&g->wake, 1);
+        eh_futex_wake(&g->wake);
+    }
+    if (!here)
+        rc = wait_call(vm, g, seq, !warm);
     pthread_mutex_lock(&g->io_lock);
     if (rc == 0) {
         *res = w->res;
@@ -469,7 +502,10 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
         vm->stats.calls++;
         vm->stats.warm_calls += warm;
         uint64_t ran_at = atomic_load(&g->woke_at_ns);
-        if (!warm && ran_at >= wake_at) { /* this call's wake (not an earlier one) */
+        if (here) {
+            vm->stats.caller_runs++;
+            vm->stats.caller_run_ns += eh_now_ns() - t0;
+        } else if (!warm && ran_at >= wake_at) { /* this call's wake, not an earlier one */
             vm->stats.cold_calls++;
             vm->stats.cold_wake_syscall_ns += woken_at - wake_at;
             vm->stats.cold_wake_ns += ran_at - wake_at;
@@ -478,7 +514,12 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     }
     atomic_store(&g->consumed_at_ns, eh_now_ns());
     atomic_store(&g->consumed_seq, seq); /* a reset may now run */
+    atomic_store(&g->caller_run, 0);
     pthread_mutex_unlock(&g->io_lock);
+    if (here && rc == 0) { /* stopped at its done exit: reset it later */
+        uint64_t idle_ns = vm->cfg.idle_spin_us * 1000ull;
+        eh_vcpu_schedule_reset(g, idle_ns > EH_DEFERRED_RESET_NS ? idle_ns : EH_DEFERRED_RESET_NS);
+    }
     if (atomic_load(&g->consume_waiting)) {
         atomic_fetch_add(&g->consume_evt, 1);
         eh_futex_wake(&g->consume_evt);
@@ -551,6 +592,11 @@ int eh_vm_wait_parked(eh_vm *vm, uint32_t timeout_ms)
     while (g) {
         uint32_t e = atomic_load(&g->event);
         int st = atomic_load(&g->state);
+        if (st == EH_VCPU_PARKED && atomic_exchange(&g->reset_pending, 0)) {
+            eh_vcpu_cancel_reset(g); /* we hold the lock the vCPU thread would need */
+            if (eh_snap_reset(g, 0) < 0)
+                rc = EH_VM_ESYS;
+        }
         if (st == EH_VCPU_PARKED || st == EH_VCPU_DEAD)
             break;
         int64_t left = (int64_t)(deadline - eh_now_ns());

@@ -2,9 +2,10 @@
  * vmm_internal.h -- shared by the monitor's translation units only.
  *
  * Ownership: eh_vm (handle, vm.c) owns at most one eh_guest (a live KVM VM,
- * its memory and its vCPU thread). The vCPU thread is the only thread that
- * issues vCPU ioctls (KVM re-binds a vCPU to a new thread with an expensive
- * synchronize_rcu, so one thread keeps it for life).
+ * its memory and its vCPU thread). vCPU ioctls come from the vCPU thread,
+ * or, for a cold call, from the caller while that thread is parked
+ * (cold_call.c): never from two threads at once. On this host's kernel
+ * (6.18) KVM_RUN from a new thread costs nothing extra (no synchronize_rcu).
  *
  * Every .c file of the monitor defines _GNU_SOURCE before any include
  * (cpu_set_t, pthread_*affinity_np).
@@ -88,6 +89,8 @@ typedef struct eh_guest {
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;
     _Atomic uint64_t woke_at_ns;   /* when park() last returned for a call  */
+    _Atomic int caller_run;    /* a caller runs the vCPU itself (cold_call.c) */
+    _Atomic int reset_pending; /* stopped after a caller's run, not yet reset */
     _Atomic int caller_cpu;    /* CPU of the last caller (sched_getcpu) */
     int pinned;                /* vCPU thread moved off the caller's CPU */
     cpu_set_t affinity;        /* the vCPU thread's own mask, restored on park */   /* caller asks for a reset while warm   */
@@ -154,6 +157,21 @@ void eh_snap_free(eh_guest *g);
 int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen);
 void eh_vcpu_stop(eh_guest *g);
 void eh_vcpu_kick(eh_guest *g);
+int eh_vcpu_sig(void);                    /* the timeout signal (handler installed) */
+void eh_vcpu_bind_run(struct kvm_run *run); /* the run its handler stops, per thread */
+/* The exit in g->run: an EH_DONE_* kind, 0 for a handled exit the guest may
+ * continue after (log), or -1 for a fault (recorded in g, VM to destroy). */
+int eh_exit_classify(eh_guest *g);
+void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Marks the guest for reset and has the parked vCPU thread do it in delay_ns. */
+void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns);
+
+/* cold_call.c: 0 done, EH_VM_ETIMEOUT (guest reset), EH_VM_EFAULT, or 1 when
+ * this thread cannot run the vCPU (no timer): use the vCPU thread. */
+int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns);
+/* Cancels a scheduled deferred reset (its caller settles reset_pending). */
+void eh_vcpu_cancel_reset(eh_guest *g);
 
 /* futex + time helpers (vcpu_thread.c) */
 void eh_futex_wake(_Atomic uint32_t *w);
