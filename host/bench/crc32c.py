@@ -70,8 +70,9 @@ def _kvm(data, target_s):
         if not ok:
             continue
         try:
+            req = NativeRequest(KERNEL, data)  # owns the buffers req.req points at
             with KvmRunner(variant=f"crc32c={name}") as kvm:
-                secs = kvm.seconds(NativeRequest(KERNEL, data).req, target_s)
+                secs = kvm.seconds(req.req, target_s)
         except EdgehostError as exc:
             yield _row("edgehost", name, "kvm", len(data), None, note=str(exc))
             return
