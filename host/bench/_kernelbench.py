@@ -9,6 +9,7 @@ import time
 
 from host.bench.common import median
 from host.errors import EdgehostError, IsolationUnavailable
+from host.kernels._common import use_variant, variants
 from host.native import ffi, kernels_lib
 
 
@@ -175,3 +176,28 @@ def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> t
         guest.append((kvm.repeat_seconds(req, n) - kvm.repeat_seconds(req, 1)) / (n - 1))
         local.append(loop_seconds(native.run, target_s, repeat=1))
     return median(guest), median(local)
+
+
+REPEAT_NOTE = "in-guest repeat: (call running it n times - once) / (n - 1)"
+
+
+def kvm_variant_rows(family: str, req: NativeRequest, target_s: float, row, call_note: str):
+    """Rows for ``req`` in a KVM guest of its own per ``family`` variant (the
+    monitor's C call loop; ``call_note`` says what a call includes), then the
+    best variant's own speed in the guest next to the same request in process
+    (kernel_vs_inproc). ``row(variant, isolation, seconds, **extra)`` builds
+    a row."""
+    runnable = [v for v, ok in variants(family) if ok]
+    for variant in runnable:
+        try:
+            with KvmRunner(variant=f"{family}={variant}") as kvm:
+                secs = kvm.seconds(req.req, target_s)
+                if variant == runnable[-1]:
+                    with use_variant(family, variant):
+                        guest, local = kernel_vs_inproc(kvm, req.req, target_s)
+        except EdgehostError as exc:
+            yield row(variant, "kvm", None, note=str(exc))
+            return
+        yield row(variant, "kvm", secs, note=call_note)
+    yield row(runnable[-1], "kvm-kernel", guest, vs_inproc=round(local / guest, 3),
+              note=REPEAT_NOTE)

@@ -6,8 +6,8 @@ In-process and WASM figures come from a loop inside C / inside WASM over one
 request, so they measure the kernel; ``kvm`` rows come from the monitor's C
 call loop, so they include copying the input into the guest; ``kvm-kernel``
 rows run the request many times inside one guest call, so they measure the
-kernel in the guest (next to ``inproc-kernel``, timed alternately); ``api``
-rows are per Python call."""
+kernel in the guest (``vs_inproc``: against the same request in process,
+timed alternately); ``api`` rows are per Python call."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ import os
 import click
 
 from host.bench._kernelbench import (
-    KvmRunner,
     NativeRequest,
     calls,
     interleaved_seconds,
-    kernel_vs_inproc,
+    kvm_variant_rows,
     pinned,
 )
 from host.bench.common import emit, gbps
@@ -65,40 +64,11 @@ def _inproc_and_peers(data, target_s):
 
 
 def _kvm(data, target_s):
-    """Each variant in a guest of its own, timed by the monitor's C call loop."""
-    for name, ok in variants("crc32c"):
-        if not ok:
-            continue
-        try:
-            req = NativeRequest(KERNEL, data)  # owns the buffers req.req points at
-            with KvmRunner(variant=f"crc32c={name}") as kvm:
-                secs = kvm.seconds(req.req, target_s)
-        except EdgehostError as exc:
-            yield _row("edgehost", name, "kvm", len(data), None, note=str(exc))
-            return
-        yield _row("edgehost", name, "kvm", len(data), secs,
-                   note="per call: input copy into the guest + doorbell + kernel")
-
-
-KERNEL_MIN_SIZE = 4096  # below this the in-guest figure is mostly call jitter
-
-
-def _kvm_kernel(data, target_s):
-    """The best variant's own speed inside the guest next to the same request
-    in process, timed alternately (see kernel_vs_inproc): whether the guest
-    runs the kernel at native speed, apart from the call's copy and doorbell."""
-    best = [n for n, ok in variants("crc32c") if ok][-1]
-    req = NativeRequest(KERNEL, data)
-    try:
-        with KvmRunner(variant=f"crc32c={best}") as kvm, use_variant("crc32c", best):
-            guest, local = kernel_vs_inproc(kvm, req.req, target_s)
-    except EdgehostError as exc:
-        return [_row("edgehost", best, "kvm-kernel", len(data), None, note=str(exc))]
-    return [_row("edgehost", best, "inproc-kernel", len(data), local,
-                 note="C loop, alternated with the kvm-kernel runs"),
-            _row("edgehost", best, "kvm-kernel", len(data), guest,
-                 vs_inproc=round(local / guest, 3),
-                 note="in-guest repeat: (call running it n times - once) / (n - 1)")]
+    """Each variant in a guest, then the kernel's own speed there."""
+    yield from kvm_variant_rows(
+        "crc32c", NativeRequest(KERNEL, data), target_s,
+        lambda variant, iso, secs, **kw: _row("edgehost", variant, iso, len(data), secs, **kw),
+        "per call: input copy into the guest + doorbell + kernel")
 
 
 def _wasm(sizes_data, target_s):
@@ -133,9 +103,6 @@ def command(as_json, sizes, target_ms, no_wasm):
     for data in datas:
         rows += _inproc_and_peers(data, target_s)
         rows += list(_kvm(data, target_s))
-    for data in datas:
-        if len(data) >= KERNEL_MIN_SIZE:
-            rows += _kvm_kernel(data, target_s)
     if not no_wasm:
         rows += list(_wasm(datas, target_s))
     emit(rows, as_json, title="CRC32C (GB/s; medians of 5)")

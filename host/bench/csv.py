@@ -17,7 +17,7 @@ import random
 
 import click
 
-from host.bench._kernelbench import KvmRunner, NativeRequest, call_seconds
+from host.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
 from host.bench.common import emit, gbps
 from host.errors import EdgehostError, IsolationUnavailable
 from host.kernels import csv as ck
@@ -86,32 +86,13 @@ def _kvm(data, target_s):
 
 
 def _kvm_guest(data, target_s):
-    """Each variant in a guest of its own, timed by the monitor's C call loop
-    (per call: input copy in, kernel, field offsets copied out); then the
-    kernel plus its output copy: an index call minus a NOP call with the same
-    input."""
+    """Each variant in a guest, then the kernel's own speed there."""
     fields = len(ck.csv_index(data, isolation="inproc").ends)
     idx = NativeRequest(ck.KERNEL_INDEX, data, out_cap=4 * fields, args=(44, 34))
-    nop = NativeRequest(0, data, out_cap=4 * fields)  # same buffers: same copy-in and scrub
-    runnable = [v for v, ok in variants("csv") if ok]
-    for variant in runnable:
-        try:
-            with KvmRunner(variant=f"csv={variant}") as kvm:
-                secs = kvm.seconds(idx.req, target_s)
-                if variant == runnable[-1]:
-                    quarter = target_s / 4
-                    pairs = [(kvm.seconds(idx.req, quarter), kvm.seconds(nop.req, quarter))
-                             for _ in range(4)]
-        except EdgehostError as exc:
-            yield _row("edgehost index", variant, "kvm", data, None, note=str(exc))
-            return
-        yield _row("edgehost index", variant, "kvm", data, secs,
-                   note="per call: input copy in + kernel + offsets copied out")
-    t_idx = sorted(i for i, _ in pairs)[len(pairs) // 2]
-    t_nop = sorted(n for _, n in pairs)[len(pairs) // 2]
-    yield _row("edgehost index", runnable[-1], "kvm-kernel", data,
-               t_idx - t_nop if t_idx > 1.05 * t_nop else None,
-               note="index call minus nop call with the same input (output copy included)")
+    yield from kvm_variant_rows(
+        "csv", idx, target_s,
+        lambda variant, iso, secs, **kw: _row("edgehost index", variant, iso, data, secs, **kw),
+        "per call: input copy in + kernel + offsets copied out")
 
 
 def _wasm(data, target_s):

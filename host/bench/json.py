@@ -20,7 +20,7 @@ import time
 
 import click
 
-from host.bench._kernelbench import KvmRunner, NativeRequest, call_seconds
+from host.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
 from host.bench.common import emit, gbps
 from host.errors import EdgehostError, IsolationUnavailable
 from host.kernels import json as jk
@@ -167,31 +167,13 @@ def _kvm(name, doc, target_s):
 
 
 def _kvm_guest(name, doc, target_s):
-    """Each variant in a guest of its own, timed by the monitor's C call loop;
-    then the kernel alone: a validate call minus a NOP call with the same input
-    (the input copy and the doorbell cancel out)."""
-    scratch = jk.scratch_size(len(doc))
-    val = NativeRequest(jk.KERNEL_VALIDATE, doc, out_cap=scratch)
-    nop = NativeRequest(0, doc, out_cap=scratch)  # same buffers: same copy-in and scrub
-    runnable = [v for v, ok in variants("json") if ok]
-    for variant in runnable:
-        try:
-            with KvmRunner(variant=f"json={variant}") as kvm:
-                secs = kvm.seconds(val.req, target_s)
-                if variant == runnable[-1]:
-                    quarter = target_s / 4
-                    pairs = [(kvm.seconds(val.req, quarter), kvm.seconds(nop.req, quarter))
-                             for _ in range(4)]
-        except EdgehostError as exc:
-            yield _row("edgehost validate", variant, "kvm", name, doc, None, note=str(exc))
-            return
-        yield _row("edgehost validate", variant, "kvm", name, doc, secs,
-                   note="per call: input copy into the guest + doorbell + kernel")
-    t_val = sorted(v for v, _ in pairs)[len(pairs) // 2]
-    t_nop = sorted(n for _, n in pairs)[len(pairs) // 2]
-    yield _row("edgehost validate", runnable[-1], "kvm-kernel", name, doc,
-               t_val - t_nop if t_val > 1.05 * t_nop else None,
-               note="validate call minus nop call with the same input")
+    """Each variant in a guest, then the kernel's own speed there."""
+    val = NativeRequest(jk.KERNEL_VALIDATE, doc, out_cap=jk.scratch_size(len(doc)))
+    yield from kvm_variant_rows(
+        "json", val, target_s,
+        lambda variant, iso, secs, **kw: _row("edgehost validate", variant, iso, name, doc, secs,
+                                              **kw),
+        "per call: input copy into the guest + doorbell + kernel")
 
 
 def _wasm(docs, target_s):
