@@ -1,0 +1,56 @@
+"""Every benchmark runs end to end at small sizes and emits rows of the
+documented shape with measured (positive, finite) figures. Speed targets are
+not asserted here: they live in the benchmarks' own output."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from host import isolation
+from host.cli import cli
+
+REQUIRED = {"bench", "impl"}
+SMALL = {
+    "hostcall": ["--repeat", "1"],
+    "offload": ["--calls", "300", "--stream-mib", "2"],
+    "crc32c": ["--sizes", "4096", "--target-ms", "1", "--no-wasm"],
+    "json": ["--inputs", "twitter", "--target-ms", "1", "--no-wasm"],
+    "csv": ["--size", "65536", "--target-ms", "1", "--no-wasm"],
+    "vector": ["--only", "dot,topk-dot", "--target-ms", "1", "--no-wasm"],
+}
+
+
+def _rows(name: str) -> list[dict]:
+    result = CliRunner().invoke(cli, ["bench", name, "--json", *SMALL[name]],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_bench_emits_measured_rows(name):
+    rows = _rows(name)
+    assert rows
+    measured = 0
+    for row in rows:
+        assert REQUIRED <= row.keys(), row
+        assert row["bench"] == name
+        for key in ("ns_per_call", "gbps"):
+            v = row.get(key)
+            if v is not None:
+                assert math.isfinite(v) and v > 0, row
+                measured += 1
+    assert measured >= len(rows) // 2
+
+
+def test_offload_reports_the_cold_path_and_exit_round_trip():
+    if not isolation.kvm_usable():
+        pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
+    ops = {(r["impl"], r["op"]) for r in _rows("offload")}
+    for want in (("kvm-warm", "latency"), ("kvm-cold", "latency"), ("kvm", "exit_rtt"),
+                 ("kvm-cold", "cold_run_on_caller"), ("kvm", "reset_64KiB")):
+        assert want in ops
