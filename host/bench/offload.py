@@ -18,7 +18,8 @@ Rows (``bench`` = "offload"):
   difference is the input copy into the guest;
 * ``idle_cpu`` -- CPU the vCPU thread burns once its idle window is over;
 * ``stream`` -- STREAM copy/scale/add/triad in the guest with 2 MiB and 4 KiB
-  guest pages vs the same code in process (timed inside the kernel by TSC).
+  guest pages vs the same code in process (timed inside the kernel by TSC;
+  best of 9 interleaved rounds, as STREAM reports its best time).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def _idle_cpu(vmm):
              "share": (c1 - c0) / (t1 - t0), "note": "vCPU thread CPU share while idle"}]
 
 
-def _stream(vmm, n_elems, reps, rounds=5):
+def _stream(vmm, n_elems, reps, rounds=9):
     """Best GB/s per (impl, op) over ``rounds`` interleaved rounds (STREAM
     reports the best time; interleaving spreads machine noise over all impls)."""
     tsc_per_ns = lib.eh_vm_tsc_per_us() / 1000.0
