@@ -34,11 +34,16 @@ class ExportNotFound(EdgehostError):
 
 
 class TenantTrap(EdgehostError):
-    """The tenant's WASM trapped (or hit a limit) during a call."""
+    """The tenant's WASM trapped (or hit a limit) during a call. ``fatal`` is
+    the last fatal-level line the tenant logged in that call (an SDK panic
+    handler's message), if any."""
 
-    def __init__(self, tenant: str, export: str, message: str, *, kind: str = "trap"):
+    def __init__(self, tenant: str, export: str, message: str, *, kind: str = "trap",
+                 fatal: str | None = None):
         self.tenant, self.export, self.message, self.kind = tenant, export, message, kind
-        super().__init__(f"tenant {tenant!r} {export}: {kind}: {message}")
+        self.fatal = fatal
+        said = f" (tenant logged: {fatal})" if fatal else ""
+        super().__init__(f"tenant {tenant!r} {export}: {kind}: {message}{said}")
 
 
 class TenantError(EdgehostError):
@@ -51,10 +56,13 @@ class TenantError(EdgehostError):
 
 
 class KernelError(EdgehostError):
-    """A native kernel rejected its input (bad arguments, malformed data)."""
+    """A native kernel rejected its input (bad arguments, malformed data).
+    ``code`` is the kernel status, ``detail`` its kernel-specific error kind
+    (eh_offload_res.detail, when the kernel reported one), ``offset`` the byte."""
 
-    def __init__(self, kernel: str, code: int, message: str, *, offset: int | None = None):
-        self.kernel, self.code, self.offset = kernel, code, offset
+    def __init__(self, kernel: str, code: int, message: str, *, offset: int | None = None,
+                 detail: int | None = None):
+        self.kernel, self.code, self.offset, self.detail = kernel, code, offset, detail
         at = f" at byte {offset}" if offset is not None else ""
         super().__init__(f"{kernel}: {message}{at}")
 

@@ -257,9 +257,12 @@ class Tenant:
         inst = self._acquire()
         try:
             resp = inst.handle(export, rb.req)
-        except TenantTrap:
-            self.drain_logs()
-            raise
+        except TenantTrap as trap:
+            fatal = [msg for level, msg in self.drain_logs() if level == "fatal"]
+            if not fatal:
+                raise
+            raise TenantTrap(trap.tenant, trap.export, trap.message, kind=trap.kind,
+                             fatal=fatal[-1]) from None
         self._release(inst)
         if lib.eh_tenant_log_pending(self.native):
             self.drain_logs()

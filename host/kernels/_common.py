@@ -68,7 +68,8 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
     if res.status < 0:
         off = res.err_offset if res.status == -3 else None
         raise KernelError(kernel_name, res.status,
-                          STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off)
+                          STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off,
+                          detail=res.detail or None)
     if out_buf is not None:
         return res, None
     if not out_cap:

@@ -61,6 +61,7 @@ def test_panics_are_logged_then_trap(misuse, caplog, export, logged):
     with pytest.raises(TenantTrap) as ei:
         misuse.call(export, b"abc")
     assert "unreachable" in str(ei.value)
+    assert logged in ei.value.fatal and logged in str(ei.value)  # the panic, in the error
     assert any(logged in rec.getMessage() for rec in caplog.records), \
         [rec.getMessage() for rec in caplog.records]
     assert misuse.call("ok").body == b"still serving"
