@@ -34,6 +34,16 @@ def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = 
     return Tenant(man, wasm=bytes(wasm))
 
 
+def native_variants(family: str) -> list:
+    """Every native ISA variant of a kernel family as pytest params, skipped
+    where this CPU lacks it. The wasm32-only simd128 variant is left out: the
+    wasm tests (test_*_wasm.py, test_dispatch_wasm.py) run it."""
+    from host.kernels._common import variants
+
+    return [pytest.param(name, marks=pytest.mark.skipif(not ok, reason="CPU lacks it"))
+            for name, ok in variants(family) if name != "simd128"]
+
+
 @pytest.fixture(scope="session")
 def c_toolchain():
     tc = toolchain.find_c()

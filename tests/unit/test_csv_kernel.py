@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 
 from host.kernels import csv as ck
-from host.kernels._common import use_variant, variants
+from host.kernels._common import use_variant
+from tests.conftest import native_variants
 
-VARIANTS = [pytest.param(name, marks=pytest.mark.skipif(
-    not ok, reason="wasm32 -msimd128 only" if name == "simd128" else "CPU lacks it"))
-            for name, ok in variants("csv")]
+VARIANTS = native_variants("csv")
 
 
 @pytest.fixture(params=VARIANTS)

@@ -8,11 +8,10 @@ import json
 import pytest
 
 from host.kernels import json as jk
-from host.kernels._common import use_variant, variants
+from host.kernels._common import use_variant
+from tests.conftest import native_variants
 
-VARIANTS = [pytest.param(name, marks=pytest.mark.skipif(
-    not ok, reason="wasm32 -msimd128 only" if name == "simd128" else "CPU lacks it"))
-            for name, ok in variants("json")]
+VARIANTS = native_variants("json")
 
 VALID = [
     b"0", b"-0", b"1.5e10", b"-12.75E-3", b"[]", b"{}", b'""', b"true", b"false", b"null",
