@@ -52,13 +52,17 @@ class Guest:
     every call; ``idle_spin_us`` is how long the vCPU keeps polling for the
     next call before it exits and parks (0: exit after every call, the full
     host reset runs each time); ``page_size`` maps the scratch memory with
-    2 MiB or 4 KiB pages. Not for concurrent use from several threads at once
-    beyond what the monitor serialises (one call at a time per guest).
+    2 MiB or 4 KiB pages; ``cold_on_caller`` lets a call that finds the guest
+    parked run it on the calling thread (False: wake the vCPU thread; see
+    native_modules/vmm/cold_call.c). Not for concurrent use from several
+    threads at once beyond what the monitor serialises (one call at a time
+    per guest).
     """
 
     def __init__(self, *, mem_mb: int = 256, time_limit_ms: int = 1000,
                  idle_spin_us: int = 100, page_size: int = PAGE_2M,
-                 image: str | os.PathLike | None = None, variant: str | None = None):
+                 image: str | os.PathLike | None = None, variant: str | None = None,
+                 cold_on_caller: bool = True):
         self.time_limit_ms = time_limit_ms
         self.image = pathlib.Path(image) if image else IMAGE
         if variant is None:
@@ -70,6 +74,7 @@ class Guest:
         cfg.time_limit_ms = time_limit_ms
         cfg.idle_spin_us = idle_spin_us
         cfg.page_size = page_size
+        cfg.flags = 0 if cold_on_caller else lib.EH_VM_F_COLD_ON_VCPU_THREAD
         cfg.image_path = self._path
         cfg.variant = self._variant
         out = ffi.new("eh_vm **")

@@ -5,7 +5,9 @@
  * (nested through PVM, no idle polling) a cross-CPU futex wake costs ~7 us of
  * IPI in the waker and ~15 us more until the woken thread runs: most of an
  * exit round trip again. KVM_RUN from another thread no longer costs a
- * synchronize_rcu (Linux 6.x), so the caller enters the guest itself: the
+ * synchronize_rcu (Linux >= 6.12; older kernels keep waking the vCPU
+ * thread, as does EH_VM_F_COLD_ON_VCPU_THREAD), so the caller enters the
+ * guest itself: the
  * guest serves the call and exits at once (host_waiting is set), one entry
  * and one exit in all.
  *
@@ -30,8 +32,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include "vmm/vmm_internal.h"
@@ -87,6 +91,24 @@ static timer_t *thread_timer(void)
         return NULL;
     }
     return tl_timer = t;
+}
+
+static int caller_runs_ok;
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+
+/* Before Linux 6.12, KVM_RUN from a new thread ran synchronize_rcu (ms). */
+static void check_kernel(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2)
+        caller_runs_ok = major > 6 || (major == 6 && minor >= 12);
+}
+
+int eh_cold_on_caller_ok(void)
+{
+    pthread_once(&kernel_once, check_kernel);
+    return caller_runs_ok;
 }
 
 int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns)

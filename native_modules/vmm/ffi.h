@@ -27,12 +27,17 @@
 
 typedef struct eh_vm eh_vm;
 
+/* Cold calls (guest parked) wake the vCPU thread instead of running the guest
+ * on the caller's thread (the default where the kernel re-binds a vCPU to a
+ * new thread cheaply, Linux >= 6.12; older kernels always wake). */
+#define EH_VM_F_COLD_ON_VCPU_THREAD 1u
+
 typedef struct eh_vm_config {
     uint64_t mem_bytes;      /* guest RAM = per-VM memory cap; 32 MiB..1 GiB, 0 = 256 MiB */
     uint32_t time_limit_ms;  /* per call; 0 = 1000                                         */
     uint32_t idle_spin_us;   /* exit-less window after a call; 0 = exit after every call    */
     uint32_t page_size;      /* scratch mapping: 2097152 (default) or 4096                  */
-    uint32_t _reserved;
+    uint32_t flags;          /* EH_VM_F_*                                                   */
     const char *image_path;  /* guest ELF (untrusted input: fully validated)                */
     const char *variant;     /* kernel variant override (EDGEHOST_KERNEL_VARIANT), or NULL  */
 } eh_vm_config;

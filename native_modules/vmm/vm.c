@@ -440,7 +440,8 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
      * such call left the guest unreset and the tenant has an idle window:
      * then the vCPU thread takes it on into the warm regime. A parked thread
      * stays parked while we hold vm->lock and have posted nothing. */
-    int here = atomic_load(&g->state) == EH_VCPU_PARKED;
+    int here = atomic_load(&g->state) == EH_VCPU_PARKED &&
+               !(vm->cfg.flags & EH_VM_F_COLD_ON_VCPU_THREAD) && eh_cold_on_caller_ok();
     if (here && atomic_exchange(&g->reset_pending, 0)) {
         if (vm->cfg.idle_spin_us)
             here = 0;

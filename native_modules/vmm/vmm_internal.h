@@ -170,6 +170,7 @@ void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns);
 /* cold_call.c: 0 done, EH_VM_ETIMEOUT (guest reset), EH_VM_EFAULT, or 1 when
  * this thread cannot run the vCPU (no timer): use the vCPU thread. */
 int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns);
+int eh_cold_on_caller_ok(void); /* this kernel re-binds a vCPU cheaply */
 /* Cancels a scheduled deferred reset (its caller settles reset_pending). */
 void eh_vcpu_cancel_reset(eh_guest *g);
 

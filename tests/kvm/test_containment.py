@@ -1,5 +1,6 @@
 """Misbehaving guests are contained: faults, runaway loops, out-of-bounds
-access, illegal exits -- on the exit path (idle_spin_us=0) and on the
+access, illegal exits -- on the exit path (idle_spin_us=0; the guest entered
+by the caller or by its woken vCPU thread) and on the
 exit-less warm path (the vCPU is spinning on the doorbell)."""
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm
 
-PATHS = pytest.mark.parametrize("spin_us", [0, 100_000], ids=["exit-path", "warm-path"])
+# A path is the idle window, and for the exit path (a parked guest) who
+# enters the guest: the caller itself (default) or the woken vCPU thread.
+EXIT_ON_VCPU_THREAD = -1
+PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
+                                ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
 MEM_MB = 64
 
 
 def _test_guest(make_guest, spin_us, **kw):
-    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=spin_us, mem_mb=MEM_MB, **kw)
+    on_vcpu_thread = spin_us == EXIT_ON_VCPU_THREAD
+    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0 if on_vcpu_thread else spin_us,
+                   mem_mb=MEM_MB, cold_on_caller=not on_vcpu_thread, **kw)
     _ok(g)  # boot; on the warm path the vCPU is now spinning
     return g
 
