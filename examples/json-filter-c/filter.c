@@ -134,6 +134,15 @@ static int hexval(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+static int starts_with(const char *s, uint32_t n, const char *prefix)
+{
+    uint32_t i = 0;
+    for (; prefix[i]; i++)
+        if (i >= n || s[i] != prefix[i])
+            return 0;
+    return 1;
+}
+
 /* The percent-decoded value of `pointer=` in the query, in place in q; -1 if absent. */
 static int32_t query_pointer(char *q, uint32_t n)
 {
@@ -141,7 +150,7 @@ static int32_t query_pointer(char *q, uint32_t n)
         uint32_t end = i;
         while (end < n && q[end] != '&')
             end++;
-        if (end - i >= 8 && !__builtin_memcmp(q + i, "pointer=", 8)) {
+        if (starts_with(q + i, end - i, "pointer=")) {
             uint32_t w = 0;
             for (uint32_t r = i + 8; r < end; r++) {
                 int hi, lo;
