@@ -1,4 +1,5 @@
-"""The ABI reference in Markdown, generated from :mod:`wasm_config.abi`.
+"""The ABI and manifest reference in Markdown, generated from :mod:`wasm_config.abi`
+and :mod:`wasm_config.manifest`.
 
 ``python -m wasm_config.docs`` prints it; sdk/README.md embeds it between
 the ``<!-- abi:begin -->`` / ``<!-- abi:end -->`` markers and a test keeps
@@ -6,13 +7,13 @@ the two identical."""
 
 from __future__ import annotations
 
-from wasm_config import abi
+from wasm_config import abi, manifest
 
 BEGIN, END = "<!-- abi:begin -->", "<!-- abi:end -->"
 
 
 def reference() -> str:
-    """Markdown tables: imports, exports, error codes, kernel ids."""
+    """Markdown tables: imports, exports, error codes, kernel ids, manifest fields."""
     out = [f"ABI version {abi.ABI_VERSION}; import module `{abi.IMPORT_MODULE}`.", "",
            "| import | type | semantics |", "|---|---|---|"]
     for imp in abi.IMPORTS:
@@ -29,6 +30,13 @@ def reference() -> str:
     out += [f"| `{k}` | {v} |" for k, v in abi.KERNELS.items()]
     out += ["", "| kernel status | code |", "|---|---|"]
     out += [f"| `{k}` | {v} |" for k, v in abi.KERNEL_STATUS.items()]
+    out += ["", "Manifest (`edgehost.toml`, read with tomllib; every error names the field):",
+            "", "| field | meaning |", "|---|---|"]
+    out += [f"| `{k}` | {v} |" for k, v in manifest.FIELDS.items()]
+    out += ["", "| `[limits]` | default | range | |", "|---|---|---|---|"]
+    for k, doc in manifest.LIMIT_DOCS.items():
+        lo, hi = manifest.LIMIT_BOUNDS[k]
+        out.append(f"| `{k}` | {manifest.LIMIT_DEFAULTS[k]} | {lo}..{hi} | {doc} |")
     return "\n".join(out) + "\n"
 
 

@@ -59,8 +59,30 @@ LIMIT_BOUNDS = {
     "kv_max_value": (0, 1 << 28),
     "log_per_sec": (0, 1 << 20),
 }
-TOP_LEVEL = {"name", "language", "sources", "wasm", "isolation", "kernels", "instance",
-             "limits", "routes", "config", "description"}
+# Every top-level field with its meaning (sdk/README.md's reference is generated from this).
+FIELDS = {
+    "name": "required: lowercase letters, digits, `-`, `_` (max 63)",
+    "description": "one line for `edgehost demo` and logs",
+    "language": "`c` (default) or `rust`",
+    "sources": "C files, or the Rust crate's `lib.rs`, relative to the manifest",
+    "wasm": "output file name (default `<name>.wasm`, next to the manifest)",
+    "isolation": "`default` (kvm where /dev/kvm works, else inproc), `kvm` or `inproc`",
+    "kernels": "kernels the tenant may offload (crc32c is always allowed)",
+    "instance": "`reuse` (warm pool, default) or `fresh` (new instance per call)",
+    "limits": "table: per-call and per-tenant limits (below)",
+    "routes": "table: HTTP path (starting with `/`) = handler export",
+    "config": "table: any TOML values, read by the tenant with `config_get`",
+}
+LIMIT_DOCS = {
+    "deadline_ms": "wall time per call (epoch interruption)",
+    "memory_mb": "linear-memory cap per instance",
+    "fuel": "instruction budget per call; 0 = unmetered",
+    "kv_max_bytes": "the tenant's whole kv store",
+    "kv_max_key": "one key",
+    "kv_max_value": "one value",
+    "log_per_sec": "log lines per second (burst = one second's worth)",
+}
+TOP_LEVEL = set(FIELDS)
 
 
 @dataclass
