@@ -163,19 +163,27 @@ class KvmRunner:
 def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> tuple:
     """The kernel's own seconds per run inside the guest and in process, for
     the same request, timed in alternating rounds: in the guest, one call
-    that runs it n times minus one call that runs it once, over n - 1 (the
-    input copy and the doorbell cancel); in process, a C loop. Medians."""
+    that runs it n times minus one call that runs it once (the fastest of
+    two), over n - 1 (the input copy and the doorbell cancel); in process, a
+    C loop. Medians; the guest figure is None when noise swamped every round
+    (a busy machine), never a made-up one. n makes the long call at least
+    20x the single one."""
     native = NativeRequest.__new__(NativeRequest)
     native.req, native.res = req, ffi.new("eh_offload_res *")
-    one = kvm.repeat_seconds(req, 1)
-    n = max(8, min(1 << 20, int(target_s / max(one, 1e-6)) * 4))
-    per_run = kvm.repeat_seconds(req, n) / n
-    n = max(8, min(1 << 24, int(target_s / max(per_run, 1e-9))))
+
+    def single():
+        return min(kvm.repeat_seconds(req, 1) for _ in range(2))
+
+    one = single()
+    per_run = max(kvm.repeat_seconds(req, 64) - one, 1e-9) / 63
+    n = max(8, min(1 << 24, int(max(target_s, 20 * one) / per_run)))
     guest, local = [], []
     for _ in range(rounds):
-        guest.append((kvm.repeat_seconds(req, n) - kvm.repeat_seconds(req, 1)) / (n - 1))
+        diff = kvm.repeat_seconds(req, n) - single()
+        if diff > 0:
+            guest.append(diff / (n - 1))
         local.append(loop_seconds(native.run, target_s, repeat=1))
-    return median(guest), median(local)
+    return (median(guest) if guest else None), median(local)
 
 
 REPEAT_NOTE = "in-guest repeat: (call running it n times - once) / (n - 1)"
@@ -199,5 +207,11 @@ def kvm_variant_rows(family: str, req: NativeRequest, target_s: float, row, call
             yield row(variant, "kvm", None, note=str(exc))
             return
         yield row(variant, "kvm", secs, note=call_note)
-    yield row(runnable[-1], "kvm-kernel", guest, vs_inproc=round(local / guest, 3),
-              note=REPEAT_NOTE)
+    yield kernel_row(row, runnable[-1], guest, local)
+
+
+def kernel_row(row, variant, guest, local):
+    """The kvm-kernel row for kernel_vs_inproc's result."""
+    if guest is None:
+        return row(variant, "kvm-kernel", None, note="unstable: noise swamped every round")
+    return row(variant, "kvm-kernel", guest, vs_inproc=round(local / guest, 3), note=REPEAT_NOTE)

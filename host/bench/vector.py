@@ -9,6 +9,7 @@ written), so figures compare across implementations and with STREAM."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 
@@ -19,6 +20,7 @@ from host.bench._kernelbench import (
     NativeRequest,
     calls,
     interleaved_seconds,
+    kernel_row,
     kernel_vs_inproc,
     pinned,
 )
@@ -116,6 +118,10 @@ def _row(op, impl, variant, isolation, size, nbytes, seconds, **extra):
     return row
 
 
+def _case_row(c, variant, isolation, seconds, **extra):
+    return _row(c.op, "edgehost", variant, isolation, c.data.size, c.nbytes, seconds, **extra)
+
+
 def _wasm_rows(cases, target_s, flavors):
     from host.bench.wasmkernels import WasmKernels
 
@@ -165,9 +171,7 @@ def _kvm_rows(cases, target_s):
                 rows.append(_row(c.op, "edgehost", "best", "kvm-kernel", c.data.size, c.nbytes,
                                  None, note=str(exc)))
                 continue
-            rows.append(_row(c.op, "edgehost", "best", "kvm-kernel", c.data.size, c.nbytes, guest,
-                             vs_inproc=round(local / guest, 3),
-                             note="in-guest repeat: (call running it n times - once) / (n - 1)"))
+            rows.append(kernel_row(functools.partial(_case_row, c), "best", guest, local))
     return rows
 
 
