@@ -100,9 +100,13 @@ class Instance:
             raise self.error(export)
         return list(vals)
 
-    def handle(self, export: str, req) -> Response:
+    def handle(self, export: str, method: bytes, path: bytes, query: bytes, headers: bytes,
+               body: bytes) -> Response:
+        """Run handler ``export`` on one request (headers: a msgpack map)."""
         idx = self.export_index(export)
-        if lib.eh_instance_handle(self.ptr, idx, req, self._status) < 0:
+        if lib.eh_instance_handle_parts(self.ptr, idx, method, len(method), path, len(path),
+                                        query, len(query), headers, len(headers), body,
+                                        len(body), self._status) < 0:
             raise self.error(export)
         blen, hlen = self._blen, self._hlen
         body = lib.eh_instance_response(self.ptr, self._http, blen, self._hdrs, hlen)
@@ -116,26 +120,6 @@ class Instance:
 
 
 _EMPTY_MAP = msgpack.packb({})
-
-
-class RequestBuffer:
-    """Keeps the bytes behind an ``eh_request`` alive for the call."""
-
-    __slots__ = ("keep", "req")
-
-    def __init__(self, body: bytes, method: str, path: str, query: str,
-                 headers: dict[str, str] | None):
-        hdrs = msgpack.packb({k.lower(): v for k, v in headers.items()}) if headers \
-            else _EMPTY_MAP
-        self.keep = keep = (method.encode(), path.encode(), query.encode(), hdrs, body)
-        bufs = [ffi.from_buffer(b) for b in keep]
-        self.req = r = ffi.new("eh_request *")
-        r.method, r.method_len = bufs[0], len(keep[0])
-        r.path, r.path_len = bufs[1], len(keep[1])
-        r.query, r.query_len = bufs[2], len(keep[2])
-        r.headers, r.headers_len = bufs[3], len(keep[3])
-        r.body, r.body_len = bufs[4], len(body)
-        self.keep = (keep, bufs)
 
 
 class Tenant:
@@ -253,10 +237,12 @@ class Tenant:
         when ``check``, TenantTrap for a trap or a limit (the instance is discarded)."""
         if export in abi.RESERVED_EXPORTS or export not in self.handlers:
             raise ExportNotFound(self.name, export, self.handlers)
-        rb = RequestBuffer(body, method, path, query, headers)
+        hdrs = msgpack.packb({k.lower(): v for k, v in headers.items()}) if headers \
+            else _EMPTY_MAP
+        body = body if type(body) is bytes else bytes(body)
         inst = self._acquire()
         try:
-            resp = inst.handle(export, rb.req)
+            resp = inst.handle(export, method.encode(), path.encode(), query.encode(), hdrs, body)
         except TenantTrap as trap:
             fatal = [msg for level, msg in self.drain_logs() if level == "fatal"]
             if not fatal:

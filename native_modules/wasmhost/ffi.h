@@ -28,6 +28,13 @@ void eh_instance_free(eh_instance *inst);
 int eh_instance_export(eh_instance *inst, const char *name);
 int eh_instance_call(eh_instance *inst, int idx, uint64_t *vals, uint32_t nvals);
 int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_t *status);
+/* The same with the request field by field: its buffers need only live for
+ * this call (the handler runs inside it), so callers pass bytes straight in. */
+int eh_instance_handle_parts(eh_instance *inst, int idx, const char *method,
+                            uint32_t method_len, const char *path, uint32_t path_len,
+                            const char *query, uint32_t query_len, const char *headers,
+                            uint32_t headers_len, const char *body, uint32_t body_len,
+                            int32_t *status);
 uint8_t *eh_instance_memory(eh_instance *inst, uint64_t *size);
 const uint8_t *eh_instance_response(eh_instance *inst, int32_t *http_status, uint32_t *body_len,
                                     const char **headers, uint32_t *headers_len);

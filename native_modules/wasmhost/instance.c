@@ -181,6 +181,17 @@ uint8_t *eh_instance_memory(eh_instance *inst, uint64_t *size)
     return EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory);
 }
 
+int eh_instance_handle_parts(eh_instance *inst, int idx, const char *method,
+                            uint32_t method_len, const char *path, uint32_t path_len,
+                            const char *query, uint32_t query_len, const char *headers,
+                            uint32_t headers_len, const char *body, uint32_t body_len,
+                            int32_t *status)
+{
+    eh_request req = {method, method_len, path, path_len, query, query_len,
+                      (const uint8_t *)headers, headers_len, (const uint8_t *)body, body_len};
+    return eh_instance_handle(inst, idx, &req, status);
+}
+
 int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_t *status)
 {
     inst->req = *req;
