@@ -5,11 +5,10 @@
  * (nested through PVM, no idle polling) a cross-CPU futex wake costs ~7 us of
  * IPI in the waker and ~15 us more until the woken thread runs: most of an
  * exit round trip again. KVM_RUN from another thread no longer costs a
- * synchronize_rcu (Linux >= 6.12; older kernels keep waking the vCPU
- * thread, as does EH_VM_F_COLD_ON_VCPU_THREAD), so the caller enters the
- * guest itself: the
- * guest serves the call and exits at once (host_waiting is set), one entry
- * and one exit in all.
+ * synchronize_rcu (Linux >= 6.12; older kernels keep waking the vCPU thread,
+ * as does EH_VM_F_COLD_ON_VCPU_THREAD), so the caller enters the guest
+ * itself: the guest serves the call and exits at once (host_waiting is set),
+ * one entry and one exit in all.
  *
  * Invariants:
  *  - Only a caller holding vm->lock runs the vCPU here, and only while the
@@ -25,8 +24,9 @@
  *    immediate_exit and KVM_RUN returns EINTR. Past the deadline the call is
  *    abandoned and the guest reset (not destroyed), as on the vCPU thread. A
  *    guest that answered but did not exit is stopped at a tick and counted
- *    as a forced park (the watchdog's job on the vCPU thread). No signal
- *    reaches the thread outside its runs.
+ *    as a forced park (the watchdog's job on the vCPU thread). The timer is
+ *    disarmed when the run ends; a tick already in flight then finds no run
+ *    bound to the thread and does nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
