@@ -25,8 +25,9 @@
  *    abandoned and the guest reset (not destroyed), as on the vCPU thread. A
  *    guest that answered but did not exit is stopped at a tick and counted
  *    as a forced park (the watchdog's job on the vCPU thread). The timer is
- *    disarmed when the run ends; a tick already in flight then finds no run
- *    bound to the thread and does nothing.
+ *    disarmed when the run ends; a tick already in flight at most leaves
+ *    immediate_exit set, which the next caller's run clears and the vCPU
+ *    thread takes for a spurious stop (no call of its own is in flight).
  */
 #define _GNU_SOURCE
 #include <errno.h>
