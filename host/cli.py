@@ -44,6 +44,7 @@ def doctor(as_json):
     click.echo(f"kvm:               {ok if rep['kvm'] else no} ({rep['kvm_detail']})")
     g = rep["guest_call"]
     click.echo(f"guest call:        {ok if g.get('ok') else no} ({g.get('detail', '')})")
+    click.echo(f"cold calls:        {rep['cold_calls']}")
     iso = rep["default_isolation"]
     warn = "" if iso == "kvm" else click.style("  <- kernels run WITHOUT hardware isolation",
                                                fg="yellow")

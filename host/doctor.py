@@ -31,6 +31,18 @@ def guest_probe() -> dict:
         return {"ok": False, "detail": str(exc)}
 
 
+def cold_call_path() -> str:
+    """Who enters a parked guest: the caller, or its woken vCPU thread."""
+    import platform
+
+    from host.native import lib
+
+    kernel = platform.release()
+    if lib.eh_vm_cold_on_caller():
+        return f"run on the caller's thread (kernel {kernel})"
+    return f"wake the vCPU thread (kernel {kernel} < 6.12: re-binding a vCPU is slow)"
+
+
 def report() -> dict:
     """Everything ``doctor`` prints, as data (the --json shape)."""
     kvm_ok, kvm_reason = isolation.kvm_status()
@@ -39,6 +51,7 @@ def report() -> dict:
         "kvm": kvm_ok,
         "kvm_detail": kvm_reason,
         "guest_call": guest_probe() if kvm_ok else {"ok": False, "detail": kvm_reason},
+        "cold_calls": cold_call_path(),
         "default_isolation": isolation.default(),
         "cpu_features": cpu_features(),
         "toolchains": {k: {"ok": v.ok, "detail": v.detail} for k, v in tcs.items()},

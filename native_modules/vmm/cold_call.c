@@ -112,6 +112,8 @@ int eh_cold_on_caller_ok(void)
     return caller_runs_ok;
 }
 
+int eh_vm_cold_on_caller(void) { return eh_cold_on_caller_ok(); }
+
 int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns)
 {
     timer_t *tm = thread_timer();

@@ -82,6 +82,10 @@ int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_
 int eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
                       eh_offload_res *res, char *err, size_t errlen);
 
+/* 1 where a cold call may run the guest on the caller's thread (the kernel
+ * re-binds a vCPU to a new thread cheaply: Linux >= 6.12), else 0. */
+int eh_vm_cold_on_caller(void);
+
 /* Boots the guest now if none is live (otherwise the first call does). */
 int eh_vm_boot(eh_vm *vm, char *err, size_t errlen);
 
