@@ -26,8 +26,9 @@ def _rss_kib() -> int:
     return 0
 
 
-def test_10k_calls_do_not_grow_fds_or_memory(make_guest):
-    g = make_guest(idle_spin_us=100)
+@pytest.mark.parametrize("spin_us", [100, 0], ids=["warm", "cold-on-caller"])
+def test_10k_calls_do_not_grow_fds_or_memory(make_guest, spin_us):
+    g = make_guest(idle_spin_us=spin_us)
     req, res, _keep = request(1, bytes(range(256)) * 16)
     for _ in range(500):  # warm up allocators and the guest
         g.offload(req, res)
@@ -37,6 +38,37 @@ def test_10k_calls_do_not_grow_fds_or_memory(make_guest):
     assert _fds() == fds
     assert _rss_kib() - rss < 4096  # KiB; no per-call growth
     assert g.stats()["calls"] == 10_500
+    if spin_us == 0:
+        assert g.stats()["caller_runs"] == 10_500
+
+
+def _posix_timers() -> int:
+    with open("/proc/self/timers") as f:
+        return sum(line.startswith("ID:") for line in f)
+
+
+def test_threads_that_made_cold_calls_leave_no_timers(make_guest):
+    # Each calling thread gets a deadline timer for its runs of the guest;
+    # it must go with the thread.
+    import threading
+
+    g = make_guest(idle_spin_us=0)
+    req, res, _keep = request(1, b"123456789")
+    g.offload(req, res)
+    before = _posix_timers()
+    alive: list[int] = []
+
+    def call_and_count():
+        g.offload(req, res)
+        alive.append(_posix_timers())
+
+    for _ in range(50):
+        t = threading.Thread(target=call_and_count)
+        t.start()
+        t.join()
+    assert g.stats()["caller_runs"] == 51
+    assert set(alive) == {before + 1}  # the thread's own timer, while it lives
+    assert _posix_timers() == before
 
 
 def test_guest_rebirth_does_not_leak(make_guest):
