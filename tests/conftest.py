@@ -53,6 +53,15 @@ def c_toolchain():
 
 
 @pytest.fixture(scope="session")
+def rust_toolchain():
+    tc = toolchain.find_rust()
+    if not tc.ok:
+        pytest.skip(f"RUST TOOLCHAIN MISSING -- Rust tenants NOT TESTED: {tc.detail}; "
+                    "run `edgehost setup`")
+    return tc
+
+
+@pytest.fixture(scope="session")
 def built_examples(tmp_path_factory, c_toolchain):
     """A copy of examples/ with every C tenant built from source."""
     from host import build

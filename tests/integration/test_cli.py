@@ -103,6 +103,24 @@ def test_doctor_json():
     assert rep["wasmtime"].startswith("50.")
 
 
+def test_demo_builds_and_runs_every_example(tmp_path, c_toolchain, rust_toolchain):
+    import os
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}  # a clean demo work dir
+    proc = subprocess.run([sys.executable, "-m", "host", "demo"], capture_output=True,
+                          timeout=300, env=env)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, out + proc.stderr.decode()
+    for name in sorted(m.parent.name for m in EXAMPLES.glob("*/edgehost.toml")):
+        assert f"== {name}:" in out, name  # example folders are named as their tenants
+    for shown in ("verify(tampered body)     -> 412 mismatch",
+                  'validate(trailing comma) -> 400 {"error":"trailing-comma","offset":12}',
+                  "extract(/user/name) -> 200 \"ada\"", "query top-3 by cosine:",
+                  "ingest(ragged row) -> 400", "hello('edge') -> 'hello, edge! (visit 1)'"):
+        assert shown in out, shown
+    assert "failed:" not in out and "skipped:" not in out
+
+
 @pytest.mark.parametrize("cmd", [[], ["doctor"], ["build"], ["call"], ["demo"], ["kernel"],
                                  ["bench"], ["setup"]])
 def test_help_everywhere(cmd):

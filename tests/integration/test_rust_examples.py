@@ -14,20 +14,12 @@ import msgpack
 import numpy as np
 import pytest
 
-from host import build, isolation, toolchain
+from host import build, isolation
 from host.tenant import Tenant
 from tests.conftest import EXAMPLES
 from wasm_config import manifest as manifest_mod
 
 pytestmark = pytest.mark.toolchain
-
-
-@pytest.fixture(scope="module")
-def rust():
-    tc = toolchain.find_rust()
-    if not tc.ok:
-        pytest.skip(f"RUST TOOLCHAIN MISSING -- Rust tenants NOT TESTED: {tc.detail}")
-    return tc
 
 
 def build_copy(src: pathlib.Path, dst_root: pathlib.Path, *, iso: str | None = None,
@@ -44,7 +36,7 @@ def build_copy(src: pathlib.Path, dst_root: pathlib.Path, *, iso: str | None = N
     return Tenant(man)
 
 
-def test_every_rust_example_builds_from_a_clean_tree(rust, tmp_path):
+def test_every_rust_example_builds_from_a_clean_tree(rust_toolchain, tmp_path):
     names = []
     for man in sorted(EXAMPLES.glob("*/edgehost.toml")):
         if manifest_mod.load(man).language == "rust":
@@ -55,7 +47,7 @@ def test_every_rust_example_builds_from_a_clean_tree(rust, tmp_path):
 
 # ---- hello-rust ------------------------------------------------------------
 
-def test_hello_counts_visits_and_reads_config(rust, tmp_path, caplog):
+def test_hello_counts_visits_and_reads_config(rust_toolchain, tmp_path, caplog):
     caplog.set_level("INFO")
     t = build_copy(EXAMPLES / "hello-rust", tmp_path)
     r = t.call("hello", b"edge")
@@ -79,7 +71,7 @@ def _mp(t: Tenant, export: str, msg: dict | None = None, **kw):
 
 
 @pytest.mark.parametrize("iso", _isolations())
-def test_similarity_search_matches_numpy(rust, tmp_path, iso):
+def test_similarity_search_matches_numpy(rust_toolchain, tmp_path, iso):
     if iso == "kvm" and not isolation.kvm_usable():
         pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
     t = build_copy(EXAMPLES / "similarity-rust", tmp_path, iso=iso, config={"shard_rows": 7})
@@ -124,7 +116,7 @@ def test_similarity_search_matches_numpy(rust, tmp_path, iso):
         {"id": "v5", "score": 0.0}
 
 
-def test_similarity_rejects_bad_requests(rust, tmp_path):
+def test_similarity_rejects_bad_requests(rust_toolchain, tmp_path):
     t = build_copy(EXAMPLES / "similarity-rust", tmp_path, iso="inproc")
     for body, status, text in (
         (msgpack.packb({"id": "a", "vec": [1.0, 2.0]}), 400, b"vec must hold exactly dim floats"),
@@ -148,7 +140,7 @@ def _py_rows(text: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("iso", _isolations())
-def test_csv_ingest_matches_python_csv(rust, tmp_path, iso):
+def test_csv_ingest_matches_python_csv(rust_toolchain, tmp_path, iso):
     if iso == "kvm" and not isolation.kvm_usable():
         pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
     t = build_copy(EXAMPLES / "csv-ingest-rust", tmp_path, iso=iso, config={"numbers": False})
@@ -172,7 +164,7 @@ def test_csv_ingest_matches_python_csv(rust, tmp_path, iso):
     assert mp == got
 
 
-def test_csv_ingest_types_and_errors(rust, tmp_path):
+def test_csv_ingest_types_and_errors(rust_toolchain, tmp_path):
     t = build_copy(EXAMPLES / "csv-ingest-rust", tmp_path, iso="inproc")
     body = b'name,qty,price,note\nbolt,12,0.25,\n"nut, hex",007,-1e3,""\n\n"7",1.,x,"a ""b"""\n'
     got = json.loads(t.call("ingest", body).body)
@@ -194,7 +186,7 @@ def test_csv_ingest_types_and_errors(rust, tmp_path):
     assert json.loads(t.call("ingest", b"").body) == []
 
 
-def test_csv_ingest_semicolon_dialect(rust, tmp_path):
+def test_csv_ingest_semicolon_dialect(rust_toolchain, tmp_path):
     t = build_copy(EXAMPLES / "csv-ingest-rust", tmp_path, iso="inproc",
                    config={"delimiter": ";"})
     assert json.loads(t.call("ingest", b"a;b\n1,5;x\n").body) == [{"a": "1,5", "b": "x"}]

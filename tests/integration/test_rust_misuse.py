@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from host import build, toolchain
+from host import build
 from host.errors import TenantTrap
 from host.tenant import Tenant, load
 from tests.conftest import REPO
@@ -18,10 +18,7 @@ pytestmark = pytest.mark.toolchain
 
 
 @pytest.fixture(scope="module")
-def misuse(tmp_path_factory) -> Tenant:
-    tc = toolchain.find_rust()
-    if not tc.ok:
-        pytest.skip(f"RUST TOOLCHAIN MISSING -- Rust misuse NOT TESTED: {tc.detail}")
+def misuse(tmp_path_factory, rust_toolchain) -> Tenant:
     d = tmp_path_factory.mktemp("misuse-rust") / "misuse"
     shutil.copytree(REPO / "tests/integration/tenants_rust/misuse", d)
     build.build(d)

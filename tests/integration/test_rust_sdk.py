@@ -28,15 +28,7 @@ TENANTS = REPO / "tests/integration/tenants_rust"
 
 
 @pytest.fixture(scope="module")
-def rust():
-    tc = toolchain.find_rust()
-    if not tc.ok:
-        pytest.skip(f"RUST TOOLCHAIN MISSING -- Rust SDK NOT TESTED: {tc.detail}")
-    return tc
-
-
-@pytest.fixture(scope="module")
-def probe(rust, tmp_path_factory) -> Tenant:
+def probe(rust_toolchain, tmp_path_factory) -> Tenant:
     d = tmp_path_factory.mktemp("probe") / "probe"
     shutil.copytree(TENANTS / "probe", d)
     build.build(d)
@@ -50,7 +42,7 @@ def _crates() -> list[pathlib.Path]:
     return roots
 
 
-def test_sdk_and_tenants_are_warning_free(rust, tmp_path):
+def test_sdk_and_tenants_are_warning_free(rust_toolchain, tmp_path):
     strict = ["-D", "warnings", "-D", "missing_docs"]
     sdk = toolchain.compile_rust_lib(paths.sdk_dir() / "rust/src/lib.rs", tmp_path / "sdk",
                                      crate_name=build.RUST_SDK_CRATE, extra=strict)
@@ -173,7 +165,7 @@ def test_json_kernels_through_the_sdk(probe):
                                             b"byte 5")
 
 
-def test_build_tracks_every_module_of_the_crate(rust, tmp_path):
+def test_build_tracks_every_module_of_the_crate(rust_toolchain, tmp_path):
     d = tmp_path / "sim"
     shutil.copytree(EXAMPLES / "similarity-rust", d, ignore=shutil.ignore_patterns("*.wasm"))
     assert build.build(d)[1] is True
@@ -183,7 +175,7 @@ def test_build_tracks_every_module_of_the_crate(rust, tmp_path):
     assert build.build(d)[1] is True
 
 
-def test_sdk_rlib_builds_into_an_empty_cache(rust, tmp_path, monkeypatch):
+def test_sdk_rlib_builds_into_an_empty_cache(rust_toolchain, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     rlib = build.rust_sdk_rlib()
     assert rlib.is_relative_to(tmp_path) and rlib.stat().st_size > 0
