@@ -135,7 +135,7 @@ static void fault_from_trampoline(eh_guest *g)
     }
     if (r.rip == EH_GL_SYSCALL + 9) { /* just past the syscall trampoline's `out` */
         eh_set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
-                  (unsigned long long)r.rax);
+                     (unsigned long long)r.rax);
         return;
     }
     if (r.rsp < EH_GL_R0_STACK || r.rsp > EH_GL_R0_STACK_TOP - 7 * 8) {
@@ -147,17 +147,17 @@ static void fault_from_trampoline(eh_guest *g)
     uint64_t vec = f[0] & 0xff, code = f[1], rip = f[2];
     if (rip == EH_GL_SYSCALL) { /* PVM faults on the syscall entry itself */
         eh_set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
-                  (unsigned long long)r.rax);
+                     (unsigned long long)r.rax);
         return;
     }
     const char *name = vec < 32 && vec_names[vec] ? vec_names[vec] : "exception";
     if (vec == 14)
         eh_set_fault(g, s.cr2, 1, "page fault (%s %s%s) at rip %#llx", code & 2 ? "write" : "read",
-                  code & 16 ? "instruction fetch, " : "",
-                  code & 1 ? "protection violation" : "not mapped", (unsigned long long)rip);
+                     code & 16 ? "instruction fetch, " : "",
+                     code & 1 ? "protection violation" : "not mapped", (unsigned long long)rip);
     else
         eh_set_fault(g, rip, 1, "%s (vector %llu, error %#llx)", name, (unsigned long long)vec,
-                  (unsigned long long)code);
+                     (unsigned long long)code);
 }
 
 static void take_log(eh_guest *g)
