@@ -202,8 +202,8 @@ class Tenant:
                                        "install") from None
 
         self._guest = vmm.tenant_guest(self.name, deadline_ms=self.manifest.limits["deadline_ms"])
-        fn, ctx = self._guest.offload_sink()
-        lib.eh_tenant_set_offload(self.native, fn, ctx)
+        fn, forget, ctx = self._guest.offload_sink()
+        lib.eh_tenant_set_offload(self.native, fn, forget, ctx)
 
     # -- instances -----------------------------------------------------------------
     def _new_instance(self) -> Instance:

@@ -151,12 +151,15 @@ class Guest:
         return ffi.string(buf).decode(errors="replace")
 
     def offload_sink(self):
-        """``(fn, ctx)`` for C callers: ``fn(ctx, req, res, err, errlen)`` is ``eh_vm_offload``.
+        """``(fn, forget, ctx)`` for C callers (the wasm host API):
+        ``fn(ctx, req, res, mem, mem_len, err, errlen)`` is ``eh_vm_offload_in``,
+        ``forget(ctx, mem)`` is ``eh_vm_forget`` (native_modules/vmm/input_window.c).
 
-        ``ctx`` is this guest's handle: it stays valid until :meth:`close` (the
-        per-tenant registry keeps tenant guests alive until :func:`close_all`),
-        so a C holder must drop it before closing the guest."""
-        return (ffi.cast("void *", ffi.addressof(lib, "eh_vm_offload")),
+        ``ctx`` is this guest's handle: calls need it valid until :meth:`close`
+        (the per-tenant registry keeps tenant guests alive until
+        :func:`close_all`); ``forget`` is safe even after that."""
+        return (ffi.cast("void *", ffi.addressof(lib, "eh_vm_offload_in")),
+                ffi.cast("void *", ffi.addressof(lib, "eh_vm_forget")),
                 ffi.cast("void *", self.handle))
 
     def _check(self, rc: int, what: str) -> None:

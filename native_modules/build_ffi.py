@@ -66,6 +66,7 @@ def make_ffi() -> FFI:
             "-Wall",
             "-Wextra",
             "-Wno-unused-parameter",
+            "-Werror=implicit-function-declaration",  # a missing prototype truncates pointers
         ],
         extra_link_args=["-pthread", "-ldl"],
     )

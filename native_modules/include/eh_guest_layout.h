@@ -57,6 +57,14 @@
 #define EH_GL_SCRATCH    0x1000000ull /* [16 MiB, mem end): I/O buffers, RW NX,
                                          2 MiB or 4 KiB pages per VM config   */
 
+/* Input window: ring-3 READ-ONLY, NX, 2 MiB pages, identity-mapped like the
+ * rest. Backed (when at all) by a second, read-only memory slot that the
+ * monitor points at the calling tenant instance's wasm linear memory, so
+ * large inputs reach kernels without a copy (vmm/input_window.c). Nothing
+ * else lives here; an access past the slot is an MMIO exit, i.e. a fault. */
+#define EH_GL_MAP_GPA    (4ull << 30)
+#define EH_GL_MAP_MAX    (4ull << 30)  /* a wasm32 memory at most            */
+
 #define EH_GL_MEM_MIN    (32ull << 20)
 #define EH_GL_MEM_MAX    (1ull << 30)  /* one PD: 512 x 2 MiB                */
 

@@ -63,6 +63,9 @@ typedef struct eh_vm_stats {
     uint64_t cold_enter_ns;  /* from then to the result: VM entry + the call        */
     uint64_t caller_runs;    /* cold calls run on the caller's thread (cold_call.c) */
     uint64_t caller_run_ns;  /* their time in the guest (entry, call, exit), summed */
+    uint64_t mapped_calls;   /* calls whose input the guest read in place (no copy)  */
+    uint64_t window_maps;    /* times the input window was pointed at a memory       */
+    uint64_t window_drops;   /* ... and taken off one (re-pointed, or forgotten)     */
 } eh_vm_stats;
 
 int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);
@@ -72,6 +75,16 @@ void eh_vm_destroy(eh_vm *vm);
  * copied into the guest's scratch memory, the output is copied back. */
 int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char *err,
                   size_t errlen);
+
+/* The same for a request from a tenant instance whose wasm linear memory is
+ * [mem, mem + mem_len): large inputs inside it may be read by the guest in
+ * place through the read-only input window instead of being copied. */
+int eh_vm_offload_in(void *vm, const eh_offload_req *req, eh_offload_res *res,
+                     const void *mem, uint64_t mem_len, char *err, size_t errlen);
+
+/* The instance that owns mem is going away: the window stops showing it.
+ * Safe to call with a handle that was already destroyed. */
+void eh_vm_forget(void *vm, const void *mem);
 
 /* Same, for any runtime op (enum eh_guest_op); test ops need the test image. */
 int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
@@ -113,6 +126,9 @@ double eh_vm_tsc_per_us(void);
  * cold != 0 waits for the guest to park before each call (the exit path). */
 int eh_vm_bench_calls(eh_vm *vm, const eh_offload_req *req, uint32_t n, int cold,
                       uint64_t *lat_ns, char *err, size_t errlen);
+/* The same through eh_vm_offload_in: req's inputs lie in the "linear memory" mem. */
+int eh_vm_bench_calls_in(eh_vm *vm, const eh_offload_req *req, const void *mem, uint64_t mem_len,
+                         uint32_t n, int cold, uint64_t *lat_ns, char *err, size_t errlen);
 void eh_vm_bench_inproc(const eh_offload_req *req, uint32_t n, uint64_t *lat_ns);
 
 #endif

@@ -8,7 +8,8 @@
  *    permission it needs; nothing there is both writable and executable.
  *  - Monitor pages are supervisor-only; page tables are not mapped at all.
  *  - Scratch [16 MiB, mem_len) is user RW NX with 2 MiB or 4 KiB pages.
- *  - Addresses at or above mem_len are not mapped: any access faults.
+ *  - Addresses at or above mem_len are not mapped (any access faults), but
+ *    for the read-only input window [EH_GL_MAP_GPA, + EH_GL_MAP_MAX).
  *  - Page tables are never modified after the guest starts.
  */
 #define _GNU_SOURCE
@@ -118,6 +119,20 @@ static int build_page_tables(eh_guest *g, const eh_elf_info *elf, int scratch_4k
     map4k_range(g, EH_GL_STACK_BASE, EH_GL_STACK_TOP, PTE_P | PTE_W | PTE_U | PTE_NX);
     if (scratch_4k)
         map4k_range(g, EH_GL_SCRATCH, g->mem_len, PTE_P | PTE_W | PTE_U | PTE_NX);
+    /* the input window: one PD page per GiB, after the page tables (if they
+     * fit below the monitor's end; else this guest has no window) */
+    uint64_t pds = EH_GL_MAP_MAX >> 30;
+    if (g->pt_end + pds * EH_GL_PAGE <= EH_GL_SYS_END) {
+        for (uint64_t k = 0; k < pds; k++) {
+            uint64_t pd = g->pt_end + k * EH_GL_PAGE;
+            u64(g, PDPT)[(EH_GL_MAP_GPA >> 30) + k] = pd | dir;
+            for (uint64_t i = 0; i < 512; i++)
+                u64(g, pd)[i] = (EH_GL_MAP_GPA + (k << 30) + i * EH_GL_HUGE) | PTE_P | PTE_U |
+                                PTE_PS | PTE_NX;
+        }
+        g->pt_end += pds * EH_GL_PAGE;
+        g->win_ok = 1;
+    }
     return 0;
 }
 

@@ -69,6 +69,8 @@ static void guest_free(eh_vm *vm, eh_guest *g)
     vm->stats.resets += atomic_load(&g->resets);
     vm->stats.log_lines += atomic_load(&g->log_lines);
     vm->stats.forced_parks += atomic_load(&g->forced_parks);
+    vm->stats.window_maps += atomic_load(&g->window_maps);
+    vm->stats.window_drops += atomic_load(&g->window_drops);
     if (g->run)
         munmap(g->run, g->run_size);
     if (g->vcpu_fd >= 0)
@@ -229,6 +231,10 @@ int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen)
         return rc;
     }
     vm->spin_tsc = (uint64_t)(vm->cfg.idle_spin_us * eh_vm_tsc_per_us());
+    if (eh_live_add(vm)) {
+        eh_vm_destroy(vm);
+        return EH_VM_ESYS;
+    }
     *out = vm;
     return 0;
 }
@@ -237,6 +243,7 @@ void eh_vm_destroy(eh_vm *vm)
 {
     if (!vm)
         return;
+    eh_live_remove(vm); /* waits out an eh_vm_forget that is using it */
     pthread_mutex_lock(&vm->lock);
     if (vm->g)
         guest_free(vm, vm->g);
@@ -259,7 +266,10 @@ int eh_vm_boot(eh_vm *vm, char *err, size_t errlen)
 
 /* ---- the call ----------------------------------------------------------- */
 typedef struct io_plan {
-    uint64_t in, in2, out, end; /* guest addresses; end = first byte not written */
+    uint64_t in, in2, out;  /* guest addresses the kernel gets                    */
+    uint64_t s_in, s_in2;   /* where copied inputs go in scratch                  */
+    uint64_t c_in, c_in2;   /* bytes copied there (0: read in place via the window) */
+    uint64_t end;           /* first scratch byte past the output                 */
 } io_plan;
 
 static uint64_t up64(uint64_t x) { return (x + 63) & ~63ull; }
@@ -270,25 +280,31 @@ static uint64_t up64(uint64_t x) { return (x + 63) & ~63ull; }
  * same kernel on ordinary host allocations. */
 #define EH_IO_GAP 1088ull
 
-static int plan_io(eh_guest *g, const eh_offload_req *req, io_plan *p, char *err, size_t errlen)
+/* win_in, win_in2: the inputs' input-window addresses, 0 where copied. */
+static int plan_io(eh_guest *g, const eh_offload_req *req, uint64_t win_in, uint64_t win_in2,
+                   io_plan *p, char *err, size_t errlen)
 {
-    uint64_t room = g->mem_len - EH_GL_SCRATCH;
-    if (req->in_len > room || req->in2_len > room || req->out_cap > room ||
-        up64(req->in_len) + up64(req->in2_len) + req->out_cap + 2 * EH_IO_GAP > room) {
-        EH_ERR(err, errlen, "in+in2+out = %llu bytes exceed the guest's %llu bytes of scratch",
-               (unsigned long long)(req->in_len + req->in2_len + req->out_cap),
-               (unsigned long long)room);
-        return EH_VM_ETOOBIG;
-    }
     if ((req->in_len && !req->in) || (req->in2_len && !req->in2) ||
         (req->out_cap && !req->out)) {
         EH_ERR(err, errlen, "NULL buffer with a non-zero length");
         return EH_VM_EINVAL;
     }
-    p->in = EH_GL_SCRATCH;
-    p->in2 = p->in + up64(req->in_len) + EH_IO_GAP;
-    p->out = p->in2 + up64(req->in2_len) + EH_IO_GAP;
+    p->c_in = win_in ? 0 : req->in_len;
+    p->c_in2 = win_in2 ? 0 : req->in2_len;
+    uint64_t room = g->mem_len - EH_GL_SCRATCH;
+    if (p->c_in > room || p->c_in2 > room || req->out_cap > room ||
+        up64(p->c_in) + up64(p->c_in2) + req->out_cap + 2 * EH_IO_GAP > room) {
+        EH_ERR(err, errlen, "in+in2+out = %llu bytes exceed the guest's %llu bytes of scratch",
+               (unsigned long long)(p->c_in + p->c_in2 + req->out_cap),
+               (unsigned long long)room);
+        return EH_VM_ETOOBIG;
+    }
+    p->s_in = EH_GL_SCRATCH;
+    p->s_in2 = p->s_in + up64(p->c_in) + EH_IO_GAP;
+    p->out = p->s_in2 + up64(p->c_in2) + EH_IO_GAP;
     p->end = p->out + req->out_cap;
+    p->in = win_in ? win_in : p->s_in;
+    p->in2 = win_in2 ? win_in2 : p->s_in2;
     return 0;
 }
 
@@ -303,11 +319,11 @@ static void zero_range(eh_guest *g, uint64_t lo, uint64_t hi)
  * gaps and p's output range included). Deferring the clear to here costs
  * nothing in isolation: no guest code of a new call runs before it, and it
  * spares a full clear of inputs that the next copy overwrites anyway. */
-static void zero_stale(eh_guest *g, const io_plan *p, const eh_offload_req *req)
+static void zero_stale(eh_guest *g, const io_plan *p)
 {
     uint64_t stale = g->stale_end;
-    uint64_t in_end = p->in + req->in_len, in2_end = p->in2 + req->in2_len;
-    zero_range(g, in_end, p->in2 < stale ? p->in2 : stale);
+    uint64_t in_end = p->s_in + p->c_in, in2_end = p->s_in2 + p->c_in2;
+    zero_range(g, in_end, p->s_in2 < stale ? p->s_in2 : stale);
     zero_range(g, in2_end, stale);
     g->stale_end = p->end > in2_end ? p->end : in2_end;
 }
@@ -425,15 +441,22 @@ static void refresh(eh_vm *vm, eh_guest *g)
     vm->last_reset_at_ns = eh_now_ns();
 }
 
+/* mem, mem_len: the caller's wasm linear memory, or NULL (see input_window.c). */
 static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
-                       eh_offload_res *res, char *err, size_t errlen)
+                       const uint8_t *mem, uint64_t mem_len, eh_offload_res *res, char *err,
+                       size_t errlen)
 {
     int rc;
     if (!vm->g && (rc = guest_boot(vm, err, errlen)))
         return rc;
     eh_guest *g = vm->g;
+    uint64_t win_in = 0, win_in2 = 0;
+    if (eh_window_prepare(g, req, mem, mem_len)) {
+        win_in = eh_window_gpa(g, req->in, req->in_len);
+        win_in2 = eh_window_gpa(g, req->in2, req->in2_len);
+    }
     io_plan p;
-    if ((rc = plan_io(g, req, &p, err, errlen)))
+    if ((rc = plan_io(g, req, win_in, win_in2, &p, err, errlen)))
         return rc;
     eh_call_window *w = g->win;
     /* Parked: run the call on this thread (cold_call.c) unless an earlier
@@ -456,11 +479,11 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     /* io_lock: no reset may rewrite scratch while we copy in or out. It is
      * never held while waiting for the guest (a reset waits on it). */
     pthread_mutex_lock(&g->io_lock);
-    if (req->in_len)
-        memcpy(g->mem + p.in, (const void *)(uintptr_t)req->in, req->in_len);
-    if (req->in2_len)
-        memcpy(g->mem + p.in2, (const void *)(uintptr_t)req->in2, req->in2_len);
-    zero_stale(g, &p, req);
+    if (p.c_in)
+        memcpy(g->mem + p.s_in, (const void *)(uintptr_t)req->in, p.c_in);
+    if (p.c_in2)
+        memcpy(g->mem + p.s_in2, (const void *)(uintptr_t)req->in2, p.c_in2);
+    zero_stale(g, &p);
     w->op = op;
     w->repeat = repeat;
     w->req = *req;
@@ -502,6 +525,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
             memcpy((void *)(uintptr_t)req->out, g->mem + p.out, n);
         vm->stats.calls++;
         vm->stats.warm_calls += warm;
+        vm->stats.mapped_calls += (win_in | win_in2) != 0;
         uint64_t ran_at = atomic_load(&g->woke_at_ns);
         if (here) {
             vm->stats.caller_runs++;
@@ -542,14 +566,15 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
 }
 
 static int call(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
-                eh_offload_res *res, char *err, size_t errlen)
+                const uint8_t *mem, uint64_t mem_len, eh_offload_res *res, char *err,
+                size_t errlen)
 {
     if (!vm || !req || !res) {
         EH_ERR(err, errlen, "NULL argument");
         return EH_VM_EINVAL;
     }
     pthread_mutex_lock(&vm->lock);
-    int rc = call_locked(vm, op, repeat, req, res, err, errlen);
+    int rc = call_locked(vm, op, repeat, req, mem, mem_len, res, err, errlen);
     pthread_mutex_unlock(&vm->lock);
     return rc;
 }
@@ -557,19 +582,25 @@ static int call(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *r
 int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
                   char *err, size_t errlen)
 {
-    return call(vm, op, 0, req, res, err, errlen);
+    return call(vm, op, 0, req, NULL, 0, res, err, errlen);
 }
 
 int eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
                       eh_offload_res *res, char *err, size_t errlen)
 {
-    return call(vm, EH_OP_REPEAT, repeat, req, res, err, errlen);
+    return call(vm, EH_OP_REPEAT, repeat, req, NULL, 0, res, err, errlen);
 }
 
 int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char *err,
                   size_t errlen)
 {
     return eh_vm_call_op((eh_vm *)vm, EH_OP_OFFLOAD, req, res, err, errlen);
+}
+
+int eh_vm_offload_in(void *vm, const eh_offload_req *req, eh_offload_res *res,
+                     const void *mem, uint64_t mem_len, char *err, size_t errlen)
+{
+    return call((eh_vm *)vm, EH_OP_OFFLOAD, 0, req, mem, mem_len, res, err, errlen);
 }
 
 int eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *err, size_t errlen)
@@ -621,6 +652,8 @@ void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out)
         out->resets += atomic_load(&g->resets);
         out->log_lines += atomic_load(&g->log_lines);
         out->forced_parks += atomic_load(&g->forced_parks);
+        out->window_maps += atomic_load(&g->window_maps);
+        out->window_drops += atomic_load(&g->window_drops);
         out->last_reset_ns = atomic_load(&g->last_reset_ns);
         out->last_reset_pages = atomic_load(&g->last_reset_pages);
         clockid_t cid;

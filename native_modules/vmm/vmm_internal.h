@@ -64,6 +64,12 @@ typedef struct eh_guest {
     uint64_t mem_len;
     eh_call_window *win; /* host view of the call window              */
     uint64_t pt_end;     /* end of the page tables the monitor wrote  */
+    int win_ok;          /* page tables hold the input window            */
+    const uint8_t *win_hva; /* what the window's memory slot shows (NULL:   */
+    uint64_t win_len;       /*   none), and how many bytes of it            */
+    const uint8_t *win_last; /* the memory of the previous call's caller   */
+    _Atomic uint64_t window_maps; /* memory slot registrations               */
+    _Atomic uint64_t window_drops; /* ... and removals                        */
     uint64_t stale_end;  /* scratch [EH_GL_SCRATCH, stale_end) may hold an
                             earlier call's input or output (vm.c zeroes what
                             the next call does not overwrite before posting it) */
@@ -166,6 +172,14 @@ void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 /* Marks the guest for reset and has the parked vCPU thread do it in delay_ns. */
 void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns);
+
+/* input_window.c: 1 when the window now shows mem for req's inputs in it */
+int eh_window_prepare(eh_guest *g, const eh_offload_req *req, const uint8_t *mem,
+                      uint64_t mem_len);
+uint64_t eh_window_gpa(const eh_guest *g, uint64_t ptr, uint64_t n); /* 0: not shown */
+void eh_window_drop(eh_guest *g);
+int eh_live_add(eh_vm *vm);
+void eh_live_remove(eh_vm *vm);
 
 /* cold_call.c: 0 done, EH_VM_ETIMEOUT (guest reset), EH_VM_EFAULT, or 1 when
  * this thread cannot run the vCPU (no timer): use the vCPU thread. */

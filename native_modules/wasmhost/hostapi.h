@@ -31,11 +31,16 @@ enum eh_abi_error {
     EH_ERR_TIMEOUT = -7,
 };
 
-/* Offload sink: runs one kernel request whose addresses are host pointers.
- * Returns 0 when the kernel ran (its status is in res), or a negative
- * EH_OFFLOAD_* code with a one-line reason in err. */
+/* Offload sink: runs one kernel request whose addresses are host pointers,
+ * all inside the calling instance's linear memory [mem, mem + mem_len) (the
+ * sink may let the guest read inputs there in place). Returns 0 when the
+ * kernel ran (its status is in res), or a negative EH_OFFLOAD_* code with a
+ * one-line reason in err. */
 typedef int (*eh_offload_fn)(void *ctx, const eh_offload_req *req, eh_offload_res *res,
-                             char *err, size_t errlen);
+                             const void *mem, uint64_t mem_len, char *err, size_t errlen);
+/* The sink must stop using mem: its instance is being freed (wasmtime may
+ * give the pages to another tenant). */
+typedef void (*eh_forget_fn)(void *ctx, const void *mem);
 #define EH_OFFLOAD_FAULT (-1)
 #define EH_OFFLOAD_TIMEOUT (-2)
 #define EH_OFFLOAD_TOO_LARGE (-3)
@@ -71,6 +76,7 @@ typedef struct eh_tenant {
     eh_limits limits;
     uint64_t allowed_kernels;  /* bit i set: EH_KERNEL id i may be offloaded              */
     eh_offload_fn offload;     /* NULL: offload unavailable                               */
+    eh_forget_fn offload_forget;
     void *offload_ctx;
     /* config: msgpack-encoded values by key, sorted by key */
     uint32_t config_count;
@@ -130,6 +136,9 @@ typedef struct eh_instance {
     eh_response resp;
     uint32_t input_ptr, input_cap;    /* the tenant's edgehost_alloc buffer      */
     int trap_kind;                    /* enum eh_trap_kind of the last failure  */
+    eh_forget_fn forget;              /* the sink that saw this memory, told on */
+    void *forget_ctx;                 /*   free (copied: the tenant may go first) */
+    const void *forget_mem;           /*   and the memory base it saw last       */
     char error[512];
 } eh_instance;
 

@@ -5,6 +5,7 @@
  * offload sink is installed, otherwise in process. */
 #include <stdio.h>
 #include <string.h>
+#include "wasmhost/ffi.h"
 #include "wasmhost/imports.h"
 
 /* Layout in tenant memory (little-endian, no padding): 64 bytes. */
@@ -29,7 +30,14 @@ int eh_tenant_run_kernel(eh_instance *inst, const eh_offload_req *req, eh_offloa
         eh_kernel_run(req, res);
         return 0;
     }
-    int rc = t->offload(t->offload_ctx, req, res, inst->error, sizeof inst->error);
+    uint64_t mem_len = 0;
+    const uint8_t *mem = inst->memory_ready ? eh_instance_memory(inst, &mem_len) : NULL;
+    if (inst->forget && inst->forget_mem && inst->forget_mem != mem) /* the memory moved */
+        inst->forget(inst->forget_ctx, inst->forget_mem);
+    inst->forget = t->offload_forget;
+    inst->forget_ctx = t->offload_ctx;
+    inst->forget_mem = mem;
+    int rc = t->offload(t->offload_ctx, req, res, mem, mem_len, inst->error, sizeof inst->error);
     if (rc == 0)
         return 0;
     if (rc == EH_OFFLOAD_TIMEOUT)

@@ -131,6 +131,8 @@ void eh_instance_free(eh_instance *inst)
         return;
     for (uint32_t i = 0; i < inst->nexports; i++)
         free(inst->export_names[i]);
+    if (inst->forget && inst->forget_mem) /* before the pages can go to anyone else */
+        inst->forget(inst->forget_ctx, inst->forget_mem);
     if (inst->store)
         EH_WT.wasmtime_store_delete(inst->store);
     free(inst);

@@ -128,9 +128,10 @@ int eh_tenant_set_config(eh_tenant *t, uint32_t count, const char *const *keys,
 
 void eh_tenant_set_kernels(eh_tenant *t, uint64_t allowed_mask) { t->allowed_kernels = allowed_mask; }
 
-void eh_tenant_set_offload(eh_tenant *t, void *fn, void *ctx)
+void eh_tenant_set_offload(eh_tenant *t, void *fn, void *forget, void *ctx)
 {
     t->offload = (eh_offload_fn)fn;
+    t->offload_forget = (eh_forget_fn)forget;
     t->offload_ctx = ctx;
 }
 
