@@ -107,7 +107,7 @@ wasm_trap_t *eh_imp_crc32c(void *env, wasmtime_caller_t *caller, wasmtime_val_ra
     eh_offload_req req = {.kernel = EH_KERNEL_CRC32C, .arg = {(uint32_t)A(2)},
                           .in = (uint64_t)(uintptr_t)p, .in_len = (uint32_t)A(1)};
     eh_offload_res res;
-    int rc = eh_tenant_run_kernel(m.inst, &req, &res);
+    int rc = eh_tenant_run_kernel(&m, &req, &res);
     if (rc < 0)
         return eh_trap_msg("edgehost.crc32c: %s", m.inst->error);
     args[0].i32 = (int32_t)(uint32_t)res.value;

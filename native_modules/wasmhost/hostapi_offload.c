@@ -5,7 +5,6 @@
  * offload sink is installed, otherwise in process. */
 #include <stdio.h>
 #include <string.h>
-#include "wasmhost/ffi.h"
 #include "wasmhost/imports.h"
 
 /* Layout in tenant memory (little-endian, no padding): 64 bytes. */
@@ -18,8 +17,10 @@ _Static_assert(sizeof(eh_wasm_offload_req) == 64, "wasm offload request is ABI")
 
 #define A(i) (args[i].i32)
 
-int eh_tenant_run_kernel(eh_instance *inst, const eh_offload_req *req, eh_offload_res *res)
+/* Runs req for the instance whose memory is m (the caller's, already resolved). */
+int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_res *res)
 {
+    eh_instance *inst = m->inst;
     eh_tenant *t = inst->tenant;
     if (req->kernel >= 64 || !(t->allowed_kernels & (1ull << req->kernel))) {
         snprintf(inst->error, sizeof inst->error, "kernel %u is not allowed for tenant %s",
@@ -30,14 +31,13 @@ int eh_tenant_run_kernel(eh_instance *inst, const eh_offload_req *req, eh_offloa
         eh_kernel_run(req, res);
         return 0;
     }
-    uint64_t mem_len = 0;
-    const uint8_t *mem = inst->memory_ready ? eh_instance_memory(inst, &mem_len) : NULL;
-    if (inst->forget && inst->forget_mem && inst->forget_mem != mem) /* the memory moved */
+    if (inst->forget && inst->forget_mem && inst->forget_mem != m->base) /* the memory moved */
         inst->forget(inst->forget_ctx, inst->forget_mem);
     inst->forget = t->offload_forget;
     inst->forget_ctx = t->offload_ctx;
-    inst->forget_mem = mem;
-    int rc = t->offload(t->offload_ctx, req, res, mem, mem_len, inst->error, sizeof inst->error);
+    inst->forget_mem = m->base;
+    int rc = t->offload(t->offload_ctx, req, res, m->base, m->size, inst->error,
+                        sizeof inst->error);
     if (rc == 0)
         return 0;
     if (rc == EH_OFFLOAD_TIMEOUT)
@@ -76,7 +76,7 @@ EH_IMPORT_DEF(offload)
     };
     eh_offload_res res;
     memset(&res, 0, sizeof res);
-    int rc = eh_tenant_run_kernel(m.inst, &req, &res);
+    int rc = eh_tenant_run_kernel(&m, &req, &res);
     if (rc < 0) {
         args[0].i32 = rc;
         return NULL;

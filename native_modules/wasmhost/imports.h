@@ -34,5 +34,5 @@ EH_IMPORT(offload);
 
 /* Runs one kernel for inst's tenant: allowed-kernel check, then the tenant's
  * offload sink (kvm) or in process. 0, or <0 with inst->error set. */
-int eh_tenant_run_kernel(eh_instance *inst, const eh_offload_req *req, eh_offload_res *res);
+int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_res *res);
 #endif
