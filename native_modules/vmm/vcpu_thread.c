@@ -521,6 +521,12 @@ int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
     }
 }
 
+void eh_vcpu_wake(eh_guest *g)
+{
+    atomic_fetch_add(&g->wake, 1);
+    eh_futex_wake(&g->wake);
+}
+
 void eh_vcpu_kick(eh_guest *g)
 {
     if (atomic_load(&g->state) != EH_VCPU_DEAD)
@@ -530,8 +536,7 @@ void eh_vcpu_kick(eh_guest *g)
 void eh_vcpu_stop(eh_guest *g)
 {
     atomic_store(&g->stop, 1);
-    atomic_fetch_add(&g->wake, 1);
-    eh_futex_wake(&g->wake);
+    eh_vcpu_wake(g);
     eh_vcpu_kick(g);
     pthread_join(g->thread, NULL);
 }

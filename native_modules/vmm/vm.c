@@ -503,8 +503,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     uint64_t wake_at = 0, woken_at = 0;
     if (!warm && !here) {
         wake_at = eh_now_ns();
-        atomic_fetch_add(&g->wake, 1);
-        eh_futex_wake(&g->wake);
+        eh_vcpu_wake(g);
         woken_at = eh_now_ns();
     }
     pthread_mutex_unlock(&g->io_lock);
@@ -512,8 +511,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     if (here && (rc = eh_cold_call(g, seq, (uint64_t)vm->cfg.time_limit_ms * 1000000ull)) == 1) {
         here = 0; /* this thread cannot run it: the vCPU thread does */
         atomic_store(&g->caller_run, 0);
-        atomic_fetch_add(&g->wake, 1);
-        eh_futex_wake(&g->wake);
+        eh_vcpu_wake(g);
     }
     if (!here)
         rc = wait_call(vm, g, seq, !warm);

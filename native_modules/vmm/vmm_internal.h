@@ -163,6 +163,7 @@ void eh_snap_free(eh_guest *g);
 int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen);
 void eh_vcpu_stop(eh_guest *g);
 void eh_vcpu_kick(eh_guest *g);
+void eh_vcpu_wake(eh_guest *g); /* unparks the vCPU thread (futex) */
 int eh_vcpu_sig(void);                    /* the timeout signal (handler installed) */
 void eh_vcpu_bind_run(struct kvm_run *run); /* the run its handler stops, per thread */
 /* The exit in g->run: an EH_DONE_* kind, 0 for a handled exit the guest may
