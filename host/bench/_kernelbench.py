@@ -108,6 +108,22 @@ def call_seconds(fn, target_s: float, repeat: int = 5) -> float:
     return loop_seconds(run_n, target_s, repeat)
 
 
+def guest_latencies(guest, req, n: int, *, cold: bool = False, mem=None) -> list[int]:
+    """Latencies (ns) of ``n`` calls of ``req`` into ``guest`` (a host.vmm.Guest)
+    from the monitor's C loop; ``cold`` waits for the guest to park before each;
+    ``mem``: a buffer holding the inputs, passed as the caller's linear memory
+    so that large ones are read in place (the input window)."""
+    lat = ffi.new("uint64_t[]", n)
+    err = ffi.new("char[]", 256)
+    base = ffi.from_buffer(mem) if mem is not None else ffi.NULL
+    size = len(mem) if mem is not None else 0
+    rc = kernels_lib().eh_vm_bench_calls_in(guest.handle, req, base, size, n, int(cold), lat,
+                                           err, 256)
+    if rc:
+        raise EdgehostError(f"guest call failed ({rc}): {ffi.string(err).decode()}")
+    return list(lat)
+
+
 class KvmRunner:
     """Times one request in a fresh KVM guest (host.vmm) by the monitor's C
     call loop: per call = input copy into the guest + doorbell + kernel +
@@ -135,17 +151,6 @@ class KvmRunner:
         self.close()
         return False
 
-    def _calls(self, req, n: int, mem=None) -> list[int]:
-        lat = ffi.new("uint64_t[]", n)
-        err = ffi.new("char[]", 256)
-        base = ffi.from_buffer(mem) if mem is not None else ffi.NULL
-        size = len(mem) if mem is not None else 0
-        rc = kernels_lib().eh_vm_bench_calls_in(self.guest.handle, req, base, size, n, 0, lat,
-                                               err, 256)
-        if rc:
-            raise EdgehostError(f"guest call failed ({rc}): {ffi.string(err).decode()}")
-        return list(lat)
-
     def repeat_seconds(self, req, n: int) -> float:
         """Wall seconds of one guest call that runs ``req`` ``n`` times."""
         res = ffi.new("eh_offload_res *")
@@ -160,9 +165,9 @@ class KvmRunner:
         """Median seconds per warm guest call of ``req`` over about ``target_s``;
         ``mem``: a buffer holding the inputs, passed as the caller's linear
         memory so that large ones are read in place (the input window)."""
-        first = median(self._calls(req, 5, mem))
+        first = median(guest_latencies(self.guest, req, 5, mem=mem))
         n = max(5, min(20000, int(target_s * 1e9 / max(first, 1))))
-        return median(self._calls(req, n, mem)) / 1e9
+        return median(guest_latencies(self.guest, req, n, mem=mem)) / 1e9
 
 
 def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> tuple:
@@ -173,8 +178,10 @@ def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> t
     C loop. Medians; the guest figure is None when noise swamped every round
     (a busy machine), never a made-up one. n makes the long call at least
     20x the single one."""
-    native = NativeRequest.__new__(NativeRequest)
-    native.req, native.res = req, ffi.new("eh_offload_res *")
+    res = ffi.new("eh_offload_res *")
+
+    def in_process(n):
+        kernels_lib().eh_kernel_run_many(req, res, n)
 
     def single():
         return min(kvm.repeat_seconds(req, 1) for _ in range(2))
@@ -187,7 +194,7 @@ def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> t
         diff = kvm.repeat_seconds(req, n) - single()
         if diff > 0:
             guest.append(diff / (n - 1))
-        local.append(loop_seconds(native.run, target_s, repeat=1))
+        local.append(loop_seconds(in_process, target_s, repeat=1))
     return (median(guest) if guest else None), median(local)
 
 

@@ -33,6 +33,7 @@ import time
 
 import click
 
+from host.bench._kernelbench import guest_latencies
 from host.bench.common import emit, percentile
 from host.errors import EdgehostError
 from host.native import ffi, kernels_lib, lib
@@ -64,19 +65,6 @@ def _latency_row(impl, lat, **extra):
     return {"bench": "offload", "impl": impl, "op": "latency",
             "ns_per_call": statistics.median(lat), "p50_ns": percentile(lat, 50),
             "p99_ns": percentile(lat, 99), "calls": len(lat), **extra}
-
-
-def _guest_calls(guest, req, n, cold, mem=None):
-    """Latencies (ns) of n calls from the C loop; ``mem``: a buffer holding the
-    input, passed as the caller's linear memory (the input window may map it)."""
-    lat = ffi.new("uint64_t[]", n)
-    err = ffi.new("char[]", 256)
-    base = ffi.from_buffer(mem) if mem is not None else ffi.NULL
-    rc = lib.eh_vm_bench_calls_in(guest.handle, req, base, len(mem) if mem is not None else 0,
-                                  n, 1 if cold else 0, lat, err, 256)
-    if rc:
-        raise EdgehostError(f"guest bench call failed ({rc}): {ffi.string(err).decode()}")
-    return list(lat)
 
 
 def _cold_breakdown(before: dict, after: dict) -> list[dict]:
@@ -114,14 +102,15 @@ def _latency(vmm, n):
     r = _Req(CRC32C, bytes(range(64)))
     rows = []
     with vmm.Guest(idle_spin_us=100) as g:
-        _guest_calls(g, r.req, 1000, False)  # boot + warm-up
-        lat = _guest_calls(g, r.req, n, False)
+        guest_latencies(g, r.req, 1000)  # boot + warm-up
+        lat = guest_latencies(g, r.req, n)
         st = g.stats()
         rows.append(_latency_row("kvm-warm", lat, warm_share=st["warm_calls"] / st["calls"]))
     with vmm.Guest(idle_spin_us=0) as g:
-        _guest_calls(g, r.req, 20, True)
+        guest_latencies(g, r.req, 20, cold=True)
         before = g.stats()
-        rows.append(_latency_row("kvm-cold", _guest_calls(g, r.req, max(n // 20, 200), True)))
+        rows.append(_latency_row("kvm-cold",
+                                 guest_latencies(g, r.req, max(n // 20, 200), cold=True)))
         rows += _cold_breakdown(before, g.stats())
         rows.append({"bench": "offload", "impl": "kvm", "op": "exit_rtt",
                      "ns_per_call": statistics.median(g.ping(2000) for _ in range(5)),
@@ -132,9 +121,10 @@ def _latency(vmm, n):
                      "pages": g.stats()["last_reset_pages"],
                      "note": "host reset after a crc32c(64 B) call"})
     with vmm.Guest(idle_spin_us=0, cold_on_caller=False) as g:  # the path a cold call avoids
-        _guest_calls(g, r.req, 20, True)
+        guest_latencies(g, r.req, 20, cold=True)
         before = g.stats()
-        rows.append(_latency_row("kvm-cold-wake", _guest_calls(g, r.req, max(n // 40, 100), True),
+        rows.append(_latency_row("kvm-cold-wake",
+                                 guest_latencies(g, r.req, max(n // 40, 100), cold=True),
                                  note="cold call that wakes the parked vCPU thread instead"))
         rows += _cold_breakdown(before, g.stats())
     rows.append(_latency_row("inproc", _inproc_calls(r.req, n)))
@@ -175,10 +165,10 @@ def _copy_share(vmm, n):
     mem.write(os.urandom(1 << 20))
     r = _Req(CRC32C, memoryview(mem))
     with vmm.Guest(idle_spin_us=200) as g:
-        _guest_calls(g, r.req, 20, False)
-        copied = statistics.median(_guest_calls(g, r.req, n, False))
-        _guest_calls(g, r.req, 20, False, mem)
-        in_place = statistics.median(_guest_calls(g, r.req, n, False, mem))
+        guest_latencies(g, r.req, 20)
+        copied = statistics.median(guest_latencies(g, r.req, n))
+        guest_latencies(g, r.req, 20, mem=mem)
+        in_place = statistics.median(guest_latencies(g, r.req, n, mem=mem))
         mapped = g.stats()["mapped_calls"]
     inproc = statistics.median(_inproc_calls(r.req, n))
     note = "share of the guest call not spent in the kernel"
@@ -197,7 +187,7 @@ def _copy_share(vmm, n):
 def _idle_cpu(vmm):
     r = _Req(CRC32C, bytes(64))
     with vmm.Guest(idle_spin_us=100) as g:
-        _guest_calls(g, r.req, 100, False)
+        guest_latencies(g, r.req, 100)
         g.wait_parked()
         c0, t0 = g.stats()["vcpu_cpu_ns"], time.perf_counter_ns()
         time.sleep(0.2)
