@@ -33,14 +33,8 @@ EDGEHOST_HANDLER(hello)
     if (!in_len)
         at = append(at - 5, "world", 5);
     at = append(at, "! (visit ", 9);
-    char digits[10];
-    int d = 0;
-    do {
-        digits[d++] = (char)('0' + visits % 10);
-        visits /= 10;
-    } while (visits);
-    while (d)
-        at = append(at, &digits[--d], 1);
+    char digits[20];
+    at = append(at, digits, eh_dec64(visits, digits));
     at = append(at, ")", 1);
     eh_log(EH_LOG_INFO, "hello handled a request");
     eh_set_header_str("content-type", "text/plain");

@@ -35,13 +35,7 @@ static void put_str(const char *s) { put(s, eh_strlen(s)); }
 static void put_u64(uint64_t v)
 {
     char d[20];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        put(&d[--n], 1);
+    put(d, eh_dec64(v, d));
 }
 /* `s` as a JSON string literal (quotes, backslashes and controls escaped). */
 static void put_json_string(const char *s, uint32_t n)

@@ -288,6 +288,20 @@ static inline void eh_hex32(uint32_t v, char out[8])
         out[i] = d[v & 15];
 }
 
+/* Decimal digits of v into out[20] (no NUL); returns how many. */
+static inline uint32_t eh_dec64(uint64_t v, char out[20])
+{
+    char rev[20];
+    uint32_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    return n;
+}
+
 #ifdef EDGEHOST_IMPLEMENTATION
 /* A grow-only region backed by memory.grow directly (the SDK needs no libc):
  * growing abandons the old block, so sizes settle after a few requests. */
