@@ -1,15 +1,40 @@
-"""Build hooks: the cffi extension (native_modules._native) and the KVM guest
-image (native_modules/guest/*.elf), both compiled from source at install time."""
+"""Build hooks and the package map.
+
+The repository keeps the design card's top-level folders; the installed
+package is one import name, ``edgehost``:
+
+    host/            -> edgehost/
+    wasm_config/     -> edgehost/wasm_config/
+    native_modules/  -> edgehost/native_modules/   (the cffi extension ``_native``,
+                        the KVM guest image, and the kernel sources that
+                        ``edgehost bench`` compiles to wasm32)
+    sdk/, examples/  -> edgehost/_bundled/          (``edgehost build``/``demo``)
+
+The native module is built for CPython's stable ABI, so one wheel serves
+every supported Python (tag ``cp311-abi3``).
+"""
 
 import importlib.util
 import pathlib
 import shutil
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).resolve().parent
+
+PACKAGE_DIR = {
+    "edgehost": "host",
+    "edgehost.wasm_config": "wasm_config",
+    "edgehost.native_modules": "native_modules",
+}
+PACKAGES = (["edgehost"] + [f"edgehost.{p}" for p in find_packages("host")]
+            + ["edgehost.wasm_config", "edgehost.native_modules"])
+# Sources the installed package needs at run time: the guest image (built
+# below) and what the wasm32 kernel builds of the benchmarks compile.
+NATIVE_DATA = ["guest/*.elf", "include/*.h", "kernels/*.h", "kernels/*.c", "kernels/*/*.h",
+               "kernels/*/*.c"]
 
 
 class BuildWithGuest(build_ext):
@@ -18,22 +43,22 @@ class BuildWithGuest(build_ext):
     def run(self):
         super().run()
         builder = ROOT / "native_modules" / "guest" / "build_guest.py"
-        if not builder.exists():
-            return
         spec = importlib.util.spec_from_file_location("build_guest", builder)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        dest_root = ROOT if self.inplace else pathlib.Path(self.build_lib)
-        mod.build(dest_root / "native_modules" / "guest")
+        if self.inplace:
+            mod.build(ROOT / "native_modules" / "guest")
+        else:
+            mod.build(pathlib.Path(self.build_lib) / "edgehost" / "native_modules" / "guest")
 
 
 class BuildWithBundle(build_py):
-    """build_py that bundles sdk/ and examples/ into host/_bundled (used by
+    """build_py that bundles sdk/ and examples/ into edgehost/_bundled (used by
     ``edgehost build`` and ``edgehost demo`` in non-editable installs)."""
 
     def run(self):
         super().run()
-        dest = pathlib.Path(self.build_lib) / "host" / "_bundled"
+        dest = pathlib.Path(self.build_lib) / "edgehost" / "_bundled"
         for name in ("sdk", "examples"):
             target = dest / name
             if target.exists():
@@ -43,6 +68,10 @@ class BuildWithBundle(build_py):
 
 
 setup(
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
+    package_data={"edgehost.native_modules": NATIVE_DATA},
     cffi_modules=["native_modules/build_ffi.py:ffibuilder"],
     cmdclass={"build_ext": BuildWithGuest, "build_py": BuildWithBundle},
+    options={"bdist_wheel": {"py_limited_api": "cp311"}},
 )

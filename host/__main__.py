@@ -1,3 +1,3 @@
-from host.cli import main
+from edgehost.cli.main import main
 
 main()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata
 
-from host import isolation, toolchain
-from host.native import kernels_lib
+from edgehost import isolation
+from edgehost.native import kernels_lib
+from edgehost.toolchain import compilers as toolchain
 
 FEATURE_BITS = {  # native_modules/kernels/dispatch.h EH_CPU_*
     "sse4.2": 0, "pclmulqdq": 1, "avx2": 2, "bmi2": 3, "avx512f": 4, "avx512bw": 5,
@@ -20,13 +21,11 @@ def cpu_features() -> list[str]:
 
 
 def guest_probe() -> dict:
-    """Run one real call in a KVM guest, if the monitor is built."""
+    """Run one real call in a KVM guest."""
+    from edgehost.isolation import guest
+
     try:
-        from host import vmm
-    except ImportError:
-        return {"ok": False, "detail": "KVM monitor not built into this install"}
-    try:
-        return vmm.probe()
+        return guest.probe()
     except Exception as exc:  # doctor reports, never crashes
         return {"ok": False, "detail": str(exc)}
 
@@ -35,7 +34,7 @@ def cold_call_path() -> str:
     """Who enters a parked guest: the caller, or its woken vCPU thread."""
     import platform
 
-    from host.native import lib
+    from edgehost.native import lib
 
     kernel = platform.release()
     if lib.eh_vm_cold_on_caller():

@@ -3,21 +3,9 @@ the CLI prints ``str(err)`` and exits non-zero, never a traceback."""
 
 from __future__ import annotations
 
-
-class EdgehostError(Exception):
-    """Base of every error edgehost raises on purpose."""
-
-    exit_code = 1
-
-
-class ConfigError(EdgehostError):
-    """A manifest or a .wasm does not satisfy the tenant contract."""
-
-    def __init__(self, message: str, *, path: str | None = None, field: str | None = None):
-        self.path, self.field = path, field
-        where = f"{path}: " if path else ""
-        what = f"{field}: " if field else ""
-        super().__init__(f"{where}{what}{message}")
+# The root of the hierarchy and ConfigError belong to the tenant contract
+# (edgehost.wasm_config), which must not depend on the runtime.
+from edgehost.wasm_config.errors import ConfigError, EdgehostError  # noqa: F401
 
 
 class TenantNotFound(EdgehostError):

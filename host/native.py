@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 
-from host.errors import EdgehostError
+from edgehost.errors import EdgehostError
 
 try:
-    from native_modules._native import ffi, lib
+    from edgehost.native_modules._native import ffi, lib
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise EdgehostError(
         f"native extension not built ({exc}); reinstall with: pip install -e ."

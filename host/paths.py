@@ -13,7 +13,7 @@ _REPO = _HERE.parent
 
 
 def _pick(name: str) -> pathlib.Path:
-    for base in (_REPO, _BUNDLED):
+    for base in (_BUNDLED, _REPO):  # an installed wheel, then a source checkout
         if (base / name).is_dir():
             return base / name
     raise FileNotFoundError(f"edgehost {name}/ not found (broken install?)")

@@ -1,4 +1,4 @@
-"""cffi (API mode) builder for ``native_modules._native``.
+"""cffi (API mode) builder for ``edgehost.native_modules._native``.
 
 Each component folder (``wasmhost``, ``kernels``, ``vmm``) owns:
 
@@ -54,7 +54,7 @@ def make_ffi() -> FFI:
     cdef, header = _cdef_and_header()
     ffibuilder.cdef(cdef)
     ffibuilder.set_source(
-        "native_modules._native",
+        "edgehost.native_modules._native",
         header,
         sources=_sources(),
         include_dirs=[str(HERE), str(HERE / "include")],

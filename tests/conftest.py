@@ -8,9 +8,9 @@ import shutil
 import pytest
 import wasmtime
 
-from host import toolchain
-from host.tenant import Tenant
-from wasm_config import manifest as manifest_mod
+from edgehost.runtime.tenant import Tenant
+from edgehost.toolchain import compilers as toolchain
+from edgehost.wasm_config import manifest as manifest_mod
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -38,7 +38,7 @@ def native_variants(family: str) -> list:
     """Every native ISA variant of a kernel family as pytest params, skipped
     where this CPU lacks it. The wasm32-only simd128 variant is left out: the
     wasm tests (test_*_wasm.py, test_dispatch_wasm.py) run it."""
-    from host.kernels._common import variants
+    from edgehost.kernels._common import variants
 
     return [pytest.param(name, marks=pytest.mark.skipif(not ok, reason="CPU lacks it"))
             for name, ok in variants(family) if name != "simd128"]
@@ -64,7 +64,7 @@ def rust_toolchain():
 @pytest.fixture(scope="session")
 def built_examples(tmp_path_factory, c_toolchain):
     """A copy of examples/ with every C tenant built from source."""
-    from host import build
+    from edgehost.toolchain import build
 
     dst = tmp_path_factory.mktemp("examples")
     for man in EXAMPLES.glob("*/edgehost.toml"):

@@ -7,7 +7,7 @@ the two identical."""
 
 from __future__ import annotations
 
-from wasm_config import abi, manifest
+from edgehost.wasm_config import abi, manifest
 
 BEGIN, END = "<!-- abi:begin -->", "<!-- abi:end -->"
 

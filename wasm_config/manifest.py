@@ -34,8 +34,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-from host.errors import ConfigError
-from wasm_config.abi import KERNELS
+from edgehost.wasm_config.abi import KERNELS
+from edgehost.wasm_config.errors import ConfigError
 
 MANIFEST_NAME = "edgehost.toml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

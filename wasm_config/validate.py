@@ -11,8 +11,8 @@ import re
 
 import wasmtime
 
-from host.errors import ConfigError
-from wasm_config import abi
+from edgehost.wasm_config import abi
+from edgehost.wasm_config.errors import ConfigError
 
 _VERSION_RE = re.compile(r"^edgehost_abi_v(\d+)$")
 

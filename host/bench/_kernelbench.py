@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 
-from host.bench.common import median
-from host.errors import EdgehostError, IsolationUnavailable
-from host.kernels._common import use_variant, variants
-from host.native import ffi, kernels_lib
+from edgehost.bench.common import median
+from edgehost.errors import EdgehostError, IsolationUnavailable
+from edgehost.kernels._common import use_variant, variants
+from edgehost.native import ffi, kernels_lib
 
 
 class NativeRequest:
@@ -134,7 +134,8 @@ class KvmRunner:
     """
 
     def __init__(self, variant: str | None = None, mem_mb: int = 256):
-        from host import isolation, vmm
+        from edgehost import isolation
+        from edgehost.isolation import guest as vmm
 
         ok, reason = isolation.kvm_status()
         if not ok:

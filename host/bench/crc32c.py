@@ -16,7 +16,7 @@ import os
 
 import click
 
-from host.bench._kernelbench import (
+from edgehost.bench._kernelbench import (
     KvmRunner,
     NativeRequest,
     calls,
@@ -24,10 +24,10 @@ from host.bench._kernelbench import (
     kvm_variant_rows,
     pinned,
 )
-from host.bench.common import emit, gbps
-from host.errors import EdgehostError
-from host.kernels import crc32c as eh_crc32c
-from host.kernels._common import active_variant, use_variant, variants
+from edgehost.bench.common import emit, gbps
+from edgehost.errors import EdgehostError
+from edgehost.kernels import crc32c as eh_crc32c
+from edgehost.kernels._common import active_variant, use_variant, variants
 
 KERNEL = 1
 SIZES = (64, 4096, 65536, 1 << 20)
@@ -95,7 +95,7 @@ IN_PLACE_MIN = 128 << 10  # vmm/input_window.c maps inputs from this size
 
 
 def _wasm(sizes_data, target_s):
-    from host.bench.wasmkernels import WasmKernels
+    from edgehost.bench.wasmkernels import WasmKernels
 
     for flavor in ("scalar", "simd128"):
         for variant in ("byte", "slice8", "slice16"):

@@ -17,11 +17,11 @@ import random
 
 import click
 
-from host.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
-from host.bench.common import emit, gbps
-from host.errors import EdgehostError, IsolationUnavailable
-from host.kernels import csv as ck
-from host.kernels._common import use_variant, variants
+from edgehost.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
+from edgehost.bench.common import emit, gbps
+from edgehost.errors import EdgehostError, IsolationUnavailable
+from edgehost.kernels import csv as ck
+from edgehost.kernels._common import use_variant, variants
 
 
 def mixed_csv(target: int = 8 << 20, seed: int = 5) -> bytes:
@@ -96,7 +96,7 @@ def _kvm_guest(data, target_s):
 
 
 def _wasm(data, target_s):
-    from host.bench.wasmkernels import WasmKernels
+    from edgehost.bench.wasmkernels import WasmKernels
 
     fields = len(ck.csv_index(data, isolation="inproc").ends)
     runs = [("scalar", "scalar"), ("scalar", "swar"), ("simd128", "swar"), ("simd128", "simd128")]

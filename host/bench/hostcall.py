@@ -16,11 +16,11 @@ import pathlib
 import click
 import wasmtime
 
-from host import engine as engine_mod
-from host.bench.common import autorange, emit, median, time_per_call
-from host.native import ffi, lib
-from host.tenant import Tenant
-from wasm_config import manifest as manifest_mod
+from edgehost.bench.common import autorange, emit, median, time_per_call
+from edgehost.native import ffi, lib
+from edgehost.runtime import engine as engine_mod
+from edgehost.runtime.tenant import Tenant
+from edgehost.wasm_config import manifest as manifest_mod
 
 WAT = """
 (module

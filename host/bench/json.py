@@ -20,11 +20,11 @@ import time
 
 import click
 
-from host.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
-from host.bench.common import emit, gbps
-from host.errors import EdgehostError, IsolationUnavailable
-from host.kernels import json as jk
-from host.kernels._common import use_variant, variants
+from edgehost.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
+from edgehost.bench.common import emit, gbps
+from edgehost.errors import EdgehostError, IsolationUnavailable
+from edgehost.kernels import json as jk
+from edgehost.kernels._common import use_variant, variants
 
 WORDS = ["edge", "host", "kernel", "simd", "tenant", "wasm", "latency", "cache", "vector",
          "東京", "ラーメン", "おはよう", "日本語", "😀", "🚀", "café", "naïve", "Ünïcödé"]
@@ -177,7 +177,7 @@ def _kvm_guest(name, doc, target_s):
 
 
 def _wasm(docs, target_s):
-    from host.bench.wasmkernels import WasmKernels
+    from edgehost.bench.wasmkernels import WasmKernels
 
     runs = [("scalar", "scalar"), ("simd128", "scalar"), ("simd128", "simd128")]
     for flavor, variant in runs:

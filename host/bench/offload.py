@@ -33,10 +33,10 @@ import time
 
 import click
 
-from host.bench._kernelbench import guest_latencies
-from host.bench.common import emit, percentile
-from host.errors import EdgehostError
-from host.native import ffi, kernels_lib, lib
+from edgehost.bench._kernelbench import guest_latencies
+from edgehost.bench.common import emit, percentile
+from edgehost.errors import EdgehostError
+from edgehost.native import ffi, kernels_lib, lib
 
 CRC32C, STREAM = 1, 15
 STREAM_OPS = ((0, "copy", 16), (1, "scale", 16), (2, "add", 24), (3, "triad", 24))
@@ -247,7 +247,8 @@ def _stream(vmm, n_elems, reps, rounds=9):
 def command(as_json, calls, stream_mib):
     """Guest call latency (warm/cold/inproc), exit round trip, VM create and
     reset, copy share, idle CPU, STREAM in the guest vs native."""
-    from host import isolation, vmm
+    from edgehost import isolation
+    from edgehost.isolation import guest as vmm
 
     ok, reason = isolation.kvm_status()
     if not ok:

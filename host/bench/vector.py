@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from host.bench._kernelbench import (
+from edgehost.bench._kernelbench import (
     KvmRunner,
     NativeRequest,
     calls,
@@ -24,10 +24,10 @@ from host.bench._kernelbench import (
     kernel_vs_inproc,
     pinned,
 )
-from host.bench.common import emit, gbps
-from host.errors import EdgehostError
-from host.kernels import vector as vk
-from host.kernels._common import active_variant, f32_bits, use_variant, variants
+from edgehost.bench.common import emit, gbps
+from edgehost.errors import EdgehostError
+from edgehost.kernels import vector as vk
+from edgehost.kernels._common import active_variant, f32_bits, use_variant, variants
 
 N = 1 << 20                 # floats per vector for the 1-D operations
 MATVEC = (4096, 256)        # rows x cols
@@ -123,7 +123,7 @@ def _case_row(c, variant, isolation, seconds, **extra):
 
 
 def _wasm_rows(cases, target_s, flavors):
-    from host.bench.wasmkernels import WasmKernels
+    from edgehost.bench.wasmkernels import WasmKernels
 
     for flavor in flavors:
         try:

@@ -19,9 +19,11 @@ import struct
 import subprocess
 import time
 
-from host.errors import BuildError, ToolchainMissing
+from edgehost import native_modules
+from edgehost.errors import BuildError, ToolchainMissing
 
-ROOT = pathlib.Path(__file__).resolve().parents[2] / "native_modules"
+# The kernel sources ship with the package (setup.py NATIVE_DATA).
+ROOT = pathlib.Path(native_modules.__file__).resolve().parent
 KERNELS = ROOT / "kernels"
 FLAVORS = {"scalar": [], "simd128": ["-msimd128"]}
 FAMILIES = ("crc32c", "csv", "json", "vector")

@@ -1,8 +1,8 @@
-"""Python API of the native kernels: ``host.kernels.crc32c(data, isolation=...)`` etc.
+"""Python API of the native kernels: ``edgehost.kernels.crc32c(data, isolation=...)`` etc.
 
 Each module in this package owns one kernel family and exports its public
-functions in ``__all__`` and its command-line commands in ``CLI_COMMANDS``
-(click commands that ``edgehost kernel`` mounts). This file only gathers them.
+functions in ``__all__``; this file only gathers them. The command line for
+them lives in :mod:`edgehost.cli.kernel`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import importlib
 import pkgutil
 
 __all__: list[str] = []
-CLI_COMMANDS: list = []
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name.startswith("_"):
@@ -20,4 +19,3 @@ for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     for _name in getattr(_mod, "__all__", []):
         globals()[_name] = getattr(_mod, _name)
         __all__.append(_name)
-    CLI_COMMANDS.extend(getattr(_mod, "CLI_COMMANDS", []))

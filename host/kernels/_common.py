@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import struct
 
-from host import offload
-from host.errors import InputError, KernelError
-from host.native import ffi
+from edgehost.errors import InputError, KernelError
+from edgehost.isolation import offload
+from edgehost.native import ffi
 
 STATUS_MESSAGES = {
     -1: "invalid arguments",
@@ -22,7 +22,7 @@ STATUS_MESSAGES = {
 
 def default_isolation() -> str:
     """``kvm`` where /dev/kvm works, else ``inproc`` (and the log says so)."""
-    from host import isolation
+    from edgehost import isolation
 
     return isolation.default()
 
@@ -47,7 +47,7 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
     ``out_cap``-byte one; then ``out_bytes`` is None and ``res.out_len`` says
     how much of ``out_buf`` was written.
     """
-    from host.native import lib
+    from edgehost.native import lib
 
     iso = isolation or default_isolation()
     req = ffi.new(_REQ_T)
@@ -146,7 +146,7 @@ def f32_str(x: float) -> str:
 
 def variants(family: str) -> list[tuple[str, bool]]:
     """[(variant, runnable on this CPU)] of a kernel family, generic first."""
-    from host.native import kernels_lib
+    from edgehost.native import kernels_lib
 
     lib = kernels_lib()
     name_of = getattr(lib, f"eh_{family}_variant_name")
@@ -159,7 +159,7 @@ def variants(family: str) -> list[tuple[str, bool]]:
 
 
 def active_variant(family: str) -> str:
-    from host.native import kernels_lib
+    from edgehost.native import kernels_lib
 
     return ffi.string(getattr(kernels_lib(), f"eh_{family}_variant")()).decode()
 
@@ -175,7 +175,7 @@ class use_variant:  # noqa: N801  (used as a context manager, like a function)
         self.family, self.variant = family, variant
 
     def __enter__(self):
-        from host.native import kernels_lib
+        from edgehost.native import kernels_lib
 
         self._set = getattr(kernels_lib(), f"eh_{self.family}_set_variant")
         self._prev = active_variant(self.family)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import click
-
-from host.kernels._common import call, default_isolation, nbytes
-from host.native import ffi, kernels_lib
+from edgehost.kernels._common import call, default_isolation, nbytes
+from edgehost.native import ffi, kernels_lib
 
 KERNEL_ID = 1
 CHUNK = 8 << 20  # the command reads files in pieces this big, continuing the CRC
@@ -28,19 +26,4 @@ def crc32c_stream(fileobj, *, isolation: str | None = None, chunk: int = CHUNK) 
     return crc
 
 
-@click.command("crc32c")
-@click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
-              help="Where the kernel runs (default: kvm where /dev/kvm works).")
-@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
-def crc32c_command(isolation, files):
-    """Print the CRC32C of FILE as 8 hex digits ('-' reads stdin).
-
-    With several files, each line is '<crc>  <name>'.
-    """
-    for f in files:
-        value = f"{crc32c_stream(f, isolation=isolation):08x}"
-        click.echo(value if len(files) == 1 else f"{value}  {getattr(f, 'name', '-')}")
-
-
 __all__ = ["crc32c", "crc32c_stream"]
-CLI_COMMANDS = [crc32c_command]

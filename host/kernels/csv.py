@@ -10,16 +10,13 @@ into :class:`CsvError` with the byte offset. A blank line is an empty row
 
 from __future__ import annotations
 
-import json as _stdjson
 from array import array
 from dataclasses import dataclass
 
-import click
-
-from host import offload
-from host.errors import KernelError
-from host.kernels._common import STATUS_MESSAGES, default_isolation
-from host.native import ffi
+from edgehost.errors import KernelError
+from edgehost.isolation import offload
+from edgehost.kernels._common import STATUS_MESSAGES, default_isolation
+from edgehost.native import ffi
 
 KERNEL_INDEX = 2
 KERNEL_FIELDS = 3
@@ -155,28 +152,4 @@ def csv_rows(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool =
     return rows
 
 
-@click.command("csv")
-@click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
-              help="Where the kernel runs (default: kvm where /dev/kvm works).")
-@click.option("--delimiter", default=",", show_default=True, help="Field delimiter (one byte).")
-@click.option("--quote", default='"', show_default=True, help="Quote character (one byte).")
-@click.option("--strict", is_flag=True, help="RFC 4180 quoting: stray quotes are errors.")
-@click.option("--rectangular", is_flag=True, help="Rows of different widths are errors.")
-@click.argument("file", type=click.File("rb"))
-def csv_command(isolation, delimiter, quote, strict, rectangular, file):
-    """Print the rows of the CSV FILE as JSON arrays of strings, one per line."""
-    data = file.read()
-    rows = csv_rows(data, delimiter, quote, strict, rectangular, isolation=isolation)
-    first = next((len(r) for r in rows if r), 0)
-    if rows:
-        click.echo("\n".join(_stdjson.dumps([v.decode("utf-8", "replace") for v in r],
-                                             ensure_ascii=False) for r in rows))
-    ragged = [i for i, r in enumerate(rows) if r and len(r) != first]
-    if ragged:
-        shown = ", ".join(str(i) for i in ragged[:10])
-        more = "" if len(ragged) <= 10 else f" and {len(ragged) - 10} more"
-        click.echo(f"note: {len(ragged)} ragged row(s) (0-based): {shown}{more}", err=True)
-
-
 __all__ = ["csv_index", "csv_rows", "CsvIndex", "CsvError"]
-CLI_COMMANDS = [csv_command]

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import json as _stdjson
 import struct
-import sys
 from dataclasses import dataclass
 
-import click
-
-from host import offload
-from host.errors import KernelError
-from host.kernels._common import STATUS_MESSAGES, default_isolation
-from host.native import ffi, kernels_lib
-from wasm_config import abi
+from edgehost.errors import KernelError
+from edgehost.isolation import offload
+from edgehost.kernels._common import STATUS_MESSAGES, default_isolation
+from edgehost.native import ffi, kernels_lib
+from edgehost.wasm_config import abi
 
 KERNEL_VALIDATE = abi.KERNELS["json_validate"]
 KERNEL_MINIFY = abi.KERNELS["json_minify"]
@@ -180,49 +177,5 @@ def json_pointer(data: bytes, pointer: str | bytes, *, max_depth: int = DEFAULT_
     return JsonValue(bytes(out[: res.out_len]), kind, int(res.err_offset), integer, double)
 
 
-_ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
-                    help="Where the kernel runs (default: kvm where /dev/kvm works).")
-_DEPTH = click.option("--max-depth", default=DEFAULT_DEPTH, show_default=True,
-                      help="Deepest nesting of arrays/objects accepted.")
-
-
-@click.command("json-validate")
-@_ISO
-@_DEPTH
-@click.argument("file", type=click.File("rb"))
-def json_validate_command(isolation, max_depth, file):
-    """Print `valid`, or `invalid: <kind> at byte N` and exit 1."""
-    bad = json_check(file.read(), max_depth=max_depth, isolation=isolation)
-    if bad is None:
-        click.echo("valid")
-        return
-    click.echo(f"invalid: {bad[0]} at byte {bad[1]}")
-    sys.exit(1)
-
-
-@click.command("json-minify")
-@_ISO
-@_DEPTH
-@click.argument("file", type=click.File("rb"))
-def json_minify_command(isolation, max_depth, file):
-    """Write FILE without insignificant whitespace to stdout."""
-    sys.stdout.buffer.write(json_minify(file.read(), max_depth=max_depth, isolation=isolation))
-    sys.stdout.buffer.write(b"\n")
-
-
-@click.command("json-pointer")
-@_ISO
-@_DEPTH
-@click.argument("file", type=click.File("rb"))
-@click.argument("pointers", nargs=-1, required=True)
-def json_pointer_command(isolation, max_depth, file, pointers):
-    """Print the JSON text of the value at each POINTER (RFC 6901), one per line."""
-    data = file.read()
-    for p in pointers:
-        v = json_pointer(data, p, max_depth=max_depth, isolation=isolation)
-        sys.stdout.buffer.write(v.text + b"\n")
-
-
 __all__ = ["json_validate", "json_check", "json_minify", "json_pointer", "json_tape", "JsonValue",
            "JsonError", "JsonNotFound"]
-CLI_COMMANDS = [json_validate_command, json_minify_command, json_pointer_command]

@@ -12,13 +12,10 @@ from __future__ import annotations
 import array
 import struct
 
-import click
-
-from host.errors import KernelError
-from host.kernels._common import (
+from edgehost.errors import KernelError
+from edgehost.kernels._common import (
     FLOAT_TYPES,
     call,
-    f32_str,
     float_buffer,
     float_dtype,
     nbytes,
@@ -137,95 +134,3 @@ def vec_topk(matrix, query, k: int, metric: str = "l2sq", *,
 
 __all__ = ["vec_dot", "vec_sum", "vec_l2norm", "vec_l2sq", "vec_cosine", "vec_axpy",
            "vec_matvec", "vec_topk"]
-
-
-# --- edgehost kernel vec-* ------------------------------------------------
-
-_ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
-                    help="Where the kernel runs (default: kvm where /dev/kvm works).")
-_FILE = click.File("rb")
-_DTYPE = click.option("--dtype", type=click.Choice(sorted(FLOAT_TYPES)), default="float32",
-                      show_default=True, help="Element type of the input files.")
-
-
-def _fmt(x: float, dtype: str) -> str:
-    return f32_str(x) if dtype == "float32" else repr(x)
-
-
-def _emit_floats(values: array.array, out, dtype: str) -> None:
-    if out is not None:
-        out.write(values.tobytes())  # x86/wasm hosts are little-endian
-        return
-    for v in values:
-        click.echo(_fmt(v, dtype))
-
-
-def _binary(op: str, fn):
-    @click.command(f"vec-{op}")
-    @_ISO
-    @_DTYPE
-    @click.argument("a", type=_FILE)
-    @click.argument("b", type=_FILE)
-    def cmd(isolation, dtype, a, b):
-        click.echo(_fmt(fn(a.read(), b.read(), isolation=isolation, dtype=dtype), dtype))
-
-    cmd.help = f"Print {op} of two little-endian float vector files."
-    return cmd
-
-
-def _unary(op: str, fn):
-    @click.command(f"vec-{op}")
-    @_ISO
-    @_DTYPE
-    @click.argument("a", type=_FILE)
-    def cmd(isolation, dtype, a):
-        click.echo(_fmt(fn(a.read(), isolation=isolation, dtype=dtype), dtype))
-
-    cmd.help = f"Print {op} of a little-endian float vector file."
-    return cmd
-
-
-@click.command("vec-axpy")
-@_ISO
-@_DTYPE
-@click.option("--alpha", type=float, required=True)
-@click.option("-o", "--output", type=click.File("wb"), default=None,
-              help="Write float32 little-endian here instead of printing one value per line.")
-@click.argument("x", type=_FILE)
-@click.argument("y", type=_FILE)
-def axpy_command(isolation, dtype, alpha, output, x, y):
-    """alpha*X + Y for little-endian float files X and Y."""
-    _emit_floats(vec_axpy(alpha, x.read(), y.read(), isolation=isolation, dtype=dtype), output,
-                 dtype)
-
-
-@click.command("vec-matvec")
-@_ISO
-@_DTYPE
-@click.option("-o", "--output", type=click.File("wb"), default=None,
-              help="Write float32 little-endian here instead of printing one value per line.")
-@click.argument("matrix", type=_FILE)
-@click.argument("vector", type=_FILE)
-def matvec_command(isolation, dtype, output, matrix, vector):
-    """MATRIX (row-major, rows of len(VECTOR) floats) times VECTOR."""
-    _emit_floats(vec_matvec(matrix.read(), vector.read(), isolation=isolation, dtype=dtype),
-                 output, dtype)
-
-
-@click.command("vec-topk")
-@_ISO
-@click.option("-k", "k", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option("--metric", type=click.Choice(sorted(METRICS)), default="l2sq", show_default=True)
-@click.argument("matrix", type=_FILE)
-@click.argument("query", type=_FILE)
-def topk_command(isolation, k, metric, matrix, query):
-    """Print the K rows of MATRIX nearest QUERY (float32) as 'row<TAB>score', best first."""
-    for row, score in vec_topk(matrix.read(), query.read(), k, metric, isolation=isolation):
-        click.echo(f"{row}\t{f32_str(score)}")
-
-
-CLI_COMMANDS = [
-    _binary("dot", vec_dot), axpy_command, _unary("sum", vec_sum),
-    _unary("l2norm", vec_l2norm), _binary("l2sq", vec_l2sq), _binary("cosine", vec_cosine),
-    matvec_command, topk_command,
-]

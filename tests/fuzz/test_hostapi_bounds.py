@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host.errors import TenantTrap
+from edgehost.errors import TenantTrap
 from tests.integration.test_hostapi import i32, ints, make
 
 MEM = 2 * 65536  # the WAT tenants' memory: 2 pages, never grown here

@@ -10,8 +10,8 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from host import isolation
-from host.cli import cli
+from edgehost import isolation
+from edgehost.cli import cli
 
 REQUIRED = {"bench", "impl"}
 SMALL = {

@@ -13,7 +13,7 @@ from tests.conftest import EXAMPLES
 
 
 def edgehost(*args, input_bytes=None):
-    return subprocess.run([sys.executable, "-m", "host", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "edgehost", *args], capture_output=True,
                           input=input_bytes, timeout=120)
 
 
@@ -107,7 +107,7 @@ def test_demo_builds_and_runs_every_example(tmp_path, c_toolchain, rust_toolchai
     import os
 
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}  # a clean demo work dir
-    proc = subprocess.run([sys.executable, "-m", "host", "demo"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "edgehost", "demo"], capture_output=True,
                           timeout=300, env=env)
     out = proc.stdout.decode()
     assert proc.returncode == 0, out + proc.stderr.decode()

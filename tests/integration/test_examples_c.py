@@ -8,12 +8,13 @@ import crc32c as crc32c_peer
 import pytest
 import wasmtime
 
-from host import isolation, toolchain
-from host.errors import ConfigError
-from host.tenant import Tenant, load
+from edgehost import isolation
+from edgehost.errors import ConfigError
+from edgehost.runtime.tenant import Tenant, load
+from edgehost.toolchain import compilers as toolchain
+from edgehost.wasm_config import manifest as manifest_mod
+from edgehost.wasm_config import validate
 from tests.conftest import REPO
-from wasm_config import manifest as manifest_mod
-from wasm_config import validate
 
 
 def test_etag(built_examples):

@@ -10,7 +10,7 @@ import crc32c as crc32c_peer
 import msgpack
 import pytest
 
-from host.errors import TenantTrap
+from edgehost.errors import TenantTrap
 from tests.conftest import wat_tenant
 
 IMPORTS = """

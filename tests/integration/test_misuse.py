@@ -5,9 +5,9 @@ import struct
 
 import pytest
 
-from host import build
-from host.errors import TenantTrap
-from host.tenant import load
+from edgehost.errors import TenantTrap
+from edgehost.runtime.tenant import load
+from edgehost.toolchain import build
 from tests.conftest import REPO
 
 

@@ -14,10 +14,11 @@ import msgpack
 import numpy as np
 import pytest
 
-from host import build, isolation
-from host.tenant import Tenant
+from edgehost import isolation
+from edgehost.runtime.tenant import Tenant
+from edgehost.toolchain import build
+from edgehost.wasm_config import manifest as manifest_mod
 from tests.conftest import EXAMPLES
-from wasm_config import manifest as manifest_mod
 
 pytestmark = pytest.mark.toolchain
 

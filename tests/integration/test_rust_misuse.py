@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from host import build
-from host.errors import TenantTrap
-from host.tenant import Tenant, load
+from edgehost.errors import TenantTrap
+from edgehost.runtime.tenant import Tenant, load
+from edgehost.toolchain import build
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.toolchain

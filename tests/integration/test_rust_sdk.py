@@ -15,12 +15,14 @@ import msgpack
 import pytest
 import wasmtime
 
-from host import build, paths, toolchain
-from host.errors import TenantError
-from host.tenant import Tenant, load
+from edgehost import paths
+from edgehost.errors import TenantError
+from edgehost.runtime.tenant import Tenant, load
+from edgehost.toolchain import build
+from edgehost.toolchain import compilers as toolchain
+from edgehost.wasm_config import abi, validate
+from edgehost.wasm_config import manifest as manifest_mod
 from tests.conftest import EXAMPLES, REPO
-from wasm_config import abi, validate
-from wasm_config import manifest as manifest_mod
 
 pytestmark = pytest.mark.toolchain
 

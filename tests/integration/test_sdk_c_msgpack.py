@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host import build
-from host.errors import TenantError
-from host.tenant import load
+from edgehost.errors import TenantError
+from edgehost.runtime.tenant import load
+from edgehost.toolchain import build
 from tests.conftest import REPO
 
 scalars = st.one_of(

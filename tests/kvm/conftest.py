@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from host import isolation
+from edgehost import isolation
 
 
 def _kvm_reason() -> str | None:
@@ -27,7 +27,7 @@ def _require_kvm():
 @pytest.fixture
 def make_guest():
     """Factory for vmm.Guest objects that are all closed after the test."""
-    from host import vmm
+    from edgehost.isolation import guest as vmm
 
     made = []
 
@@ -44,7 +44,7 @@ def make_guest():
 def request(kernel: int = 0, data: bytes = b"", data2: bytes = b"", out_cap: int = 0,
             args=()):
     """(req, res, keepalive) for a raw guest call."""
-    from host.native import ffi
+    from edgehost.native import ffi
 
     req = ffi.new("eh_offload_req *")
     res = ffi.new("eh_offload_res *")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from host import vmm
+from edgehost.isolation import guest as vmm
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm

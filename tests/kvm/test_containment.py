@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from host import vmm
-from host.errors import GuestFault, GuestTimeout
+from edgehost.errors import GuestFault, GuestTimeout
+from edgehost.isolation import guest as vmm
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm

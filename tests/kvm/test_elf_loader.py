@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from host import vmm
-from host.errors import IsolationUnavailable
-from host.native import ffi, lib
+from edgehost.errors import IsolationUnavailable
+from edgehost.isolation import guest as vmm
+from edgehost.native import ffi, lib
 
 pytestmark = pytest.mark.kvm
 

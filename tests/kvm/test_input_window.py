@@ -11,9 +11,9 @@ import os
 import crc32c as crc32c_peer
 import pytest
 
-from host import vmm
-from host.errors import GuestFault
-from host.native import ffi, lib
+from edgehost.errors import GuestFault
+from edgehost.isolation import guest as vmm
+from edgehost.native import ffi, lib
 from tests.conftest import wat_tenant
 from tests.kvm.conftest import request
 

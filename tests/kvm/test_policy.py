@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from host import isolation, kernels, offload
-from host.errors import IsolationUnavailable
+from edgehost import isolation, kernels
+from edgehost.errors import IsolationUnavailable
+from edgehost.isolation import offload
 
 pytestmark = pytest.mark.kvm
 
@@ -19,7 +20,7 @@ def test_kvm_unusable_is_an_error_not_a_fallback(monkeypatch):
 
 
 def test_unknown_isolation_is_rejected():
-    from host.native import ffi
+    from edgehost.native import ffi
 
     with pytest.raises(IsolationUnavailable, match="unknown isolation"):
         offload.run(ffi.new("eh_offload_req *"), ffi.new("eh_offload_res *"), "vm")

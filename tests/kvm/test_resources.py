@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from host import vmm
-from host.errors import GuestFault
+from edgehost.errors import GuestFault
+from edgehost.isolation import guest as vmm
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from host import kernels
-from host.native import ffi
+from edgehost import kernels
+from edgehost.native import ffi
 
 pytestmark = pytest.mark.kvm
 
@@ -42,7 +42,7 @@ def test_other_kernels_match_inproc():
 
 
 def _crc_variants():
-    from host.kernels._common import variants
+    from edgehost.kernels._common import variants
 
     return [name for name, ok in variants("crc32c") if ok]
 
@@ -76,14 +76,14 @@ def test_stream_kernel_in_guest(make_guest):
 def test_cli_kvm_equals_inproc(tmp_path):
     f = tmp_path / "data.bin"
     f.write_bytes(os.urandom(300_000))
-    outs = [subprocess.run([sys.executable, "-m", "host", "kernel", "crc32c", "--isolation",
+    outs = [subprocess.run([sys.executable, "-m", "edgehost", "kernel", "crc32c", "--isolation",
                             iso, str(f)], capture_output=True, text=True, check=True).stdout
             for iso in ("kvm", "inproc")]
     assert outs[0] == outs[1] and len(outs[0].strip()) == 8
 
 
 def test_too_large_input_is_an_error(make_guest):
-    from host.errors import KernelError
+    from edgehost.errors import KernelError
     from tests.kvm.conftest import request
 
     g = make_guest(mem_mb=32)
@@ -98,7 +98,7 @@ def test_too_large_input_is_an_error(make_guest):
 def test_output_survives_resets(make_guest, spin_us):
     # A reset right after a call (idle window over) must not wipe the output
     # before the host has copied it out.
-    from host.kernels.json import scratch_size
+    from edgehost.kernels.json import scratch_size
     from tests.kvm.conftest import request
 
     doc = b'{"a": [1, 2, {"b": "x y"}], "c": null}'

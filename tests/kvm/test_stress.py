@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from host import kernels, vmm
-from host.errors import GuestFault, GuestTimeout
+from edgehost import kernels
+from edgehost.errors import GuestFault, GuestTimeout
+from edgehost.isolation import guest as vmm
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from host import kernels
+from edgehost import kernels
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm

@@ -6,7 +6,7 @@ import resource
 
 import pytest
 
-from host.errors import TenantTrap
+from edgehost.errors import TenantTrap
 from tests.integration.test_hostapi import ints, make
 
 

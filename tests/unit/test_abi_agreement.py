@@ -2,9 +2,9 @@
 
 import re
 
-from host.native import ffi, lib
+from edgehost.native import ffi, lib
+from edgehost.wasm_config import abi
 from tests.conftest import REPO
-from wasm_config import abi
 
 C_TYPES = {"int32_t": "i", "uint32_t": "i", "int64_t": "I", "uint64_t": "I"}
 
@@ -54,7 +54,7 @@ def test_offload_header_kernel_ids_match_abi():
 
 
 def test_sdk_readme_reference_is_current():
-    from wasm_config import docs
+    from edgehost.wasm_config import docs
 
     text = (REPO / "sdk/README.md").read_text()
     assert docs.BEGIN in text and docs.END in text

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from edgehost.wasm_config import abi
 from tests.conftest import REPO
-from wasm_config import abi
 
 SYS_RS = REPO / "sdk/rust/src/sys.rs"
 RUST_TYPES = {"i32": "i", "u32": "i", "i64": "I", "u64": "I"}

@@ -9,9 +9,9 @@ import random
 import crc32c as peer
 import pytest
 
-from host.kernels import crc32c
-from host.kernels._common import call, use_variant, variants
-from host.native import kernels_lib
+from edgehost.kernels import crc32c
+from edgehost.kernels._common import call, use_variant, variants
+from edgehost.native import kernels_lib
 
 VARIANTS = [name for name, _ in variants("crc32c")]
 RUNNABLE = dict(variants("crc32c"))

@@ -8,8 +8,8 @@ import os
 import crc32c as peer
 from click.testing import CliRunner
 
-from host.cli import cli
-from host.kernels.crc32c import crc32c_stream
+from edgehost.cli import cli
+from edgehost.kernels.crc32c import crc32c_stream
 
 
 def test_one_file_prints_eight_hex_digits(tmp_path):

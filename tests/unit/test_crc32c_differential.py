@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host.kernels import crc32c
-from host.kernels._common import use_variant, variants
+from edgehost.kernels import crc32c
+from edgehost.kernels._common import use_variant, variants
 
 RUNNABLE = [name for name, ok in variants("crc32c") if ok]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from host.cli import cli
+from edgehost.cli import cli
 
 
 def run(tmp_path, content: bytes, *opts):

@@ -11,8 +11,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host.kernels import csv as ck
-from host.kernels._common import use_variant, variants
+from edgehost.kernels import csv as ck
+from edgehost.kernels._common import use_variant, variants
 
 # EDGEHOST_TEST_SCALE=20 runs 20x the examples (on demand; the default stays fast).
 SCALE = int(os.environ.get("EDGEHOST_TEST_SCALE", "1"))

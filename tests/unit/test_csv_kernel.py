@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from host.kernels import csv as ck
-from host.kernels._common import use_variant
+from edgehost.kernels import csv as ck
+from edgehost.kernels._common import use_variant
 from tests.conftest import native_variants
 
 VARIANTS = native_variants("csv")

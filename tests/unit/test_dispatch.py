@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from host.errors import KernelError
-from host.kernels import crc32c
-from host.kernels._common import active_variant, call, variants
-from host.native import ffi, kernels_lib
+from edgehost.errors import KernelError
+from edgehost.kernels import crc32c
+from edgehost.kernels._common import active_variant, call, variants
+from edgehost.native import ffi, kernels_lib
 
 lib = kernels_lib()
 CPU = lib.eh_cpu_detect()
@@ -68,7 +68,7 @@ def test_environment_variable_pins_the_process():
     env = dict(os.environ, EDGEHOST_KERNEL_VARIANT="crc32c=byte,vector=scalar")
     out = subprocess.run(
         [sys.executable, "-c",
-         "from host.kernels._common import active_variant as a;"
+         "from edgehost.kernels._common import active_variant as a;"
          "print(a('crc32c'), a('vector'))"],
         env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["byte", "scalar"]

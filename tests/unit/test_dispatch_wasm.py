@@ -12,7 +12,7 @@ import crc32c as peer
 import numpy as np
 import pytest
 
-from host.kernels import (
+from edgehost.kernels import (
     vec_axpy,
     vec_cosine,
     vec_dot,
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.toolchain
 if not (shutil.which("clang") and shutil.which("wasm-ld")):
     pytest.skip("needs clang and wasm-ld for wasm32", allow_module_level=True)
 
-from host.bench.wasmkernels import WasmKernels, build  # noqa: E402
+from edgehost.bench.wasmkernels import WasmKernels, build  # noqa: E402
 
 FLAVORS = ["scalar", "simd128"]
 

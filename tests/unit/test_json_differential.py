@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from host.kernels import json as jk
-from host.kernels._common import use_variant, variants
+from edgehost.kernels import json as jk
+from edgehost.kernels._common import use_variant, variants
 
 # EDGEHOST_TEST_SCALE=20 runs 20x the examples (on demand; the default stays fast).
 SCALE = int(os.environ.get("EDGEHOST_TEST_SCALE", "1"))
@@ -138,7 +138,7 @@ def test_adversarial_matches_orjson_and_variants(value, muts, delete):
 
 @pytest.mark.parametrize("size", [1, 63, 64, 65, 4095, 32768, 32769, 70000])
 def test_variants_agree_on_prefixes(size):
-    from host.bench.json import twitter_like
+    from edgehost.bench.json import twitter_like
 
     doc = twitter_like(80_000)[:size]
     results = set()

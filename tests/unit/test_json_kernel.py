@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from host.kernels import json as jk
-from host.kernels._common import use_variant
+from edgehost.kernels import json as jk
+from edgehost.kernels._common import use_variant
 from tests.conftest import native_variants
 
 VARIANTS = native_variants("json")
@@ -134,7 +134,7 @@ def test_pointer_rejects_invalid_document():
 
 
 def test_large_documents_cross_chunks(variant):
-    from host.bench.json import canada_like, citm_like, twitter_like
+    from edgehost.bench.json import canada_like, citm_like, twitter_like
 
     for doc in (twitter_like(200_000), citm_like(150_000), canada_like(100_000)):
         assert jk.json_check(doc, isolation="inproc") is None
@@ -144,7 +144,7 @@ def test_large_documents_cross_chunks(variant):
 
 
 def test_kvm_isolation_is_never_silently_downgraded():
-    from host.errors import IsolationUnavailable
+    from edgehost.errors import IsolationUnavailable
 
     try:
         jk.json_validate(b"[]", isolation="kvm")
@@ -157,7 +157,7 @@ def test_environment_pins_variant():
     import subprocess
     import sys
 
-    code = ("from host.native import kernels_lib, ffi; lib = kernels_lib(); "
+    code = ("from edgehost.native import kernels_lib, ffi; lib = kernels_lib(); "
             "print(ffi.string(lib.eh_json_variant()).decode(), "
             "ffi.string(lib.eh_csv_variant()).decode())")
     env = dict(os.environ, EDGEHOST_KERNEL_VARIANT="json=scalar,csv=scalar")
@@ -175,7 +175,7 @@ def test_tape(variant):
 
 def _raw(kernel, doc, out_cap, pointer=b"", flags=0):
     """One kernel call with an exact out_cap; returns (res, out bytes)."""
-    from host.native import ffi, kernels_lib
+    from edgehost.native import ffi, kernels_lib
 
     req, res = ffi.new("eh_offload_req *"), ffi.new("eh_offload_res *")
     keep = [ffi.from_buffer(doc), ffi.from_buffer(pointer), ffi.new("uint32_t[]", out_cap // 4 + 1)]

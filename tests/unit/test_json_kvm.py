@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from host import isolation
-from host.kernels import csv as ck
-from host.kernels import json as jk
+from edgehost import isolation
+from edgehost.kernels import csv as ck
+from edgehost.kernels import json as jk
 
 from .test_json_kernel import DOC, INVALID, VALID
 
@@ -24,7 +24,7 @@ def test_json_check_same_in_guest(doc):
 
 
 def test_json_outputs_same_in_guest():
-    from host.bench.json import citm_like, twitter_like
+    from edgehost.bench.json import citm_like, twitter_like
 
     for doc in (twitter_like(100_000), citm_like(100_000), DOC):
         assert jk.json_minify(doc, isolation="kvm") == jk.json_minify(doc, isolation="inproc")
@@ -35,7 +35,7 @@ def test_json_outputs_same_in_guest():
 
 
 def test_csv_same_in_guest():
-    from host.bench.csv import mixed_csv
+    from edgehost.bench.csv import mixed_csv
 
     data = mixed_csv(300_000)
     assert ck.csv_index(data, isolation="kvm").ends == ck.csv_index(data, isolation="inproc").ends

@@ -8,8 +8,8 @@ import itertools
 
 import pytest
 
-from host.kernels import json as jk
-from host.kernels._common import use_variant
+from edgehost.kernels import json as jk
+from edgehost.kernels._common import use_variant
 from tests.conftest import native_variants
 
 VARIANTS = native_variants("json")

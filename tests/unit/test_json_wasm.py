@@ -7,14 +7,14 @@ import shutil
 
 import pytest
 
-from host.kernels import csv as ck
-from host.kernels import json as jk
+from edgehost.kernels import csv as ck
+from edgehost.kernels import json as jk
 
 pytestmark = pytest.mark.toolchain
 if not (shutil.which("clang") and shutil.which("wasm-ld")):
     pytest.skip("needs clang and wasm-ld for wasm32", allow_module_level=True)
 
-from host.bench.wasmkernels import WasmKernels  # noqa: E402
+from edgehost.bench.wasmkernels import WasmKernels  # noqa: E402
 
 RUNS = [("scalar", "scalar"), ("simd128", "scalar"), ("simd128", "simd128")]
 
@@ -31,7 +31,7 @@ def _out(wk, cap):
 
 
 def test_json_validate_matches_native(wasm):
-    from host.bench.json import twitter_like
+    from edgehost.bench.json import twitter_like
 
     doc = twitter_like(40_000)
     cases = [doc, doc[:-1], doc[:30_000], b'["a\\ud800"]', b'[1,2,]', b'"\xe2\x82"', b"01",
@@ -59,7 +59,7 @@ def test_json_pointer_double_in_wasm(wasm):
 
 
 def test_csv_index_matches_native(wasm):
-    from host.bench.csv import mixed_csv
+    from edgehost.bench.csv import mixed_csv
 
     data = mixed_csv(50_000)
     ref = ck.csv_index(data, isolation="inproc").ends

@@ -2,8 +2,8 @@ import pathlib
 
 import pytest
 
-from host.errors import ConfigError
-from wasm_config import manifest
+from edgehost.errors import ConfigError
+from edgehost.wasm_config import manifest
 
 P = pathlib.Path("/t/edgehost.toml")
 

@@ -3,8 +3,8 @@
 import pytest
 import wasmtime
 
-from host.errors import ConfigError
-from wasm_config import validate
+from edgehost.errors import ConfigError
+from edgehost.wasm_config import validate
 
 GOOD_EXPORTS = """
   (memory (export "memory") 1)

@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from host.errors import InputError, KernelError
-from host.kernels import (
+from edgehost.errors import InputError, KernelError
+from edgehost.kernels import (
     vec_axpy,
     vec_cosine,
     vec_dot,
@@ -19,8 +19,8 @@ from host.kernels import (
     vec_sum,
     vec_topk,
 )
-from host.kernels._common import call, use_variant, variants
-from host.native import ffi
+from edgehost.kernels._common import call, use_variant, variants
+from edgehost.native import ffi
 
 VARIANTS = [name for name, _ in variants("vector")]
 RUNNABLE = dict(variants("vector"))
@@ -176,7 +176,7 @@ def test_axpy_in_place():
     req.in_len = req.in2_len = req.out_cap = 12
     req.in2 = req.out = int(ffi.cast("uintptr_t", yb))
     req.arg[0] = struct.unpack("<I", f32(10))[0]
-    from host.native import kernels_lib
+    from edgehost.native import kernels_lib
 
     kernels_lib().eh_kernel_run(req, res)
     assert res.status == 0 and struct.unpack("<3f", y) == (11, 12, 13)

@@ -7,7 +7,7 @@ import struct
 import pytest
 from click.testing import CliRunner
 
-from host.cli import cli
+from edgehost.cli import cli
 
 
 @pytest.fixture

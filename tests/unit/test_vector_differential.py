@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from host.kernels import (
+from edgehost.kernels import (
     vec_axpy,
     vec_cosine,
     vec_dot,
@@ -20,7 +20,7 @@ from host.kernels import (
     vec_sum,
     vec_topk,
 )
-from host.kernels._common import use_variant, variants
+from edgehost.kernels._common import use_variant, variants
 
 RUNNABLE = [name for name, ok in variants("vector") if ok]
 IN = {"isolation": "inproc"}

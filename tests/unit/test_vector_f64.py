@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from host.errors import InputError, KernelError
-from host.kernels import (
+from edgehost.errors import InputError, KernelError
+from edgehost.kernels import (
     vec_axpy,
     vec_cosine,
     vec_dot,
@@ -23,7 +23,7 @@ from host.kernels import (
     vec_matvec,
     vec_sum,
 )
-from host.kernels._common import call, use_variant, variants
+from edgehost.kernels._common import call, use_variant, variants
 
 RUNNABLE = [name for name, ok in variants("vector") if ok]
 IN = {"isolation": "inproc"}

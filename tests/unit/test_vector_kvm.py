@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host import isolation
-from host.kernels import crc32c, vec_axpy, vec_dot, vec_matvec, vec_topk
+from edgehost import isolation
+from edgehost.kernels import crc32c, vec_axpy, vec_dot, vec_matvec, vec_topk
 
 pytestmark = pytest.mark.kvm
 if not isolation.kvm_usable():

@@ -11,8 +11,8 @@ import subprocess
 
 import click
 
-from host.errors import EdgehostError
-from host.toolchain import APT
+from edgehost.errors import EdgehostError
+from edgehost.toolchain.compilers import APT
 
 
 def missing(packages: list[str]) -> list[str]:

@@ -45,7 +45,7 @@ def kvm_status() -> tuple[bool, str]:
     ok, reason = _kvm_device()
     if not ok:
         return ok, reason
-    from host import vmm
+    from edgehost.isolation import guest as vmm
 
     if not vmm.IMAGE.is_file():
         return False, f"guest image {vmm.IMAGE} missing; reinstall with: pip install -e ."

@@ -20,8 +20,8 @@ import threading
 import wasmtime
 import wasmtime._ffi as _wt_ffi
 
-from host.errors import EdgehostError
-from host.native import ffi, lib
+from edgehost.errors import EdgehostError
+from edgehost.native import ffi, lib
 
 TICK_US = 1000  # epoch period: deadlines are counted in milliseconds
 POOL_INSTANCES = 128

@@ -8,9 +8,11 @@ import shutil
 
 import click
 
-from host import build, paths, tenant
-from host.errors import EdgehostError, ToolchainMissing
-from wasm_config import manifest as manifest_mod
+from edgehost import paths
+from edgehost.errors import EdgehostError, ToolchainMissing
+from edgehost.runtime import tenant
+from edgehost.toolchain import build
+from edgehost.wasm_config import manifest as manifest_mod
 
 
 def _workdir() -> pathlib.Path:
@@ -31,7 +33,7 @@ def _workdir() -> pathlib.Path:
 
 def run_demo() -> int:
     """Run every example's ``[demo]`` steps; return the number of failures."""
-    from host import demo_steps
+    from edgehost.cli import demo_steps
 
     work = _workdir()
     failures = 0

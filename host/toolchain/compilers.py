@@ -16,7 +16,7 @@ import pathlib
 import shutil
 import subprocess
 
-from host.errors import BuildError, ToolchainMissing
+from edgehost.errors import BuildError, ToolchainMissing
 
 APT = {
     "c": ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"],

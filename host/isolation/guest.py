@@ -22,9 +22,9 @@ import os
 import pathlib
 import threading
 
-import native_modules
-from host.errors import GuestFault, GuestTimeout, IsolationUnavailable, KernelError
-from host.native import ffi, lib
+from edgehost import native_modules
+from edgehost.errors import GuestFault, GuestTimeout, IsolationUnavailable, KernelError
+from edgehost.native import ffi, lib
 
 GUEST_DIR = pathlib.Path(native_modules.__file__).resolve().parent / "guest"
 IMAGE = GUEST_DIR / "edgehost-guest.elf"
@@ -212,7 +212,7 @@ def probe() -> dict:
 
     Returns ``{"ok": bool, "detail": str}`` (what ``edgehost doctor`` shows).
     """
-    from host.kernels.crc32c import crc32c
+    from edgehost.kernels.crc32c import crc32c
 
     data = b"123456789"
     with Guest(idle_spin_us=0) as g:

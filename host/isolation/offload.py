@@ -1,16 +1,15 @@
 """Offload of one kernel request under an isolation policy.
 
 ``inproc`` runs the kernel in this process; ``kvm`` runs it in a KVM guest
-(native_modules/vmm, owned by :mod:`host.vmm`). Asking for ``kvm`` where it is
-unavailable raises :class:`IsolationUnavailable`; nothing falls back silently.
+(native_modules/vmm, owned by :mod:`edgehost.isolation.guest`). Which one a
+call gets is decided by :func:`edgehost.isolation.resolve`.
 """
 
 from __future__ import annotations
 
-from host.errors import IsolationUnavailable
-from host.native import ffi, kernels_lib
-
-ISOLATIONS = ("kvm", "inproc")
+from edgehost.errors import IsolationUnavailable
+from edgehost.isolation import ISOLATIONS
+from edgehost.native import ffi, kernels_lib
 
 
 def run_inproc(req, res) -> None:
@@ -24,13 +23,12 @@ def run_kvm(req, res, tenant: str | None = None) -> None:
     Raises IsolationUnavailable where KVM is not usable, GuestFault/GuestTimeout
     when the guest misbehaves.
     """
-    from host import isolation, vmm
+    from edgehost import isolation
+    from edgehost.isolation import guest as guests
 
-    ok, reason = isolation.kvm_status()
-    if not ok:
-        raise IsolationUnavailable("kvm", reason)
-    guest = vmm.tenant_guest(tenant) if tenant else vmm.default_guest()
-    guest.offload(req, res)
+    isolation.resolve("kvm")
+    g = guests.tenant_guest(tenant) if tenant else guests.default_guest()
+    g.offload(req, res)
 
 
 def run(req, res, isolation: str, *, tenant: str | None = None) -> None:

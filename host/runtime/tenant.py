@@ -17,11 +17,12 @@ import threading
 
 import msgpack
 
-from host import engine as engine_mod
-from host.errors import ConfigError, ExportNotFound, TenantError, TenantTrap
-from host.native import ffi, kernels_lib, lib
-from wasm_config import abi, validate
-from wasm_config import manifest as manifest_mod
+from edgehost import isolation
+from edgehost.errors import ConfigError, ExportNotFound, TenantError, TenantTrap
+from edgehost.native import ffi, kernels_lib, lib
+from edgehost.runtime import engine as engine_mod
+from edgehost.wasm_config import abi, validate
+from edgehost.wasm_config import manifest as manifest_mod
 
 log = logging.getLogger("edgehost.tenant")
 
@@ -143,7 +144,7 @@ class Tenant:
                 raise ConfigError(f"route {route} names {export!r}, which is not a handler "
                                   f"export (handlers: {', '.join(self.handlers) or 'none'})",
                                   path=str(man.path), field=f"routes.{route}")
-        self.isolation = _resolve_isolation(man.isolation)
+        self.isolation = isolation.resolve(man.isolation)
         kernels_lib()
         limits = ffi.new("eh_limits *")
         lim = man.limits
@@ -193,15 +194,10 @@ class Tenant:
             raise ConfigError("out of memory storing config", path=str(self.manifest.path))
 
     def _attach_guest(self) -> None:
-        try:
-            from host import vmm  # the KVM monitor; imported only when kvm isolation is used
-        except ImportError:
-            from host.errors import IsolationUnavailable
+        from edgehost.isolation import guest as guests
 
-            raise IsolationUnavailable("kvm", "the KVM monitor is not built into this "
-                                       "install") from None
-
-        self._guest = vmm.tenant_guest(self.name, deadline_ms=self.manifest.limits["deadline_ms"])
+        self._guest = guests.tenant_guest(self.name,
+                                          deadline_ms=self.manifest.limits["deadline_ms"])
         fn, forget, ctx = self._guest.offload_sink()
         lib.eh_tenant_set_offload(self.native, fn, forget, ctx)
 
@@ -301,18 +297,6 @@ def _read_wasm(man: manifest_mod.Manifest) -> bytes:
                           f"{man.directory}", path=str(man.wasm)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read module: {exc.strerror}", path=str(man.wasm)) from None
-
-
-def _resolve_isolation(requested: str) -> str:
-    from host import isolation
-
-    if requested == "default":
-        return isolation.default()
-    if requested == "kvm" and not isolation.kvm_usable():
-        from host.errors import IsolationUnavailable
-
-        raise IsolationUnavailable("kvm", isolation.kvm_status()[1])
-    return requested
 
 
 def load(path: str | pathlib.Path) -> Tenant:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from host.tenant import Tenant
+from edgehost.runtime.tenant import Tenant
 
 DEMO_BODY = b"edgehost demo: hello from the host\n"
 

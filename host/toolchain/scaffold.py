@@ -10,9 +10,9 @@ import pathlib
 import re
 import shutil
 
-from host import paths
-from host.errors import ConfigError, InputError
-from wasm_config.manifest import MANIFEST_NAME, NAME_RE
+from edgehost import paths
+from edgehost.errors import ConfigError, InputError
+from edgehost.wasm_config.manifest import MANIFEST_NAME, NAME_RE
 
 
 def new(name: str, lang: str, parent: pathlib.Path) -> pathlib.Path:

@@ -12,9 +12,10 @@ import os
 import pathlib
 import tempfile
 
-from host import paths, toolchain
-from host.errors import ConfigError
-from wasm_config import manifest as manifest_mod
+from edgehost import paths
+from edgehost.errors import ConfigError
+from edgehost.toolchain import compilers as toolchain
+from edgehost.wasm_config import manifest as manifest_mod
 
 RUST_SDK_CRATE = "edgehost_sdk"
 
@@ -98,8 +99,8 @@ def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
 
 
 def _validate(wasm: pathlib.Path, man: manifest_mod.Manifest) -> None:
-    from host import engine
-    from wasm_config import validate
+    from edgehost.runtime import engine
+    from edgehost.wasm_config import validate
 
     module = engine.shared(fuel=man.limits["fuel"] > 0).compile(wasm.read_bytes())
     validate.check_module(module, where=f"{man.name} (fresh build)")

@@ -1,0 +1,1 @@
+"""The runtime: the shared wasmtime engine, loaded tenants and their instances."""

@@ -1,0 +1,1 @@
+"""Tenant builds: C and Rust to a validated .wasm, scaffolding, and the toolchains."""
