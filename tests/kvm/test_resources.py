@@ -47,6 +47,18 @@ def _posix_timers() -> int:
         return sum(line.startswith("ID:") for line in f)
 
 
+def _wait_os_thread_gone(native_id: int) -> None:
+    """Block until the OS thread ``native_id`` has exited.
+
+    ``Thread.join()`` returns once the Python thread state is gone, which is
+    *before* the OS thread runs its pthread key destructors (where the
+    monitor deletes the thread's deadline timer) and exits: counting timers
+    right after join() races with that destructor."""
+    task = f"/proc/self/task/{native_id}"
+    while os.path.exists(task):
+        os.sched_yield()
+
+
 def test_threads_that_made_cold_calls_leave_no_timers(make_guest):
     # Each calling thread gets a deadline timer for its runs of the guest;
     # it must go with the thread.
@@ -66,6 +78,7 @@ def test_threads_that_made_cold_calls_leave_no_timers(make_guest):
         t = threading.Thread(target=call_and_count)
         t.start()
         t.join()
+        _wait_os_thread_gone(t.native_id)
     assert g.stats()["caller_runs"] == 51
     assert set(alive) == {before + 1}  # the thread's own timer, while it lives
     assert _posix_timers() == before
