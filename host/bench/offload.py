@@ -18,10 +18,10 @@ Rows (``bench`` = "offload"):
 * ``copy_share`` / ``in_place_share`` -- CRC32C of 1 MiB warm in the guest vs
   in process, the input copied in or read in place through the input window
   (as a tenant's large inputs are): the difference is the copy and doorbell;
-* ``idle_cpu`` -- CPU the vCPU thread burns once its idle window is over;
-* ``stream`` -- STREAM copy/scale/add/triad in the guest with 2 MiB and 4 KiB
-  guest pages vs the same code in process (timed inside the kernel by TSC;
-  best of 9 interleaved rounds, as STREAM reports its best time).
+* ``idle_cpu`` -- CPU the vCPU thread burns once its idle window is over.
+
+STREAM in the guest (2 MiB and 4 KiB pages) vs native vs WASM is ``edgehost
+bench stream``.
 """
 
 from __future__ import annotations
@@ -35,11 +35,9 @@ import click
 
 from edgehost.bench._kernelbench import guest_latencies
 from edgehost.bench.common import emit, percentile
-from edgehost.errors import EdgehostError
 from edgehost.native import ffi, kernels_lib, lib
 
-CRC32C, STREAM = 1, 15
-STREAM_OPS = ((0, "copy", 16), (1, "scale", 16), (2, "add", 24), (3, "triad", 24))
+CRC32C = 1
 
 
 class _Req:
@@ -196,57 +194,12 @@ def _idle_cpu(vmm):
              "share": (c1 - c0) / (t1 - t0), "note": "vCPU thread CPU share while idle"}]
 
 
-def _stream(vmm, n_elems, reps, rounds=9):
-    """Best GB/s per (impl, op) over ``rounds`` interleaved rounds (STREAM
-    reports the best time; interleaving spreads machine noise over all impls)."""
-    tsc_per_ns = lib.eh_vm_tsc_per_us() / 1000.0
-    # Real (non-zero) pages on both sides: a zero-filled bytes() may be backed
-    # by the kernel's shared zero page, which would flatter the native reads.
-    a = b"\x3f\xf0" * (4 * n_elems)
-    b = b"\x40\x00" * (4 * n_elems)  # distinct: add/triad read two streams on both sides
-    mem_mb = 16 + (3 * 8 * n_elems >> 20) + 16
-    mem_mb = (mem_mb + 1) // 2 * 2
-    guests = {"inproc": None}
-    best: dict[tuple[str, str], float] = {}
-    try:
-        for impl, page in (("kvm-2M", vmm.PAGE_2M), ("kvm-4K", vmm.PAGE_4K)):
-            guests[impl] = vmm.Guest(idle_spin_us=0, page_size=page, mem_mb=mem_mb,
-                                     time_limit_ms=20000)
-        for _ in range(rounds):
-            for op, name, bpe in STREAM_OPS:
-                r = _Req(STREAM, a, b if op >= 2 else b"", out_cap=8 * n_elems, args=(op, reps))
-                for impl, g in guests.items():
-                    res = ffi.new("eh_offload_res *")
-                    if g is None:
-                        kernels_lib().eh_kernel_run(r.req, res)
-                    else:
-                        g.offload(r.req, res)
-                    if res.status:
-                        raise EdgehostError(f"stream {name} failed with status {res.status}")
-                    bw = bpe * n_elems / (res.value / tsc_per_ns)
-                    best[impl, name] = max(best.get((impl, name), 0.0), bw)
-    finally:
-        for g in guests.values():
-            if g is not None:
-                g.close()
-    rows = []
-    for impl in guests:
-        for _, name, _ in STREAM_OPS:
-            row = {"bench": "offload", "impl": impl, "op": f"stream_{name}",
-                   "gbps": best[impl, name]}
-            if impl != "inproc":
-                row["vs_native"] = best[impl, name] / best["inproc", name]
-            rows.append(row)
-    return rows
-
-
 @click.command("offload")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--calls", default=20000, show_default=True, help="Calls per latency series.")
-@click.option("--stream-mib", default=32, show_default=True, help="STREAM array size (MiB).")
-def command(as_json, calls, stream_mib):
+def command(as_json, calls):
     """Guest call latency (warm/cold/inproc), exit round trip, VM create and
-    reset, copy share, idle CPU, STREAM in the guest vs native."""
+    reset, copy share, idle CPU."""
     from edgehost import isolation
     from edgehost.isolation import guest as vmm
 
@@ -260,5 +213,4 @@ def command(as_json, calls, stream_mib):
     rows += _create_reset(vmm)
     rows += _copy_share(vmm, 200)
     rows += _idle_cpu(vmm)
-    rows += _stream(vmm, (stream_mib << 20) // 8, 8)
     emit(rows, as_json, title="edgehost bench offload (ns per call, GB/s)")
