@@ -131,6 +131,7 @@ def _peers(data, target_s):
         yield _row("pyarrow read_csv", "1 thread", "inproc", data, call_seconds(
             lambda: pacsv.read_csv(io.BytesIO(data), read_options=opts, parse_options=popts),
             target_s, repeat=3))
+    yield from _csvmonkey(data, text, target_s)
     os.environ.setdefault("POLARS_MAX_THREADS", "1")  # read when polars is first imported
     try:
         import polars
@@ -139,6 +140,25 @@ def _peers(data, target_s):
     else:
         yield _row("polars read_csv", f"{polars.thread_pool_size()} thread(s)", "inproc", data,
                    call_seconds(lambda: polars.read_csv(io.BytesIO(data)), target_s, repeat=3))
+
+
+def _csvmonkey(data, text, target_s):
+    """csvmonkey (SSE4.2 PCMPISTRI scanning, the seed's CSV anchor): rows as
+    tuples, timed only if they equal Python's csv rows."""
+    try:
+        import csvmonkey
+    except ImportError:
+        yield _row("csvmonkey", "SSE4.2", "inproc", data, None, note="pip install csvmonkey")
+        return
+
+    def rows():
+        return [r.astuple() for r in csvmonkey.from_file(io.BytesIO(data), header=False)]
+    if rows() != [tuple(r) for r in stdcsv.reader(io.StringIO(text, newline=""))]:
+        yield _row("csvmonkey", "SSE4.2", "inproc", data, None,
+                   note="rows differ from Python's csv: not timed")
+        return
+    yield _row("csvmonkey", "SSE4.2", "inproc", data, call_seconds(rows, target_s, repeat=3),
+               note="rows as tuples")
 
 
 @click.command("csv")

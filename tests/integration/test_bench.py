@@ -16,7 +16,9 @@ from edgehost.cli import cli
 REQUIRED = {"bench", "impl"}
 SMALL = {
     "hostcall": ["--repeat", "1"],
-    "offload": ["--calls", "300", "--stream-mib", "2"],
+    "offload": ["--calls", "300"],
+    "stream": ["--sizes-kib", "64", "--rounds", "1", "--reps", "1"],
+    "tenant": ["--sizes", "64", "--target-ms", "1", "--rounds", "1"],
     "crc32c": ["--sizes", "4096", "--target-ms", "1", "--no-wasm"],
     "json": ["--inputs", "twitter", "--target-ms", "1", "--no-wasm"],
     "csv": ["--size", "65536", "--target-ms", "1", "--no-wasm"],
