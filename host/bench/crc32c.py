@@ -42,27 +42,58 @@ def _row(impl, variant, isolation, size, seconds, **extra):
 
 def _inproc_and_peers(data, target_s):
     """Every variant in process, the Python API and the PyPI peers, timed in
-    interleaved rounds (a burst of load on the shared machine hits all alike)."""
-    import crc32c as pypi_crc32c
-    import google_crc32c
-
+    interleaved rounds (a burst of load on the shared machine hits all alike).
+    Each variant's answer is checked first (against a peer where installed,
+    else our byte-table variant): a wrong one is reported, not timed."""
     best = active_variant("crc32c")
     runners, rows = {}, []
+    try:
+        import crc32c as pypi_crc32c
+    except ImportError:
+        rows.append(_row("crc32c (PyPI)", "-", "inproc", len(data), None,
+                         note="pip install crc32c"))
+    else:
+        runners[("crc32c (PyPI)", "hw" if pypi_crc32c.hardware_based else "sw")] = calls(
+            lambda: pypi_crc32c.crc32c(data))
+    try:
+        import google_crc32c
+    except ImportError:
+        rows.append(_row("google-crc32c", "-", "inproc", len(data), None,
+                         note="pip install google-crc32c"))
+    else:
+        runners[("google-crc32c", google_crc32c.implementation)] = calls(
+            lambda: google_crc32c.value(data))
+    want = _reference(data)
     for name, ok in variants("crc32c"):
-        if ok:
-            runners[("edgehost", name)] = pinned("crc32c", name, NativeRequest(KERNEL, data).run)
-        else:
+        if not ok:
             rows.append(_row("edgehost", name, "inproc", len(data), None, note="CPU lacks it"))
+            continue
+        req = NativeRequest(KERNEL, data)
+        with use_variant("crc32c", name):
+            got = req.run().value & 0xFFFFFFFF
+        if got != want:
+            rows.append(_row("edgehost", name, "inproc", len(data), None,
+                             note=f"wrong answer {got:08x} (expected {want:08x}): not timed"))
+            continue
+        runners[("edgehost", name)] = pinned("crc32c", name, req.run)
     runners[("edgehost api", best)] = pinned(
         "crc32c", best, calls(lambda: eh_crc32c(data, isolation="inproc")))
-    runners[("crc32c (PyPI)", "hw" if pypi_crc32c.hardware_based else "sw")] = calls(
-        lambda: pypi_crc32c.crc32c(data))
-    runners[("google-crc32c", google_crc32c.implementation)] = calls(
-        lambda: google_crc32c.value(data))
     with use_variant("crc32c", best):  # restores the process's pin afterwards
         secs = interleaved_seconds(runners, target_s)
     return rows + [_row(impl, variant, "inproc", len(data), t)
                    for (impl, variant), t in secs.items()]
+
+
+def _reference(data) -> int:
+    """CRC32C of ``data`` by a PyPI package where installed, else by our
+    byte-table variant (the simplest, independent of the fast variants)."""
+    for mod, fn in (("crc32c", "crc32c"), ("google_crc32c", "value")):
+        try:
+            return getattr(__import__(mod), fn)(data)
+        except ImportError:
+            continue
+    with use_variant("crc32c", "byte"):
+        return NativeRequest(KERNEL, data).run().value & 0xFFFFFFFF
 
 
 def _kvm(data, target_s):
@@ -107,6 +138,11 @@ def _wasm(sizes_data, target_s):
             for data in sizes_data:
                 wk.reset()
                 wk.request(KERNEL, data=(wk.put(data), len(data)))
+                got, want = wk.run()[2] & 0xFFFFFFFF, _reference(data)
+                if got != want:
+                    yield _row("edgehost", variant, f"wasm/{flavor}", len(data), None,
+                               note=f"wrong answer {got:08x} (expected {want:08x}): not timed")
+                    continue
                 secs = min(wk.seconds_per_run(target_s=target_s))
                 yield _row("edgehost", variant, f"wasm/{flavor}", len(data), secs)
 

@@ -208,10 +208,13 @@ def _peers(name, doc, target_s):
         parser = simdjson.Parser()
         yield _row("simdjson parse", "pysimdjson", "inproc", name, doc,
                    call_seconds(lambda: parser.parse(doc), target_s))
-    import orjson
-
-    yield _row("orjson loads", "orjson", "inproc", name, doc,
-               call_seconds(lambda: orjson.loads(doc), target_s))
+    try:
+        import orjson
+    except ImportError:
+        yield _row("orjson loads", "orjson", "inproc", name, doc, None, note="pip install orjson")
+    else:
+        yield _row("orjson loads", "orjson", "inproc", name, doc,
+                   call_seconds(lambda: orjson.loads(doc), target_s))
     yield _row("json loads", "stdlib", "inproc", name, doc,
                call_seconds(lambda: stdjson.loads(doc), target_s))
 

@@ -188,11 +188,12 @@ def summary(rec: dict) -> str:
 
 @contextlib.contextmanager
 def pinned_thread(*, enabled: bool = True):
-    """Pin the calling thread to one CPU (the last it may run on) for the
-    block, restoring its affinity afterwards. A no-op where affinity is not
-    supported, only one CPU is allowed, or ``enabled`` is false (a block that
-    creates KVM guests must not pin: their vCPU threads inherit the mask and
-    must be free to run on another core)."""
+    """Pin the calling thread to one CPU -- the one it is running on, which
+    the scheduler chose as the least busy -- for the block, restoring its
+    affinity afterwards. A no-op where affinity is not supported, only one
+    CPU is allowed, or ``enabled`` is false (a block that creates KVM guests
+    must not pin: their vCPU threads inherit the mask and must be free to run
+    on another core)."""
     try:
         allowed = os.sched_getaffinity(0)
     except (AttributeError, OSError):
@@ -200,9 +201,20 @@ def pinned_thread(*, enabled: bool = True):
     if not enabled or len(allowed) < 2:
         yield None
         return
-    cpu = max(allowed)
+    cpu = current_cpu()
+    if cpu not in allowed:
+        cpu = max(allowed)
     os.sched_setaffinity(0, {cpu})
     try:
         yield cpu
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+def current_cpu() -> int | None:
+    """The CPU the calling thread last ran on (/proc/thread-self/stat field 39)."""
+    try:
+        stat = pathlib.Path("/proc/thread-self/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None

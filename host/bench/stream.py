@@ -34,6 +34,7 @@ from edgehost.native import ffi, kernels_lib, lib
 STREAM = 15  # EH_KERNEL_STREAM (native_modules/include/eh_offload.h)
 OPS = ((0, "copy", 16), (1, "scale", 16), (2, "add", 24), (3, "triad", 24))
 SIZES_KIB = (128, 32 << 10)      # per array: L2-resident, memory-bound (3 x 32 MiB)
+QUICK_SIZES_KIB = (128, 16 << 10)  # 3 x 16 MiB: still past a 32 MiB L3
 SCALAR = 3.0                     # stream.c STREAM_SCALAR
 
 
@@ -239,11 +240,12 @@ def _measure_size(n, a, b, guests, wasms, rounds, reps, tsc_per_s):
               help="Interleaved rounds; each figure is the best (as STREAM reports).")
 @click.option("--reps", default=8, show_default=True,
               help="Repetitions inside one native/guest call (best one counts).")
-@click.option("--quick", is_flag=True, help="3 rounds of 3 repetitions.")
+@click.option("--quick", is_flag=True,
+              help=f"Sizes {','.join(map(str, QUICK_SIZES_KIB))} KiB, 3 rounds of 3 repetitions.")
 def command(as_json, sizes_kib, rounds, reps, quick):
     """STREAM bandwidth: native vs KVM guest (2 MiB / 4 KiB pages) vs WASM."""
     if quick:
-        rounds, reps = 3, 3
+        sizes_kib, rounds, reps = ",".join(map(str, QUICK_SIZES_KIB)), 3, 3
     try:
         sizes = [int(s) for s in sizes_kib.split(",") if s]
     except ValueError:

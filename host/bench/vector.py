@@ -204,8 +204,12 @@ def command(as_json, target_ms, only, no_wasm):
             os.environ.setdefault(var, "1")
     else:
         threads_note = "numpy was loaded before the bench: BLAS may use several threads"
-    import numpy as np
-
+    try:
+        import numpy as np
+    except ImportError:
+        emit([{"bench": "vector", "impl": "numpy", "gbps": None,
+               "note": "pip install numpy (this benchmark builds its inputs with it)"}], as_json)
+        return
     target_s = target_ms / 1000
     cases = _cases(np, np.random.default_rng(0))
     if only:
