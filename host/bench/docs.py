@@ -80,9 +80,10 @@ def claim_stream(results):
               "shared machine, or the guest's page walk (compare 2 MiB with 4 KiB pages)"
     else:
         verdict, why = "not held", f"median op at {mid:.2f}x native, lowest {min(guest):.2f}x"
-    if max(guest) > 1.1:
-        why += f"; the guest above native (up to {max(guest):.2f}x) means the native runs " \
-               "were disturbed: rerun on a quiet machine"
+    if max(guest) > 1.15:  # the same loops cannot beat native by much: noise did
+        verdict = "noisy"
+        why = f"the guest above native (up to {max(guest):.2f}x) means the native runs " \
+              "were disturbed by other load: rerun on a quiet machine"
     if wasm:
         why += f"; WASM reaches {min(wasm):.2f}–{max(wasm):.2f}x native " \
                "(bounds-checked 32-bit addressing, 128-bit SIMD at most)"

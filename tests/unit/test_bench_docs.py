@@ -108,3 +108,8 @@ def test_rerender_refuses_a_page_without_markers(tmp_path):
     page.write_text("# no markers\n")
     with pytest.raises(InputError):
         docs.rerender(page, charts=False)
+
+
+def test_a_guest_far_above_native_is_noise_not_a_result():
+    c = _verdict(_results(stream=_stream(1.6)), "stream")
+    assert c["verdict"] == "noisy" and "quiet machine" in c["why"]
