@@ -136,8 +136,18 @@ def _row(impl, variant, isolation, name, doc, seconds, **extra):
     return row
 
 
+def reference_tokens(doc: bytes) -> int:
+    """The structural-token count of a valid ``doc`` by the scalar variant
+    (the reference parser), after Python's json has accepted it."""
+    stdjson.loads(doc)
+    with use_variant("json", "scalar"):
+        res = NativeRequest(jk.KERNEL_VALIDATE, doc, out_cap=jk.scratch_size(len(doc))).run()
+    return res.value
+
+
 def _ours(name, doc, target_s):
     scratch = jk.scratch_size(len(doc))
+    want = reference_tokens(doc)
     for variant, ok in variants("json"):
         if not ok:
             why = "wasm32 (-msimd128) builds only" if variant == "simd128" else "CPU lacks it"
@@ -145,6 +155,12 @@ def _ours(name, doc, target_s):
             continue
         with use_variant("json", variant):
             req = NativeRequest(jk.KERNEL_VALIDATE, doc, out_cap=scratch)
+            res = req.run()
+            if res.status != 0 or res.value != want:  # checked before timing
+                yield _row("edgehost validate", variant, "inproc", name, doc, None,
+                           note=f"wrong answer (status {res.status}, {res.value} tokens, "
+                                f"expected {want}): not timed")
+                continue
             yield _row("edgehost validate", variant, "inproc", name, doc, req.seconds(target_s))
     req = NativeRequest(jk.KERNEL_MINIFY, doc, out_cap=max(scratch, len(doc)))
     yield _row("edgehost minify", "auto", "inproc", name, doc, req.seconds(target_s))
@@ -194,6 +210,11 @@ def _wasm(docs, target_s):
             out = wk.alloc(cap + 4)
             out += -out % 4
             wk.request(jk.KERNEL_VALIDATE, data=(wk.put(doc), len(doc)), out=(out, cap))
+            status, _, value, *_ = wk.run()
+            if status != 0 or value != reference_tokens(doc):
+                yield _row("edgehost validate", variant, f"wasm/{flavor}", name, doc, None,
+                           note=f"wrong answer (status {status}, {value} tokens): not timed")
+                continue
             yield _row("edgehost validate", variant, f"wasm/{flavor}", name, doc,
                        min(wk.seconds_per_run(target_s=target_s)))
 

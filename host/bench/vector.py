@@ -28,6 +28,7 @@ from edgehost.bench.common import emit, gbps
 from edgehost.errors import EdgehostError
 from edgehost.kernels import vector as vk
 from edgehost.kernels._common import active_variant, f32_bits, use_variant, variants
+from edgehost.native import ffi
 
 N = 1 << 20                 # floats per vector for the 1-D operations
 MATVEC = (4096, 256)        # rows x cols
@@ -120,6 +121,30 @@ def _row(op, impl, variant, isolation, size, nbytes, seconds, **extra):
 
 def _case_row(c, variant, isolation, seconds, **extra):
     return _row(c.op, "edgehost", variant, isolation, c.data.size, c.nbytes, seconds, **extra)
+
+
+def _wrong(np, c, res, req) -> str | None:
+    """None when the kernel's result matches numpy's (``c.peer``) to float32
+    rounding of a reassociated sum, else what differs."""
+    if res.status < 0:
+        return f"status {res.status}"
+    want = c.peer()
+    if c.op.startswith("topk"):
+        raw = bytes(ffi.buffer(ffi.cast("uint8_t *", req.req.out), res.out_len))
+        got = set(np.frombuffer(raw, dtype="<u4")[::2].tolist())
+        return None if got == set(np.asarray(want).tolist()) else "other rows"
+    if np.ndim(want):
+        got = np.frombuffer(bytes(ffi.buffer(ffi.cast("uint8_t *", req.req.out), res.out_len)),
+                            dtype="<f8" if c.flags else "<f4")
+        ok = got.shape == np.shape(want) and np.allclose(got, want, rtol=1e-3, atol=1e-3)
+        return None if ok else "array differs from numpy"
+    bits = res.value if c.flags else res.value & 0xFFFFFFFF
+    got = float(np.frombuffer(bits.to_bytes(8 if c.flags else 4, "little"),
+                              dtype="<f8" if c.flags else "<f4")[0])
+    n = c.data.size
+    atol = 1e-4 if c.op == "cosine" else 1e-3 * n ** 0.5
+    return None if abs(got - float(want)) <= 1e-3 * abs(float(want)) + atol else \
+        f"{got!r} vs numpy {float(want)!r}"
 
 
 def _wasm_rows(cases, target_s, flavors):
@@ -221,11 +246,18 @@ def command(as_json, target_ms, only, no_wasm):
         size = c.data.size
         runners = {}
         for name, ok in variants("vector"):
-            if ok:
-                runners[("edgehost", name)] = pinned("vector", name, c.request().run)
-            else:
+            if not ok:
                 rows.append(_row(c.op, "edgehost", name, "inproc", size, c.nbytes, None,
                                  note="CPU lacks it"))
+                continue
+            req = c.request()
+            with use_variant("vector", name):
+                wrong = _wrong(np, c, req.run(), req)
+            if wrong:  # checked before timing: a wrong answer is not timed
+                rows.append(_row(c.op, "edgehost", name, "inproc", size, c.nbytes, None,
+                                 note=f"wrong answer ({wrong}): not timed"))
+                continue
+            runners[("edgehost", name)] = pinned("vector", name, req.run)
         runners[("edgehost api", best)] = pinned("vector", best, calls(c.api))
         runners[("numpy", np.__version__)] = calls(c.peer)
         with use_variant("vector", best):  # restores the process's pin afterwards
