@@ -56,7 +56,7 @@ QUICK = {
     "hostcall": {"--repeat": "3"},
     "offload": {"--calls": "2000"},
 }
-TIMEOUT_S = {"quick": 60, "full": 300}
+TIMEOUT_S = {"quick": 120, "full": 600}  # guards against a hang, not a budget
 
 
 def families() -> dict:
