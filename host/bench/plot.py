@@ -104,10 +104,17 @@ def _size_axis(ax, sizes) -> None:
     ax.set_xticklabels([human_bytes(t) for t in ticks], fontsize=8)
 
 
-def _log_if_wide(ax, values, axis="y") -> None:
+def _log_if_wide(ax, values, axis="y") -> bool:
+    """A log axis where the values span more than ~1.5 decades; says which."""
     vals = [v for v in values if v and v > 0]
     if vals and max(vals) / min(vals) > 30:
         _log(ax, axis)
+        return True
+    return False
+
+
+def _scaled(label: str, logged: bool) -> str:
+    return f"{label} (log scale)" if logged and "log scale" not in label else label
 
 
 def _log(ax, axis="y") -> None:
@@ -140,11 +147,12 @@ def lines_by_size(ax, rows, label_of, value_key, *, scale=1.0, ylabel=""):
                 linewidth=1.6 if cat != "baseline" else 1.1)
         sizes += xs
         values += ys
+    logged = False
     if sizes:
         _size_axis(ax, sizes)
-        _log_if_wide(ax, values)
+        logged = _log_if_wide(ax, values)
     ax.set_xlabel("input size (bytes, log scale)")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(_scaled(ylabel, logged))
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -174,16 +182,14 @@ def grouped_bars(ax, rows, group_of, label_of, value_key, *, scale=1.0, ylabel="
     if horizontal:
         ax.set_yticks(ticks)
         ax.set_yticklabels([str(g) for g in groups], fontsize=8)
-        ax.set_xlabel(ylabel)
-        _log_if_wide(ax, values, "x")
+        ax.set_xlabel(_scaled(ylabel, _log_if_wide(ax, values, "x")))
         ax.invert_yaxis()
     else:
         ax.set_xticks(ticks)
         ax.set_xticklabels([str(g) for g in groups], fontsize=8,
                            rotation=30 if len(groups) > 5 else 0, ha="right" if len(groups) > 5
                            else "center")
-        ax.set_ylabel(ylabel)
-        _log_if_wide(ax, values)
+        ax.set_ylabel(_scaled(ylabel, _log_if_wide(ax, values)))
     ax.grid(True, axis="x" if horizontal else "y", alpha=0.3)
 
 
@@ -205,8 +211,7 @@ def bars(ax, rows, label_of, value_key, *, scale=1.0, xlabel=""):
     ax.set_yticks(range(len(items)))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    _log_if_wide(ax, vals, "x")
+    ax.set_xlabel(_scaled(xlabel, _log_if_wide(ax, vals, "x")))
     ax.grid(True, axis="x", alpha=0.3)
     # one legend entry per category present
     import matplotlib.patches as mpatches
@@ -249,7 +254,7 @@ def _best_only(rows, keep_all=("inproc", "baseline", "peer")):
 def chart_crc32c(fig, rows):
     ax = fig.add_subplot(1, 1, 1)
     rows = [r for r in _best_only(rows) if r.get("gbps") and "size" in r]
-    lines_by_size(ax, rows, _impl_label, "gbps", ylabel="throughput (GB/s, log scale)")
+    lines_by_size(ax, rows, _impl_label, "gbps", ylabel="throughput (GB/s)")
     ax.set_title("CRC32C: carry-less multiply vs tables vs WASM vs PyPI packages")
     _legend(ax, loc="upper left", ncol=2)
 
@@ -309,7 +314,7 @@ def chart_csv(fig, rows):
     ax = fig.add_subplot(1, 1, 1)
     rs = [r for r in rows if r.get("gbps")]
     rs.sort(key=lambda r: -r["gbps"])
-    bars(ax, rs, _impl_label, "gbps", xlabel="throughput (GB/s, log scale)")
+    bars(ax, rs, _impl_label, "gbps", xlabel="throughput (GB/s)")
     size = next((r["size"] for r in rs if r.get("size")), None)
     ax.set_title(f"CSV: SIMD indexing vs SWAR/scalar vs WASM vs csvmonkey/pyarrow/polars/csv"
                  f" ({human_bytes(size)} mixed file)")
@@ -321,7 +326,7 @@ def chart_json(fig, rows):
         ax = fig.add_subplot(1, len(inputs), i + 1)
         rs = sorted([r for r in rows if r.get("input") == name and r.get("gbps")],
                     key=lambda r: -r["gbps"])
-        bars(ax, rs, _impl_label, "gbps", xlabel="GB/s (log scale)")
+        bars(ax, rs, _impl_label, "gbps", xlabel="throughput (GB/s)")
         ax.set_title(f"{name} ({human_bytes(rs[0]['size'])})", fontsize=9)
         if i:
             ax.get_legend().remove()
@@ -357,8 +362,7 @@ def chart_hostcall(fig, rows):
 def chart_offload(fig, rows):
     ax = fig.add_subplot(1, 1, 1)
     rs = [r for r in rows if r.get("ns_per_call")]
-    bars(ax, rs, lambda r: f"{r['impl']} {r['op']}", "ns_per_call",
-         xlabel="ns per call (log scale)")
+    bars(ax, rs, lambda r: f"{r['impl']} {r['op']}", "ns_per_call", xlabel="ns per call")
     for i, r in enumerate(rs):
         if r.get("p99_ns"):
             ax.plot([r["p99_ns"]], [i], marker="|", color="black", markersize=8)
