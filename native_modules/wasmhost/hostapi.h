@@ -139,6 +139,11 @@ typedef struct eh_instance {
     eh_forget_fn forget;              /* the sink that saw this memory, told on */
     void *forget_ctx;                 /*   free (copied: the tenant may go first) */
     const void *forget_mem;           /*   and the memory base it saw last       */
+    /* Counters the HTTP server reads after each call (this thread only): */
+    uint64_t hostcalls;               /* imports that resolved the caller's memory */
+    uint64_t offload_calls, offload_ns; /* kernel calls and their time            */
+    int offload_fail;                 /* last kernel call's EH_OFFLOAD_* failure, 0 */
+    uint64_t pool_memory;             /* linear memory its pool last counted      */
     char error[512];
 } eh_instance;
 

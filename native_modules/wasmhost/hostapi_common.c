@@ -30,6 +30,7 @@ eh_mem eh_caller_mem(wasmtime_caller_t *caller)
     eh_mem m = {0};
     wasmtime_context_t *ctx = EH_WT.wasmtime_caller_context(caller);
     m.inst = EH_WT.wasmtime_context_get_data(ctx);
+    m.inst->hostcalls++;
     if (!m.inst->memory_ready)
         return m; /* size 0: every range check fails and traps */
     m.base = EH_WT.wasmtime_memory_data(ctx, &m.inst->memory);

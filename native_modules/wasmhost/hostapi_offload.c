@@ -27,8 +27,11 @@ int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_
                  req->kernel, t->name);
         return EH_ERR_DENIED;
     }
+    inst->offload_calls++;
+    int64_t t0 = eh_now_mono_ns();
     if (!t->offload) {
         eh_kernel_run(req, res);
+        inst->offload_ns += (uint64_t)(eh_now_mono_ns() - t0);
         return 0;
     }
     if (inst->forget && inst->forget_mem && inst->forget_mem != m->base) /* the memory moved */
@@ -38,6 +41,9 @@ int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_
     inst->forget_mem = m->base;
     int rc = t->offload(t->offload_ctx, req, res, m->base, m->size, inst->error,
                         sizeof inst->error);
+    inst->offload_ns += (uint64_t)(eh_now_mono_ns() - t0);
+    if (rc < 0)
+        inst->offload_fail = rc;
     if (rc == 0)
         return 0;
     if (rc == EH_OFFLOAD_TIMEOUT)
