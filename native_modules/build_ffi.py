@@ -1,6 +1,6 @@
 """cffi (API mode) builder for ``edgehost.native_modules._native``.
 
-Each component folder (``wasmhost``, ``kernels``, ``vmm``) owns:
+Each component folder (``wasmhost``, ``kernels``, ``vmm``, ``serving``) owns:
 
 * ``ffi.h``     -- the declarations Python may call, ``#include``-d into the module;
 * ``ffi.cdef``  -- the same declarations in cffi's cdef dialect;
@@ -20,7 +20,10 @@ import pathlib
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
-COMPONENTS = ("wasmhost", "kernels", "vmm")
+COMPONENTS = ("wasmhost", "kernels", "vmm", "serving")
+# System libraries the components link (Debian -dev packages: tests/system-packages.txt
+# and the README's install line): serving/ is built on libmicrohttpd.
+LIBRARIES = ["microhttpd"]
 EXCLUDED_DIRS = {"wasm", "tests"}
 
 
@@ -68,6 +71,7 @@ def make_ffi() -> FFI:
             "-Wno-unused-parameter",
             "-Werror=implicit-function-declaration",  # a missing prototype truncates pointers
         ],
+        libraries=LIBRARIES,
         extra_link_args=["-pthread", "-ldl"],
     )
     return ffibuilder

@@ -18,6 +18,9 @@ Example::
     kv_max_value = 65536
     log_per_sec = 100
 
+    host = ""                       # serve only for this Host ("" = any host)
+    prefix = "/etag-c"              # prepended to every route (default "/<name>")
+
     [routes]                        # HTTP path -> handler export
     "/etag" = "etag"
 
@@ -39,6 +42,9 @@ from edgehost.wasm_config.errors import ConfigError
 
 MANIFEST_NAME = "edgehost.toml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+HOST_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
+PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$")
 EXPORT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 LIMIT_DEFAULTS = {
@@ -49,6 +55,8 @@ LIMIT_DEFAULTS = {
     "kv_max_key": 256,
     "kv_max_value": 64 << 10,
     "log_per_sec": 100,
+    "max_body_bytes": 1 << 20,
+    "concurrency": 0,
 }
 LIMIT_BOUNDS = {
     "deadline_ms": (1, 600_000),
@@ -58,6 +66,8 @@ LIMIT_BOUNDS = {
     "kv_max_key": (1, 1 << 16),
     "kv_max_value": (0, 1 << 28),
     "log_per_sec": (0, 1 << 20),
+    "max_body_bytes": (0, 1 << 30),
+    "concurrency": (0, 1024),
 }
 # Every top-level field with its meaning (sdk/README.md's reference is generated from this).
 FIELDS = {
@@ -71,6 +81,9 @@ FIELDS = {
     "instance": "`reuse` (warm pool, default) or `fresh` (new instance per call)",
     "limits": "table: per-call and per-tenant limits (below)",
     "routes": "table: HTTP path (starting with `/`) = handler export",
+    "host": "`edgehost serve` answers the routes only for this Host header (default: any host)",
+    "prefix": "`edgehost serve` mounts the routes under this path (default `/<name>`; "
+              "`\"\"` for none); handlers see the path without it",
     "config": "table: any TOML values, read by the tenant with `config_get`",
 }
 LIMIT_DOCS = {
@@ -81,6 +94,9 @@ LIMIT_DOCS = {
     "kv_max_key": "one key",
     "kv_max_value": "one value",
     "log_per_sec": "log lines per second (burst = one second's worth)",
+    "max_body_bytes": "HTTP request body; larger ones get 413 before they are read",
+    "concurrency": "handler threads the tenant may hold at once per server worker "
+                   "(0 = half of `--threads`)",
 }
 TOP_LEVEL = set(FIELDS)
 
@@ -101,6 +117,8 @@ class Manifest:
     routes: dict[str, str] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     description: str = ""
+    host: str = ""
+    prefix: str = ""
 
     @property
     def directory(self) -> pathlib.Path:
@@ -169,10 +187,16 @@ def from_dict(data: dict, path: pathlib.Path) -> Manifest:
               f"routes.{route}", "must name a handler export")
     config = data.get("config", {})
     _need(isinstance(config, dict), path, "config", "must be a table")
+    host = data.get("host", "")
+    _need(isinstance(host, str) and (host == "" or bool(HOST_RE.match(host))) and len(host) < 254,
+          path, "host", "must be a lowercase host name (letters, digits, '-', '.') or \"\"")
+    prefix = data.get("prefix", f"/{name}")
+    _need(isinstance(prefix, str) and (prefix == "" or bool(PREFIX_RE.match(prefix))), path,
+          "prefix", "must be \"\" or a path like \"/api\" (no trailing '/')")
     desc = data.get("description", "")
     _need(isinstance(desc, str), path, "description", "must be a string")
     return Manifest(
         path=path, name=name, language=lang, sources=[base / s for s in sources],
         wasm=base / wasm, isolation=iso, kernels=list(kernels), instance=inst, limits=limits,
-        routes=dict(routes), config=config, description=desc,
+        routes=dict(routes), config=config, description=desc, host=host, prefix=prefix,
     )

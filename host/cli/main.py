@@ -39,13 +39,14 @@ def bench_group():
 
 def _mount() -> None:
     from edgehost import bench
-    from edgehost.cli import kernel, system, tenants
+    from edgehost.cli import kernel, serve, system, tenants
 
     for mod in (tenants, system):
         for obj in vars(mod).values():
             if isinstance(obj, click.Command) and obj.callback.__module__ == mod.__name__:
                 cli.add_command(obj)
     cli.add_command(kernel.kernel_group)
+    cli.add_command(serve.serve)
     for cmd in bench.commands():
         bench_group.add_command(cmd)
 

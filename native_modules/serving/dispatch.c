@@ -1,0 +1,335 @@
+/*
+ * Handler threads: tenant code runs here, never on the loop thread.
+ *
+ * Scheduling: each tenant version (eh_svc) has a FIFO of jobs; a version
+ * with queued jobs and fewer than max_running jobs running sits in the
+ * ready list, served round-robin. So a tenant whose handlers loop or block
+ * holds at most max_running threads; the others keep being served.
+ *
+ * Hand-off cost: the loop wakes a thread only when one sleeps (once per
+ * round of requests, eh_disp_flush), and results go back in batches: a
+ * thread publishes what it finished when it runs out of work, has 16
+ * results, or is about to start a slow tenant's job (moving average over
+ * 20 us) -- so a fast answer never waits behind a slow call, and the loop
+ * is woken (one eventfd write) only when its result list was empty.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "serving/server.h"
+#include "wasmhost/ffi.h"
+
+#define BATCH_MAX 16
+#define SLOW_NS 20000
+
+struct eh_disp {
+    eh_srv *srv;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    eh_svc *ready_head, *ready_tail;
+    uint32_t nthreads, idle;
+    int stop, wake_pending;
+    uint64_t queued;
+    eh_job *done;              /* results for the loop thread (LIFO)            */
+    int efd;
+    pthread_t *threads;
+};
+
+static void make_ready(eh_disp *d, eh_svc *v)
+{
+    if (v->in_ready || !v->q_head || v->running >= v->max_running)
+        return;
+    v->in_ready = 1;
+    v->ready_next = NULL;
+    if (d->ready_tail)
+        d->ready_tail->ready_next = v;
+    else
+        d->ready_head = v;
+    d->ready_tail = v;
+}
+
+void eh_disp_submit(eh_disp *d, eh_job *j)
+{
+    eh_svc *v = j->svc;
+    j->next = NULL;
+    pthread_mutex_lock(&d->lock);
+    if (v->q_tail)
+        v->q_tail->next = j;
+    else
+        v->q_head = j;
+    v->q_tail = j;
+    v->queued++;
+    d->queued++;
+    make_ready(d, v);
+    pthread_mutex_unlock(&d->lock);
+    d->wake_pending = 1;
+}
+
+void eh_disp_flush(eh_disp *d)
+{
+    if (!d->wake_pending)
+        return;
+    d->wake_pending = 0;
+    pthread_mutex_lock(&d->lock);
+    if (d->idle && d->ready_head)
+        pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+}
+
+eh_job *eh_disp_take_done(eh_disp *d)
+{
+    uint64_t v;
+    if (read(d->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        return NULL;
+    pthread_mutex_lock(&d->lock);
+    eh_job *j = d->done;
+    d->done = NULL;
+    pthread_mutex_unlock(&d->lock);
+    return j;
+}
+
+int eh_disp_fd(eh_disp *d) { return d->efd; }
+uint64_t eh_disp_queued(eh_disp *d) { return __atomic_load_n(&d->queued, __ATOMIC_RELAXED); }
+
+/* Called with d->lock held; drops it around the eventfd write. */
+static void publish(eh_disp *d, eh_job **local, eh_job **local_tail, uint32_t *n)
+{
+    if (!*local)
+        return;
+    int was_empty = d->done == NULL;
+    (*local_tail)->next = d->done;
+    d->done = *local;
+    *local = *local_tail = NULL;
+    *n = 0;
+    if (was_empty) {
+        pthread_mutex_unlock(&d->lock);
+        uint64_t one = 1;
+        ssize_t w = write(d->efd, &one, sizeof one);
+        (void)w; /* EAGAIN only when the counter is already non-zero: woken anyway */
+        pthread_mutex_lock(&d->lock);
+    }
+}
+
+static void run_job(eh_job *j);
+
+static void *thread_main(void *arg)
+{
+    eh_disp *d = arg;
+    eh_job *local = NULL, *local_tail = NULL;
+    uint32_t nlocal = 0;
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        if (!d->ready_head)
+            publish(d, &local, &local_tail, &nlocal);
+        while (!d->ready_head && !d->stop) {
+            d->idle++;
+            pthread_cond_wait(&d->cond, &d->lock);
+            d->idle--;
+        }
+        if (!d->ready_head && d->stop)
+            break;
+        eh_svc *v = d->ready_head;
+        d->ready_head = v->ready_next;
+        if (!d->ready_head)
+            d->ready_tail = NULL;
+        v->in_ready = 0;
+        eh_job *j = v->q_head;
+        v->q_head = j->next;
+        if (!v->q_head)
+            v->q_tail = NULL;
+        v->queued--;
+        d->queued--;
+        v->running++;
+        make_ready(d, v);
+        if (d->ready_head && d->idle)  /* more work than this thread: wake another */
+            pthread_cond_signal(&d->cond);
+        if (nlocal >= BATCH_MAX || (nlocal && v->avg_ns > SLOW_NS))
+            publish(d, &local, &local_tail, &nlocal);
+        pthread_mutex_unlock(&d->lock);
+
+        uint64_t t0 = eh_srv_now();
+        run_job(j);
+        uint64_t took = eh_srv_now() - t0;
+
+        pthread_mutex_lock(&d->lock);
+        v->avg_ns = v->avg_ns ? (v->avg_ns * 7 + took) / 8 : took;
+        v->running--;
+        make_ready(d, v);
+        j->next = NULL;
+        if (local_tail)
+            local_tail->next = j;
+        else
+            local = j;
+        local_tail = j;
+        nlocal++;
+    }
+    publish(d, &local, &local_tail, &nlocal);
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+eh_disp *eh_disp_new(eh_srv *s, uint32_t threads, char *err, size_t errlen)
+{
+    eh_disp *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->srv = s;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    d->threads = calloc(threads, sizeof *d->threads);
+    if (d->efd < 0 || !d->threads) {
+        snprintf(err, errlen, "cannot set up the handler threads: %s", strerror(errno));
+        eh_disp_free(d);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < threads; i++) {
+        if (pthread_create(&d->threads[i], NULL, thread_main, d) != 0) {
+            snprintf(err, errlen, "cannot start handler thread %u", i);
+            eh_disp_free(d);
+            return NULL;
+        }
+        d->nthreads = i + 1;
+    }
+    return d;
+}
+
+void eh_disp_free(eh_disp *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stop = 1;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    for (uint32_t i = 0; i < d->nthreads; i++)
+        pthread_join(d->threads[i], NULL);
+    if (d->efd >= 0)
+        close(d->efd);
+    free(d->threads);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
+    free(d);
+}
+
+/* ---- one handler call ---------------------------------------------------- */
+
+static int cause_of(const eh_job *j, eh_instance *inst, int kind)
+{
+    if (inst->offload_fail == EH_OFFLOAD_FAULT)
+        return EH_CAUSE_GUEST_FAULT;
+    if (inst->offload_fail == EH_OFFLOAD_TIMEOUT)
+        return EH_CAUSE_GUEST_TIMEOUT;
+    switch (kind) {
+    case EH_TRAP_DEADLINE:
+        return EH_CAUSE_DEADLINE;
+    case EH_TRAP_FUEL:
+        return EH_CAUSE_FUEL;
+    case EH_TRAP_MEMORY:
+        return EH_CAUSE_MEMORY;
+    default: {
+        /* A trap with linear memory at its cap: the tenant ran out of memory
+         * (memory.grow failed and it gave up). */
+        uint64_t size = 0;
+        eh_instance_memory(inst, &size);
+        if (j->svc->mem_cap && size + (64u << 10) > j->svc->mem_cap)
+            return EH_CAUSE_MEMORY;
+        return EH_CAUSE_TRAP;
+    }
+    }
+}
+
+static const int cause_status[EH_CAUSE_COUNT] = {
+    [EH_CAUSE_NOT_FOUND] = 404, [EH_CAUSE_BODY_TOO_LARGE] = 413, [EH_CAUSE_OVERLOAD] = 503,
+    [EH_CAUSE_INSTANTIATE] = 503, [EH_CAUSE_TRAP] = 500, [EH_CAUSE_DEADLINE] = 504,
+    [EH_CAUSE_MEMORY] = 500, [EH_CAUSE_FUEL] = 500, [EH_CAUSE_GUEST_FAULT] = 502,
+    [EH_CAUSE_GUEST_TIMEOUT] = 504, [EH_CAUSE_TENANT_STATUS] = 500,
+    [EH_CAUSE_REQUEST_TIMEOUT] = 408, [EH_CAUSE_CLIENT_ABORT] = 499, [EH_CAUSE_INTERNAL] = 500,
+};
+
+static const char *const cause_reason[EH_CAUSE_COUNT] = {
+    [EH_CAUSE_INSTANTIATE] = "tenant unavailable (instantiation failed)",
+    [EH_CAUSE_TRAP] = "tenant trapped", [EH_CAUSE_DEADLINE] = "tenant deadline exceeded",
+    [EH_CAUSE_MEMORY] = "tenant memory limit reached", [EH_CAUSE_FUEL] = "tenant fuel exhausted",
+    [EH_CAUSE_GUEST_FAULT] = "tenant kernel guest faulted",
+    [EH_CAUSE_GUEST_TIMEOUT] = "tenant kernel exceeded its time limit",
+    [EH_CAUSE_TENANT_STATUS] = "tenant handler failed", [EH_CAUSE_INTERNAL] = "internal error",
+};
+
+static void fail(eh_job *j, int cause, const char *detail)
+{
+    j->cause = cause;
+    j->status = cause_status[cause];
+    j->resp = eh_error_response(j, j->status, cause_reason[cause]);
+    eh_log_error(j->srv, j, j->svc->name, cause, j->status, detail);
+}
+
+static void run_job(eh_job *j)
+{
+    eh_svc *v = j->svc;
+    char err[256];
+    eh_instance *inst = eh_pool_acquire(v->pool, err, sizeof err);
+    if (!inst) {
+        fail(j, EH_CAUSE_INSTANTIATE, err);
+        return;
+    }
+    uint64_t h0 = inst->hostcalls, o0 = inst->offload_calls, ns0 = inst->offload_ns;
+    inst->offload_fail = 0;
+    eh_request req = {
+        j->method, j->method_len,
+        j->uri + j->path_off, j->path_len,
+        j->uri + j->query_off, j->query_len,
+        j->hdrs, j->hdrs_len,
+        j->body, (uint32_t)j->body_len,
+    };
+    int32_t rc = 0;
+    int failed = eh_instance_handle(inst, (int)j->handler, &req, &rc) < 0;
+    j->hostcalls = inst->hostcalls - h0;
+    j->offload_calls = inst->offload_calls - o0;
+    j->offload_ns = inst->offload_ns - ns0;
+    if (failed) {
+        int kind;
+        const char *msg = eh_instance_error(inst, &kind);
+        fail(j, cause_of(j, inst, kind), msg);
+        eh_pool_release(v->pool, inst, 1);
+        return;
+    }
+    if (rc != 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "handler returned %d", rc);
+        int cause = inst->offload_fail == EH_OFFLOAD_FAULT     ? EH_CAUSE_GUEST_FAULT
+                    : inst->offload_fail == EH_OFFLOAD_TIMEOUT ? EH_CAUSE_GUEST_TIMEOUT
+                                                               : EH_CAUSE_TENANT_STATUS;
+        fail(j, cause, detail);
+        eh_pool_release(v->pool, inst, 0);
+        return;
+    }
+    int32_t status;
+    uint32_t blen, hlen;
+    const char *hdrs;
+    const uint8_t *body = eh_instance_response(inst, &status, &blen, &hdrs, &hlen);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        blen, (void *)(body ? (const void *)body : ""), MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        fail(j, EH_CAUSE_INTERNAL, "cannot allocate the response");
+        eh_pool_release(v->pool, inst, 0);
+        return;
+    }
+    /* "name\0value\0" pairs, validated by response_set_header (no CR/LF/NUL). */
+    for (uint32_t at = 0; at < hlen;) {
+        const char *name = hdrs + at;
+        const char *val = name + strlen(name) + 1;
+        at = (uint32_t)(val + strlen(val) + 1 - hdrs);
+        MHD_add_response_header(r, name, val); /* MHD refuses only framing headers */
+    }
+    eh_pool_release(v->pool, inst, 0);
+    j->resp = r;
+    j->resp_bytes = blen;
+    j->status = status;
+    j->cause = -1;
+}
