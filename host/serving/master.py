@@ -159,6 +159,15 @@ class Master:
     def open_sockets(self) -> None:
         host, port = self.cfg.listen
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # A plain bind first: SO_REUSEPORT sockets of the same user would
+        # otherwise silently share the port with another server.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            port = probe.getsockname()[1]
         for _ in range(self.cfg.workers):
             s = socket.socket(family, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -233,11 +233,11 @@ static int cause_of(const eh_job *j, eh_instance *inst, int kind)
     case EH_TRAP_MEMORY:
         return EH_CAUSE_MEMORY;
     default: {
-        /* A trap with linear memory at its cap: the tenant ran out of memory
-         * (memory.grow failed and it gave up). */
+        /* A trap with linear memory within 1/8 of its cap: the tenant ran
+         * out of memory (memory.grow was refused and it gave up). */
         uint64_t size = 0;
         eh_instance_memory(inst, &size);
-        if (j->svc->mem_cap && size + (64u << 10) > j->svc->mem_cap)
+        if (j->svc->mem_cap && size >= j->svc->mem_cap - j->svc->mem_cap / 8)
             return EH_CAUSE_MEMORY;
         return EH_CAUSE_TRAP;
     }

@@ -32,7 +32,7 @@
 #include "serving/server.h"
 
 #define TICK_MS 100
-#define DISCARD_MAX (64u << 10) /* body bytes read and dropped before a local answer */
+#define DISCARD_MAX (64u << 10) /* body bytes dropped before a local answer; more: close */
 #define DRAIN_IDLE_NS (100ull * 1000000) /* idle this long while draining: closed */
 enum { EV_MHD = 1, EV_DONE, EV_CTL, EV_TICK };
 
@@ -312,12 +312,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *upload_size = 0;
             if (j->cause >= 0) { /* a local answer is coming: drop the body */
                 j->discarded += n;
-                if (j->discarded > DISCARD_MAX)
-                    goto local;
+                return j->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+            }
+            if (j->body_len + n > j->body_limit) {
+                /* Past the limit mid-body (chunked): MHD takes no response
+                 * while a body is coming, so drop the rest (up to
+                 * DISCARD_MAX, then close) and answer 413 at its end. */
+                j->cause = EH_CAUSE_BODY_TOO_LARGE;
+                j->discarded = n;
+                free(j->body);
+                j->body = NULL;
+                j->body_len = j->body_cap = 0;
                 return MHD_YES;
             }
-            if (j->body_len + n > j->body_limit)
-                return answer_local(s, j, EH_CAUSE_BODY_TOO_LARGE, 413, "request body too large");
             if (j->body_len + n > j->body_cap) {
                 uint64_t cap = j->body_cap ? j->body_cap * 2 : 4096;
                 while (cap < j->body_len + n)
@@ -358,6 +365,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 local:
     if (j->cause == EH_CAUSE_NOT_FOUND)
         return answer_local(s, j, EH_CAUSE_NOT_FOUND, 404, "no route");
+    if (j->cause == EH_CAUSE_BODY_TOO_LARGE)
+        return answer_local(s, j, EH_CAUSE_BODY_TOO_LARGE, 413, "request body too large");
     return answer_local(s, j, j->cause, 503, "tenant over its concurrency limit");
 }
 
