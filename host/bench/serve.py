@@ -11,7 +11,9 @@ workers as CPUs nothing is pinned (there is no core left for wrk alone), as
 the output says. hello-c is also run at about 80 % of its own peak (wrk
 pausing 1 ms between requests on fewer connections) for its p99 there. The
 server's CPU time per request (from /proc) is the profile: how much of a
-core one request costs in nginx and in edgehost.
+core one request costs in nginx and in edgehost, and -- against a 404
+answered on the loop thread -- what the hand-off to a handler thread and the
+tenant call add.
 """
 
 from __future__ import annotations
@@ -149,6 +151,8 @@ def _wrk(wrk: str, url: str, script: pathlib.Path, seconds: float, conns: int,
     if not m or not rps:
         raise EdgehostError(f"wrk gave no figures for {url}: {out.strip()[-300:]}")
     n, err, bad, p50, p99, p999 = map(int, m.groups())
+    if url.endswith("/no/route"):
+        bad = 0  # every answer is a 404 there, by design
     return {"rps": float(rps.group(1)), "errors": err + bad, "p50_ms": p50 / 1e3,
             "p99_ms": p99 / 1e3, "p999_ms": p999 / 1e3,
             "cpu_us": ticks / os.sysconf("SC_CLK_TCK") * 1e6 / max(n, 1)}
@@ -237,6 +241,11 @@ def run(seconds: float, rounds: int, workers_list: tuple[int, ...]) -> list[dict
                     res[name] = _wrk(wrk, f"http://127.0.0.1:{srv.edge_port}{url}",
                                      _script(work, name, bodies.get(name), 0), seconds,
                                      CONNECTIONS, pin_wrk, srv.edge_pids)
+                # Answered on the loop thread (no hand-off, no tenant): the
+                # difference to hello-c is what the hand-off and the handler cost.
+                res["edgehost-404"] = _wrk(wrk, f"http://127.0.0.1:{srv.edge_port}/no/route",
+                                           _script(work, "404", None, 0), seconds,
+                                           CONNECTIONS, pin_wrk, srv.edge_pids)
                 for name, r in res.items():
                     r["vs_nginx"] = r["rps"] / res["nginx-static"]["rps"]
                     if name == "etag-kvm" and "etag-inproc" in res:
@@ -322,6 +331,11 @@ def _verdict(rows: list[dict]) -> None:
             click.echo(f"workers={w}: hello-c {h['vs_nginx']:.2f}x nginx static (target >= 0.5); "
                        f"server CPU per request {h['cpu_us']:.1f} us vs nginx "
                        f"{by['nginx-static']['cpu_us']:.1f} us")
+            if "edgehost-404" in by:
+                click.echo(f"workers={w}: profile: parse+route+respond on the loop thread "
+                           f"(404) {by['edgehost-404']['cpu_us']:.1f} us; hand-off to a "
+                           f"handler thread + the hello-c call "
+                           f"{h['cpu_us'] - by['edgehost-404']['cpu_us']:.1f} us")
         if "hello-c@80%" in by:
             a = by["hello-c@80%"]
             click.echo(f"workers={w}: hello-c at {a['load'] * 100:.0f}% of its peak: p99 "

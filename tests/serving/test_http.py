@@ -195,3 +195,20 @@ def test_metrics_format_and_counts(server):
     assert metric(text, "edgehost_worker_up", worker="0") == 1
     assert "# TYPE edgehost_guest_resets_total counter" in text
     assert "# TYPE edgehost_offload_seconds_total counter" in text
+
+
+def test_access_log(serve_tenants, tmp_path):
+    import json
+
+    log = tmp_path / "access.log"
+    with Server(serve_tenants, extra=["--access-log", str(log)]) as s:
+        assert get(s.port, "/probe/echo?x=1")[0] == 200
+        assert get(s.port, "/nope")[0] == 404
+        for _ in range(100):
+            if log.exists() and len(log.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.05)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(x["tenant"], x["status"], x["target"]) for x in lines[:2]] == [
+        ("probe", 200, "/probe/echo?x=1"), ("", 404, "/nope")]
+    assert all(x["us"] >= 0 and x["request_id"] for x in lines)
