@@ -98,8 +98,10 @@ def _size_axis(ax, sizes) -> None:
     lo, hi = min(sizes), max(sizes)
     ticks = [1 << k for k in range(int(math.log2(lo)), int(math.log2(hi)) + 2)
              if lo / 1.5 <= 1 << k <= hi * 1.5]
-    if len(ticks) > 8:
-        ticks = ticks[::2]
+    step = 1
+    while len(ticks[::step]) > 6:  # powers of 4, then of 16: labels must not collide
+        step *= 2
+    ticks = ticks[::step]
     ax.set_xticks(ticks)
     ax.set_xticklabels([human_bytes(t) for t in ticks], fontsize=8)
 

@@ -17,8 +17,9 @@
  *   i64 elapsed_ns, u32 runs, i32 import result, i32 kernel status,
  *   u32 detail, u64 value, u64 out_len, out[...]
  * Output room (csv, json, topk) is grown on EH_K_ENOSPC and kept across
- * requests (the instance is reused), so after the first request at a size
- * every run is one kernel call, by either path. */
+ * requests (the instance is reused); each operation offers the room its
+ * kernel last asked for, so after the first request at a size every run is
+ * one kernel call with exactly the room it needs, by either path. */
 #define EDGEHOST_IMPLEMENTATION
 #include "edgehost.h"
 
@@ -33,6 +34,10 @@ static const char JSON_POINTER[] = "/meta/count";
 
 static uint8_t *out_buf; /* output room, grown on ENOSPC, kept across requests */
 static uint32_t out_cap;
+/* Per operation, the output room its kernel last asked for: each request
+ * offers exactly that much (a KVM call's cost depends on the room offered,
+ * so one operation's large buffer must not be offered to another's). */
+static uint32_t need[5];
 static uint8_t reply[40 + 256];
 
 EDGEHOST_CONFIGURE() { eh_bench_local_init(); return 0; }
@@ -69,7 +74,7 @@ static int32_t run(int local, eh_offload_request *rq, eh_offload_result *res)
 /* One run; on ENOSPC the output room grows to what the kernel asked for and
  * the run is repeated (JSON asks twice: working memory, then the exact total).
  * Only the first request at a new size grows anything. */
-static int32_t run_sized(int local, eh_offload_request *rq, eh_offload_result *res)
+static int32_t run_sized(int op, int local, eh_offload_request *rq, eh_offload_result *res)
 {
     int32_t rc = run(local, rq, res);
     for (int round = 0; round < 3 && rc == 0 && res->status == EH_K_ENOSPC &&
@@ -83,7 +88,7 @@ static int32_t run_sized(int local, eh_offload_request *rq, eh_offload_result *r
             out_cap = want;
         }
         rq->out = (uint32_t)(uintptr_t)out_buf;
-        rq->out_cap = out_cap;
+        rq->out_cap = need[op] = want;
         rc = run(local, rq, res);
     }
     return rc;
@@ -113,7 +118,7 @@ static int32_t bench(int op, int local, const uint8_t *in, uint32_t len)
     rq.in = base;
     rq.in_len = len;
     rq.out = (uint32_t)(uintptr_t)out_buf;
-    rq.out_cap = out_cap;
+    rq.out_cap = need[op];
     switch (op) {
     case OP_CRC:
         rq.kernel = EH_KERNEL_CRC32C;
@@ -151,7 +156,7 @@ static int32_t bench(int op, int local, const uint8_t *in, uint32_t len)
     uint64_t runs = 0;
     int64_t t0 = eh_time_monotonic_ns();
     while (runs < n) {
-        rc = run_sized(local, &rq, &res);
+        rc = run_sized(op, local, &rq, &res);
         runs++;
         if (rc != 0 || res.status != 0)
             break;
