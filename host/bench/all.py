@@ -55,6 +55,7 @@ QUICK = {
     "vector": {"--only": "dot,topk-dot", "--target-ms": "1"},
     "hostcall": {"--repeat": "3"},
     "offload": {"--calls": "2000"},
+    "serve": {"--seconds": "1", "--rounds": "1", "--workers": "1"},
 }
 TIMEOUT_S = {"quick": 120, "full": 600}  # guards against a hang, not a budget
 

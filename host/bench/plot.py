@@ -389,14 +389,31 @@ def chart_generic(fig, rows):
         return
 
     def label(r):
-        parts = [str(r.get(k)) for k in ("impl", "op", "input", "variant", "isolation", "size")
+        parts = [str(r.get(k)) for k in ("impl", "op", "input", "variant", "isolation", "size",
+                                         "workers")
                  if r.get(k) not in (None, "")]
         return " ".join(parts)[:60]
     bars(ax, rows, label, metric, xlabel=metric)
 
 
-CHARTS = {"crc32c": chart_crc32c, "tenant": chart_tenant, "stream": chart_stream,
-          "csv": chart_csv, "json": chart_json, "vector": chart_vector,
+def chart_serve(fig, rows):
+    """Requests/s per target and worker count; nginx is the peer."""
+    ax = fig.add_subplot(1, 1, 1)
+
+    def ours(r):  # the tenants are edgehost; nginx's static 200 is the yardstick
+        if str(r.get("impl", "")).startswith("nginx"):
+            return r
+        iso = "kvm" if "kvm" in str(r.get("impl")) else "inproc"
+        return {**r, "impl": f"edgehost {r['impl']}", "isolation": iso}
+    rs = [ours(r) for r in rows if isinstance(r.get("rps"), int | float)]
+    grouped_bars(ax, rs, lambda r: f"{r.get('workers', '?')} worker(s)", lambda r: r["impl"],
+                 "rps", ylabel="requests per second")
+    ax.set_title("HTTP: edgehost serve vs nginx's static 200 (wrk over loopback)")
+    _legend(ax, loc="upper right")
+
+
+CHARTS = {"crc32c": chart_crc32c, "serve": chart_serve, "tenant": chart_tenant,
+          "stream": chart_stream, "csv": chart_csv, "json": chart_json, "vector": chart_vector,
           "hostcall": chart_hostcall, "offload": chart_offload}
 SIZES = {"tenant": (13, 8), "json": (14, 6), "vector": (13, 6), "offload": (10, 6),
          "stream": (12, 5), "csv": (10, 6), "crc32c": (10, 6)}

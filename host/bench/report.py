@@ -33,6 +33,7 @@ PIVOTS = {
     "vector": Pivot(("impl", "variant", "isolation"), "input", "gbps", "GB/s"),
     "stream": Pivot(("impl", "op"), "size", "gbps", "GB/s"),
     "tenant": Pivot(("op", "impl"), "target", "ns_per_op", "µs per operation", 1e-3),
+    "serve": Pivot(("impl",), "workers", "rps", "requests/s by workers"),
 }
 
 
