@@ -58,6 +58,7 @@ QUICK = {
     "serve": {"--seconds": "1", "--rounds": "1", "--workers": "1"},
 }
 TIMEOUT_S = {"quick": 120, "full": 600}  # guards against a hang, not a budget
+PLACES_ITSELF = {"serve"}  # pins its server and load generator to CPUs of its choosing
 
 
 def families() -> dict:
@@ -140,7 +141,8 @@ def run_all(names: list[str], quick: bool, timeout_s: float, progress: bool = Tr
         if "--json" not in {o for p in cmd.params for o in getattr(p, "opts", ())}:
             return {"status": "skipped", "seconds": 0.0, "args": [], "rows": [],
                     "error": "it has no --json option"}
-        return run_family(name, family_args(name, cmd, quick), timeout_s, cpus)
+        return run_family(name, family_args(name, cmd, quick), timeout_s,
+                          None if name in PLACES_ITSELF else cpus)
 
     if tty:
         with click.progressbar(names, label="edgehost bench all", show_pos=True,
