@@ -28,6 +28,7 @@ import click
 
 from edgehost.bench.common import emit
 from edgehost.bench.machine import pinned_thread
+from edgehost.bench.report import family_table
 from edgehost.errors import EdgehostError
 from edgehost.native import ffi, kernels_lib, lib
 
@@ -256,4 +257,8 @@ def command(as_json, sizes_kib, rounds, reps, quick):
     if not 1 <= reps <= 1000:
         raise click.BadParameter("1..1000", param_hint="--reps")
     rows = measure(sizes, max(1, rounds), reps)
-    emit(rows, as_json, title="STREAM (GB/s, best of rounds; vs_native: same op and size)")
+    if as_json:
+        emit(rows, True)
+    else:
+        click.echo("STREAM (best of rounds; vs_native: same op and size)")
+        click.echo(family_table("stream", rows))

@@ -10,18 +10,19 @@ import pytest
 from click.testing import CliRunner
 
 from edgehost.bench import tenant as tb
+from edgehost.bench import tenant_inputs as ti
 from edgehost.cli import cli
 
 
 def test_inputs_hold_whole_records_within_the_size():
     rng = random.Random(1)
     for size in (64, 1000, 5000):
-        body = tb.csv_body(size, rng)
+        body = ti.csv_body(size, rng)
         assert len(body) <= size and body.endswith(b"\n")
-        doc, count = tb.json_body(size, rng)
+        doc, count = ti.json_body(size, rng)
         assert len(doc) <= max(size, 40) and json.loads(doc)["meta"]["count"] == count
-    assert tb.topk_shape(64) == (8, 1, 1)
-    assert tb.topk_shape(1 << 20) == (128, 2047, 10)
+    assert ti.topk_shape(64) == (8, 1, 1)
+    assert ti.topk_shape(1 << 20) == (128, 2047, 10)
 
 
 def _rows(local, offload, sizes=(64, 4096, 65536)):
@@ -61,7 +62,7 @@ def inproc_tenant(c_toolchain):
 
 
 def test_a_wrong_answer_is_reported_not_timed(inproc_tenant):
-    case = tb.Case("crc", b"x" * 64, "", lambda r: "deliberately wrong", target=64)
+    case = ti.Case("crc", b"x" * 64, "", lambda r: "deliberately wrong", target=64)
     tenants = {"wasm scalar": inproc_tenant, "wasm simd128": "skipped",
                "offload inproc": inproc_tenant, "offload kvm": "skipped"}
     rows = tb.measure_case(tenants, case, 0.001, 1, 1)
