@@ -304,8 +304,12 @@ def _cpu_name() -> str:
               help="Interleaved rounds; figures are medians over them.")
 @click.option("--workers", "workers_list", default="1,2", show_default=True,
               help="Worker counts to measure, comma-separated.")
-def command(as_json, seconds, rounds, workers_list):
+@click.option("--quick", is_flag=True,
+              help="One round of 1 s, 1 worker (what `edgehost bench all --quick` runs).")
+def command(as_json, seconds, rounds, workers_list, quick):
     """HTTP: edgehost serve (hello-c, etag-c 64 KiB kvm/inproc, csv-ingest) vs nginx static 200."""
+    if quick:
+        seconds, rounds, workers_list = 1, 1, "1"
     try:
         workers = tuple(int(w) for w in workers_list.split(","))
     except ValueError:

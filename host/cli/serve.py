@@ -35,8 +35,12 @@ from edgehost.serving.master import Master, ServeConfig, parse_addr
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]),
               help="Tenant log lines and server messages below this level are dropped.")
+@click.option("--guest-spin-us", default=None, type=click.IntRange(0, 1_000_000),
+              metavar="US", help="How long a tenant's KVM guest keeps polling for the next "
+              "kernel call before it parks (default: the monitor's 100 us; 0 when the "
+              "server has no core to spare for it).")
 def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout, queue,
-          access_log, log_level):
+          access_log, log_level, guest_spin_us):
     """Serve the tenants in DIRS over HTTP (default: the bundled examples).
 
     Each DIR is a tenant (it has an edgehost.toml) or a folder of tenants.
@@ -56,7 +60,7 @@ def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout,
         dirs=list(dirs), listen=parse_addr(listen, "--listen"), workers=workers,
         threads=threads, admin=parse_addr(admin, "--admin") if admin else None,
         request_timeout_ms=int(request_timeout * 1000), drain_timeout_ms=int(drain_timeout * 1000),
-        queue=queue, access_log=access_log, log_level=log_level)
+        queue=queue, access_log=access_log, log_level=log_level, guest_spin_us=guest_spin_us)
 
     def announce(text: str) -> None:
         click.echo(text)

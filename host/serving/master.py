@@ -55,6 +55,7 @@ class ServeConfig:
     queue: int = 1024
     access_log: str | None = None
     log_level: str = "info"
+    guest_spin_us: int | None = None
 
 
 def parse_addr(text: str, what: str) -> tuple[str, int]:
@@ -82,6 +83,7 @@ class WorkerProc:
             "drain_timeout_ms": master.cfg.drain_timeout_ms,
             "max_connections": master.cfg.max_connections,
             "header_limit": master.cfg.header_limit, "log_level": master.cfg.log_level,
+            "guest_spin_us": master.cfg.guest_spin_us,
             "tenants": [str(d) for d in master.tenant_dirs],
         }
         fds = [sock.fileno()]

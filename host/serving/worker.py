@@ -63,10 +63,19 @@ class Version:
     """One loaded tenant version: its Tenant (module, limits, guest), its C
     instance pool and its served state (eh_svc)."""
 
-    def __init__(self, srv, man: manifest_mod.Manifest, *, threads: int, queue: int):
+    def __init__(self, srv, man: manifest_mod.Manifest, *, threads: int, queue: int,
+                 guest_spin_us: int | None = None):
+        from edgehost import isolation
         from edgehost.runtime.tenant import Tenant
 
         self.name = man.name
+        if guest_spin_us is not None and isolation.resolve(man.isolation) == "kvm":
+            # The tenant's guest comes from the per-name registry: made here
+            # first, it gets the server's idle-spin setting (see --guest-spin-us).
+            from edgehost.isolation import guest as guests
+
+            guests.tenant_guest(man.name, deadline_ms=man.limits["deadline_ms"],
+                                idle_spin_us=guest_spin_us)
         self.tenant = Tenant(man)
         self.handlers = list(dict.fromkeys(man.routes.values()))
         names = [ffi.new("char[]", h.encode()) for h in self.handlers]
@@ -136,7 +145,8 @@ class Worker:
         try:
             for man in mans:
                 versions[man.name] = Version(self.srv, man, threads=self.threads,
-                                             queue=self.queue)
+                                             queue=self.queue,
+                                             guest_spin_us=self.spec.get("guest_spin_us"))
             table = lib.eh_routes_new()
             if table == ffi.NULL:
                 raise EdgehostError("out of memory building the route table")
