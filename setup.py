@@ -70,7 +70,8 @@ class BuildWithBundle(build_py):
 setup(
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    package_data={"edgehost.native_modules": NATIVE_DATA},
+    package_data={"edgehost.native_modules": NATIVE_DATA,
+                  "edgehost.bench": ["tenants/*/*.c", "tenants/*/*.toml"]},
     cffi_modules=["native_modules/build_ffi.py:ffibuilder"],
     cmdclass={"build_ext": BuildWithGuest, "build_py": BuildWithBundle},
     options={"bdist_wheel": {"py_limited_api": "cp311"}},

@@ -217,7 +217,17 @@ def _free_port() -> int:
 
 def run(seconds: float, rounds: int, workers_list: tuple[int, ...]) -> list[dict]:
     wrk = _need("wrk", "wrk")
-    work = paths.cache_dir() / "bench-serve"
+    # A directory of this run's own: two benchmarks at once must not build
+    # into each other's tenants.
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench-serve-", dir=paths.cache_dir()))
+    try:
+        return _run(work, wrk, seconds, rounds, workers_list)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
+         workers_list: tuple[int, ...]) -> list[dict]:
     (work / "tenants").mkdir(parents=True, exist_ok=True)
     targets = _tenants(work / "tenants")
     bodies = _bodies(work)

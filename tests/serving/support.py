@@ -23,12 +23,22 @@ REPO = HERE.parent.parent
 START_TIMEOUT_S = 120
 
 
+def _bench_tenants() -> pathlib.Path:
+    from edgehost import bench
+
+    return pathlib.Path(bench.__file__).resolve().parent / "tenants"
+
+
+BENCH_TENANTS = _bench_tenants()  # the hostile "abuse" tenant ships with the benchmarks
+
+
 def build_tenants(dest: pathlib.Path, names: list[str], examples: list[str] = ()) -> pathlib.Path:
     """Copies of the named test tenants (and bundled examples), built, in ``dest``."""
     from edgehost.toolchain import build
 
     for name in names:
-        shutil.copytree(TENANTS / name, dest / name, ignore=shutil.ignore_patterns("*.wasm"))
+        src = TENANTS / name if (TENANTS / name).is_dir() else BENCH_TENANTS / name
+        shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("*.wasm"))
         build.build(dest / name)
     for name in examples:
         shutil.copytree(REPO / "examples" / name, dest / name,

@@ -31,3 +31,17 @@ def test_bench_serve_emits_measured_rows(c_toolchain):
         assert r["p99_ms"] > 0 and r["errors"] == 0, r
     hello = next(r for r in rows if r["impl"] == "hello-c")
     assert hello["vs_nginx"] > 0 and hello["cpu_us"] > 0
+
+
+def test_bench_serve_abuse_emits_measured_rows(c_toolchain):
+    if not shutil.which("wrk"):
+        pytest.skip("wrk missing (Debian wrk; tests/system-packages.txt)")
+    result = CliRunner().invoke(cli, ["bench", "serve-abuse", "--json", "--quick"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output[result.output.index("["):])
+    impls = {r["impl"] for r in rows}
+    assert {"quiet", "infinite-loop", "memory-bomb", "trap-storm", "oversized-bodies",
+            "slow-clients"} <= impls
+    for r in rows:
+        assert r["rps"] > 0 and r["p99_ms"] > 0 and r["p99_vs_quiet"] > 0, r
