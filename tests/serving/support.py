@@ -186,3 +186,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def hammer(port: int, path: str, stop: threading.Event, *, body: bytes | None = None,
+           clients: int = 2) -> list[threading.Thread]:
+    """Threads requesting ``path`` in a loop (outcomes ignored) until ``stop``."""
+    def run():
+        while not stop.is_set():
+            try:
+                get(port, path, method="POST" if body else "GET", body=body, timeout=10)
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    return threads

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.serving.support import Load, Server, get
+from tests.serving import support
+from tests.serving.support import Load, Server
 
 pytestmark = pytest.mark.toolchain
 ABUSE_S = 1.0
@@ -22,21 +23,6 @@ ABUSE_S = 1.0
 def server(serve_tenants):
     with Server(serve_tenants, threads=4, extra=["--request-timeout", "2"]) as s:
         yield s
-
-
-def _hammer(port: int, path: str, stop: threading.Event, *, body: bytes | None = None,
-            clients: int = 2) -> list[threading.Thread]:
-    def run():
-        while not stop.is_set():
-            try:
-                get(port, path, method="POST" if body else "GET", body=body, timeout=10)
-            except OSError:
-                pass
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    return threads
 
 
 def _slowloris(port: int, stop: threading.Event) -> list[threading.Thread]:
@@ -65,25 +51,20 @@ def quiet_p99(server) -> float:
     return load.p99_ms()
 
 
+# The abuse inside a KVM guest (a kernel past its guest's time limit) is in
+# tests/kvm/test_serve.py, under the KVM gate.
 ABUSES = {
-    "infinite-loop": lambda port, stop: _hammer(port, "/abuse/spin", stop, clients=4),
-    "memory-bomb": lambda port, stop: _hammer(port, "/abuse/bomb", stop, clients=4),
-    "trap-storm": lambda port, stop: _hammer(port, "/abuse/trap", stop, clients=4),
-    "oversized-bodies": lambda port, stop: _hammer(port, "/probe/echo", stop,
+    "infinite-loop": lambda port, stop: support.hammer(port, "/abuse/spin", stop, clients=4),
+    "memory-bomb": lambda port, stop: support.hammer(port, "/abuse/bomb", stop, clients=4),
+    "trap-storm": lambda port, stop: support.hammer(port, "/abuse/trap", stop, clients=4),
+    "oversized-bodies": lambda port, stop: support.hammer(port, "/probe/echo", stop,
                                                    body=b"x" * (1 << 20), clients=4),
     "slow-clients": _slowloris,
-    "kernel-past-its-limit": lambda port, stop: _hammer(port, "/abuse/slowkernel", stop,
-                                                        clients=4),
 }
 
 
 @pytest.mark.parametrize("abuse", list(ABUSES))
 def test_well_behaved_tenant_keeps_answering(server, quiet_p99, abuse):
-    if abuse == "kernel-past-its-limit":
-        from edgehost import isolation
-
-        if not isolation.kvm_usable():
-            pytest.skip("KVM NOT USABLE: the in-guest kernel abuse is not tested here")
     quiet = quiet_p99
     stop = threading.Event()
     threads = ABUSES[abuse](server.port, stop)

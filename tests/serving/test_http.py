@@ -161,17 +161,6 @@ def test_tenant_failure_is_a_5xx_with_request_id_and_a_log_line(server, path, st
     assert get(server.port, "/hello-c/hello")[0] == 200
 
 
-@pytest.mark.kvm
-def test_kernel_past_its_guest_limit_is_a_504(server):
-    from edgehost import isolation
-
-    if not isolation.kvm_usable():
-        pytest.skip("KVM NOT USABLE: the guest-timeout path is not tested here")
-    got, hdrs, body = get(server.port, "/abuse/slowkernel")
-    assert got == 504 and b"time limit" in body
-    assert get(server.port, "/etag-c/etag", method="POST", body=b"hello")[2] == b"9a71bb4c"
-
-
 def test_metrics_format_and_counts(server):
     before = server.metrics()
     n0 = metric(before, "edgehost_requests_total", tenant="probe", code="200")
