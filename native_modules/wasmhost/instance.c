@@ -1,5 +1,6 @@
 /* Instances: a fresh store per instance, instantiated from the tenant's
  * InstancePre; calls go straight to wasmtime_func_call_unchecked. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,42 @@
 #include "wasmhost/hostapi.h"
 
 #define NO_DEADLINE (UINT64_MAX / 4)
+
+/* wasmtime's text for a failed call is "error while executing at wasm
+ * backtrace:\n <frames>\n\nCaused by:\n    <cause>" (the cause may be a
+ * numbered chain "0: ...\n 1: ..."). What a caller reads is one line: the
+ * cause(s) joined with "; ", without the backtrace, which can be longer than
+ * the whole error buffer (deep recursion) and would hide the cause. */
+static void one_line_cause(const char *msg, size_t len, char *out, size_t outlen)
+{
+    static const char caused[] = "Caused by:";
+    const char *p = memmem(msg, len, caused, sizeof caused - 1);
+    const char *end = msg + len;
+    int chain = p != NULL;
+    p = p ? p + sizeof caused - 1 : msg;
+    size_t n = 0;
+    out[0] = 0;
+    while (p < end && n + 1 < outlen) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *q = p, *stop = eol ? eol : end;
+        while (q < stop && (*q == ' ' || *q == '\t'))
+            q++;
+        const char *d = q;
+        while (chain && d < stop && *d >= '0' && *d <= '9')
+            d++;
+        if (chain && d > q && d + 1 < stop && d[0] == ':' && d[1] == ' ')
+            q = d + 2; /* drop the chain's "N: " numbering */
+        while (stop > q && (stop[-1] == ' ' || stop[-1] == '\r'))
+            stop--;
+        if (stop > q) {
+            int w = snprintf(out + n, outlen - n, "%s%.*s", n ? "; " : "", (int)(stop - q), q);
+            n = w < 0 ? n : (size_t)w >= outlen - n ? outlen - 1 : n + (size_t)w;
+            if (!chain)
+                break; /* no cause chain: the first line says it */
+        }
+        p = eol ? eol + 1 : end;
+    }
+}
 
 static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e, wasm_trap_t *trap)
 {
@@ -28,11 +65,16 @@ static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e,
         EH_WT.wasmtime_error_delete(e);
     }
     /* wasm_trap_message includes a trailing NUL in its length. */
-    int len = (int)msg.size;
+    size_t len = msg.size;
     if (len && msg.data[len - 1] == 0)
         len--;
-    snprintf(inst->error, sizeof inst->error, "%s%s%.*s", what, *what ? ": " : "", len,
-             msg.data);
+    char cause[sizeof inst->error];
+    one_line_cause(msg.data ? msg.data : "", len, cause, sizeof cause);
+    /* An import's trap (a contract violation: "edgehost.NAME: ...") comes
+     * back as an error, not a trap; it is the tenant's fault all the same. */
+    if (!trap && !strncmp(cause, "edgehost.", 9))
+        inst->trap_kind = EH_TRAP_TRAP;
+    snprintf(inst->error, sizeof inst->error, "%s%s%s", what, *what ? ": " : "", cause);
     EH_WT.wasm_byte_vec_delete(&msg);
 }
 
