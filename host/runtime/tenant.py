@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pathlib
+import stat
 import threading
 
 import msgpack
@@ -289,14 +291,34 @@ class Tenant:
             self._pool.clear()
 
 
+MAX_MODULE_BYTES = 256 << 20
+
+
 def _read_wasm(man: manifest_mod.Manifest) -> bytes:
+    """The module's bytes. The file is tenant-supplied: only a regular file of
+    at most MAX_MODULE_BYTES is read (a FIFO would block the loader forever,
+    a link to /dev/zero would never end)."""
     try:
-        return man.wasm.read_bytes()
+        fd = os.open(man.wasm, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ConfigError("module not built yet; run: edgehost build "
                           f"{man.directory}", path=str(man.wasm)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read module: {exc.strerror}", path=str(man.wasm)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ConfigError("module is not a regular file", path=str(man.wasm))
+    if st.st_size > MAX_MODULE_BYTES:
+        os.close(fd)
+        raise ConfigError(f"module is {st.st_size} bytes, more than the "
+                          f"{MAX_MODULE_BYTES} allowed", path=str(man.wasm))
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read(MAX_MODULE_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read module: {exc.strerror}",
+                              path=str(man.wasm)) from None
 
 
 def load(path: str | pathlib.Path) -> Tenant:
