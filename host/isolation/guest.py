@@ -172,6 +172,8 @@ class Guest:
             has = lib.eh_vm_last_fault(self.handle, buf, 256, addr)
             raise GuestFault(ffi.string(buf).decode(errors="replace") or msg,
                              addr[0] if has else None)
+        if rc == ETIMEOUT and msg.startswith("guest did not initialise"):
+            raise IsolationUnavailable("kvm", msg)  # the boot hung, not this call
         if rc == ETIMEOUT:
             raise GuestTimeout(self.time_limit_ms, what)
         if rc in (ETOOBIG, EINVAL):
