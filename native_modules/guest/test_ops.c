@@ -92,3 +92,80 @@ void eh_guest_test_op(eh_call_window *w)
         return;
     }
 }
+
+/*
+ * Hostile instruction stubs for tests/security/kvm. They need no op of their
+ * own: a test finds a stub's address in this image's symbol table and runs it
+ * with EH_OP_TEST_JUMP. Each executes what ring 3 must not get away with (or
+ * an exit the monitor does not define) and returns if the CPU lets it.
+ */
+/* The assembler takes no C suffixes or operands at file scope: the layout
+ * values the stubs use are spelled out here and checked against the header. */
+#define ASM_EXIT_VA 0x1FF000
+#define ASM_WINDOW 0x200000
+#define ASM_LOG_LEN 352
+_Static_assert(ASM_EXIT_VA == EH_GL_EXIT_VA, "exit page");
+_Static_assert(ASM_WINDOW == EH_GL_WINDOW, "call window");
+_Static_assert(ASM_LOG_LEN == __builtin_offsetof(eh_call_window, log_len), "log_len");
+_Static_assert(EH_PORT_DONE == 0xE0 && EH_PORT_LOG == 0xE4 && EH_PORT_FAULT == 0xE3, "ports");
+#define EH_STR_(x) #x
+#define EH_STR(x) EH_STR_(x)
+#define EH_EXIT_AT(port) EH_STR(ASM_EXIT_VA) "+" EH_STR(port)
+#define STUB(name, insns) ".globl eh_hostile_" #name "\neh_hostile_" #name ":\n" insns "\nret\n"
+__asm__(".pushsection .text.eh_hostile, \"ax\"\n"
+        /* privileged or I/O instructions: #GP or #UD in ring 3 */
+        STUB(rdmsr, "mov $0x10, %ecx\nrdmsr")
+        STUB(wrmsr, "mov $0xC0000082, %ecx\nxor %eax, %eax\nxor %edx, %edx\nwrmsr")
+        STUB(read_cr3, "mov %cr3, %rax")
+        STUB(write_cr3, "xor %eax, %eax\nmov %rax, %cr3")
+        STUB(write_cr0, "xor %eax, %eax\nmov %rax, %cr0")
+        STUB(write_cr4, "xor %eax, %eax\nmov %rax, %cr4")
+        STUB(write_dr7, "mov $0x3ff, %eax\nmov %rax, %dr7")
+        STUB(lgdt, "sub $16, %rsp\nmovq $0, (%rsp)\nmovq $0, 8(%rsp)\nlgdt (%rsp)\nadd $16, %rsp")
+        STUB(lidt, "sub $16, %rsp\nmovq $0, (%rsp)\nmovq $0, 8(%rsp)\nlidt (%rsp)\nadd $16, %rsp")
+        STUB(ltr, "mov $0x28, %ax\nltr %ax")
+        STUB(cli, "cli")
+        STUB(sti, "sti")
+        STUB(clts, "clts")
+        STUB(invlpg, "invlpg (%rsp)")
+        STUB(wbinvd, "wbinvd")
+        STUB(xsetbv, "xor %ecx, %ecx\nmov $1, %eax\nxor %edx, %edx\nxsetbv")
+        STUB(in_port, "in $0x60, %al")
+        STUB(swapgs, "swapgs")
+        STUB(rdpmc, "xor %ecx, %ecx\nrdpmc")
+        STUB(ud2, "ud2")
+        STUB(int3, "int3")
+        STUB(int80, "int $0x80")
+        STUB(int_trampoline_vector, "int $0x0e") /* a fault vector, by software */
+        STUB(sysenter, "sysenter")
+        STUB(load_kernel_ss, "mov $0x10, %eax\nmov %eax, %ss")
+        STUB(load_tss_ds, "mov $0x28, %eax\nmov %eax, %ds")
+        /* return into ring 0: a far return and an iretq to the kernel code segment */
+        STUB(lret_ring0, "lea 1f(%rip), %rax\npush $0x08\npush %rax\nlretq\n1:")
+        STUB(iret_ring0, "mov %rsp, %rax\npush $0x10\npush %rax\npushfq\npush $0x08\n"
+             "lea 1f(%rip), %rax\npush %rax\niretq\n1:")
+        /* instructions a ring-3 guest may run: they must simply return */
+        STUB(cpuid, "push %rbx\nxor %eax, %eax\ncpuid\npop %rbx")
+        STUB(rdtsc, "rdtsc")
+        /* exits the monitor does not define */
+        STUB(exit_read, "mov " EH_EXIT_AT(0xE0) ", %eax")
+        STUB(exit_write8, "movb $2, " EH_EXIT_AT(0xE0))
+        STUB(exit_write64, "movq $2, " EH_EXIT_AT(0xE0))
+        STUB(exit_done_zero, "movl $0, " EH_EXIT_AT(0xE0))
+        STUB(exit_done_99, "movl $99, " EH_EXIT_AT(0xE0))
+        STUB(exit_done_init_again, "movl $1, " EH_EXIT_AT(0xE0))
+        STUB(exit_fault_port, "movl $14, " EH_EXIT_AT(0xE3))
+        STUB(exit_last_dword, "movl $0, " EH_EXIT_AT(0xFFC))
+        /* legal exits at the wrong moment: the call must still end cleanly */
+        STUB(exit_done_call_early, "mov $100, %ecx\n1: movl $2, " EH_EXIT_AT(0xE0)
+             "\ndec %ecx\njnz 1b")
+        STUB(exit_done_idle_mid_call, "movl $3, " EH_EXIT_AT(0xE0))
+        STUB(exit_ping_storm, "mov $1000, %ecx\n1: movl $4, " EH_EXIT_AT(0xE0)
+             "\ndec %ecx\njnz 1b")
+        STUB(log_huge_len, "movl $0xFFFFFFFF, " EH_STR(ASM_WINDOW) "+" EH_STR(ASM_LOG_LEN) "\n"
+             "movl $0, " EH_EXIT_AT(0xE4))
+        /* resource abuse */
+        STUB(stack_overflow, "call eh_hostile_stack_overflow")
+        STUB(spin_no_pause, "1: jmp 1b")
+        STUB(log_storm, "1: movl $0, " EH_EXIT_AT(0xE4) "\njmp 1b")
+        ".popsection\n");
