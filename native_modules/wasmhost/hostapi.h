@@ -178,7 +178,9 @@ eh_mem eh_caller_mem(wasmtime_caller_t *caller);
 /* Returns a host pointer for [ptr, ptr+len) or NULL if out of bounds. */
 static inline uint8_t *eh_mem_range(const eh_mem *m, uint32_t ptr, uint32_t len)
 {
-    if ((uint64_t)ptr + (uint64_t)len > m->size)
+    /* no memory yet (a start function runs before it is resolved): nothing
+     * is in range, not even an empty range at 0 (NULL + 0 is undefined) */
+    if (!m->base || (uint64_t)ptr + (uint64_t)len > m->size)
         return NULL;
     return m->base + ptr;
 }
