@@ -11,10 +11,17 @@ module instead of imports between test files).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import hashlib
+import json
 import os
 import pathlib
+import re
+import shutil
 import struct
+import subprocess
+import tempfile
 import threading
 
 from edgehost.wasm_config import abi
@@ -182,3 +189,200 @@ def elf_segments(path: str | os.PathLike) -> list[tuple[int, int, int]]:
         if p_type == 1:
             out.append((vaddr, memsz, flags))
     return out
+
+
+# -- run records for docs/reliability.md (tests/reliability/report.py) ---------------
+def record(kind: str, **data) -> None:
+    """Append one JSON line to $EDGEHOST_REPORT_DIR/events.jsonl when the
+    report generator runs the suite (a no-op otherwise): what a test tried
+    (inputs, executions, faults injected) and what came of it."""
+    out = os.environ.get("EDGEHOST_REPORT_DIR")
+    if not out:
+        return
+    line = json.dumps({"kind": kind, **data}, sort_keys=True)
+    with _record_lock, open(pathlib.Path(out) / "events.jsonl", "a") as fh:
+        fh.write(line + "\n")
+
+
+_record_lock = threading.Lock()
+
+
+# -- libFuzzer targets -----------------------------------------------------------------
+FUZZ_SECONDS = int(os.environ.get("EDGEHOST_FUZZ_SECONDS", "3"))
+NATIVE = REPO / "native_modules"
+_ISA_PRAGMA = re.compile(r'#pragma GCC target\("([^"]+)"\)')
+
+
+def _isa_flags(src: pathlib.Path) -> list[str]:
+    """clang ignores ``#pragma GCC target``: for a per-ISA kernel file that has
+    no clang equivalent, give the same ISA on the command line (the dispatcher
+    only calls its functions on a CPU that has it)."""
+    text = src.read_text(errors="replace")
+    if "#pragma clang attribute" in text:
+        return []
+    return [f"-m{isa}" for m in _ISA_PRAGMA.finditer(text) for isa in m.group(1).split(",")]
+
+
+def build_fuzzer(name: str, sources: list[pathlib.Path], *, defines: tuple[str, ...] = (),
+                 fuzzer: bool = True) -> pathlib.Path:
+    """Compile a libFuzzer target (or, with ``fuzzer=False``, a plain replay
+    program) with AddressSanitizer and UBSan, cached under ~/.cache/edgehost
+    by a hash of every source and header it can include. Skips (loudly) where
+    clang or its libFuzzer runtime is missing."""
+    import pytest
+
+    clang = shutil.which("clang")
+    if not clang:
+        pytest.skip("CLANG MISSING -- fuzz target NOT RUN (apt-get install clang)")
+    san = "fuzzer,address,undefined" if fuzzer else "address,undefined"
+    flags = ["-O1", "-g", f"-fsanitize={san}", "-fno-sanitize-recover=undefined",
+             "-fno-omit-frame-pointer", "-Wall", "-Wno-unused-parameter",
+             "-Wno-gnu-variable-sized-type-not-at-end", "-Wno-unknown-pragmas",
+             f"-I{NATIVE}", f"-I{NATIVE / 'include'}", f"-I{REPO / 'sdk' / 'c'}",
+             *(f"-D{d}" for d in defines)]
+    headers = sorted(NATIVE.rglob("*.h")) + sorted((REPO / "sdk" / "c").glob("*.h"))
+    h = hashlib.sha256(repr((flags, subprocess.run([clang, "--version"], capture_output=True,
+                                                    text=True).stdout)).encode())
+    for p in list(sources) + headers:
+        h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes())
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    exe = cache / "edgehost" / "fuzz" / f"{name}-{h.hexdigest()[:16]}"
+    if exe.exists():
+        return exe
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=exe.parent) as tmp:
+        def compile_one(i_src):
+            i, src = i_src
+            obj = pathlib.Path(tmp) / f"{i:03d}_{src.stem}.o"
+            proc = subprocess.run([clang, *flags, *_isa_flags(src), "-c", str(src), "-o",
+                                   str(obj)], capture_output=True, text=True)
+            return obj, proc
+
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+            results = list(pool.map(compile_one, enumerate(sources)))
+        for _obj, proc in results:
+            assert proc.returncode == 0, proc.stderr[-3000:]
+        out = pathlib.Path(tmp) / "exe"
+        proc = subprocess.run([clang, f"-fsanitize={san}", *(str(o) for o, _ in results), "-o",
+                               str(out)], capture_output=True, text=True)
+        if proc.returncode != 0 and "fuzzer" in proc.stderr and "cannot find" in proc.stderr:
+            pytest.skip("LIBFUZZER RUNTIME MISSING -- fuzz target NOT RUN "
+                        "(apt-get install libclang-rt-14-dev)")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out.replace(exe)
+    return exe
+
+
+_STAT = re.compile(r"stat::(\w+):\s*(\d+)")
+_COV = re.compile(r"cov: (\d+) ft: (\d+)")
+
+
+def run_fuzzer(exe: pathlib.Path, target: str, work: pathlib.Path, seeds: dict[str, bytes],
+               regressions: pathlib.Path, *, seconds: int = FUZZ_SECONDS,
+               max_len: int = 4096, extra: tuple[str, ...] = ()) -> dict:
+    """Replay every regression input of ``target`` (a folder in the repo),
+    then fuzz for ``seconds`` from those, the seeds and the corpus earlier
+    runs on this machine kept (~/.cache/edgehost/fuzz-corpus/TARGET). Fails
+    on any crash, leak, sanitizer report or failed check, naming the input
+    to add to ``regressions``. Returns libFuzzer's final stats."""
+    artifacts = work / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+    replay = sorted(p for p in regressions.glob("*") if p.is_file()) if regressions.is_dir() \
+        else []
+    if replay:
+        proc = subprocess.run([str(exe), *map(str, replay)], capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert proc.returncode == 0, f"a regression input fails again:\n{proc.stderr[-3000:]}"
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    corpus = cache / "edgehost" / "fuzz-corpus" / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    seed_dir = work / "seeds"
+    seed_dir.mkdir(exist_ok=True)
+    for name, data in seeds.items():
+        (seed_dir / name).write_bytes(data)
+    dirs = [corpus, seed_dir] + ([regressions] if replay else [])
+    proc = subprocess.run(
+        [str(exe), f"-max_total_time={seconds}", f"-max_len={max_len}", "-print_final_stats=1",
+         "-timeout=10", "-rss_limit_mb=4096", f"-artifact_prefix={artifacts}/", *extra,
+         *map(str, dirs)], capture_output=True, text=True, env=env, timeout=seconds + 600)
+    crashes = sorted(p.name for p in artifacts.iterdir())
+    stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
+    cov = _COV.findall(proc.stderr)
+    result = {"target": target, "seconds": seconds, "regressions": len(replay),
+              "execs": stats.get("number_of_executed_units", 0),
+              "coverage": int(cov[-1][0]) if cov else 0,
+              "features": int(cov[-1][1]) if cov else 0,
+              "corpus": len(list(corpus.iterdir())), "crashes": crashes}
+    record("fuzz", **result)
+    assert proc.returncode == 0 and not crashes, (
+        f"{target}: crash inputs in {artifacts} -- add each to {regressions} as a regression "
+        f"input once fixed: {crashes}\n{proc.stderr[-4000:]}")
+    return result
+
+
+# -- the msgpack reference for the SDK decoders' differential tests ---------------------
+class _Pairs(list):
+    """A decoded map, as its pairs in order (duplicate keys kept)."""
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def msgpack_reference(data: bytes, *, utf8_strict: bool, int64_only: bool,
+                      max_depth: int = 1000) -> str:
+    """What an SDK decoder walking ONE value of ``data`` and re-encoding it
+    canonically must answer, according to the msgpack package (the trusted
+    peer): ``"ok CONSUMED HEX"`` or ``"error"``. Ext types are errors (the
+    SDKs' generic walkers refuse them); so are integers above int64 where the
+    SDK reads int64 only (C), and strings that are not UTF-8 where the SDK
+    checks (Rust)."""
+    import msgpack
+
+    def ext(code, payload):
+        raise _Unsupported("ext")
+
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, object_pairs_hook=_Pairs,
+                                ext_hook=ext, timestamp=0,
+                                unicode_errors="strict" if utf8_strict else "surrogateescape",
+                                max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    try:
+        obj = unpacker.unpack()
+    except (_Unsupported, msgpack.OutOfData, ValueError, TypeError, msgpack.StackError,
+            UnicodeDecodeError, msgpack.FormatError):
+        return "error"
+    consumed = unpacker.tell()
+    packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
+    out = bytearray()
+
+    def enc(v, depth):
+        if depth > max_depth:
+            raise _Unsupported("depth")
+        if isinstance(v, _Pairs):
+            out.extend(packer.pack_map_header(len(v)))
+            for k, x in v:
+                enc(k, depth + 1)
+                enc(x, depth + 1)
+        elif isinstance(v, list):
+            out.extend(packer.pack_array_header(len(v)))
+            for x in v:
+                enc(x, depth + 1)
+        elif isinstance(v, float):
+            out.extend(b"\xcb" + struct.pack(">d", v))
+        elif isinstance(v, bool) or v is None or isinstance(v, (str, bytes)):
+            out.extend(packer.pack(v))
+        elif isinstance(v, int):
+            if int64_only and v > (1 << 63) - 1:
+                raise _Unsupported("uint64")
+            out.extend(packer.pack(v))
+        else:
+            raise _Unsupported(type(v).__name__)
+
+    try:
+        enc(obj, 0)
+    except _Unsupported:
+        return "error"
+    return f"ok {consumed} {out.hex()}"
