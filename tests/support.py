@@ -12,6 +12,7 @@ module instead of imports between test files).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -386,3 +387,36 @@ def msgpack_reference(data: bytes, *, utf8_strict: bool, int64_only: bool,
     except _Unsupported:
         return "error"
     return f"ok {consumed} {out.hex()}"
+
+
+# -- faults ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def small_filesystem(path: pathlib.Path, size: str):
+    """A tmpfs of ``size`` (e.g. "256k") mounted at ``path`` for the block: a
+    disk that fills up. Skips LOUDLY where mounting is not permitted."""
+    import pytest
+
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                           str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"CANNOT MOUNT A TMPFS -- full-disk fault NOT TESTED: "
+                    f"{proc.stderr.strip() or proc.returncode} (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill_filesystem(path: pathlib.Path) -> pathlib.Path:
+    """Write a file in ``path`` until the filesystem is full; returns it."""
+    filler = path / ".filler"
+    with open(filler, "wb", buffering=0) as fh:
+        for size in (1 << 16, 1 << 12, 1):
+            chunk = b"\0" * size
+            try:
+                while True:
+                    fh.write(chunk)
+            except OSError:
+                pass
+    return filler
