@@ -21,7 +21,7 @@ from edgehost.cli.main import cli
 from edgehost.errors import ConfigError, EdgehostError
 from edgehost.runtime.tenant import load
 from tests.conftest import ABI_PROLOGUE
-from tests.support import import_decls
+from tests.support import import_decls, record
 
 HANDLER = '(func (export "h") (param i32 i32) (result i32) (i32.const 0))'
 GOOD = bytes(wasmtime.wat2wasm(f"(module {HANDLER} {ABI_PROLOGUE})"))
@@ -104,6 +104,9 @@ def test_every_flipped_byte_is_refused_or_loads(tmp_path):
         except EdgehostError as exc:
             assert "\n" not in str(exc), str(exc)
             outcomes["refused"] += 1
+    record("inputs", what="a small module with each byte flipped in turn", count=len(GOOD),
+           outcome=f"{outcomes['refused']} refused with one typed error, "
+                   f"{outcomes['loaded']} still valid and loaded")
     assert outcomes["refused"] > len(GOOD) // 2, outcomes
 
 

@@ -17,7 +17,7 @@ import pytest
 from edgehost.errors import TenantTrap
 from edgehost.wasm_config import abi
 from tests.conftest import wat_tenant
-from tests.support import WAT_MEM, caller_module
+from tests.support import WAT_MEM, caller_module, record
 
 ERR = abi.ERRORS
 
@@ -108,6 +108,7 @@ CASES = [(name, i, ptr, size) for name, ranges in RANGES.items()
 @pytest.mark.parametrize("name,which,ptr_arg,size", CASES,
                          ids=[f"{c[0]}-range{c[1]}" for c in CASES])
 def test_ranges_outside_memory_trap_clearly(hostile, bystander, name, which, ptr_arg, size):
+    tried = 0
     for case, (ptr, length) in OUTSIDE.items():
         args = valid_args(name)
         args[ptr_arg] = ptr
@@ -122,6 +123,9 @@ def test_ranges_outside_memory_trap_clearly(hostile, bystander, name, which, ptr
         assert f"edgehost.{name}" in msg and "outside linear memory" in msg, (case, msg)
         assert f"[{ptr}," in msg, (case, msg)  # the tenant's own pointer, unwrapped
         hostile.call(f"call_{name}", pack(valid_args(name)))  # a fresh instance serves
+        tried += 1
+    record("inputs", what=f"edgehost.{name}: range {which} outside memory", count=tried,
+           outcome="each one trap naming the import; the tenant and a bystander serve")
     bystander.check()
 
 
