@@ -420,3 +420,25 @@ def fill_filesystem(path: pathlib.Path) -> pathlib.Path:
             except OSError:
                 pass
     return filler
+
+
+def process_resources(pids: list[int]) -> Resources:
+    """:class:`Resources` summed over other processes (a server and its workers)."""
+    rss = fds = threads = vms = vcpus = 0
+    for pid in pids:
+        try:
+            status = pathlib.Path(f"/proc/{pid}/status").read_text()
+            rss += int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:"))
+                       .split()[1])
+            threads += len(os.listdir(f"/proc/{pid}/task"))
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                fds += 1
+                vms += target == "anon_inode:kvm-vm"
+                vcpus += target.startswith("anon_inode:kvm-vcpu")
+        except (OSError, StopIteration):
+            continue  # the process is gone: it counts for nothing
+    return Resources(rss_kib=rss, fds=fds, threads=threads, kvm_vms=vms, kvm_vcpus=vcpus)

@@ -165,14 +165,16 @@ def render(cases, events, started, wall, load0, load1, rc) -> str:
 
     soaks = [e for e in events if e["kind"] == "soak"]
     for e in soaks:
-        lines += ["## Soak", "",
+        lines += [f"## Soak: {e.get('driver', '')}", "",
                   f"{e['seconds']} s (measured after a {e['warmup']:.0f} s warm-up), "
                   f"KVM tenant {'included' if e['kvm'] else 'absent (no KVM)'}.", "",
                   "| figure | value |", "|---|---|",
                   f"| well-behaved calls | {e['well_behaved_calls']} |",
-                  f"| well-behaved errors | {e['errors']} |",
-                  f"| abusive calls (traps, deadlines, bombs, floods) | {e['abusive_calls']} |",
-                  f"| reload rounds | {e['reloads']} |",
+                  f"| well-behaved errors | {e['errors']} |"]
+        if "abusive_calls" in e:
+            lines.append(f"| abusive calls (traps, deadlines, bombs, floods) | "
+                         f"{e['abusive_calls']} |")
+        lines += [f"| reload rounds | {e['reloads']} |",
                   f"| RSS KiB, start -> end | {e['rss_kib'][0]} -> {e['rss_kib'][1]} |",
                   f"| descriptors | {e['fds'][0]} -> {e['fds'][1]} |",
                   f"| threads | {e['threads'][0]} -> {e['threads'][1]} |",

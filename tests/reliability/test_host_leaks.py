@@ -37,7 +37,7 @@ def test_no_growth_over_many_calls(tmp_path, policy):
     burst(2000)  # warm up pools and allocator caches
     fd0, rss0 = fds(), rss_kib()
     burst(10_000)
-    assert fds() == fd0
+    assert fds() <= fd0  # another test's handle may close meanwhile; never more
     assert rss_kib() - rss0 < 20 * 1024, "more than 20 MiB RSS growth over 10k calls"
 
 
