@@ -105,3 +105,15 @@ def test_rolling_restart_fails_no_request(tenants):
             assert _wait(lambda: not (set(s.worker_pids()) & before), timeout=120)
             time.sleep(0.5)
         assert load.failures() == [] and len(load.results) > 50
+
+
+def test_reload_adds_and_removes_tenants(tenants, serve_tenants):
+    with Server(tenants) as s:
+        assert get(s.port, "/echo", headers={"Host": "api.example.test"})[0] == 404
+        shutil.copytree(serve_tenants / "vhost", tenants / "vhost")
+        shutil.rmtree(tenants / "hello-c")
+        s.signal(signal.SIGHUP)
+        assert _wait(lambda: get(s.port, "/echo", headers={"Host": "api.example.test"})[0]
+                     == 200)
+        assert _wait(lambda: get(s.port, "/hello-c/hello")[0] == 404)
+        assert get(s.port, "/probe/echo")[0] == 200
