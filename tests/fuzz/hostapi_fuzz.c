@@ -5,10 +5,10 @@
  * of the few wasmtime C API functions the callbacks use.
  *
  * Input: byte 0 picks the import, byte 1 the memory size (none, as during
- * instantiation, or 1..4 pages plus a ragged tail) and whether kernels run in
- * process or through a recording offload sink; then one little-endian u32 per
- * parameter; the rest is copied to the start of the memory (so offload
- * requests are fuzzed too). Oracle: a callback traps exactly when one of its
+ * instantiation, or 1..4 pages plus a ragged tail), whether kernels run in
+ * process or through a recording offload sink, and what the rest is; then one
+ * little-endian u32 per parameter; the rest is copied to the start of the
+ * memory (so offload requests are fuzzed too) or is the request's headers. Oracle: a callback traps exactly when one of its
  * ranges (from the ABI: abi.py's pointer/length pairs, mirrored in RANGES)
  * lies outside the memory, or a log level is out of 0..4; a sink only ever
  * sees pointers inside the caller's memory. The in-process kernel is a probe
@@ -204,8 +204,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < np; i++, at += 4)
         if (at + 4 <= size)
             memcpy(&a[i], data + at, 4);
-    if (at < size && g_mem_size)
+    /* ctl bit 6: the rest is the request's headers (the host builds them as a
+     * msgpack map; request_header must survive any bytes there), else memory */
+    static const uint8_t *hdrs0;
+    static uint32_t hdrs0_len;
+    if (!hdrs0) {
+        hdrs0 = g_inst.req.headers;
+        hdrs0_len = g_inst.req.headers_len;
+    }
+    uint8_t *hdrs = NULL;
+    g_inst.req.headers = hdrs0;
+    g_inst.req.headers_len = hdrs0_len;
+    if ((ctl & 0x40) && at < size) {
+        hdrs = malloc(size - at); /* exact size: ASan sees a read past it */
+        memcpy(hdrs, data + at, size - at);
+        g_inst.req.headers = hdrs;
+        g_inst.req.headers_len = (uint32_t)(size - at);
+    } else if (at < size && g_mem_size) {
         memcpy(g_mem, data + at, size - at < g_mem_size ? size - at : g_mem_size);
+    }
     g_tenant.offload = (ctl & 0x80) ? fake_sink : NULL;
     g_tenant.offload_forget = fake_forget;
     g_inst.forget = NULL;
@@ -237,6 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (g_inst.resp.has_body)
         CHECK(!outside(g_inst.resp.body_ptr, g_inst.resp.body_len), "response body range");
     free(g_mem);
+    free(hdrs);
     g_mem = NULL;
     return 0;
 }

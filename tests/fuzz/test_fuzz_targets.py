@@ -136,6 +136,10 @@ def hostapi_seeds() -> dict[str, bytes]:
             edge = struct.pack(f"<{n}I", *([page - 8] * n)) if n else b""
             seeds[f"{imp.name}-{ctl}-good"] = bytes([i, ctl]) + good
             seeds[f"{imp.name}-{ctl}-edge"] = bytes([i, ctl]) + edge
+    hdr = [i for i, imp in enumerate(abi.IMPORTS) if imp.name == "request_header"][0]
+    name = struct.pack("<4I", 0, 4, 64, 64)  # "x-a" at 0 (memory is zero: no match), out 64
+    for i, headers in enumerate([{"x-a": "1"}, {"a" * 40: "b" * 300}, {}, {"k": "v" * 70000}]):
+        seeds[f"headers-{i}"] = bytes([hdr, 0x41]) + name + msgpack.packb(headers)
     off = [i for i, imp in enumerate(abi.IMPORTS) if imp.name == "offload"][0]
     for kernel in abi.KERNELS.values():
         req = struct.pack("<II4QIIIIII", kernel, 0, 3, 1, 0, 0, 256, 64, 256, 64, 512, 256)
