@@ -114,6 +114,8 @@ def render(cases, events, started, wall, load0, load1, rc) -> str:
     totals = collections.Counter()
     for c in by_file.values():
         totals.update(c)
+    # this page itself does not count as a change
+    dirty = _git("status", "--porcelain", "--", ".", ":!docs/reliability.md")
     env_line = ", ".join(f"{k}={os.environ[k]}" for k in ("EDGEHOST_FUZZ_SECONDS",
                                                           "EDGEHOST_SOAK_SECONDS")
                          if k in os.environ) or "defaults"
@@ -126,7 +128,7 @@ def render(cases, events, started, wall, load0, load1, rc) -> str:
         f"- Run: {started:%Y-%m-%d %H:%M UTC}, {wall:.0f} s wall, pytest exit status {rc}, "
         f"durations: {env_line}",
         f"- Commit: `{_git('rev-parse', '--short', 'HEAD')}` "
-        f"({'with uncommitted changes' if _git('status', '--porcelain') else 'clean tree'})",
+        f"({'with uncommitted changes' if dirty else 'clean tree'})",
         f"- Machine: {_cpu()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
         f"load average {load0[0]:.1f} at start, {load1[0]:.1f} at end",
         f"- KVM: {'usable' if kvm_ok else 'NOT usable: ' + kvm_reason} "
