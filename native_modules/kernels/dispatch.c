@@ -19,21 +19,30 @@ uint64_t eh_cpu_detect(void)
         return 0;
     if (c & bit_SSE4_2) f |= EH_CPU_SSE42;
     if (c & bit_PCLMUL) f |= EH_CPU_PCLMUL;
-    int osxsave = (c & bit_OSXSAVE) != 0;
+    if (c & bit_POPCNT) f |= EH_CPU_POPCNT;
+    int avx = (c & bit_AVX) != 0;
     int fma = (c & bit_FMA) != 0;
-    uint64_t xcr0 = osxsave ? xgetbv0() : 0;
-    int ymm_ok = (xcr0 & 0x6) == 0x6;
-    int zmm_ok = (xcr0 & 0xe6) == 0xe6;
+    uint64_t xcr0 = (c & bit_OSXSAVE) ? xgetbv0() : 0;
+    int ymm_ok = (xcr0 & 0x6) == 0x6;    /* SSE + AVX state: VEX-256 instructions       */
+    int zmm_ok = (xcr0 & 0xe6) == 0xe6;  /* + opmask, ZMM_Hi256, Hi16_ZMM: AVX-512    */
+    if (avx && ymm_ok) f |= EH_CPU_AVX;
+    if (fma && ymm_ok) f |= EH_CPU_FMA;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
-        if ((b & bit_AVX2) && ymm_ok) f |= EH_CPU_AVX2;
-        if (fma && ymm_ok) f |= EH_CPU_FMA;
+        if (b & bit_BMI) f |= EH_CPU_BMI1;
         if (b & bit_BMI2) f |= EH_CPU_BMI2;
+        if (ymm_ok) {
+            /* VPCLMULQDQ and VAES have VEX-256 forms (ymm): usable without
+             * AVX-512 (Zen 3, Alder Lake); their zmm forms also need AVX512F,
+             * which a variant using them requires as well. */
+            if (b & bit_AVX2) f |= EH_CPU_AVX2;
+            if (c & bit_VPCLMULQDQ) f |= EH_CPU_VPCLMULQDQ;
+            if (c & bit_VAES) f |= EH_CPU_VAES;
+        }
         if (zmm_ok) {
             if (b & bit_AVX512F) f |= EH_CPU_AVX512F;
             if (b & bit_AVX512BW) f |= EH_CPU_AVX512BW;
             if (b & bit_AVX512VL) f |= EH_CPU_AVX512VL;
             if (b & bit_AVX512DQ) f |= EH_CPU_AVX512DQ;
-            if (c & bit_VPCLMULQDQ) f |= EH_CPU_VPCLMULQDQ;
         }
     }
     return f;
@@ -41,6 +50,16 @@ uint64_t eh_cpu_detect(void)
 #else
 uint64_t eh_cpu_detect(void) { return 0; }
 #endif
+
+const char *eh_cpu_feature_name(unsigned bit)
+{
+#define EH_CPU_NAME_(name, b, str) \
+    if (bit == (b))                \
+        return str;
+    EH_CPU_FEATURES(EH_CPU_NAME_)
+#undef EH_CPU_NAME_
+    return 0;
+}
 
 /* Does [s, s+n) spell exactly the NUL-terminated word w? */
 static int word_is(const char *s, int n, const char *w)

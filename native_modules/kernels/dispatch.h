@@ -26,16 +26,33 @@
 #include <stdint.h>
 #include "eh_offload.h"
 
-#define EH_CPU_SSE42      (1ull << 0)
-#define EH_CPU_PCLMUL     (1ull << 1)
-#define EH_CPU_AVX2       (1ull << 2)
-#define EH_CPU_BMI2       (1ull << 3)
-#define EH_CPU_AVX512F    (1ull << 4)
-#define EH_CPU_AVX512BW   (1ull << 5)
-#define EH_CPU_AVX512VL   (1ull << 6)
-#define EH_CPU_VPCLMULQDQ (1ull << 7)
-#define EH_CPU_AVX512DQ   (1ull << 8)
-#define EH_CPU_FMA        (1ull << 9)
+/* CPU features the kernels dispatch on, set by eh_cpu_detect only where the
+ * CPU has the feature AND the OS enables the registers it uses (XCR0: ymm
+ * state for the VEX-256 ones, opmask/zmm state for AVX-512). The one list:
+ * the EH_CPU_* bits and the names `edgehost doctor` prints both come from it
+ * (X(NAME, bit, "name")); bits are part of the guest layout (cpu_features). */
+#define EH_CPU_FEATURES(X)                 \
+    X(SSE42, 0, "sse4.2")                  \
+    X(PCLMUL, 1, "pclmulqdq")              \
+    X(AVX2, 2, "avx2")                     \
+    X(BMI2, 3, "bmi2")                     \
+    X(AVX512F, 4, "avx512f")               \
+    X(AVX512BW, 5, "avx512bw")             \
+    X(AVX512VL, 6, "avx512vl")             \
+    X(VPCLMULQDQ, 7, "vpclmulqdq")         \
+    X(AVX512DQ, 8, "avx512dq")             \
+    X(FMA, 9, "fma")                       \
+    X(BMI1, 10, "bmi1")                    \
+    X(POPCNT, 11, "popcnt")                \
+    X(AVX, 12, "avx")                      \
+    X(VAES, 13, "vaes")
+
+#define EH_CPU_BIT_(name, bit, str) EH_CPU_##name = 1ull << bit,
+enum eh_cpu_feature { EH_CPU_FEATURES(EH_CPU_BIT_) };
+#undef EH_CPU_BIT_
+
+/* The name of feature bit `bit` ("vpclmulqdq"), or NULL for an unused bit. */
+const char *eh_cpu_feature_name(unsigned bit);
 
 /* CPUID + XGETBV (OS-enabled state included). Works in host and guest ring 3. */
 uint64_t eh_cpu_detect(void);

@@ -27,14 +27,15 @@ VECTORS = [
 ]
 
 # Lengths around each path's thresholds: 192 and 3072 bound the clmul-merged
-# three-chain tails, 512 starts zmm folding, 736 (4 steps of 184) and 3008
-# (8 of 376) hybrid passes, 768 and 12288 the table-merged 3-way blocks;
-# 184*2048 and 376*2048 are the largest single hybrid passes.
+# three-chain tails, 256 and 512 start ymm and zmm folding, 736 (4 steps of
+# 184), 1984 (8 of 248) and 3008 (8 of 376) the xmm, ymm and zmm hybrid
+# passes, 768 and 12288 the table-merged 3-way blocks; 184*2048, 248*2048
+# and 376*2048 are the largest single hybrid passes.
 EDGE_LENGTHS = sorted({*range(0, 300), 511, 512, 513, 735, 736, 737, 767, 768, 769, 1023, 1024,
-                       3071, 3072, 3073, 3743, 3744, 3745,
+                       1983, 1984, 1985, 1984 + 248, 3071, 3072, 3073, 3743, 3744, 3745,
                        3007, 3008, 3009, 3 * 4096 - 1, 3 * 4096, 3 * 4096 + 8,
-                       184 * 2048 - 1, 184 * 2048 + 7, 376 * 2048, 376 * 2048 + 377,
-                       (1 << 20) + 13})
+                       184 * 2048 - 1, 184 * 2048 + 7, 248 * 2048 - 1, 248 * 2048 + 249,
+                       376 * 2048, 376 * 2048 + 377, (1 << 20) + 13})
 
 
 @pytest.fixture(params=VARIANTS)

@@ -2,26 +2,30 @@
  * (EH_KERNEL_CRC32C: in/in_len = data, arg[0] = seed, value = crc). */
 #include "kernels/crc32c/crc32c.h"
 #include "kernels/dispatch.h"
+#include "kernels/isa/isa.h"
 
 /* Generic first; each later entry needs more of the CPU. Index-aligned with fns. */
 static const eh_variant_desc variants[] = {
     {"byte", 0},
     {"slice8", 0},
     {"slice16", 0},
-#ifdef __x86_64__
-    {"sse42", EH_CPU_SSE42},
-    {"pclmul", EH_CPU_SSE42 | EH_CPU_PCLMUL},
-    {"avx512", EH_CPU_SSE42 | EH_CPU_PCLMUL | EH_CPU_AVX512F | EH_CPU_AVX512VL |
-                   EH_CPU_VPCLMULQDQ},
+#if EH_ISA_X86 /* needs: what the file's ISA region may use (isa.h) */
+    {"sse42", EH_ISA_SSE42_NEEDS},
+    {"pclmul", EH_ISA_CLMUL_NEEDS},
+    {"fold256", EH_ISA_AVX2_VPCLMUL_NEEDS}, /* measurement only: avx2 follows it */
+    {"avx2", EH_ISA_AVX2_VPCLMUL_NEEDS},
+    {"avx512", EH_ISA_AVX512_VPCLMUL_NEEDS},
 #endif
 };
 static const eh_crc32c_fn fns[] = {
     eh_crc32c_byte,
     eh_crc32c_slice8,
     eh_crc32c_slice16,
-#ifdef __x86_64__
+#if EH_ISA_X86
     eh_crc32c_sse42,
     eh_crc32c_pclmul,
+    eh_crc32c_fold256,
+    eh_crc32c_avx2,
     eh_crc32c_avx512,
 #endif
 };

@@ -11,7 +11,12 @@
  *   slice16 slicing-by-16 tables (the best portable one: wasm32, old CPUs)
  *   sse42   crc32 instruction, three interleaved streams combined by shift tables
  *   pclmul  SSE PCLMULQDQ folding of 4x16 bytes beside 3 crc32 chains (hybrid)
- *   avx512  VPCLMULQDQ folding of 16x16 bytes beside 3 crc32 chains (hybrid)
+ *   fold256 VPCLMULQDQ folding on ymm alone: the multiplier's own speed, for
+ *           the benchmark (never chosen automatically: avx2 needs the same)
+ *   avx2    VPCLMULQDQ folding on ymm, 4x32 bytes beside 3 crc32 chains; needs
+ *           VPCLMULQDQ besides AVX2 (Zen 3, Ice Lake client, Alder Lake)
+ *   avx512  VPCLMULQDQ folding on zmm, 4x64 bytes beside 3 crc32 chains
+ * The three folding variants are one template (crc32c_fold_tpl.h).
  *
  * Tables are built by eh_crc32c_init(); every variant assumes it ran. */
 #ifndef EH_KERNELS_CRC32C_H
@@ -56,11 +61,12 @@ uint32_t eh_crc32c_slice8(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_slice16(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_sse42(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_pclmul(uint32_t seed, const uint8_t *p, uint64_t n);
+uint32_t eh_crc32c_fold256(uint32_t seed, const uint8_t *p, uint64_t n);
+uint32_t eh_crc32c_avx2(uint32_t seed, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_avx512(uint32_t seed, const uint8_t *p, uint64_t n);
 
 /* Raw-register helpers (no inversion), shared by the x86 variants. */
 uint32_t eh_crc32c_sse42_raw(uint32_t r, const uint8_t *p, uint64_t n);
-uint32_t eh_crc32c_pclmul_raw(uint32_t r, const uint8_t *p, uint64_t n);
 uint32_t eh_crc32c_tail3_raw(uint32_t r, const uint8_t *p, uint64_t n); /* needs PCLMUL */
 
 /* The active variant, chosen by eh_crc32c_init or eh_crc32c_set_variant. */

@@ -3,7 +3,7 @@
 #include "kernels/crc32c/crc32c.h"
 #include "kernels/crc32c/crc32c_fold.h"
 
-eh_crc32c_k eh_crc32c_k16, eh_crc32c_k64, eh_crc32c_k256;
+eh_crc32c_k eh_crc32c_kdist[EH_CRC32C_KDIST];
 uint32_t eh_crc32c_kshift[EH_CRC32C_HYB_MAXM + 1];
 uint32_t eh_crc32c_kshift8[EH_CRC32C_TAIL_MAXJ + 1];
 
@@ -16,9 +16,8 @@ static eh_crc32c_k k_for(uint64_t bytes)
 
 void eh_crc32c_fold_init(void)
 {
-    eh_crc32c_k16 = k_for(16);
-    eh_crc32c_k64 = k_for(64);
-    eh_crc32c_k256 = k_for(256);
+    for (int i = 0; i < EH_CRC32C_KDIST; i++)
+        eh_crc32c_kdist[i] = k_for(16u << i);
     /* kshift[m] = x^(8 m SB - 33): kshift[1] directly, then times x^(8 SB). */
     uint32_t step = eh_crc32c_xpow(8 * EH_CRC32C_HYB_SB);
     eh_crc32c_kshift[0] = 0;

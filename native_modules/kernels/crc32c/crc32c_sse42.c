@@ -18,10 +18,9 @@ void eh_crc32c_sse42_init(void)
     eh_crc32c_shift_init(&shift_short, SHORT_LEN);
 }
 
-#ifdef __x86_64__
-#pragma GCC push_options
-#pragma GCC target("sse4.2")
-#include <nmmintrin.h>
+#define EH_ISA EH_ISA_SSE42
+#include "kernels/isa/begin.h"
+#if EH_ISA_ON
 
 static inline uint64_t ld64(const uint8_t *p)
 {
@@ -64,5 +63,5 @@ uint32_t eh_crc32c_sse42(uint32_t seed, const uint8_t *p, uint64_t n)
 {
     return ~eh_crc32c_sse42_raw(~seed, p, n);
 }
-#pragma GCC pop_options
 #endif
+#include "kernels/isa/end.h"
