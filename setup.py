@@ -6,6 +6,7 @@ package is one import name, ``edgehost``:
     host/            -> edgehost/
     wasm_config/     -> edgehost/wasm_config/
     native_modules/  -> edgehost/native_modules/   (the cffi extension ``_native``,
+                        the Python API's in-process fast path ``_fastcall``,
                         the KVM guest image, and the kernel sources that
                         ``edgehost bench`` compiles to wasm32)
     sdk/, examples/  -> edgehost/_bundled/          (``edgehost build``/``demo``)
@@ -18,7 +19,7 @@ import importlib.util
 import pathlib
 import shutil
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
@@ -67,8 +68,21 @@ class BuildWithBundle(build_py):
                             ignore=shutil.ignore_patterns("*.wasm", "target", "__pycache__"))
 
 
+# The in-process per-call path of the Python kernel API (a plain CPython
+# extension: cheaper per call than cffi; see native_modules/fastcall/fastcall.c).
+FASTCALL = Extension(
+    "edgehost.native_modules._fastcall",
+    sources=["native_modules/fastcall/fastcall.c"],
+    include_dirs=["native_modules/include"],
+    define_macros=[("Py_LIMITED_API", "0x030B0000")],
+    py_limited_api=True,
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                        "-Wno-cast-function-type"],
+)
+
 setup(
     packages=PACKAGES,
+    ext_modules=[FASTCALL],
     package_dir=PACKAGE_DIR,
     package_data={"edgehost.native_modules": NATIVE_DATA,
                   "edgehost.bench": ["tenants/*/*.c", "tenants/*/*.toml"]},

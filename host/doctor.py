@@ -5,19 +5,8 @@ from __future__ import annotations
 import importlib.metadata
 
 from edgehost import isolation
-from edgehost.native import kernels_lib
+from edgehost.kernels._common import cpu_features
 from edgehost.toolchain import compilers as toolchain
-
-FEATURE_BITS = {  # native_modules/kernels/dispatch.h EH_CPU_*
-    "sse4.2": 0, "pclmulqdq": 1, "avx2": 2, "bmi2": 3, "avx512f": 4, "avx512bw": 5,
-    "avx512vl": 6, "vpclmulqdq": 7, "avx512dq": 8, "fma": 9,
-}
-
-
-def cpu_features() -> list[str]:
-    """Features the kernels can use here (CPUID + OS-enabled state)."""
-    mask = kernels_lib().eh_cpu_detect()
-    return [name for name, bit in FEATURE_BITS.items() if mask >> bit & 1]
 
 
 def guest_probe() -> dict:

@@ -1,13 +1,25 @@
-"""Shared plumbing for the kernel wrappers: building a request, running it
-under an isolation policy, turning a status into a KernelError, and the
-float32 buffer rules the vector kernels share (see kernels/vector/vector.h)."""
+"""Shared plumbing for the kernel wrappers: deciding isolation, running one
+request (in process through :mod:`._fast`, in a KVM guest through
+:mod:`edgehost.isolation.offload`), turning a status into a KernelError, and
+the float buffer rules the vector kernels share (see kernels/vector/vector.h).
+
+Isolation of a Python call: ``isolation=None`` takes the process default
+(:func:`edgehost.isolation.default`: ``kvm`` where /dev/kvm works, so hostile
+bytes parsed for a Python caller stay in a guest too), which costs a guest
+call (microseconds, the monitor's doorbell); ``isolation="inproc"`` is the
+fast path (a C call of ~0.1 us plus the kernel); ``isolation="kvm"`` where
+KVM is unusable raises IsolationUnavailable, never a silent fallback.
+"""
 
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 from edgehost.errors import InputError, KernelError
 from edgehost.isolation import offload
+from edgehost.isolation import resolve as resolve_isolation
+from edgehost.kernels import _fast
 from edgehost.native import ffi
 
 STATUS_MESSAGES = {
@@ -22,9 +34,7 @@ STATUS_MESSAGES = {
 
 def default_isolation() -> str:
     """``kvm`` where /dev/kvm works, else ``inproc`` (and the log says so)."""
-    from edgehost import isolation
-
-    return isolation.default()
+    return resolve_isolation(None)
 
 
 def nbytes(data) -> int:
@@ -32,9 +42,61 @@ def nbytes(data) -> int:
     return memoryview(data).nbytes
 
 
-_REQ_T = ffi.typeof("eh_offload_req *")
-_RES_T = ffi.typeof("eh_offload_res *")
-_OUT_T = ffi.typeof("uint8_t[]")
+class KernelResult(NamedTuple):
+    """One kernel call's eh_offload_res (include/eh_offload.h)."""
+
+    status: int
+    detail: int
+    value: int
+    out_len: int
+    err_offset: int
+
+
+def bad_buffer(kernel_name: str, exc: Exception) -> InputError:
+    """The InputError for an argument the C call refused (not a C-contiguous
+    buffer, a read-only output, a non-integer argument)."""
+    return InputError(f"{kernel_name}: {exc}")
+
+
+def run_request(kernel_name: str, kernel_id: int, iso: str, *, data=None, data2=None,
+                out=None, args: tuple[int, ...] = (), flags: int = 0,
+                tenant: str | None = None) -> KernelResult:
+    """One kernel call under ``iso`` (already resolved) over buffers used in
+    place: ``data``/``data2`` readable, ``out`` writable (or None). Returns
+    the result whatever its status; at most two ``args``."""
+    a0 = args[0] if args else 0
+    a1 = args[1] if len(args) > 1 else 0
+    if iso == "inproc":
+        try:
+            return KernelResult(*_fast.run(kernel_id, flags, a0, a1, data, data2, out))
+        except (BufferError, TypeError) as exc:
+            raise bad_buffer(kernel_name, exc) from None
+    req = ffi.new("eh_offload_req *")
+    res = ffi.new("eh_offload_res *")
+    req.arg[0], req.arg[1] = a0, a1
+    try:
+        # The cdata views pin the buffers (and their exports) until the call returns.
+        b1 = ffi.from_buffer(data) if data is not None else ffi.NULL
+        b2 = ffi.from_buffer(data2) if data2 is not None else ffi.NULL
+        bo = ffi.from_buffer(out, require_writable=True) if out is not None else ffi.NULL
+    except (BufferError, TypeError) as exc:
+        raise bad_buffer(kernel_name, exc) from None
+    from edgehost.native import lib
+
+    lib.eh_req_fill(req, kernel_id, flags, b1, len(b1) if data is not None else 0,
+                    b2, len(b2) if data2 is not None else 0,
+                    bo, len(bo) if out is not None else 0)
+    offload.run(req, res, iso, tenant=tenant)
+    return KernelResult(res.status, res.detail, res.value, res.out_len, res.err_offset)
+
+
+def raise_for(kernel_name: str, res: KernelResult) -> None:
+    """KernelError for a failed status (the byte offset on malformed input)."""
+    if res.status < 0:
+        off = res.err_offset if res.status == -3 else None
+        raise KernelError(kernel_name, res.status,
+                          STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off,
+                          detail=res.detail or None)
 
 
 def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
@@ -47,34 +109,16 @@ def call(kernel_name: str, kernel_id: int, *, isolation: str | None = None,
     ``out_cap``-byte one; then ``out_bytes`` is None and ``res.out_len`` says
     how much of ``out_buf`` was written.
     """
-    from edgehost.native import lib
-
-    iso = isolation or default_isolation()
-    req = ffi.new(_REQ_T)
-    res = ffi.new(_RES_T)
-    for i, a in enumerate(args):
-        req.arg[i] = a
-    if out_buf is not None:
-        out = ffi.from_buffer(out_buf, require_writable=True)
-        out_cap = nbytes(out_buf)
-    else:
-        out = ffi.new(_OUT_T, out_cap) if out_cap else ffi.NULL
-    n1 = len(data) if type(data) is bytes else nbytes(data)
-    n2 = len(data2) if type(data2) is bytes else nbytes(data2)
-    # The cdata views pin the buffers (and their exports) until the call returns.
-    b1, b2 = ffi.from_buffer(data), ffi.from_buffer(data2)
-    lib.eh_req_fill(req, kernel_id, flags, b1, n1, b2, n2, out, out_cap)
-    offload.run(req, res, iso)
-    if res.status < 0:
-        off = res.err_offset if res.status == -3 else None
-        raise KernelError(kernel_name, res.status,
-                          STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off,
-                          detail=res.detail or None)
+    iso = resolve_isolation(isolation)
+    out = out_buf if out_buf is not None else (bytearray(out_cap) if out_cap else None)
+    res = run_request(kernel_name, kernel_id, iso, data=data, data2=data2, out=out, args=args,
+                      flags=flags)
+    raise_for(kernel_name, res)
     if out_buf is not None:
         return res, None
     if not out_cap:
         return res, b""
-    return res, ffi.buffer(out, min(res.out_len, out_cap))[:]
+    return res, bytes(memoryview(out)[:min(res.out_len, out_cap)])
 
 
 # --- float32 / float64 helpers ----------------------------------------------
@@ -143,6 +187,22 @@ def f32_str(x: float) -> str:
 
 
 # --- variants (kernels/dispatch.h) -----------------------------------------
+
+def cpu_features() -> list[str]:
+    """The CPU features the kernels dispatch on that this machine offers: the
+    CPU has them and the OS enables their registers (XCR0). Names and bits
+    come from the one list in native_modules/kernels/dispatch.h."""
+    from edgehost.native import kernels_lib
+
+    lib = kernels_lib()
+    mask = lib.eh_cpu_detect()
+    names = []
+    for bit in range(64):
+        name = lib.eh_cpu_feature_name(bit)
+        if name != ffi.NULL and mask >> bit & 1:
+            names.append(ffi.string(name).decode())
+    return names
+
 
 def variants(family: str) -> list[tuple[str, bool]]:
     """[(variant, runnable on this CPU)] of a kernel family, generic first."""

@@ -1,20 +1,32 @@
-"""CRC32C (Castagnoli) kernel: Python API and ``edgehost kernel crc32c``."""
+"""CRC32C (Castagnoli) kernel: Python API (the command is ``edgehost kernel crc32c``).
+
+``crc32c(data, isolation="inproc")`` is the fast path: one C call through
+:mod:`._fast` (about what the ``crc32c`` package costs per call), the input
+read in place. Without ``isolation`` the call takes the process default
+(``kvm`` where /dev/kvm works: a guest call, microseconds); see
+:mod:`edgehost.kernels._common`.
+"""
 
 from __future__ import annotations
 
-from edgehost.kernels._common import call, default_isolation, nbytes
-from edgehost.native import ffi, kernels_lib
+from edgehost.isolation import resolve as resolve_isolation
+from edgehost.kernels import _fast
+from edgehost.kernels._common import bad_buffer, raise_for, run_request
 
 KERNEL_ID = 1
 CHUNK = 8 << 20  # the command reads files in pieces this big, continuing the CRC
 
 
 def crc32c(data, seed: int = 0, *, isolation: str | None = None) -> int:
-    """CRC32C of ``data`` (any bytes-like buffer), continuing from ``seed`` (a previous result)."""
-    if (isolation or default_isolation()) == "inproc":
-        # The kernel EH_KERNEL_CRC32C runs, minus the request plumbing (~2 us a call).
-        return kernels_lib().eh_crc32c(seed & 0xFFFFFFFF, ffi.from_buffer(data), nbytes(data))
-    res, _ = call("crc32c", KERNEL_ID, isolation=isolation, data=data, args=(seed & 0xFFFFFFFF,))
+    """CRC32C of ``data`` (any C-contiguous buffer, read in place), continuing
+    from ``seed`` (a previous result; taken modulo 2**32)."""
+    if isolation == "inproc" or resolve_isolation(isolation) == "inproc":
+        try:
+            return _fast.crc32c(data, seed)
+        except (BufferError, TypeError) as exc:
+            raise bad_buffer("crc32c", exc) from None
+    res = run_request("crc32c", KERNEL_ID, "kvm", data=data, args=(seed & 0xFFFFFFFF,))
+    raise_for("crc32c", res)
     return res.value & 0xFFFFFFFF
 
 

@@ -14,9 +14,8 @@ from array import array
 from dataclasses import dataclass
 
 from edgehost.errors import KernelError
-from edgehost.isolation import offload
-from edgehost.kernels._common import STATUS_MESSAGES, default_isolation
-from edgehost.native import ffi
+from edgehost.isolation import resolve as resolve_isolation
+from edgehost.kernels._common import STATUS_MESSAGES, nbytes, run_request
 
 KERNEL_INDEX = 2
 KERNEL_FIELDS = 3
@@ -51,31 +50,21 @@ def _byte(name: str, value: str | bytes) -> int:
     return b[0]
 
 
-def _run(kernel: int, data: bytes, out_cap: int, *, delimiter, quote, flags, isolation):
+def _run(kernel: int, data, out_cap: int, *, delimiter, quote, flags, isolation):
     """One kernel call; returns (res, out) with ``out`` an array('I') of out_cap
-    bytes (4-aligned, as the kernel requires). Grows ``out`` once on ENOSPC
-    (the kernel says how much it needs)."""
-    iso = isolation or default_isolation()
+    bytes. Grows ``out`` once on ENOSPC (the kernel says how much it needs).
+    ``data`` is read in place."""
+    iso = resolve_isolation(isolation)
     d, q = _byte("delimiter", delimiter), _byte("quote", quote)
+    name = "csv" if kernel == KERNEL_INDEX else "csv-fields"
     while True:
         out_cap = (max(out_cap, 4) + 3) & ~3
         out = array("I", [0]) * (out_cap // 4)
-        req = ffi.new("eh_offload_req *")
-        res = ffi.new("eh_offload_res *")
-        inbuf = ffi.from_buffer(data)
-        outbuf = ffi.from_buffer(out)
-        req.kernel, req.flags = kernel, flags
-        req.arg[0], req.arg[1] = d, q
-        setattr(req, "in", int(ffi.cast("uintptr_t", inbuf)))
-        req.in_len = len(data)
-        req.out = int(ffi.cast("uintptr_t", outbuf))
-        req.out_cap = out_cap
-        offload.run(req, res, iso)
+        res = run_request(name, kernel, iso, data=data, out=out, args=(d, q), flags=flags)
         if res.status == -2 and res.out_len > out_cap:
             out_cap = res.out_len
             continue
         if res.status < 0:
-            name = "csv" if kernel == KERNEL_INDEX else "csv-fields"
             kind = ERROR_KINDS.get(res.detail, STATUS_MESSAGES.get(res.status, "error"))
             off = res.err_offset if res.status == -3 else None
             raise CsvError(name, res.status, kind, off)
@@ -88,15 +77,17 @@ def _flags(strict: bool, rectangular: bool) -> int:
 
 @dataclass
 class CsvIndex:
-    """Field end offsets into ``data`` (see csv.h); nothing is copied."""
+    """Field end offsets into ``data`` (see csv.h); nothing is copied:
+    ``data`` is the caller's buffer (bytes-like), kept for :meth:`spans`."""
 
-    data: bytes
+    data: bytes | memoryview
     ends: array  # array('I'): the separator ending each field
     row_count: int
 
     def spans(self) -> list[list[tuple[int, int]]]:
         """Raw (start, end) byte range of every field, row by row (blank rows: [])."""
-        data, n = self.data, len(self.data)
+        data = memoryview(self.data).cast("B")
+        n = len(data)
         rows: list[list[tuple[int, int]]] = []
         row: list[tuple[int, int]] = []
         start = 0
@@ -117,21 +108,28 @@ class CsvIndex:
         return [i for i, w in enumerate(widths) if w and w != first]
 
 
-def csv_index(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool = False,
+def _as_buffer(data):
+    """str is encoded as UTF-8; any other C-contiguous buffer is used in place."""
+    return data.encode() if isinstance(data, str) else data
+
+
+def csv_index(data, delimiter: str = ",", quote: str = '"', strict: bool = False,
               rectangular: bool = False, *, isolation: str | None = None) -> CsvIndex:
-    """Structural index of ``data``: one end offset per field (EH_KERNEL_CSV_INDEX)."""
-    data = data.encode() if isinstance(data, str) else bytes(data)
-    res, ends = _run(KERNEL_INDEX, data, len(data) + 64, delimiter=delimiter,
+    """Structural index of ``data`` (str or any bytes-like buffer, read in
+    place): one end offset per field (EH_KERNEL_CSV_INDEX)."""
+    data = _as_buffer(data)
+    res, ends = _run(KERNEL_INDEX, data, nbytes(data) + 64, delimiter=delimiter,
                      quote=quote, flags=_flags(strict, rectangular), isolation=isolation)
     del ends[res.out_len // 4:]
     return CsvIndex(data, ends, res.value >> 32)
 
 
-def csv_rows(data: bytes, delimiter: str = ",", quote: str = '"', strict: bool = False,
+def csv_rows(data, delimiter: str = ",", quote: str = '"', strict: bool = False,
              rectangular: bool = False, *, isolation: str | None = None) -> list[list[bytes]]:
-    """Unescaped field values, row by row (EH_KERNEL_CSV_FIELDS); blank lines are []."""
-    data = data.encode() if isinstance(data, str) else bytes(data)
-    res, out = _run(KERNEL_FIELDS, data, 2 * len(data) + 64,
+    """Unescaped field values, row by row (EH_KERNEL_CSV_FIELDS); blank lines
+    are []. ``data``: str or any bytes-like buffer, read in place."""
+    data = _as_buffer(data)
+    res, out = _run(KERNEL_FIELDS, data, 2 * nbytes(data) + 64,
                     delimiter=delimiter, quote=quote, flags=_flags(strict, rectangular),
                     isolation=isolation)
     nfields = res.value & 0xFFFF_FFFF

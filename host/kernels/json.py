@@ -6,6 +6,8 @@ characters, numbers, grammar, depth) before any operation; see
 ``native_modules/kernels/json/json.h``. A number found by a pointer comes
 back exact (int64/uint64) or correctly rounded (double) from the kernel; the
 rare double it cannot decide, and bigints, are converted here from the text.
+Documents are str (encoded as UTF-8) or any C-contiguous bytes-like buffer,
+read in place; ``max_depth`` is 1..MAX_DEPTH (else InputError).
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ import json as _stdjson
 import struct
 from dataclasses import dataclass
 
-from edgehost.errors import KernelError
-from edgehost.isolation import offload
-from edgehost.kernels._common import STATUS_MESSAGES, default_isolation
-from edgehost.native import ffi, kernels_lib
+from edgehost.errors import InputError, KernelError
+from edgehost.isolation import resolve as resolve_isolation
+from edgehost.kernels._common import STATUS_MESSAGES, nbytes, run_request
+from edgehost.native import kernels_lib
 from edgehost.wasm_config import abi
 
 KERNEL_VALIDATE = abi.KERNELS["json_validate"]
 KERNEL_MINIFY = abi.KERNELS["json_minify"]
 KERNEL_POINTER = abi.KERNELS["json_pointer"]
 F_TAPE = 1
-DEFAULT_DEPTH = 1024
+DEFAULT_DEPTH = int(kernels_lib().EH_JSON_DEFAULT_DEPTH)
+MAX_DEPTH = int(kernels_lib().EH_JSON_MAX_DEPTH)  # deepest limit the kernel accepts
 
 ERROR_KINDS = abi.JSON_ERRORS
 TYPES = abi.JSON_TYPES
@@ -46,16 +49,17 @@ class JsonNotFound(KernelError):
         super().__init__("json-pointer", -6, f"no value at {pointer!r}")
 
 
-def _as_bytes(data) -> bytes:
-    """str is encoded as UTF-8; other buffers are taken as they are."""
-    return data.encode() if isinstance(data, str) else bytes(data)
+def _as_buffer(data):
+    """str is encoded as UTF-8; any other C-contiguous buffer is used in place."""
+    return data.encode() if isinstance(data, str) else data
 
 
-_REQ = struct.Struct("<II4Q6Q")  # eh_offload_req, fixed by eh_offload.h
-
-
-def _address(buf) -> int:
-    return int(ffi.cast("uintptr_t", buf))
+def check_depth(max_depth) -> None:
+    """InputError unless 1 <= max_depth <= MAX_DEPTH (an int)."""
+    if not isinstance(max_depth, int) or isinstance(max_depth, bool) or \
+            not 1 <= max_depth <= MAX_DEPTH:
+        raise InputError(f"max_depth must be an integer from 1 to {MAX_DEPTH}, "
+                         f"not {max_depth!r}")
 
 
 def scratch_size(n: int, max_depth: int = DEFAULT_DEPTH) -> int:
@@ -63,27 +67,17 @@ def scratch_size(n: int, max_depth: int = DEFAULT_DEPTH) -> int:
     return int(kernels_lib().eh_json_scratch_size(n, max_depth))
 
 
-def _run(kernel: int, name: str, data: bytes, *, pointer: bytes = b"", out_cap: int = 0,
+def _run(kernel: int, name: str, data, *, pointer: bytes = b"", out_cap: int = 0,
          flags: int = 0, max_depth: int = DEFAULT_DEPTH, isolation: str | None = None):
     """One kernel call; returns (res, out). Grows ``out`` once on ENOSPC.
-    The request is packed in one go and, in process, handed straight to
-    eh_kernel_run (about 3 us a call for a small document, most of it cffi)."""
-    iso = isolation or default_isolation()
-    lib = kernels_lib()
-    out_cap = max(out_cap, lib.eh_json_scratch_size(len(data), max_depth))
-    inbuf, in2buf = ffi.from_buffer(data), ffi.from_buffer(pointer)
-    head = (kernel, flags, max_depth, 0, 0, 0, _address(inbuf), len(data), _address(in2buf),
-            len(pointer))
-    res = ffi.new("eh_offload_res *")
+    ``data`` is read in place."""
+    check_depth(max_depth)
+    iso = resolve_isolation(isolation)
+    out_cap = max(out_cap, scratch_size(nbytes(data), max_depth))
     while True:
-        out = bytearray(out_cap)  # malloc'd: aligned as the kernel requires
-        outbuf = ffi.from_buffer(out)
-        req = ffi.from_buffer("eh_offload_req *",
-                              bytearray(_REQ.pack(*head, _address(outbuf), out_cap)))
-        if iso == "inproc":
-            lib.eh_kernel_run(req, res)
-        else:
-            offload.run(req, res, iso)
+        out = bytearray(out_cap)
+        res = run_request(name, kernel, iso, data=data, data2=pointer, out=out,
+                          args=(max_depth,), flags=flags)
         if res.status == -2 and res.out_len > out_cap:
             out_cap = res.out_len
             continue
@@ -96,15 +90,15 @@ def _run(kernel: int, name: str, data: bytes, *, pointer: bytes = b"", out_cap: 
         return res, out
 
 
-def json_validate(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+def json_validate(data, *, max_depth: int = DEFAULT_DEPTH,
                   isolation: str | None = None) -> int:
     """Validate ``data``; returns the number of structural tokens, raises JsonError."""
-    res, _ = _run(KERNEL_VALIDATE, "json-validate", _as_bytes(data), max_depth=max_depth,
+    res, _ = _run(KERNEL_VALIDATE, "json-validate", _as_buffer(data), max_depth=max_depth,
                   isolation=isolation)
     return int(res.value)
 
 
-def json_check(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+def json_check(data, *, max_depth: int = DEFAULT_DEPTH,
                isolation: str | None = None) -> tuple[str, int] | None:
     """None when ``data`` is valid JSON, else (error kind, byte offset)."""
     try:
@@ -114,22 +108,22 @@ def json_check(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
     return None
 
 
-def json_minify(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+def json_minify(data, *, max_depth: int = DEFAULT_DEPTH,
                 isolation: str | None = None) -> bytes:
     """``data`` without whitespace outside strings (validated first)."""
-    data = _as_bytes(data)
-    res, out = _run(KERNEL_MINIFY, "json-minify", data, out_cap=len(data),
+    data = _as_buffer(data)
+    res, out = _run(KERNEL_MINIFY, "json-minify", data, out_cap=nbytes(data),
                     max_depth=max_depth, isolation=isolation)
     return bytes(out[: res.out_len])
 
 
-def json_tape(data: bytes, *, max_depth: int = DEFAULT_DEPTH,
+def json_tape(data, *, max_depth: int = DEFAULT_DEPTH,
               isolation: str | None = None) -> list[tuple[int, int]]:
     """The document's tape (see json.h): (byte offset, link) per value, key and
     closing bracket; link = matching bracket's entry for containers, else 0."""
-    data = _as_bytes(data)
+    data = _as_buffer(data)
     res, out = _run(KERNEL_VALIDATE, "json-validate", data, flags=F_TAPE,
-                    out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
+                    out_cap=scratch_size(nbytes(data), max_depth) + 2 * nbytes(data) + 64,
                     max_depth=max_depth, isolation=isolation)
     words = memoryview(out)[: res.out_len].cast("I")
     return list(zip(words[0::2], words[1::2], strict=True))
@@ -158,13 +152,13 @@ class JsonValue:
         return _stdjson.loads(self.text)
 
 
-def json_pointer(data: bytes, pointer: str | bytes, *, max_depth: int = DEFAULT_DEPTH,
+def json_pointer(data, pointer: str | bytes, *, max_depth: int = DEFAULT_DEPTH,
                  isolation: str | None = None) -> JsonValue:
     """The value at the RFC 6901 ``pointer``; raises JsonNotFound / JsonError."""
     ptr = pointer.encode() if isinstance(pointer, str) else bytes(pointer)
-    data = _as_bytes(data)
+    data = _as_buffer(data)
     res, out = _run(KERNEL_POINTER, "json-pointer", data, pointer=ptr,
-                    out_cap=scratch_size(len(data), max_depth) + 2 * len(data) + 64,
+                    out_cap=scratch_size(nbytes(data), max_depth) + 2 * nbytes(data) + 64,
                     max_depth=max_depth, isolation=isolation)
     kind = TYPES.get(res.detail, "unknown")
     integer = double = None

@@ -128,3 +128,38 @@ def test_crc32c_seed_wider_than_32_bits_is_invalid():
     with pytest.raises(KernelError) as exc:
         call("crc32c", 1, isolation="inproc", data=b"x", args=(1 << 32,))
     assert exc.value.code == -1
+
+
+# /proc/cpuinfo's name for each doctor name that differs (Linux lists a flag
+# only where the CPU has it and the kernel enabled its state).
+CPUINFO_NAME = {"sse4.2": "sse4_2"}
+
+
+def _cpuinfo_flags() -> set[str]:
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    if line is None:
+        pytest.skip("/proc/cpuinfo has no flags line (not x86?)")
+    return set(line.split(":", 1)[1].split())
+
+
+def test_doctor_lists_every_feature_the_machine_offers():
+    """doctor's CPU features are exactly those of the kernels' list that Linux
+    reports (CPUID and OS-enabled state): vpclmulqdq and vaes included on a
+    CPU that has them without AVX-512."""
+    from edgehost import doctor
+
+    flags = _cpuinfo_flags()
+    known = [ffi.string(n).decode() for n in map(lib.eh_cpu_feature_name, range(64))
+             if n != ffi.NULL]
+    offered = [n for n in known if CPUINFO_NAME.get(n, n) in flags]
+    assert doctor.cpu_features() == offered
+
+
+def test_feature_names_are_unique_and_bits_in_range():
+    names = [lib.eh_cpu_feature_name(b) for b in range(64)]
+    names = [ffi.string(n).decode() for n in names if n != ffi.NULL]
+    assert len(names) == len(set(names)) >= 14
