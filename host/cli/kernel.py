@@ -1,7 +1,10 @@
 """``edgehost kernel NAME``: one native kernel on files, printing its result.
 
 The commands are thin: they read files, call the Python kernel API
-(:mod:`edgehost.kernels`) and format what it returns.
+(:mod:`edgehost.kernels`) and format what it returns. Options are checked by
+their click types (ranges included) before any kernel runs; every usage
+error (a missing file, an option out of range) is one ``edgehost: error:``
+line and exit status 2, like the typed errors (exit status 1).
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import sys
 
 import click
 
+from edgehost.errors import InputError
 from edgehost.kernels._common import FLOAT_TYPES, f32_str
 from edgehost.kernels.crc32c import crc32c_stream
 from edgehost.kernels.csv import csv_rows
-from edgehost.kernels.json import DEFAULT_DEPTH, json_check, json_minify, json_pointer
+from edgehost.kernels.json import DEFAULT_DEPTH, MAX_DEPTH, json_check, json_minify, json_pointer
 from edgehost.kernels.vector import (
+    FLOAT_MAX,
+    MAX_K,
     METRICS,
     vec_axpy,
     vec_cosine,
@@ -29,7 +35,28 @@ from edgehost.kernels.vector import (
 )
 
 
-@click.group("kernel")
+class UsageError(InputError):
+    """A command line the kernel commands cannot run: one line, exit status 2."""
+
+    exit_code = 2
+
+
+class KernelGroup(click.Group):
+    """Turns click's usage errors in a kernel command (an unreadable file, an
+    option out of its range) into one line: ``edgehost: error: kernel NAME:
+    <what> ``, printed by the top-level group like every typed error."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            name = exc.ctx.info_name if exc.ctx is not None and exc.ctx.command is not self \
+                else None
+            where = f"kernel {name}: " if name else "kernel: "
+            raise UsageError(where + exc.format_message().replace("\n", " ")) from None
+
+
+@click.group("kernel", cls=KernelGroup)
 def kernel_group():
     """Run one native kernel on files (honours --isolation kvm|inproc)."""
 
@@ -76,7 +103,8 @@ def csv_command(isolation, delimiter, quote, strict, rectangular, file):
 _ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
                     help="Where the kernel runs (default: kvm where /dev/kvm works).")
 _DEPTH = click.option("--max-depth", default=DEFAULT_DEPTH, show_default=True,
-                      help="Deepest nesting of arrays/objects accepted.")
+                      type=click.IntRange(1, MAX_DEPTH),
+                      help=f"Deepest nesting of arrays/objects accepted (1..{MAX_DEPTH}).")
 
 
 @click.command("json-validate")
@@ -123,6 +151,7 @@ _ISO = click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default
                     help="Where the kernel runs (default: kvm where /dev/kvm works).")
 _FILE = click.File("rb")
 _DTYPE = click.option("--dtype", type=click.Choice(sorted(FLOAT_TYPES)), default="float32",
+                      is_eager=True,  # --alpha is checked against it
                       show_default=True, help="Element type of the input files.")
 
 
@@ -163,10 +192,22 @@ def _unary(op: str, fn):
     return cmd
 
 
+def _check_alpha(ctx, param, value):
+    """--alpha must be a value of --dtype (float32 holds up to about 3.4e38;
+    inf and nan are values of both types)."""
+    dtype = ctx.params.get("dtype", "float32")
+    limit = FLOAT_MAX[dtype]
+    if value == value and abs(value) != float("inf") and abs(value) > limit:
+        raise click.BadParameter(f"{value!r} is outside the {dtype} range "
+                                 f"[-{limit!r}, {limit!r}]")
+    return value
+
+
 @click.command("vec-axpy")
 @_ISO
 @_DTYPE
-@click.option("--alpha", type=float, required=True)
+@click.option("--alpha", type=float, required=True, callback=_check_alpha,
+              help="The scale of X: a float32 (or with --dtype float64 a float64) value.")
 @click.option("-o", "--output", type=click.File("wb"), default=None,
               help="Write float32 little-endian here instead of printing one value per line.")
 @click.argument("x", type=_FILE)
@@ -192,7 +233,8 @@ def matvec_command(isolation, dtype, output, matrix, vector):
 
 @click.command("vec-topk")
 @_ISO
-@click.option("-k", "k", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("-k", "k", type=click.IntRange(0, MAX_K), default=10, show_default=True,
+              help=f"Rows to print (0..{MAX_K}; at most the matrix's rows are).")
 @click.option("--metric", type=click.Choice(sorted(METRICS)), default="l2sq", show_default=True)
 @click.argument("matrix", type=_FILE)
 @click.argument("query", type=_FILE)

@@ -46,7 +46,8 @@ class CsvError(KernelError):
 def _byte(name: str, value: str | bytes) -> int:
     b = value.encode() if isinstance(value, str) else bytes(value)
     if len(b) != 1 or b == b"\0":  # the ABI reads 0 as "the default"
-        raise CsvError("csv", -1, f"bad-dialect: {name} must be one byte, not NUL", None)
+        raise CsvError("csv", -1, f"bad-dialect: {name} must be one byte other than NUL, "
+                                  f"not {value!r}", None)
     return b[0]
 
 

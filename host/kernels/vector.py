@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import array
 import struct
+import sys
 
-from edgehost.errors import KernelError
+from edgehost.errors import InputError, KernelError
 from edgehost.kernels._common import (
     FLOAT_TYPES,
     call,
@@ -27,6 +28,10 @@ KERNEL_IDS = {
 }
 METRICS = {"l2sq": 0, "dot": 1, "cosine": 2}
 F64 = 1  # eh_offload_req.flags: EH_VEC_F64
+# The largest finite value of each type (float32: bits 0x7f7fffff).
+FLOAT_MAX = {"float32": struct.unpack("<f", struct.pack("<I", 0x7F7FFFFF))[0],
+             "float64": sys.float_info.max}
+MAX_K = 0xFFFFFFFF  # top-k takes at most 2^32 - 1 rows (vector.h), so no k beyond
 
 
 def _same_length(op: str, a, b, size: int) -> None:
@@ -35,9 +40,16 @@ def _same_length(op: str, a, b, size: int) -> None:
                           f"{nbytes(b) // size} values")
 
 
-def _bits(x: float, dtype: str) -> int:
+def _bits(x: float, dtype: str, what: str = "value") -> int:
+    """The bit pattern of ``x`` as ``dtype``; InputError when it is not a
+    number or a finite value beyond the type's range (inf and nan are values)."""
     code = "<I" if dtype == "float32" else "<Q"
-    return struct.unpack(code, struct.pack("<" + FLOAT_TYPES[dtype][0], x))[0]
+    try:
+        return struct.unpack(code, struct.pack("<" + FLOAT_TYPES[dtype][0], x))[0]
+    except (OverflowError, struct.error, TypeError):
+        limit = FLOAT_MAX[dtype]
+        raise InputError(f"{what} {x!r} is not a {dtype} value (finite ones lie in "
+                         f"[-{limit!r}, {limit!r}])") from None
 
 
 def _from_bits(bits: int, dtype: str) -> float:
@@ -98,7 +110,7 @@ def vec_axpy(alpha: float, x, y, *, isolation: str | None = None,
     _same_length("axpy", xb, yb, size)
     out = _zeros(code, nbytes(xb) // size)
     call("vec_axpy", KERNEL_IDS["axpy"], isolation=isolation, data=xb, data2=yb,
-         args=(_bits(alpha, dtype),), flags=_flags(dtype), out_buf=out)
+         args=(_bits(alpha, dtype, "alpha"),), flags=_flags(dtype), out_buf=out)
     return out
 
 
@@ -122,13 +134,14 @@ def vec_topk(matrix, query, k: int, metric: str = "l2sq", *,
     metric: ``l2sq`` (smallest distance first), ``dot`` or ``cosine`` (largest first).
     """
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {sorted(METRICS)}")
-    if k < 0:
-        raise ValueError("k must be >= 0")
+        raise InputError(f"vec_topk: metric must be one of {sorted(METRICS)}, not {metric!r}")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise InputError(f"vec_topk: k must be an integer >= 0, not {k!r}")
     mb, qb = float_buffer(matrix, "matrix"), float_buffer(query, "query")
     rows = nbytes(mb) // nbytes(qb) if nbytes(qb) else 0
+    k = min(k, rows)  # the kernel returns at most one record per row
     res, out = call("vec_topk", KERNEL_IDS["topk"], isolation=isolation, data=mb, data2=qb,
-                    out_cap=8 * min(k, rows), args=(k, METRICS[metric]))
+                    out_cap=8 * k, args=(k, METRICS[metric]))
     return [(row, score) for row, score in struct.iter_unpack("<If", out)]
 
 

@@ -33,7 +33,9 @@ def test_several_files_and_stdin(tmp_path):
 
 def test_missing_file_is_one_line_error(tmp_path):
     out = CliRunner().invoke(cli, ["kernel", "crc32c", str(tmp_path / "nope")])
-    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert out.exit_code == 2 and out.stdout == ""
+    assert out.stderr.startswith("edgehost: error: kernel crc32c: ")
+    assert out.stderr.count("\n") == 1 and "No such file" in out.stderr
 
 
 def test_stream_continues_across_chunks():
