@@ -137,27 +137,23 @@ def float_dtype(data, dtype: str | None) -> str:
 
 
 def float_buffer(data, what: str = "vector", dtype: str = "float32"):
-    """``data`` as a read-only byte view of ``dtype`` values, aligned to their size.
+    """``data`` as a read-only byte view of ``dtype`` values, never copied.
 
-    Accepts bytes-like objects, ``array``s and ndarrays of that type; copies
-    only when the buffer is misaligned. A length that is not a whole number of
-    values, or a typed buffer of another item type, is an InputError.
+    Accepts bytes-like objects, ``array``s and ndarrays of that type, at any
+    address (the kernels need no alignment). A length that is not a whole
+    number of values, or a typed buffer of another item type, is an InputError.
     """
     code, size = FLOAT_TYPES[dtype]
-    mv = memoryview(data)
+    try:
+        mv = memoryview(data)
+    except TypeError as exc:
+        raise InputError(f"{what}: {exc}") from None
     if not mv.c_contiguous:
         raise InputError(f"{what}: buffer must be contiguous")
     if mv.format.lstrip("<=@") not in ("B", "b", "c", code) and mv.itemsize != 1:
         raise InputError(f"{what}: expected {dtype} data, got items of type {mv.format!r}")
-    if mv.ndim != 1 or mv.format != "B":
-        try:
-            mv = mv.cast("B")
-        except TypeError:  # a non-native format spelling such as '<f'
-            mv = memoryview(mv.tobytes())
     if mv.nbytes % size:
         raise InputError(f"{what}: {mv.nbytes} bytes is not a whole number of {dtype} values")
-    if int(ffi.cast("uintptr_t", ffi.from_buffer(mv))) % size:
-        return bytes(mv)
     return mv
 
 

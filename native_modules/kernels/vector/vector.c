@@ -1,43 +1,37 @@
 /* Vector family: variant table, argument checks (conventions in vector.h),
- * and the kernel entry. Checks happen here once, so the per-ISA ops can
- * assume well-formed, 4-byte aligned arrays. */
+ * the kernel entry, and the numeric guard: results the ISA kernels may have
+ * lost to overflow or underflow are recomputed (vector_exact.c). Checks
+ * happen here once, so the per-ISA ops can assume well-formed arrays. */
 #include "kernels/vector/vector.h"
 #include "kernels/dispatch.h"
+#include "kernels/isa/isa.h"
 
+/* Generic first; needs from isa.h (EH_ISA_NEVER where not compiled). */
 static const eh_variant_desc variants[] = {
     {"scalar", 0},
-#ifdef __x86_64__
-    {"avx2", EH_CPU_AVX2 | EH_CPU_FMA},
-    {"avx512", EH_CPU_AVX512F | EH_CPU_FMA},
-#endif
-#ifdef __wasm_simd128__
-    {"simd128", 0}, /* compiled in only where the target has it */
-#endif
+    {"simd128", EH_ISA_SIMD128_NEEDS},
+    {"avx2", EH_ISA_AVX2_NEEDS},
+    {"avx512", EH_ISA_AVX512_NEEDS},
 };
-static const eh_vec_ops *const tables[] = {
-    &eh_vec_scalar_ops,
-#ifdef __x86_64__
-    &eh_vec_avx2_ops,
-    &eh_vec_avx512_ops,
+/* Index-aligned with variants; a variant this build does not compile is
+ * never runnable, and its slot holds the scalar tables. */
+#if EH_ISA_COMPILED(EH_ISA_SIMD128)
+#define SIMD128_OPS &eh_vec_simd128_ops, &eh_vec_simd128_ops64
+#else
+#define SIMD128_OPS &eh_vec_scalar_ops, &eh_vec_scalar_ops64
 #endif
-#ifdef __wasm_simd128__
-    &eh_vec_simd128_ops,
+#if EH_ISA_X86
+#define AVX2_OPS &eh_vec_avx2_ops, &eh_vec_avx2_ops64
+#define AVX512_OPS &eh_vec_avx512_ops, &eh_vec_avx512_ops64
+#else
+#define AVX2_OPS &eh_vec_scalar_ops, &eh_vec_scalar_ops64
+#define AVX512_OPS &eh_vec_scalar_ops, &eh_vec_scalar_ops64
 #endif
-};
-/* float64 ops per variant (index-aligned; simd128 has no float64 table of its own). */
-static const eh_vec_ops64 *const tables64[] = {
-    &eh_vec_scalar_ops64,
-#ifdef __x86_64__
-    &eh_vec_avx2_ops64,
-    &eh_vec_avx512_ops64,
-#endif
-#ifdef __wasm_simd128__
-    &eh_vec_scalar_ops64,
-#endif
-};
+static const struct {
+    const eh_vec_ops *f32;
+    const eh_vec_ops64 *f64;
+} tables[] = {{&eh_vec_scalar_ops, &eh_vec_scalar_ops64}, {SIMD128_OPS}, {AVX2_OPS}, {AVX512_OPS}};
 #define NVAR ((int)(sizeof variants / sizeof variants[0]))
-_Static_assert(sizeof tables64 / sizeof tables64[0] == sizeof tables / sizeof tables[0],
-               "tables64 and tables are index-aligned");
 _Static_assert(sizeof variants / sizeof variants[0] == sizeof tables / sizeof tables[0],
                "variants and tables are index-aligned");
 
@@ -48,118 +42,98 @@ void eh_vector_init(uint64_t cpu, const char *force)
     variant_init(cpu, force);
 }
 
-static inline uint64_t fbits(float f)
+/* The bits of x read as type T (same size): results and alpha cross the ABI as bits. */
+#define AS(T, x) (((union { __typeof__(x) from; T to; }){.from = (x)}).to)
+
+/* The float32 results, recomputed in float64 where the fast one is not fine. */
+static float dot32(const eh_vec_ops *ops, const eh_f32 *a, const eh_f32 *b, uint64_t n)
 {
-    uint32_t u;
-    __builtin_memcpy(&u, &f, 4);
-    return u;
+    float r = ops->dot(a, b, n);
+    return eh_vec_fine32(r) ? r : (float)eh_vec_dot_wide(a, b, n);
 }
 
-static inline float bitsf(uint32_t u)
+static float l2sq32(const eh_vec_ops *ops, const eh_f32 *a, const eh_f32 *b, uint64_t n)
 {
-    float f;
-    __builtin_memcpy(&f, &u, 4);
-    return f;
+    float r = ops->l2sq(a, b, n);
+    return eh_vec_fine32(r) ? r : (float)eh_vec_l2sq_wide(a, b, n);
 }
 
-static inline uint64_t dbits(double f)
+static float cos32(const eh_vec_ops *ops, const eh_f32 *a, const eh_f32 *b, uint64_t n)
 {
-    uint64_t u;
-    __builtin_memcpy(&u, &f, 8);
-    return u;
+    float f[3];
+    ops->dot3(a, b, n, f);
+    double r[3] = {f[0], f[1], f[2]};
+    if (!(eh_vec_fine32(f[1]) && eh_vec_fine32(f[2]) && eh_vec_finite(f[0])))
+        eh_vec_dot3_wide(a, b, n, r);
+    return (float)eh_vec_cos(r);
 }
 
-static inline double bitsd(uint64_t u)
+/* Row scores of MATVEC and top-k (kind: enum eh_vec_rows_kind, q unused for
+ * NORM2) computed by ops->rows, then recomputed row by row where not fine. */
+void eh_vec_rows_checked(const eh_vec_ops *ops, int kind, const eh_f32 *m, const eh_f32 *q,
+                         uint64_t rows, uint64_t cols, eh_f32 *out)
 {
-    double f;
-    __builtin_memcpy(&f, &u, 8);
-    return f;
+    ops->rows(kind, m, q, rows, cols, out);
+    for (uint64_t r = 0; r < rows; r++) {
+        if (eh_vec_fine32(out[r]))
+            continue;
+        const eh_f32 *row = m + r * cols;
+        out[r] = (float)(kind == EH_VEC_ROWS_L2SQ ? eh_vec_l2sq_wide(row, q, cols)
+                         : kind == EH_VEC_ROWS_DOT ? eh_vec_dot_wide(row, q, cols)
+                                                   : eh_vec_dot_wide(row, row, cols));
+    }
 }
 
-/* A float array argument: a whole number of floats at a 4-byte aligned
- * address; an empty array's address does not matter (nothing is accessed). */
-static inline int farray_ok(uint64_t addr, uint64_t len)
-{
-    return !(len & 3) && (len == 0 || !(addr & 3));
-}
+/* An array argument: a whole number of elements (any address). */
+static inline int array_ok(uint64_t len, uint64_t size) { return len % size == 0; }
 
-/* A double array argument: the same rule at 8 bytes. */
-static inline int darray_ok(uint64_t addr, uint64_t len)
+static double dot64(const eh_vec_ops64 *ops, const eh_f64 *a, const eh_f64 *b, uint64_t n)
 {
-    return !(len & 7) && (len == 0 || !(addr & 7));
-}
-
-/* a.b / (|a| |b|): one sqrt of the product where it is finite and non-zero
- * (exact +-1 for parallel vectors), else two (no overflow or underflow). */
-static double cos64(const double r[3])
-{
-    double p = r[1] * r[2];
-    if (p > 0 && p < __builtin_inf() && p >= 0x1p-1022)
-        return r[0] / eh_vec_sqrt(p);
-    return r[0] / (eh_vec_sqrt(r[1]) * eh_vec_sqrt(r[2]));
+    double r = ops->dot(a, b, n);
+    return eh_vec_fine64(r) ? r : eh_vec_dot_scaled(a, b, n);
 }
 
 /* The float64 forms (flags == EH_VEC_F64); arguments checked like float32. */
 static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload_res *res)
 {
-    const double *a = (const double *)(uintptr_t)req->in, *b = (const double *)(uintptr_t)req->in2;
+    const eh_f64 *a = (const eh_f64 *)(uintptr_t)req->in, *b = (const eh_f64 *)(uintptr_t)req->in2;
     uint64_t n = req->in_len / 8;
-    int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
-    int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC;
-    if (req->kernel == EH_KERNEL_VEC_TOPK || !darray_ok(req->in, req->in_len) ||
-        (two && !darray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len)) {
-        res->status = EH_K_EINVAL;
-        return;
-    }
     switch (req->kernel) {
     case EH_KERNEL_VEC_DOT:
-        res->value = dbits(ops->dot(a, b, n));
+        res->value = AS(uint64_t, dot64(ops, a, b, n));
         return;
-    case EH_KERNEL_VEC_SUM:
-        res->value = dbits(ops->sum(a, n));
+    case EH_KERNEL_VEC_SUM: {
+        double r = ops->sum(a, n);
+        res->value = AS(uint64_t, eh_vec_finite(r) ? r : eh_vec_sum_scaled(a, n));
         return;
-    case EH_KERNEL_VEC_L2NORM:
-        res->value = dbits(eh_vec_sqrt(ops->dot(a, a, n)));
+    }
+    case EH_KERNEL_VEC_L2NORM: {
+        double r = ops->dot(a, a, n);
+        res->value = AS(uint64_t, eh_vec_fine64(r) ? eh_vec_sqrt(r) : eh_vec_norm_scaled(a, n));
         return;
-    case EH_KERNEL_VEC_L2SQ:
-        res->value = dbits(ops->l2sq(a, b, n));
+    }
+    case EH_KERNEL_VEC_L2SQ: {
+        double r = ops->l2sq(a, b, n);
+        res->value = AS(uint64_t, eh_vec_fine64(r) ? r : eh_vec_l2sq_scaled(a, b, n));
         return;
+    }
     case EH_KERNEL_VEC_COSINE: {
         double r[3];
         ops->dot3(a, b, n, r);
-        res->value = dbits(cos64(r));
+        int fine = eh_vec_fine64(r[1]) && eh_vec_fine64(r[2]) && eh_vec_finite(r[0]);
+        res->value = AS(uint64_t, fine ? eh_vec_cos(r) : eh_vec_cos_scaled(a, b, n));
         return;
     }
-    case EH_KERNEL_VEC_AXPY:
-        res->out_len = req->in_len;
-        if (!darray_ok(req->out, req->in_len)) {
-            res->status = EH_K_EINVAL;
-            return;
-        }
-        if (req->out_cap < req->in_len) {
-            res->status = EH_K_ENOSPC;
-            return;
-        }
-        ops->axpy(bitsd(req->arg[0]), a, b, (double *)(uintptr_t)req->out, n);
-        return;
     case EH_KERNEL_VEC_MATVEC: {
-        if (req->in2_len == 0 || req->in_len % req->in2_len) {
-            res->status = EH_K_EINVAL;
-            return;
-        }
         uint64_t cols = req->in2_len / 8, rows = req->in_len / req->in2_len;
         res->out_len = rows * 8;
-        if (!darray_ok(req->out, rows * 8)) {
-            res->status = EH_K_EINVAL;
-            return;
-        }
         if (req->out_cap < rows * 8) {
             res->status = EH_K_ENOSPC;
             return;
         }
-        double *out = (double *)(uintptr_t)req->out;
+        eh_f64 *out = (eh_f64 *)(uintptr_t)req->out;
         for (uint64_t r = 0; r < rows; r++)
-            out[r] = ops->dot(a + r * cols, b, cols);
+            out[r] = dot64(ops, a + r * cols, b, cols);
         res->value = rows;
         return;
     }
@@ -171,26 +145,21 @@ static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload
 
 static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_offload_res *res)
 {
-    if (req->in2_len == 0 || req->in_len % req->in2_len) {
-        res->status = EH_K_EINVAL;
-        return;
-    }
-    const float *m = (const float *)(uintptr_t)req->in, *v = (const float *)(uintptr_t)req->in2;
+    const eh_f32 *m = (const eh_f32 *)(uintptr_t)req->in, *v = (const eh_f32 *)(uintptr_t)req->in2;
     uint64_t cols = req->in2_len / 4, rows = req->in_len / req->in2_len;
     if (req->kernel == EH_KERNEL_VEC_MATVEC) {
-        if (req->out_cap < rows * 4 || !farray_ok(req->out, rows * 4)) {
-            res->status = req->out_cap < rows * 4 ? EH_K_ENOSPC : EH_K_EINVAL;
-            res->out_len = rows * 4;
+        res->out_len = rows * 4;
+        if (req->out_cap < rows * 4) {
+            res->status = EH_K_ENOSPC;
             return;
         }
-        ops->rows(EH_VEC_ROWS_DOT, m, v, rows, cols, (float *)(uintptr_t)req->out);
-        res->out_len = rows * 4;
+        eh_vec_rows_checked(ops, EH_VEC_ROWS_DOT, m, v, rows, cols,
+                            (eh_f32 *)(uintptr_t)req->out);
         res->value = rows;
         return;
     }
     uint64_t k = req->arg[0] < rows ? req->arg[0] : rows;
-    if (req->arg[1] > EH_VEC_COSINE || rows > 0xffffffffu ||
-        !farray_ok(req->out, k * sizeof(eh_vec_topk_rec))) {
+    if (req->arg[1] > EH_VEC_COSINE || rows > 0xffffffffu) {
         res->status = EH_K_EINVAL;
         return;
     }
@@ -199,57 +168,68 @@ static void matrix_kernel(const eh_vec_ops *ops, const eh_offload_req *req, eh_o
         res->status = EH_K_ENOSPC;
         return;
     }
-    eh_vec_topk(ops, m, v, rows, cols, (int)req->arg[1], (eh_vec_topk_rec *)(uintptr_t)req->out, k);
+    eh_vec_topk(ops, m, v, rows, cols, (int)req->arg[1], (eh_vec_topk_out *)(uintptr_t)req->out,
+                k);
     res->value = k;
 }
 
 void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
 {
     int v = cur();
-    const eh_vec_ops *ops = tables[v];
-    const float *a = (const float *)(uintptr_t)req->in, *b = (const float *)(uintptr_t)req->in2;
-    uint64_t n = req->in_len / 4;
-    int two = req->kernel != EH_KERNEL_VEC_SUM && req->kernel != EH_KERNEL_VEC_L2NORM;
-    int paired = two && req->kernel != EH_KERNEL_VEC_MATVEC && req->kernel != EH_KERNEL_VEC_TOPK;
-    if (req->flags == EH_VEC_F64) {
-        run64(tables64[v], req, res);
-        return;
-    }
-    if (req->flags || !farray_ok(req->in, req->in_len) ||
-        (two && !farray_ok(req->in2, req->in2_len)) || (paired && req->in2_len != req->in_len)) {
+    const int f64 = req->flags == EH_VEC_F64;
+    const uint64_t size = f64 ? 8 : 4;
+    const int kernel = (int)req->kernel;
+    int two = kernel != EH_KERNEL_VEC_SUM && kernel != EH_KERNEL_VEC_L2NORM;
+    int matrix = kernel == EH_KERNEL_VEC_MATVEC || kernel == EH_KERNEL_VEC_TOPK;
+    if ((req->flags && !f64) || (f64 && kernel == EH_KERNEL_VEC_TOPK) ||
+        !array_ok(req->in_len, size) || (two && !array_ok(req->in2_len, size)) ||
+        (two && !matrix && req->in2_len != req->in_len) ||
+        (matrix && (req->in2_len == 0 || req->in_len % req->in2_len)) ||
+        (kernel == EH_KERNEL_VEC_AXPY && !f64 && req->arg[0] > 0xffffffffu)) {
         res->status = EH_K_EINVAL;
         return;
     }
-    switch (req->kernel) {
-    case EH_KERNEL_VEC_DOT:
-        res->value = fbits(ops->dot(a, b, n));
-        return;
-    case EH_KERNEL_VEC_SUM:
-        res->value = fbits(ops->sum(a, n));
-        return;
-    case EH_KERNEL_VEC_L2NORM:
-        res->value = fbits(eh_vec_sqrtf(ops->dot(a, a, n)));
-        return;
-    case EH_KERNEL_VEC_L2SQ:
-        res->value = fbits(ops->l2sq(a, b, n));
-        return;
-    case EH_KERNEL_VEC_COSINE: {
-        float r[3];
-        ops->dot3(a, b, n, r);
-        res->value = fbits(eh_vec_cos(r));
-        return;
-    }
-    case EH_KERNEL_VEC_AXPY:
+    if (kernel == EH_KERNEL_VEC_AXPY) {
         res->out_len = req->in_len;
-        if (req->arg[0] > 0xffffffffu || !farray_ok(req->out, req->in_len)) {
-            res->status = EH_K_EINVAL;
-            return;
-        }
         if (req->out_cap < req->in_len) {
             res->status = EH_K_ENOSPC;
             return;
         }
-        ops->axpy(bitsf((uint32_t)req->arg[0]), a, b, (float *)(uintptr_t)req->out, n);
+        void *out = (void *)(uintptr_t)req->out;
+        const void *x = (const void *)(uintptr_t)req->in, *y = (const void *)(uintptr_t)req->in2;
+        if (f64)
+            tables[v].f64->axpy(AS(double, req->arg[0]), x, y, out, req->in_len / 8);
+        else
+            tables[v].f32->axpy(AS(float, (uint32_t)req->arg[0]), x, y, out, req->in_len / 4);
+        return;
+    }
+    if (f64) {
+        run64(tables[v].f64, req, res);
+        return;
+    }
+    const eh_vec_ops *ops = tables[v].f32;
+    const eh_f32 *a = (const eh_f32 *)(uintptr_t)req->in, *b = (const eh_f32 *)(uintptr_t)req->in2;
+    uint64_t n = req->in_len / 4;
+    switch (kernel) {
+    case EH_KERNEL_VEC_DOT:
+        res->value = AS(uint32_t, dot32(ops, a, b, n));
+        return;
+    case EH_KERNEL_VEC_SUM: {
+        float r = ops->sum(a, n);
+        res->value = AS(uint32_t, eh_vec_finite(r) ? r : (float)eh_vec_sum_wide(a, n));
+        return;
+    }
+    case EH_KERNEL_VEC_L2NORM: {
+        float r = ops->dot(a, a, n);
+        res->value = AS(uint32_t, eh_vec_fine32(r) ? (float)eh_vec_sqrt(r)
+                                            : (float)eh_vec_sqrt(eh_vec_dot_wide(a, a, n)));
+        return;
+    }
+    case EH_KERNEL_VEC_L2SQ:
+        res->value = AS(uint32_t, l2sq32(ops, a, b, n));
+        return;
+    case EH_KERNEL_VEC_COSINE:
+        res->value = AS(uint32_t, cos32(ops, a, b, n));
         return;
     case EH_KERNEL_VEC_MATVEC:
     case EH_KERNEL_VEC_TOPK:

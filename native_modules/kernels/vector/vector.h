@@ -1,13 +1,14 @@
-/* Vector math on float32 (float64 on request): the kernel ABI and the per-ISA
- * operation tables.
+/* Vector math on float32 (float64 on request): the kernel ABI, the per-ISA
+ * operation tables and the numeric guarantees.
  *
- * Request conventions (eh_offload_req; every array is float32, little-endian,
- * 4-byte aligned unless empty, its byte length a multiple of 4, else
+ * Request conventions (eh_offload_req; arrays are little-endian float32 at
+ * any address -- no alignment is required, so a call gives the same answer
+ * wherever its buffers lie -- each byte length a multiple of 4, else
  * EH_K_EINVAL; flags must be 0 or EH_VEC_F64; n = in_len / 4):
  *   VEC_DOT     in = a, in2 = b (in2_len == in_len)   value = float bits of a.b
  *   VEC_AXPY    in = x, in2 = y (in2_len == in_len), arg[0] = float bits of
- *               alpha; out[i] = alpha*x[i] + y[i] (may be fused), out_len =
- *               in_len; out may be exactly in2 (in place), no other overlap.
+ *               alpha; out[i] = alpha*x[i] + y[i], out_len = in_len; out may
+ *               be exactly in2 (in place), no other overlap.
  *   VEC_SUM     in = a                                value = sum a[i]
  *   VEC_L2NORM  in = a                                value = sqrt(sum a[i]^2)
  *   VEC_L2SQ    in = a, in2 = b (in2_len == in_len)   value = sum (a[i]-b[i])^2
@@ -20,21 +21,43 @@
  *               arg[1] = metric: 0 squared L2 (smallest first), 1 dot
  *               (largest first), 2 cosine (largest first). out = min(k, rows)
  *               records {uint32 row, float32 score}, best first, ties by
- *               lower row, NaN scores last; value = count.
+ *               lower row, NaN scores last; value = count. rows < 2^32.
  * Scalar results are float32 bit patterns in the low 32 bits of value.
  *
- * flags = EH_VEC_F64: every array is float64 (8-byte aligned, lengths a
- * multiple of 8), scalar results and AXPY's alpha (arg[0]) are float64 bit
- * patterns, MATVEC writes float64; TOPK has no float64 form (EH_K_EINVAL).
+ * flags = EH_VEC_F64: every array is float64 (lengths a multiple of 8),
+ * scalar results and AXPY's alpha (arg[0]) are float64 bit patterns, MATVEC
+ * writes float64; TOPK has no float64 form (EH_K_EINVAL).
  * out_cap too small -> EH_K_ENOSPC with out_len = bytes needed.
- * IEEE semantics: NaN and inf propagate as the arithmetic does (sums are
- * reassociated across SIMD lanes, so results match a sequential sum only to
- * rounding). Length mismatch -> EH_K_EINVAL. */
+ * Length mismatch -> EH_K_EINVAL.
+ *
+ * Numbers (u = 2^-24 for float32, 2^-53 for float64; n elements):
+ *  - Any input the type can hold gives a result within these bounds of the
+ *    exact value; inf comes out only where the exact result exceeds the
+ *    type's range or an input is infinite, NaN only from NaN inputs, inf-inf
+ *    or 0/0. Subnormal and huge inputs are handled like any others.
+ *  - dot, sum, l2sq, matvec rows, top-k scores:
+ *        |r - exact| <= 2 n u sum|terms| + 2 s   (s: the type's smallest subnormal)
+ *  - l2norm: relative error <= (n/2 + 2) u.  cosine: |r - exact| <= (2n + 4) u,
+ *    a vector against itself (or a power-of-two multiple) gives exactly 1.
+ *  - axpy: alpha*x[i] + y[i] rounded once (fused, or through float64 for
+ *    float32), within one ulp where float64 has no FMA.
+ *  How (vector.c): the ISA kernels accumulate in the input type with
+ *  reassociated lanes; a result that is not finite or is so small that
+ *  underflow may have cost accuracy (below 2^-100 in float32, 2^-900 in
+ *  float64) is recomputed -- float32 ones in float64 (products of floats are
+ *  exact there and cannot overflow), float64 ones with each vector scaled by
+ *  a power of two (vector_exact.c). Such recomputation is one more pass, taken
+ *  only for those inputs (per row for matvec and top-k). */
 #ifndef EH_KERNELS_VECTOR_H
 #define EH_KERNELS_VECTOR_H
 #include <stdint.h>
 
 #define EH_VEC_F64 1u /* eh_offload_req.flags */
+
+/* Array elements at any address (the alignment attribute of a typedef may
+ * lower it): kernels never assume more than byte alignment. */
+typedef float eh_f32 __attribute__((aligned(1)));
+typedef double eh_f64 __attribute__((aligned(1)));
 
 enum eh_vec_metric { EH_VEC_L2SQ = 0, EH_VEC_DOT = 1, EH_VEC_COSINE = 2 };
 
@@ -42,60 +65,45 @@ typedef struct eh_vec_topk_rec {
     uint32_t row;
     float score;
 } eh_vec_topk_rec;
+/* The records as written to out (any address). */
+typedef eh_vec_topk_rec eh_vec_topk_out __attribute__((aligned(1)));
 
-/* One ISA's implementation. n counts floats; pointers are 4-byte aligned. */
+/* One ISA's float32 implementation (vector_tpl.h). n counts floats. */
 typedef struct eh_vec_ops {
-    float (*dot)(const float *a, const float *b, uint64_t n);
-    float (*sum)(const float *a, uint64_t n);
-    float (*l2sq)(const float *a, const float *b, uint64_t n);
-    void (*axpy)(float alpha, const float *x, const float *y, float *out, uint64_t n);
+    float (*dot)(const eh_f32 *a, const eh_f32 *b, uint64_t n);
+    float (*sum)(const eh_f32 *a, uint64_t n);
+    float (*l2sq)(const eh_f32 *a, const eh_f32 *b, uint64_t n);
+    void (*axpy)(float alpha, const eh_f32 *x, const eh_f32 *y, eh_f32 *out, uint64_t n);
     /* r[0] = a.b, r[1] = a.a, r[2] = b.b in one pass */
-    void (*dot3)(const float *a, const float *b, uint64_t n, float r[3]);
+    void (*dot3)(const eh_f32 *a, const eh_f32 *b, uint64_t n, float r[3]);
     /* Row scores of m (rows x cols, row-major) against q, into out[rows]:
      * kind EH_VEC_ROWS_DOT m_r.q, EH_VEC_ROWS_L2SQ |m_r - q|^2,
-     * EH_VEC_ROWS_NORM2 m_r.m_r (q unused). SIMD variants score several rows
-     * per pass so q is loaded once for all and reductions are shared. */
-    void (*rows)(int kind, const float *m, const float *q, uint64_t rows, uint64_t cols,
-                 float *out);
+     * EH_VEC_ROWS_NORM2 m_r.m_r (q unused). Several rows per pass so q is
+     * loaded once for all and reductions are shared. */
+    void (*rows)(int kind, const eh_f32 *m, const eh_f32 *q, uint64_t rows, uint64_t cols,
+                 eh_f32 *out);
     /* dot[r] = m_r.q and norm2[r] = m_r.m_r in one pass (cosine top-k). */
-    void (*rows_cos)(const float *m, const float *q, uint64_t rows, uint64_t cols, float *dot,
-                     float *norm2);
+    void (*rows_cos)(const eh_f32 *m, const eh_f32 *q, uint64_t rows, uint64_t cols,
+                     eh_f32 *dot, eh_f32 *norm2);
 } eh_vec_ops;
 
 enum eh_vec_rows_kind { EH_VEC_ROWS_DOT = 0, EH_VEC_ROWS_L2SQ = 1, EH_VEC_ROWS_NORM2 = 2 };
 
-/* rows() one row at a time through ops->dot / ops->l2sq (vector_topk.c). */
-void eh_vec_rows_generic(const struct eh_vec_ops *ops, int kind, const float *m, const float *q,
-                         uint64_t rows, uint64_t cols, float *out);
-void eh_vec_rows_cos_generic(const struct eh_vec_ops *ops, const float *m, const float *q,
-                             uint64_t rows, uint64_t cols, float *dot, float *norm2);
-
-/* The float64 subset: same meanings, n counts doubles, 8-byte aligned. */
+/* The float64 subset: same meanings, n counts doubles. */
 typedef struct eh_vec_ops64 {
-    double (*dot)(const double *a, const double *b, uint64_t n);
-    double (*sum)(const double *a, uint64_t n);
-    double (*l2sq)(const double *a, const double *b, uint64_t n);
-    void (*axpy)(double alpha, const double *x, const double *y, double *out, uint64_t n);
-    void (*dot3)(const double *a, const double *b, uint64_t n, double r[3]);
+    double (*dot)(const eh_f64 *a, const eh_f64 *b, uint64_t n);
+    double (*sum)(const eh_f64 *a, uint64_t n);
+    double (*l2sq)(const eh_f64 *a, const eh_f64 *b, uint64_t n);
+    void (*axpy)(double alpha, const eh_f64 *x, const eh_f64 *y, eh_f64 *out, uint64_t n);
+    void (*dot3)(const eh_f64 *a, const eh_f64 *b, uint64_t n, double r[3]);
 } eh_vec_ops64;
 
-extern const eh_vec_ops64 eh_vec_scalar_ops64, eh_vec_avx2_ops64, eh_vec_avx512_ops64;
-
-extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_avx2_ops, eh_vec_avx512_ops,
-    eh_vec_simd128_ops;
+extern const eh_vec_ops eh_vec_scalar_ops, eh_vec_simd128_ops, eh_vec_avx2_ops,
+    eh_vec_avx512_ops;
+extern const eh_vec_ops64 eh_vec_scalar_ops64, eh_vec_simd128_ops64, eh_vec_avx2_ops64,
+    eh_vec_avx512_ops64;
 
 /* sqrt without libc: one instruction on x86 and wasm. */
-static inline float eh_vec_sqrtf(float x)
-{
-#ifdef __x86_64__
-    float r;
-    __asm__("sqrtss %1, %0" : "=x"(r) : "x"(x));
-    return r;
-#else
-    return __builtin_sqrtf(x);
-#endif
-}
-
 static inline double eh_vec_sqrt(double x)
 {
 #ifdef __x86_64__
@@ -107,16 +115,44 @@ static inline double eh_vec_sqrt(double x)
 #endif
 }
 
-/* Cosine from a.b, a.a, b.b: combined in double, so |a|^2 |b|^2 cannot
- * overflow and parallel vectors give exactly +-1 where float32 sqrt would not. */
-static inline float eh_vec_cos(const float r[3])
+static inline int eh_vec_finite(double x) { return x - x == 0; }
+
+/* Is a float32 / float64 result of an ISA kernel exact enough as it is?
+ * Finite, and not so small that underflowed terms may matter (vector.h). */
+static inline int eh_vec_fine32(float r) { return eh_vec_finite(r) && (r >= 0x1p-100f || r <= -0x1p-100f); }
+static inline int eh_vec_fine64(double r) { return eh_vec_finite(r) && (r >= 0x1p-900 || r <= -0x1p-900); }
+
+/* a.b / sqrt(a.a b.b) from r = {a.b, a.a, b.b} in float64: one sqrt of the
+ * product where it is a normal number (exact +-1 for parallel vectors), else
+ * two (no overflow or underflow of the product). */
+static inline double eh_vec_cos(const double r[3])
 {
-    return (float)((double)r[0] / eh_vec_sqrt((double)r[1] * (double)r[2]));
+    double p = r[1] * r[2];
+    if (p >= 0x1p-1022 && p < __builtin_inf())
+        return r[0] / eh_vec_sqrt(p);
+    return r[0] / (eh_vec_sqrt(r[1]) * eh_vec_sqrt(r[2]));
 }
 
+/* The recomputations (vector_exact.c): float32 inputs accumulated in
+ * float64; float64 inputs scaled by powers of two. */
+double eh_vec_dot_wide(const eh_f32 *a, const eh_f32 *b, uint64_t n);
+double eh_vec_sum_wide(const eh_f32 *a, uint64_t n);
+double eh_vec_l2sq_wide(const eh_f32 *a, const eh_f32 *b, uint64_t n);
+void eh_vec_dot3_wide(const eh_f32 *a, const eh_f32 *b, uint64_t n, double r[3]);
+double eh_vec_dot_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n);
+double eh_vec_sum_scaled(const eh_f64 *a, uint64_t n);
+double eh_vec_l2sq_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n);
+double eh_vec_norm_scaled(const eh_f64 *a, uint64_t n);
+double eh_vec_cos_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n);
+
+/* ops->rows, then each row whose score is not fine recomputed in float64
+ * (vector.c): MATVEC and the top-k scores. */
+void eh_vec_rows_checked(const eh_vec_ops *ops, int kind, const eh_f32 *m, const eh_f32 *q,
+                         uint64_t rows, uint64_t cols, eh_f32 *out);
+
 /* Top-k selection over rows scored by ops (vector_topk.c). out holds k records. */
-void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t rows,
-                 uint64_t cols, int metric, eh_vec_topk_rec *out, uint64_t k);
+void eh_vec_topk(const eh_vec_ops *ops, const eh_f32 *m, const eh_f32 *q, uint64_t rows,
+                 uint64_t cols, int metric, eh_vec_topk_out *out, uint64_t k);
 
 const char *eh_vector_variant(void);
 int eh_vector_set_variant(const char *name);

@@ -22,12 +22,12 @@ static inline int better(float ka, uint32_t ra, float kb, uint32_t rb)
     return ra < rb;
 }
 
-static inline int worse_rec(const eh_vec_topk_rec *a, const eh_vec_topk_rec *b)
+static inline int worse_rec(const eh_vec_topk_out *a, const eh_vec_topk_out *b)
 {
     return better(b->score, b->row, a->score, a->row);
 }
 
-static void sift_down(eh_vec_topk_rec *h, uint64_t i, uint64_t n)
+static void sift_down(eh_vec_topk_out *h, uint64_t i, uint64_t n)
 {
     for (;;) {
         uint64_t l = 2 * i + 1, w = i;
@@ -44,39 +44,21 @@ static void sift_down(eh_vec_topk_rec *h, uint64_t i, uint64_t n)
     }
 }
 
-void eh_vec_rows_generic(const eh_vec_ops *ops, int kind, const float *m, const float *q,
-                         uint64_t rows, uint64_t cols, float *out)
-{
-    for (uint64_t r = 0; r < rows; r++, m += cols)
-        out[r] = kind == EH_VEC_ROWS_L2SQ ? ops->l2sq(m, q, cols)
-                 : kind == EH_VEC_ROWS_DOT ? ops->dot(m, q, cols)
-                                           : ops->dot(m, m, cols);
-}
-
-void eh_vec_rows_cos_generic(const eh_vec_ops *ops, const float *m, const float *q,
-                             uint64_t rows, uint64_t cols, float *dot, float *norm2)
-{
-    for (uint64_t r = 0; r < rows; r++, m += cols) {
-        float t[3];
-        ops->dot3(m, q, cols, t);
-        dot[r] = t[0];
-        norm2[r] = t[1];
-    }
-}
-
 #define BLOCK 256 /* rows scored per ops->rows call; keys live on the stack (1 KiB) */
 
-/* Keys of rows [r0, r0+n) (n <= BLOCK) into key[]. */
-static void block_keys(const eh_vec_ops *ops, const float *m, const float *q, uint64_t r0,
+/* Keys of rows [r0, r0+n) (n <= BLOCK) into key[]: scores the ISA kernels
+ * could have lost to overflow or underflow are recomputed per row in float64
+ * (vector.h), so a subnormal or huge row ranks by its true score. */
+static void block_keys(const eh_vec_ops *ops, const eh_f32 *m, const eh_f32 *q, uint64_t r0,
                        uint64_t n, uint64_t cols, int metric, float qq, float *key)
 {
-    const float *rows = m + r0 * cols;
+    const eh_f32 *rows = m + r0 * cols;
     if (metric == EH_VEC_L2SQ) {
-        ops->rows(EH_VEC_ROWS_L2SQ, rows, q, n, cols, key);
+        eh_vec_rows_checked(ops, EH_VEC_ROWS_L2SQ, rows, q, n, cols, key);
         return;
     }
     if (metric == EH_VEC_DOT) {
-        ops->rows(EH_VEC_ROWS_DOT, rows, q, n, cols, key);
+        eh_vec_rows_checked(ops, EH_VEC_ROWS_DOT, rows, q, n, cols, key);
         for (uint64_t i = 0; i < n; i++)
             key[i] = -key[i];
         return;
@@ -84,13 +66,15 @@ static void block_keys(const eh_vec_ops *ops, const float *m, const float *q, ui
     float norm2[BLOCK];
     ops->rows_cos(rows, q, n, cols, key, norm2);
     for (uint64_t i = 0; i < n; i++) {
-        float r[3] = {key[i], norm2[i], qq};
-        key[i] = -eh_vec_cos(r);
+        double r[3] = {key[i], norm2[i], qq};
+        if (!(eh_vec_fine32(norm2[i]) && eh_vec_fine32(qq) && eh_vec_finite(key[i])))
+            eh_vec_dot3_wide(rows + i * cols, q, cols, r);
+        key[i] = (float)-eh_vec_cos(r);
     }
 }
 
-void eh_vec_topk(const eh_vec_ops *ops, const float *m, const float *q, uint64_t rows,
-                 uint64_t cols, int metric, eh_vec_topk_rec *out, uint64_t k)
+void eh_vec_topk(const eh_vec_ops *ops, const eh_f32 *m, const eh_f32 *q, uint64_t rows,
+                 uint64_t cols, int metric, eh_vec_topk_out *out, uint64_t k)
 {
     if (k == 0)
         return;
