@@ -68,12 +68,30 @@ static float cos32(const eh_vec_ops *ops, const eh_f32 *a, const eh_f32 *b, uint
     return (float)eh_vec_cos(r);
 }
 
+int eh_vec_all_fine32(const eh_f32 *x, uint64_t n)
+{
+    /* On the magnitude's bits, fine is one unsigned range: [bits of 2^-100,
+     * bits of FLT_MAX] (inf and NaN lie above). Branch-free integer work the
+     * compiler vectorizes; random signs would defeat a branchy version. */
+    const uint32_t lo = (127 - 100) << 23, hi = 0x7f7fffffu;
+    uint32_t bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t u;
+        __builtin_memcpy(&u, (const void *)&x[i], 4);
+        bad |= ((u & 0x7fffffffu) - lo) > hi - lo;
+    }
+    return !bad;
+}
+
 /* Row scores of MATVEC and top-k (kind: enum eh_vec_rows_kind, q unused for
- * NORM2) computed by ops->rows, then recomputed row by row where not fine. */
+ * NORM2) computed by ops->rows, then recomputed row by row where not fine
+ * (one vectorized scan finds whether any is). */
 void eh_vec_rows_checked(const eh_vec_ops *ops, int kind, const eh_f32 *m, const eh_f32 *q,
                          uint64_t rows, uint64_t cols, eh_f32 *out)
 {
     ops->rows(kind, m, q, rows, cols, out);
+    if (eh_vec_all_fine32(out, rows))
+        return;
     for (uint64_t r = 0; r < rows; r++) {
         if (eh_vec_fine32(out[r]))
             continue;
@@ -85,7 +103,7 @@ void eh_vec_rows_checked(const eh_vec_ops *ops, int kind, const eh_f32 *m, const
 }
 
 /* An array argument: a whole number of elements (any address). */
-static inline int array_ok(uint64_t len, uint64_t size) { return len % size == 0; }
+static inline int array_ok(uint64_t len, uint64_t size) { return !(len & (size - 1)); } /* size 4 or 8 */
 
 static double dot64(const eh_vec_ops64 *ops, const eh_f64 *a, const eh_f64 *b, uint64_t n)
 {

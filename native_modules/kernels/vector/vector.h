@@ -145,6 +145,9 @@ double eh_vec_l2sq_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n);
 double eh_vec_norm_scaled(const eh_f64 *a, uint64_t n);
 double eh_vec_cos_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n);
 
+/* 1 when every x[i] is fine (eh_vec_fine32), in one vectorizable pass. */
+int eh_vec_all_fine32(const eh_f32 *x, uint64_t n);
+
 /* ops->rows, then each row whose score is not fine recomputed in float64
  * (vector.c): MATVEC and the top-k scores. */
 void eh_vec_rows_checked(const eh_vec_ops *ops, int kind, const eh_f32 *m, const eh_f32 *q,

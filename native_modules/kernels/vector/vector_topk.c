@@ -65,9 +65,12 @@ static void block_keys(const eh_vec_ops *ops, const eh_f32 *m, const eh_f32 *q, 
     }
     float norm2[BLOCK];
     ops->rows_cos(rows, q, n, cols, key, norm2);
+    int all_fine = eh_vec_fine32(qq) && eh_vec_all_fine32(norm2, n);
     for (uint64_t i = 0; i < n; i++) {
         double r[3] = {key[i], norm2[i], qq};
-        if (!(eh_vec_fine32(norm2[i]) && eh_vec_fine32(qq) && eh_vec_finite(key[i])))
+        int fine = eh_vec_finite(key[i]) &&
+                   (all_fine || (eh_vec_fine32(norm2[i]) && eh_vec_fine32(qq)));
+        if (!fine)
             eh_vec_dot3_wide(rows + i * cols, q, cols, r);
         key[i] = (float)-eh_vec_cos(r);
     }
