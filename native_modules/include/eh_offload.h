@@ -43,7 +43,8 @@ enum eh_kernel_id {
 /* Status codes (eh_offload_res.status). 0 is success; all errors are < 0. */
 enum eh_kernel_status {
     EH_K_OK = 0,
-    EH_K_EINVAL = -1,       /* bad arguments (lengths, alignment, flags)          */
+    EH_K_EINVAL = -1,       /* bad arguments (lengths, flags, dialect); never the
+                               buffers' alignment: kernels take any address      */
     EH_K_ENOSPC = -2,       /* out_cap too small; out_len holds the size needed   */
     EH_K_EPARSE = -3,       /* malformed input; err_offset = byte offset, arg kind */
     EH_K_ENOTSUP = -4,      /* unknown kernel id or variant                        */

@@ -26,6 +26,14 @@
 #include <stdint.h>
 #include "eh_offload.h"
 
+/* Array elements read or written at any address (a typedef's alignment
+ * attribute lowers it): kernels take their buffers wherever the caller put
+ * them -- a KVM call relocates small ones to aligned scratch, an in-process
+ * call does not, and both must give the same answer. */
+typedef uint32_t eh_u32 __attribute__((aligned(1)));
+typedef float eh_f32 __attribute__((aligned(1)));
+typedef double eh_f64 __attribute__((aligned(1)));
+
 /* CPU features the kernels dispatch on, set by eh_cpu_detect only where the
  * CPU has the feature AND the OS enables the registers it uses (XCR0: ymm
  * state for the VEX-256 ones, opmask/zmm state for AVX-512). The one list:

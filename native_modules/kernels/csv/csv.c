@@ -2,33 +2,32 @@
  * ragged-row check and unescaping for CSV_FIELDS. */
 #include "kernels/csv/csv.h"
 #include "kernels/dispatch.h"
-/* Generic first; eh_variant_select upgrades by CPU bits (dispatch.h). "scalar"
- * is the reference state machine, "swar" its portable bit-parallel twin. */
-#ifdef __wasm_simd128__
-#define SIMD128_NEEDS 0 /* selected over scalar where it exists */
-#else
-#define SIMD128_NEEDS (~0ull) /* not built: never runnable */
-#endif
+#include "kernels/isa/isa.h"
 
+/* Generic first; eh_variant_select upgrades by CPU bits (dispatch.h). "scalar"
+ * is the reference state machine, "swar" its portable bit-parallel twin.
+ * Needs from isa.h; a variant this build does not compile is never runnable
+ * and its slot holds the scalar function. */
 static const eh_variant_desc variants[] = {
     {"scalar", 0},
     {"swar", 0},
-    {"simd128", SIMD128_NEEDS},
-    {"avx2", EH_CPU_AVX2 | EH_CPU_PCLMUL | EH_CPU_BMI2},
-    {"avx512", EH_CPU_AVX512F | EH_CPU_AVX512BW | EH_CPU_PCLMUL | EH_CPU_BMI2},
+    {"simd128", EH_ISA_SIMD128_NEEDS},
+    {"avx2", EH_ISA_AVX2_NEEDS},
+    {"avx512", EH_ISA_AVX512_NEEDS},
 };
+#if !EH_ISA_COMPILED(EH_ISA_SIMD128)
+#define eh_csv_index_simd128 eh_csv_index_scalar
+#endif
+#if !EH_ISA_X86
+#define eh_csv_index_avx2 eh_csv_index_scalar
+#define eh_csv_index_avx512 eh_csv_index_scalar
+#endif
 static const eh_csv_index_fn fns[] = {eh_csv_index_scalar, eh_csv_index_swar, eh_csv_index_simd128,
                                       eh_csv_index_avx2, eh_csv_index_avx512};
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 EH_VARIANT_STATE(csv)
 
-void eh_csv_init(uint64_t cpu, const char *force)
-{
-#ifndef __x86_64__
-    cpu = 0; /* only the scalar variant exists off x86-64 */
-#endif
-    variant_init(cpu, force);
-}
+void eh_csv_init(uint64_t cpu, const char *force) { variant_init(cpu, force); }
 
 /* Raw byte range of the field ending at entry e, starting after prev. */
 static inline uint64_t raw_end(const uint8_t *in, uint64_t len, uint64_t start, uint64_t e)
@@ -45,7 +44,7 @@ static inline int ends_row(const uint8_t *in, uint64_t len, uint64_t e)
 
 /* First non-blank row whose width differs from the first non-blank row's;
  * returns its first byte, or -1. */
-static int64_t find_ragged(const uint8_t *in, uint64_t len, const uint32_t *idx, uint64_t n)
+static int64_t find_ragged(const uint8_t *in, uint64_t len, const eh_u32 *idx, uint64_t n)
 {
     int64_t width = -1;
     uint64_t row_start = 0, fields = 0, start = 0;
@@ -130,7 +129,7 @@ static uint64_t unescape_quoted(const uint8_t *in, uint64_t s, uint64_t e, uint8
 
 /* Rewrites each entry to its value's end in the value area (or-ed with the
  * ROW_END / QUOTED tags) and fills the value area. in and out never overlap. */
-static void fields_pass(const uint8_t *in, uint64_t len, uint8_t q, uint32_t *idx, uint64_t n,
+static void fields_pass(const uint8_t *in, uint64_t len, uint8_t q, eh_u32 *idx, uint64_t n,
                         uint8_t *values, const uint8_t *out_end, eh_offload_res *res)
 {
     uint64_t start = 0, vlen = 0;
@@ -175,17 +174,13 @@ void eh_csv_run(const eh_offload_req *req, eh_offload_res *res)
         res->detail = EH_CSV_E_TOO_BIG;
         return;
     }
-    if (req->out & 3) { /* entries are uint32 */
-        res->status = EH_K_EINVAL;
-        return;
-    }
     eh_csv_scan s;
     s.in = (const uint8_t *)(uintptr_t)req->in;
     s.len = req->in_len;
     s.delim = (uint8_t)d;
     s.quote = (uint8_t)q;
     s.strict = (req->flags & EH_CSV_F_STRICT) != 0;
-    s.idx = (uint32_t *)(uintptr_t)req->out;
+    s.idx = (eh_u32 *)(uintptr_t)req->out;
     s.cap = req->out_cap / 4;
     s.nfields = s.nrows = 0;
     s.err = 0;

@@ -16,8 +16,8 @@
  *                  as the first one, else EPARSE detail RAGGED at the row's
  *                  first byte.
  *   in2          unused.
- *   out, out_cap 4-byte aligned (else EINVAL, detail 0); see below. On
- *                ENOSPC out_len holds the bytes needed.
+ *   out, out_cap at any address (entries are written unaligned); see
+ *                below. On ENOSPC out_len holds the bytes needed.
  *
  * Dialect: a row ends at '\n' outside quotes; one '\r' right before that '\n'
  * (or before the end of input) is not part of the last field, so LF and CRLF
@@ -55,6 +55,7 @@
 #ifndef EH_KERNELS_CSV_H
 #define EH_KERNELS_CSV_H
 #include <stdint.h>
+#include "kernels/dispatch.h"
 
 #define EH_CSV_F_STRICT 1u
 #define EH_CSV_F_RECT 2u
@@ -82,7 +83,7 @@ typedef struct eh_csv_scan {
     uint64_t len;
     uint8_t delim, quote;
     int strict;
-    uint32_t *idx;
+    eh_u32 *idx;       /* out: entries at any address         */
     uint64_t cap;      /* entries that fit in idx             */
     uint64_t nfields;  /* entries produced (may exceed cap)    */
     uint64_t nrows;

@@ -11,6 +11,17 @@ static inline void emit(eh_csv_scan *s, uint64_t pos)
     s->nfields++;
 }
 
+/* A delimiter or line end ends the field at pos (and a line end the row):
+ * emits its entry and returns 1; else 0. */
+static inline int separator(eh_csv_scan *s, uint8_t c, uint64_t pos)
+{
+    if (c != s->delim && c != '\n')
+        return 0;
+    emit(s, pos);
+    s->nrows += c == '\n';
+    return 1;
+}
+
 /* Invariant on return without error: entries for every separator in
  * [pos, len) have been emitted, plus the closing entry for a last row that
  * has no line end. */
@@ -18,7 +29,7 @@ void eh_csv_scalar_resume(eh_csv_scan *s, uint64_t pos, int st, uint64_t open_po
 {
     const uint8_t *in = s->in;
     const uint64_t len = s->len;
-    const uint8_t d = s->delim, q = s->quote;
+    const uint8_t q = s->quote;
     for (; pos < len; pos++) {
         uint8_t c = in[pos];
         switch (st) {
@@ -30,12 +41,7 @@ void eh_csv_scalar_resume(eh_csv_scan *s, uint64_t pos, int st, uint64_t open_po
             }
             __attribute__((fallthrough)); /* an unquoted field starts here */
         case EH_CSV_ST_UNQUOTED:
-            if (c == d) {
-                emit(s, pos);
-                st = EH_CSV_ST_FIELD;
-            } else if (c == '\n') {
-                emit(s, pos);
-                s->nrows++;
+            if (separator(s, c, pos)) {
                 st = EH_CSV_ST_FIELD;
             } else if (c == q && st == EH_CSV_ST_UNQUOTED && s->strict) {
                 s->err = EH_CSV_E_QUOTE_IN_UNQUOTED;
@@ -52,12 +58,7 @@ void eh_csv_scalar_resume(eh_csv_scan *s, uint64_t pos, int st, uint64_t open_po
         default: /* EH_CSV_ST_QUOTE_IN_QUOTED: the last byte closed the quotes */
             if (c == q) {
                 st = EH_CSV_ST_QUOTED; /* doubled quote */
-            } else if (c == d) {
-                emit(s, pos);
-                st = EH_CSV_ST_FIELD;
-            } else if (c == '\n') {
-                emit(s, pos);
-                s->nrows++;
+            } else if (separator(s, c, pos)) {
                 st = EH_CSV_ST_FIELD;
             } else {
                 int crlf = c == '\r' && (pos + 1 == len || in[pos + 1] == '\n');

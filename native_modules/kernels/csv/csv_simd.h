@@ -1,11 +1,11 @@
 /* Bit-parallel CSV indexing over 64-byte blocks, shared by the avx512, avx2,
- * simd128 and swar variants.
- * Include after defining, under the variant's target pragma:
+ * simd128 and swar variants. Include inside the variant's kernels/isa/begin.h
+ * region (which supplies eh_prefix_xor, eh_tz, eh_blsr, eh_popcnt and
+ * eh_flatten), then define
  *     static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q,
  *                                     csv_masks *m);
  * which sets bit i of each mask when p[i] is the quote/delimiter/'\n'/'\r',
- * and csv_prefix_xor(x), csv_tz(x) (64 for 0), csv_blsr(x), csv_popcnt(x);
- * optionally csv_flatten_fast with CSV_HAVE_FLATTEN defined.
+ * and the variant with CSV_SIMD_VARIANT(name).
  *
  * Model: every quote toggles "inside quotes" (a prefix xor: carry-less
  * multiply by all ones, or six shifts). Doubled quotes toggle twice, so delimiters and line
@@ -24,33 +24,11 @@ typedef struct {
 
 static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q, csv_masks *m);
 
-#ifndef CSV_HAVE_FLATTEN
-/* Writes the positions of m's set bits (plus base). Needs 64 free entries:
- * it stores 8 or 16 at a time, the extra ones overwritten later. */
-static inline void csv_flatten_fast(uint32_t *o, uint32_t base, uint64_t m, int cnt)
-{
-    for (int i = 0; i < 8; i++) {
-        o[i] = base + (uint32_t)csv_tz(m);
-        m = csv_blsr(m);
-    }
-    if (cnt > 8) {
-        for (int i = 8; i < 16; i++) {
-            o[i] = base + (uint32_t)csv_tz(m);
-            m = csv_blsr(m);
-        }
-        for (int i = 16; i < cnt; i++) {
-            o[i] = base + (uint32_t)csv_tz(m);
-            m = csv_blsr(m);
-        }
-    }
-}
-#endif
-
 static inline void csv_flatten_careful(eh_csv_scan *s, uint64_t n, uint32_t base, uint64_t m)
 {
-    for (; m; m = csv_blsr(m), n++)
+    for (; m; m = eh_blsr(m), n++)
         if (n < s->cap)
-            s->idx[n] = base + (uint32_t)csv_tz(m);
+            s->idx[n] = base + (uint32_t)eh_tz(m);
 }
 
 /* Scalar state at byte pos given the model's carries (nothing anomalous
@@ -90,7 +68,7 @@ static inline void csv_simd_index(eh_csv_scan *s)
         }
         csv_masks m;
         csv_classify(p, s->delim, s->quote, &m);
-        uint64_t inside = csv_prefix_xor(m.q) ^ inside_carry;
+        uint64_t inside = eh_prefix_xor(m.q) ^ inside_carry;
         uint64_t seps = (m.d | m.n) & ~inside & valid;
         uint64_t closing = m.q & ~inside;
         if (m.q | prev_close) {
@@ -115,11 +93,11 @@ static inline void csv_simd_index(eh_csv_scan *s)
         prev_sep = seps >> 63;
         prev_close = closing >> 63;
         inside_carry = (uint64_t)((int64_t)inside >> 63);
-        rows += (uint64_t)csv_popcnt(m.n & ~inside & valid);
+        rows += (uint64_t)eh_popcnt(m.n & ~inside & valid);
         if (seps) {
-            int cnt = csv_popcnt(seps);
+            int cnt = eh_popcnt(seps);
             if (n + 64 <= s->cap)
-                csv_flatten_fast(s->idx + n, (uint32_t)base, seps, cnt);
+                eh_flatten(s->idx + n, (uint32_t)base, seps, cnt);
             else
                 csv_flatten_careful(s, n, (uint32_t)base, seps);
             n += (uint64_t)cnt;
@@ -139,5 +117,9 @@ static inline void csv_simd_index(eh_csv_scan *s)
         s->nrows++;
     }
 }
+
+/* The variant's entry point. */
+#define CSV_SIMD_VARIANT(name) \
+    void name(eh_csv_scan *s) { csv_simd_index(s); }
 
 #endif

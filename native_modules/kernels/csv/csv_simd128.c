@@ -2,25 +2,10 @@
  * block algorithm with four 16-byte compares per mask; the prefix xor by
  * shifts (no carry-less multiply in WASM). Built only for wasm32 with
  * -msimd128; elsewhere the variant is never selectable (see csv.c). */
+#define EH_ISA EH_ISA_SIMD128
+#include "kernels/isa/begin.h"
 #include "kernels/csv/csv.h"
-
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-
-static inline uint64_t csv_prefix_xor(uint64_t x)
-{
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    return x;
-}
-static inline uint64_t csv_tz(uint64_t x) { return x ? (uint64_t)__builtin_ctzll(x) : 64; }
-static inline uint64_t csv_blsr(uint64_t x) { return x & (x - 1); }
-static inline int csv_popcnt(uint64_t x) { return __builtin_popcountll(x); }
-
+#if EH_ISA_ON
 #include "kernels/csv/csv_simd.h"
 
 static inline uint64_t eq64(const v128_t v[4], uint8_t c)
@@ -43,7 +28,6 @@ static inline void csv_classify(const uint8_t *p, uint8_t d, uint8_t q, csv_mask
     m->r = eq64(v, '\r');
 }
 
-void eh_csv_index_simd128(eh_csv_scan *s) { csv_simd_index(s); }
-#else
-void eh_csv_index_simd128(eh_csv_scan *s) { eh_csv_index_scalar(s); }
+CSV_SIMD_VARIANT(eh_csv_index_simd128)
 #endif
+#include "kernels/isa/end.h"

@@ -15,6 +15,9 @@
  *   eh_tz(x)          trailing zeros, 64 for 0
  *   eh_blsr(x)        x with its lowest set bit cleared
  *   eh_popcnt(x)      set bits (no libgcc call: the guest links without it)
+ *   eh_flatten(o, base, m, cnt)  writes base + the position of each of the cnt
+ *                     set bits of m to o[0..cnt) (any address), storing up to
+ *                     64 entries (callers leave that much room)
  * One region per file: the target attribute applies to every function after
  * begin.h (GCC's target pragma, clang's attribute push) up to end.h. */
 #ifndef EH_ISA
@@ -95,6 +98,45 @@ static inline int eh_popcnt(uint64_t x)
     x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
     x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
     return (int)((x * 0x0101010101010101ull) >> 56);
+}
+#endif
+#endif
+
+#if EH_ISA_ON
+#include "kernels/dispatch.h"
+#if EH_ISA >= EH_ISA_AVX512
+/* Dword compress, 16 mask bits at a time, each group stored whole (64
+ * bytes): branch-free, which beats a tzcnt loop once counts vary per block. */
+static inline void eh_flatten(eh_u32 *o, uint32_t base, uint64_t m, int cnt)
+{
+    (void)cnt;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int)base), iota);
+    for (int g = 0; g < 4; g++) {
+        __mmask16 k = (__mmask16)(m >> (16 * g));
+        _mm512_storeu_si512((void *)o, _mm512_maskz_compress_epi32(k, pos));
+        o += _mm_popcnt_u32(k);
+        pos = _mm512_add_epi32(pos, _mm512_set1_epi32(16));
+    }
+}
+#else
+/* Eight positions unconditionally, then the rest (most blocks have few). */
+static inline void eh_flatten(eh_u32 *o, uint32_t base, uint64_t m, int cnt)
+{
+    for (int i = 0; i < 8; i++) {
+        o[i] = base + (uint32_t)eh_tz(m);
+        m = eh_blsr(m);
+    }
+    if (cnt > 8) {
+        for (int i = 8; i < 16; i++) {
+            o[i] = base + (uint32_t)eh_tz(m);
+            m = eh_blsr(m);
+        }
+        for (int i = 16; i < cnt; i++) {
+            o[i] = base + (uint32_t)eh_tz(m);
+            m = eh_blsr(m);
+        }
+    }
 }
 #endif
 #endif

@@ -3,19 +3,26 @@
  * positions) and stage 2 (grammar, optionally writing the tape). */
 #include "kernels/json/json.h"
 #include "kernels/dispatch.h"
+#include "kernels/isa/isa.h"
 
-#ifdef __wasm_simd128__
-#define SIMD128_NEEDS 0 /* selected over scalar where it exists */
-#else
-#define SIMD128_NEEDS (~0ull) /* not built: never runnable */
-#endif
-
+/* Needs from isa.h; a variant this build does not compile is never runnable
+ * and its slots hold the scalar functions. */
 static const eh_variant_desc variants[] = {
     {"scalar", 0},
-    {"simd128", SIMD128_NEEDS},
-    {"avx2", EH_CPU_AVX2 | EH_CPU_PCLMUL | EH_CPU_BMI2},
-    {"avx512", EH_CPU_AVX512F | EH_CPU_AVX512BW | EH_CPU_PCLMUL | EH_CPU_BMI2},
+    {"simd128", EH_ISA_SIMD128_NEEDS},
+    {"avx2", EH_ISA_AVX2_NEEDS},
+    {"avx512", EH_ISA_AVX512_NEEDS},
 };
+#if !EH_ISA_COMPILED(EH_ISA_SIMD128)
+#define eh_json_stage1_simd128 eh_json_stage1_scalar
+#define eh_json_minify_simd128 eh_json_minify_scalar
+#endif
+#if !EH_ISA_X86
+#define eh_json_stage1_avx2 eh_json_stage1_scalar
+#define eh_json_minify_avx2 eh_json_minify_scalar
+#define eh_json_stage1_avx512 eh_json_stage1_scalar
+#define eh_json_minify_avx512 eh_json_minify_scalar
+#endif
 static const json_stage1_fn stage1_fns[] = {eh_json_stage1_scalar, eh_json_stage1_simd128,
                                             eh_json_stage1_avx2, eh_json_stage1_avx512};
 static const json_minify_fn minify_fns[] = {eh_json_minify_scalar, eh_json_minify_simd128,
@@ -23,13 +30,7 @@ static const json_minify_fn minify_fns[] = {eh_json_minify_scalar, eh_json_minif
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 EH_VARIANT_STATE(json)
 
-void eh_json_init(uint64_t cpu, const char *force)
-{
-#ifndef __x86_64__
-    cpu = 0; /* only the scalar variant exists off x86-64 */
-#endif
-    variant_init(cpu, force);
-}
+void eh_json_init(uint64_t cpu, const char *force) { variant_init(cpu, force); }
 
 static inline uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
 
@@ -48,23 +49,28 @@ uint64_t eh_json_scratch_size(uint64_t in_len, uint64_t depth)
 
 /* Scratch layout, at the end of out so a tape can grow from out's start:
  *   [tape: 8 bytes/entry ...][pad][stack: align64(depth)][open_at:
- *   align64(4 depth)][positions: 4 * index_entries]. Without a tape the
- * front part is simply unused. Returns the tape's entry capacity. */
+ *   align64(4 depth)][positions: 4 * index_entries]. The scratch starts at
+ * the first 64-byte aligned address past the tape's room (the size's extra
+ * 64 bytes pay for that), so the tape holds (out_cap - scratch size) / 8
+ * entries whatever out's address: a call gives the same answer in process
+ * and in a KVM guest, which copies out to aligned scratch. Without a tape
+ * the front part is simply unused. */
 typedef struct {
     uint8_t *stack;
-    uint32_t *open_at, *idx, *tape;
+    uint32_t *open_at, *idx;
+    eh_u32 *tape;
     uint64_t tape_cap;
 } json_scratch;
 
 static void carve(uint8_t *out, uint64_t cap, uint64_t in_len, uint32_t depth, json_scratch *w)
 {
-    uint64_t fixed = eh_json_scratch_size(in_len, depth) - 64;
-    uint64_t at = (cap - fixed) & ~(uint64_t)63; /* cap >= fixed + 64 checked by the caller */
-    w->stack = out + at;
-    w->open_at = (uint32_t *)(void *)(out + at + align64(depth));
-    w->idx = (uint32_t *)(void *)(out + at + align64(depth) + align64(4 * (uint64_t)depth));
-    w->tape = (uint32_t *)(void *)out;
-    w->tape_cap = at / 8;
+    uint64_t need = eh_json_scratch_size(in_len, depth); /* cap >= need checked by the caller */
+    w->tape_cap = (cap - need) / 8;
+    uint8_t *at = (uint8_t *)(((uintptr_t)out + 8 * w->tape_cap + 63) & ~(uintptr_t)63);
+    w->stack = at;
+    w->open_at = (uint32_t *)(void *)(at + align64(depth));
+    w->idx = (uint32_t *)(void *)(at + align64(depth) + align64(4 * (uint64_t)depth));
+    w->tape = (eh_u32 *)out;
 }
 
 /* Validates in; with want_tape also writes the tape (json.h) to w->tape.
@@ -116,7 +122,7 @@ void eh_json_run(const eh_offload_req *req, eh_offload_res *res)
     uint8_t *out = (uint8_t *)(uintptr_t)req->out;
     uint64_t depth = req->arg[0] ? req->arg[0] : EH_JSON_DEFAULT_DEPTH;
     if ((req->flags & ~EH_JSON_F_TAPE) || depth > EH_JSON_MAX_DEPTH ||
-        req->in_len > EH_JSON_MAX_LEN || (req->out & 3)) {
+        req->in_len > EH_JSON_MAX_LEN) {
         res->status = EH_K_EINVAL;
         return;
     }

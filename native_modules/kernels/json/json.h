@@ -10,7 +10,7 @@
  *   in2, in2_len  JSON_POINTER only: the RFC 6901 pointer ("" = whole
  *               document, "/a/0", "~0" and "~1" escapes). Syntax errors are
  *               EINVAL detail BAD_POINTER with err_offset into in2.
- *   out, out_cap  4-byte aligned, not overlapping in. Every operation first
+ *   out, out_cap  any address, not overlapping in. Every operation first
  *               validates the whole document with its working memory at the
  *               end of out: out_cap >= eh_json_scratch_size(in_len, arg[0])
  *               (5 bytes per depth level + at most 128 KiB + 448 bytes; else
@@ -70,6 +70,7 @@
 #define EH_KERNELS_JSON_H
 #include <stdint.h>
 #include "eh_offload.h"
+#include "kernels/dispatch.h"
 
 #define EH_JSON_DEFAULT_DEPTH 1024u
 #define EH_JSON_MAX_DEPTH (1u << 20)
@@ -175,7 +176,7 @@ typedef struct json_s2 {
     int state;
     uint32_t depth, max_depth;
     uint8_t *stack;          /* 1 = object, 0 = array, per open container */
-    uint32_t *tape;          /* optional (see eh_json_build_tape): 2 words/entry */
+    eh_u32 *tape;            /* optional: 2 words/entry, at out (any address)  */
     uint32_t *open_at;       /* tape entry of each open container              */
     uint64_t tape_cap;       /* entries that fit                               */
     uint64_t ntape;          /* entries produced (may exceed tape_cap)         */
@@ -201,7 +202,7 @@ int eh_json_number_double(const uint8_t *p, const uint8_t *end, uint64_t *bits);
 extern const uint8_t eh_json_is_term[256];
 
 /* Pointer (json_pointer.c) over a validated document and its tape. */
-void eh_json_pointer(const uint8_t *in, uint64_t len, const uint32_t *tape, uint64_t ntape,
+void eh_json_pointer(const uint8_t *in, uint64_t len, const eh_u32 *tape, uint64_t ntape,
                      const uint8_t *ptr, uint64_t plen, uint8_t *out, uint64_t cap,
                      eh_offload_res *res);
 

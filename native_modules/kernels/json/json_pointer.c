@@ -111,13 +111,13 @@ static int64_t array_index(const uint8_t *t, const uint8_t *te)
 static void not_found(eh_offload_res *res) { res->status = EH_K_ENOTFOUND; }
 
 /* Tape entry after the value at entry k. */
-static inline uint64_t next_entry(const uint8_t *in, const uint32_t *tape, uint64_t k)
+static inline uint64_t next_entry(const uint8_t *in, const eh_u32 *tape, uint64_t k)
 {
     uint8_t c = in[tape[2 * k]];
     return (c == '{' || c == '[') ? (uint64_t)tape[2 * k + 1] + 1 : k + 1;
 }
 
-void eh_json_pointer(const uint8_t *in, uint64_t len, const uint32_t *tape, uint64_t ntape,
+void eh_json_pointer(const uint8_t *in, uint64_t len, const eh_u32 *tape, uint64_t ntape,
                      const uint8_t *ptr, uint64_t plen, uint8_t *out, uint64_t cap,
                      eh_offload_res *res)
 {

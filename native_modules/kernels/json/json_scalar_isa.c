@@ -3,28 +3,11 @@
  * 64-bit words (SWAR), the prefix xor by shifts, and the UTF-8 lookup formula
  * evaluated per byte of non-ASCII blocks. It is the variant for plain wasm32
  * and for CPUs without AVX2. */
+#define EH_ISA EH_ISA_PORTABLE
+#include "kernels/isa/begin.h"
 #include "kernels/json/json.h"
+#if EH_ISA_ON
 #include "kernels/json/json_utf8_tables.h"
-
-static inline uint64_t json_prefix_xor(uint64_t x)
-{
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    return x;
-}
-static inline uint64_t json_tz(uint64_t x) { return x ? (uint64_t)__builtin_ctzll(x) : 64; }
-static inline uint64_t json_blsr(uint64_t x) { return x & (x - 1); }
-static inline int json_popcnt(uint64_t x) /* no libgcc helper in the guest */
-{
-    x = x - ((x >> 1) & 0x5555555555555555ull);
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    return (int)((x * 0x0101010101010101ull) >> 56);
-}
 
 static inline uint32_t json_compress8(uint8_t *dst, uint64_t w, uint32_t keep8)
 {
@@ -127,12 +110,6 @@ static inline void json_classify(const uint8_t *p, json_masks *m)
     m->ctrl = ctrl;
 }
 
-uint64_t eh_json_stage1_scalar(json_s1 *s, uint64_t end, uint32_t *idx)
-{
-    return json_stage1_impl(s, end, idx);
-}
-
-uint64_t eh_json_minify_scalar(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap)
-{
-    return json_minify_impl(in, len, out, cap);
-}
+JSON_VARIANT(scalar)
+#endif
+#include "kernels/isa/end.h"

@@ -2,25 +2,11 @@
  * algorithm with 16-byte compares and swizzle lookups (whitespace, operators,
  * UTF-8 nibble tables) and the prefix xor by shifts. Built only for wasm32
  * with -msimd128; elsewhere the variant is never selectable (see json.c). */
+#define EH_ISA EH_ISA_SIMD128
+#include "kernels/isa/begin.h"
 #include "kernels/json/json.h"
-
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
+#if EH_ISA_ON
 #include "kernels/json/json_utf8_tables.h"
-
-static inline uint64_t json_prefix_xor(uint64_t x)
-{
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    return x;
-}
-static inline uint64_t json_tz(uint64_t x) { return x ? (uint64_t)__builtin_ctzll(x) : 64; }
-static inline uint64_t json_blsr(uint64_t x) { return x & (x - 1); }
-static inline int json_popcnt(uint64_t x) { return __builtin_popcountll(x); }
 
 static inline uint32_t json_compress8(uint8_t *dst, uint64_t w, uint32_t keep8)
 {
@@ -104,8 +90,6 @@ static inline int u8_eof(const u8state *u) { return u->incomplete; }
 
 static inline void json_classify(const uint8_t *p, json_masks *m)
 {
-    static const uint8_t ws_t[16] = {' ', 0, 0, 0, 0, 0, 0, 0, 0, '\t', '\n', 0, 0, '\r', 0, 0};
-    static const uint8_t op_t[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ':', '{', ',', '}', 0, 0};
     const v128_t nib = wasm_i8x16_splat(0x0f), k20 = wasm_i8x16_splat(0x20);
     const v128_t bs = wasm_i8x16_splat('\\'), qt = wasm_i8x16_splat('"');
     v128_t b[4], q[4], w[4], o[4], c[4];
@@ -114,8 +98,8 @@ static inline void json_classify(const uint8_t *p, json_masks *m)
         v128_t v20 = wasm_v128_or(v, k20);
         b[i] = wasm_i8x16_eq(v, bs);
         q[i] = wasm_i8x16_eq(v, qt);
-        w[i] = wasm_i8x16_eq(lut(ws_t, wasm_v128_and(v, nib)), v);
-        o[i] = wasm_i8x16_eq(lut(op_t, wasm_v128_and(v20, nib)), v20);
+        w[i] = wasm_i8x16_eq(lut(json_ws_lut, wasm_v128_and(v, nib)), v);
+        o[i] = wasm_i8x16_eq(lut(json_op_lut, wasm_v128_and(v20, nib)), v20);
         c[i] = wasm_u8x16_lt(v, k20);
     }
     m->bs = bits(b);
@@ -125,22 +109,6 @@ static inline void json_classify(const uint8_t *p, json_masks *m)
     m->ctrl = bits(c);
 }
 
-uint64_t eh_json_stage1_simd128(json_s1 *s, uint64_t end, uint32_t *idx)
-{
-    return json_stage1_impl(s, end, idx);
-}
-
-uint64_t eh_json_minify_simd128(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap)
-{
-    return json_minify_impl(in, len, out, cap);
-}
-#else
-uint64_t eh_json_stage1_simd128(json_s1 *s, uint64_t end, uint32_t *idx)
-{
-    return eh_json_stage1_scalar(s, end, idx);
-}
-uint64_t eh_json_minify_simd128(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap)
-{
-    return eh_json_minify_scalar(in, len, out, cap);
-}
+JSON_VARIANT(simd128)
 #endif
+#include "kernels/isa/end.h"

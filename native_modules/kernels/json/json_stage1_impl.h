@@ -1,11 +1,13 @@
 /* JSON stage 1 and minify over 64-byte blocks, shared by every variant.
- * Include after defining, for the variant's instruction set:
+ * Include inside the variant's ISA region after defining, for its
+ * instruction set (then define json_classify and JSON_VARIANT(name)):
  *   json_classify(p, m)    bit masks of one block: backslash, quote,
  *                          whitespace, operators ,:[]{} (bytes 0x0c/0x1a also
  *                          match; they are control characters and rejected
  *                          anyway), control bytes < 0x20
  *   u8state + u8_load/u8_store/u8_block/u8_eof   UTF-8 check with carries
- *   json_prefix_xor(x), json_tz(x) (64 for 0), json_blsr(x), json_popcnt(x)
+ *   (the bit helpers eh_prefix_xor, eh_tz, eh_blsr, eh_popcnt, eh_flatten
+ *   come from the variant's kernels/isa/begin.h region)
  *   json_compress8(dst, word, keep8)  stores the kept bytes of an 8-byte word
  *                          (may store all 8), returns how many were kept
  *                          (or a whole json_compress_block, JSON_HAVE_COMPRESS_BLOCK)
@@ -30,6 +32,14 @@ typedef struct {
     uint64_t bs, quote, ws, ops, ctrl;
 } json_masks;
 
+/* The whitespace and operator classes by one 16-entry lookup of the low
+ * nibble each (byte | 0x20 for operators folds [] onto {}) -- the SIMD
+ * variants' table shuffles. */
+__attribute__((unused)) static const uint8_t json_ws_lut[16] = {' ', 0, 0, 0, 0, 0, 0, 0, 0,
+                                                               '\t', '\n', 0, 0, '\r', 0, 0};
+__attribute__((unused)) static const uint8_t json_op_lut[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                               ':', '{', ',', '}', 0, 0};
+
 static inline void json_classify(const uint8_t *p, json_masks *m);
 
 /* escaped bytes of a block; *carry: bit 0 = the block's first byte is
@@ -50,28 +60,6 @@ static inline uint64_t json_escaped(uint64_t bs, uint64_t *carry)
     return in | (even_ends & JSON_ODD) | (odd_ends & JSON_EVEN);
 }
 
-#ifndef JSON_HAVE_FLATTEN
-/* Writes base + the position of every set bit of m (cnt of them) to o; may
- * store up to 64 entries (callers leave that much room). */
-static inline void json_flatten(uint32_t *o, uint32_t base, uint64_t m, int cnt)
-{
-    for (int i = 0; i < 8; i++) {
-        o[i] = base + (uint32_t)json_tz(m);
-        m = json_blsr(m);
-    }
-    if (cnt > 8) {
-        for (int i = 8; i < 16; i++) {
-            o[i] = base + (uint32_t)json_tz(m);
-            m = json_blsr(m);
-        }
-        for (int i = 16; i < cnt; i++) {
-            o[i] = base + (uint32_t)json_tz(m);
-            m = json_blsr(m);
-        }
-    }
-}
-#endif
-
 #ifndef JSON_HAVE_COMPRESS_BLOCK
 /* Stores the bytes of p[0..64) selected by keep, in order, at dst (may store
  * up to 64 bytes); returns how many were kept. */
@@ -86,6 +74,21 @@ static inline uint64_t json_compress_block(uint8_t *dst, const uint8_t *p, uint6
     return o;
 }
 #endif
+
+/* Classifies the block at p and finds its strings: *escaped (bytes after an
+ * odd backslash run), *quote (unescaped quotes); returns instr (inside a
+ * string, opening quote in, closing quote out), carrying *esc_carry and
+ * *in_string to the next block. */
+static inline uint64_t json_strings(const uint8_t *p, json_masks *m, uint64_t *esc_carry,
+                                    uint64_t *in_string, uint64_t *escaped, uint64_t *quote)
+{
+    json_classify(p, m);
+    *escaped = json_escaped(m->bs, esc_carry);
+    *quote = m->quote & ~*escaped;
+    uint64_t instr = eh_prefix_xor(*quote) ^ *in_string;
+    *in_string = (uint64_t)((int64_t)instr >> 63);
+    return instr;
+}
 
 static inline const uint8_t *json_block(const uint8_t *in, uint64_t len, uint64_t base,
                                         uint8_t *tail, uint64_t *valid)
@@ -114,11 +117,8 @@ static inline uint64_t json_stage1_impl(json_s1 *s, uint64_t end, uint32_t *idx)
         uint64_t valid;
         const uint8_t *p = json_block(in, len, base, tail, &valid);
         json_masks m;
-        json_classify(p, &m);
-        uint64_t escaped = json_escaped(m.bs, &esc_carry);
-        uint64_t quote = m.quote & ~escaped;
-        uint64_t instr = json_prefix_xor(quote) ^ in_string;
-        in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t escaped, quote;
+        uint64_t instr = json_strings(p, &m, &esc_carry, &in_string, &escaped, &quote);
         uint64_t open = quote & instr;
         last_open = open ? base + 63 - (uint64_t)__builtin_clzll(open) : last_open;
 
@@ -135,12 +135,12 @@ static inline uint64_t json_stage1_impl(json_s1 *s, uint64_t end, uint32_t *idx)
         uint64_t sc = ~(m.ws | m.ops | quote | instr);
         uint64_t tokens = ((m.ops & ~instr) | open | (sc & ~((sc << 1) | prev_scalar))) & valid;
         prev_scalar = sc >> 63;
-        int cnt = json_popcnt(tokens);
-        json_flatten(idx + n, (uint32_t)base, tokens, cnt); /* no branch: 0 tokens store junk */
+        int cnt = eh_popcnt(tokens);
+        eh_flatten(idx + n, (uint32_t)base, tokens, cnt); /* no branch: 0 tokens store junk */
         n += (uint64_t)cnt;
 
         if (ctrl | (uint64_t)uflag | (esc_off != UINT64_MAX)) {
-            eh_json_block_error(s, base, ctrl ? base + json_tz(ctrl) : UINT64_MAX, esc_off,
+            eh_json_block_error(s, base, ctrl ? base + eh_tz(ctrl) : UINT64_MAX, esc_off,
                                 esc_kind, uflag);
             while (n && idx[n - 1] >= s->err_off)
                 n--;
@@ -172,11 +172,8 @@ static inline uint64_t json_minify_impl(const uint8_t *in, uint64_t len, uint8_t
         uint64_t valid;
         const uint8_t *p = json_block(in, len, base, tail, &valid);
         json_masks m;
-        json_classify(p, &m);
-        uint64_t escaped = json_escaped(m.bs, &esc_carry);
-        uint64_t quote = m.quote & ~escaped;
-        uint64_t instr = json_prefix_xor(quote) ^ in_string;
-        in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t escaped, quote;
+        uint64_t instr = json_strings(p, &m, &esc_carry, &in_string, &escaped, &quote);
         uint64_t keep = ~(m.ws & ~instr) & valid;
         if (o + 64 <= cap) {
             if (keep == ~0ull) {
@@ -186,12 +183,23 @@ static inline uint64_t json_minify_impl(const uint8_t *in, uint64_t len, uint8_t
             }
             o += json_compress_block(out + o, p, keep);
         } else {
-            for (; keep; keep = json_blsr(keep), o++)
+            for (; keep; keep = eh_blsr(keep), o++)
                 if (o < cap)
-                    out[o] = p[json_tz(keep)];
+                    out[o] = p[eh_tz(keep)];
         }
     }
     return o;
 }
+
+/* The variant's two entry points. */
+#define JSON_VARIANT(isa)                                                                    \
+    uint64_t eh_json_stage1_##isa(json_s1 *s, uint64_t end, uint32_t *idx)                   \
+    {                                                                                         \
+        return json_stage1_impl(s, end, idx);                                                 \
+    }                                                                                         \
+    uint64_t eh_json_minify_##isa(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t cap) \
+    {                                                                                         \
+        return json_minify_impl(in, len, out, cap);                                           \
+    }
 
 #endif

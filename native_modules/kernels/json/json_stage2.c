@@ -206,20 +206,14 @@ value:
         NEXT(ST_ARRAY_FIRST);
         goto array_first;
     case 't':
-        if (!literal_ok(in, len, pos, "true", 4))
-            FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
-        NEXT(ST_AFTER);
-        goto after;
     case 'f':
-        if (!literal_ok(in, len, pos, "false", 5))
+    case 'n': {
+        const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        if (!literal_ok(in, len, pos, word, c == 'f' ? 5 : 4))
             FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
         NEXT(ST_AFTER);
         goto after;
-    case 'n':
-        if (!literal_ok(in, len, pos, "null", 4))
-            FAIL(EH_K_EPARSE, EH_JSON_E_LITERAL);
-        NEXT(ST_AFTER);
-        goto after;
+    }
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9': {
         const uint8_t *e = number_end(in + pos, in + len);

@@ -62,4 +62,25 @@ static const uint8_t eh_u8_hi2[16] = {
     U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
 };
 
+/* The formula over one x86 vector v (a statement expression): t holds the
+ * bytes before v laid out so that alignr(v, t, 16 - k) is v moved k bytes
+ * back in every 128-bit lane. PFX / SI name the width (_mm256 / si256 or
+ * _mm512 / si512); TBL(t) broadcasts a 16-byte table to every lane. The
+ * result has a bit set in each byte that ends a bad sequence. */
+#define EH_U8_ERRORS_X86(PFX, SI, V, TBL, v, t)                                               \
+    ({                                                                                        \
+        const V nib_ = PFX##_set1_epi8(0x0f);                                                 \
+        V p1_ = PFX##_alignr_epi8(v, t, 15), p2_ = PFX##_alignr_epi8(v, t, 14);               \
+        V p3_ = PFX##_alignr_epi8(v, t, 13);                                                  \
+        V e_ = PFX##_and_##SI(                                                                \
+            PFX##_and_##SI(                                                                   \
+                PFX##_shuffle_epi8(TBL(eh_u8_hi1), PFX##_and_##SI(PFX##_srli_epi16(p1_, 4), nib_)), \
+                PFX##_shuffle_epi8(TBL(eh_u8_lo1), PFX##_and_##SI(p1_, nib_))),              \
+            PFX##_shuffle_epi8(TBL(eh_u8_hi2), PFX##_and_##SI(PFX##_srli_epi16(v, 4), nib_))); \
+        V third_ = PFX##_subs_epu8(p2_, PFX##_set1_epi8((char)(0xE0 - 0x80)));                \
+        V fourth_ = PFX##_subs_epu8(p3_, PFX##_set1_epi8((char)(0xF0 - 0x80)));               \
+        PFX##_xor_##SI(e_, PFX##_and_##SI(PFX##_or_##SI(third_, fourth_),                     \
+                                          PFX##_set1_epi8((char)0x80)));                      \
+    })
+
 #endif

@@ -19,6 +19,7 @@
 
 #define STREAM_SCALAR 3.0
 
+
 #if defined(__x86_64__)
 static inline uint64_t tsc(void)
 {
@@ -32,27 +33,27 @@ static inline uint64_t tsc(void) { return 0; } /* wasm32: no cycle counter; valu
 
 #define STREAM_FN __attribute__((noinline, optimize("no-tree-loop-distribute-patterns")))
 
-STREAM_FN static void k_copy(double *restrict c, const double *restrict a, uint64_t n)
+STREAM_FN static void k_copy(eh_f64 *restrict c, const eh_f64 *restrict a, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         c[i] = a[i];
 }
 
-STREAM_FN static void k_scale(double *restrict b, const double *restrict c, uint64_t n)
+STREAM_FN static void k_scale(eh_f64 *restrict b, const eh_f64 *restrict c, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         b[i] = STREAM_SCALAR * c[i];
 }
 
-STREAM_FN static void k_add(double *restrict c, const double *restrict a,
-                            const double *restrict b, uint64_t n)
+STREAM_FN static void k_add(eh_f64 *restrict c, const eh_f64 *restrict a,
+                            const eh_f64 *restrict b, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         c[i] = a[i] + b[i];
 }
 
-STREAM_FN static void k_triad(double *restrict a, const double *restrict b,
-                              const double *restrict c, uint64_t n)
+STREAM_FN static void k_triad(eh_f64 *restrict a, const eh_f64 *restrict b,
+                              const eh_f64 *restrict c, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         a[i] = b[i] + STREAM_SCALAR * c[i];
@@ -63,14 +64,13 @@ void eh_stream_run(const eh_offload_req *req, eh_offload_res *res)
     uint64_t op = req->arg[0], reps = req->arg[1] ? req->arg[1] : 10;
     uint64_t n = req->in_len / 8;
     int two = op == 2 || op == 3;
-    if (op > 3 || reps > 1000 || n == 0 || req->out_cap < n * 8 || (two && req->in2_len < n * 8) ||
-        ((req->in | req->in2 | req->out) & 7)) {
+    if (op > 3 || reps > 1000 || n == 0 || req->out_cap < n * 8 || (two && req->in2_len < n * 8)) {
         res->status = EH_K_EINVAL;
         return;
     }
-    const double *a = (const double *)(uintptr_t)req->in;
-    const double *b = (const double *)(uintptr_t)req->in2;
-    double *c = (double *)(uintptr_t)req->out;
+    const eh_f64 *a = (const eh_f64 *)(uintptr_t)req->in;
+    const eh_f64 *b = (const eh_f64 *)(uintptr_t)req->in2;
+    eh_f64 *c = (eh_f64 *)(uintptr_t)req->out;
     uint64_t best = ~0ull;
     for (uint64_t r = 0; r < reps; r++) {
         uint64_t t0 = tsc();

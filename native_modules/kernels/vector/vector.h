@@ -51,13 +51,11 @@
 #ifndef EH_KERNELS_VECTOR_H
 #define EH_KERNELS_VECTOR_H
 #include <stdint.h>
+#include "kernels/dispatch.h"
 
 #define EH_VEC_F64 1u /* eh_offload_req.flags */
 
-/* Array elements at any address (the alignment attribute of a typedef may
- * lower it): kernels never assume more than byte alignment. */
-typedef float eh_f32 __attribute__((aligned(1)));
-typedef double eh_f64 __attribute__((aligned(1)));
+/* eh_f32 / eh_f64 (dispatch.h): array elements at any address. */
 
 enum eh_vec_metric { EH_VEC_L2SQ = 0, EH_VEC_DOT = 1, EH_VEC_COSINE = 2 };
 
