@@ -36,10 +36,17 @@ def _peek(g) -> int:
 
 
 def test_stash_is_visible_inside_one_warm_window(make_guest):
-    """The control: without a reset in between, PEEK does see a STASH."""
+    """The control: without a reset in between, PEEK does see a STASH. (The
+    host resets a warm guest at least every 50 ms, so on a loaded machine a
+    pair may straddle one: one pair out of a few must land inside.)"""
     g = _guest(make_guest, idle_spin_us=10_000_000)
-    _op(g, vmm.OP_TEST_STASH, SECRET)
-    assert _peek(g) != 0
+    seen = []
+    for _ in range(5):
+        _op(g, vmm.OP_TEST_STASH, SECRET)
+        seen.append(_peek(g))
+        if seen[-1]:
+            break
+    assert seen[-1] != 0, seen
 
 
 @pytest.mark.parametrize("reset", ["fault", "timeout", "park", "abort"])
@@ -74,6 +81,6 @@ def test_a_new_vm_never_sees_a_destroyed_vms_memory(make_guest):
 def test_two_guests_never_share_memory(make_guest):
     a = _guest(make_guest, idle_spin_us=10_000_000)
     b = _guest(make_guest, idle_spin_us=10_000_000)
+    _peek(b)  # both booted and warm before the secret exists
     _op(a, vmm.OP_TEST_STASH, SECRET)
     assert _peek(b) == 0
-    assert _peek(a) != 0
