@@ -34,6 +34,23 @@ class TenantTrap(EdgehostError):
         super().__init__(f"tenant {tenant!r} {export}: {kind}: {message}{said}")
 
 
+class StoreUnavailable(TenantTrap):
+    """The tenant's kv store could not serve during a call (server down, disk
+    full): the call fails whatever the handler returned (a 5xx for HTTP)."""
+
+    def __init__(self, tenant: str, export: str, message: str):
+        super().__init__(tenant, export, message, kind="store")
+
+
+class StoreError(EdgehostError):
+    """A kv store cannot be opened or cannot do what an operator asked.
+    ``store`` names it (``lmdb:/path``, ``redis://host:port/db``)."""
+
+    def __init__(self, store: str, message: str):
+        self.store, self.message = store, message
+        super().__init__(f"kv store {store}: {message}")
+
+
 class TenantError(EdgehostError):
     """The tenant ran to completion but returned a non-zero status."""
 

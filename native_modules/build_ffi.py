@@ -1,6 +1,6 @@
 """cffi (API mode) builder for ``edgehost.native_modules._native``.
 
-Each component folder (``wasmhost``, ``kernels``, ``vmm``, ``serving``) owns:
+Each component folder (``wasmhost``, ``kernels``, ``vmm``, ``serving``, ``state``) owns:
 
 * ``ffi.h``     -- the declarations Python may call, ``#include``-d into the module;
 * ``ffi.cdef``  -- the same declarations in cffi's cdef dialect;
@@ -20,10 +20,11 @@ import pathlib
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
-COMPONENTS = ("wasmhost", "kernels", "vmm", "serving")
+COMPONENTS = ("wasmhost", "kernels", "vmm", "serving", "state")
 # System libraries the components link (Debian -dev packages: tests/system-packages.txt
-# and the README's install line): serving/ is built on libmicrohttpd.
-LIBRARIES = ["microhttpd"]
+# and the README's install line): serving/ is built on libmicrohttpd, state/ on
+# LMDB and hiredis.
+LIBRARIES = ["microhttpd", "lmdb", "hiredis"]
 EXCLUDED_DIRS = {"wasm", "tests"}
 
 

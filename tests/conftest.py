@@ -34,6 +34,17 @@ def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = 
     return Tenant(man, wasm=bytes(wasm))
 
 
+@pytest.fixture(autouse=True)
+def _own_kv_store(tmp_path_factory, monkeypatch):
+    """Tenant state never leaks between tests: tenants default to an empty
+    in-process kv store (``memory``; no files, threads or descriptors for the
+    resource tests to count), and anything that opens the embedded store
+    without a --data gets this test's own data directory. Subprocesses
+    inherit both. tests/state runs every backend explicitly."""
+    monkeypatch.setenv("EDGEHOST_DATA", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("EDGEHOST_KV", "memory")
+
+
 def native_variants(family: str) -> list:
     """Every native ISA variant of a kernel family as pytest params, skipped
     where this CPU lacks it. The wasm32-only simd128 variant is left out: the

@@ -15,6 +15,10 @@ Rules every import follows
   a caller that gets a result larger than its buffer retries with a bigger one.
 * Negative results are :data:`ERRORS` codes. Traps are reserved for contract
   violations (bad pointers, bad log level); recoverable conditions return codes.
+* ``UNAVAILABLE`` from a ``kv_*`` import means the host's kv store cannot
+  serve (its server is down, its disk is full). The tenant sees the code, and
+  the host also fails the whole call when the handler returns (a 5xx for
+  HTTP), so no answer is sent that was computed without the tenant's state.
 
 Exports
 -------
@@ -102,11 +106,13 @@ IMPORTS: tuple[Import, ...] = (
            "tenant's isolation."),
     Import("config_get", "iiii", "i", "config_get(key, key_len, out, cap): the manifest value "
            "for key, msgpack-encoded; copy-out rule; NOT_FOUND."),
-    Import("kv_get", "iiii", "i", "kv_get(key, key_len, out, cap): copy-out rule; NOT_FOUND; "
-           "INVALID for an empty or oversized key."),
-    Import("kv_put", "iiii", "i", "kv_put(key, key_len, val, val_len): 0; INVALID for bad "
-           "sizes; QUOTA when the tenant's kv budget would be exceeded (nothing changes)."),
-    Import("kv_delete", "ii", "i", "kv_delete(key, key_len): 0 or NOT_FOUND."),
+    Import("kv_get", "iiii", "i", "kv_get(key, key_len, out, cap): copy-out rule; sees every "
+           "write committed before it, by any worker; NOT_FOUND; INVALID for an empty or "
+           "oversized key; UNAVAILABLE (see below)."),
+    Import("kv_put", "iiii", "i", "kv_put(key, key_len, val, val_len): 0 once committed (on "
+           "disk as the manifest's `durable` says); INVALID for bad sizes; QUOTA when the "
+           "tenant's kv budget would be exceeded (nothing changes); UNAVAILABLE."),
+    Import("kv_delete", "ii", "i", "kv_delete(key, key_len): 0 or NOT_FOUND; UNAVAILABLE."),
     Import("request_method", "ii", "i", "request_method(out, cap): copy-out rule."),
     Import("request_path", "ii", "i", "request_path(out, cap): copy-out rule."),
     Import("request_query", "ii", "i", "request_query(out, cap): raw query string, no '?'."),

@@ -8,6 +8,7 @@ Example::
     isolation = "default"           # default | kvm | inproc
     kernels = ["crc32c"]            # kernels this tenant may offload
     instance = "reuse"              # reuse (warm pool) | fresh (new instance per call)
+    durable = "batch"               # batch | sync: when kv writes reach the disk
 
     [limits]
     deadline_ms = 1000              # wall time per call (epoch interruption)
@@ -79,6 +80,9 @@ FIELDS = {
     "isolation": "`default` (kvm where /dev/kvm works, else inproc), `kvm` or `inproc`",
     "kernels": "kernels the tenant may offload (crc32c is always allowed)",
     "instance": "`reuse` (warm pool, default) or `fresh` (new instance per call)",
+    "durable": "kv writes: `batch` (default: committed at once, seen by every worker, on disk "
+               "within the store's `flush_ms`, 50 by default) or `sync` (on disk before "
+               "`kv_put`/`kv_delete` return)",
     "limits": "table: per-call and per-tenant limits (below)",
     "routes": "table: HTTP path (starting with `/`) = handler export",
     "host": "`edgehost serve` answers the routes only for this Host header (default: any host)",
@@ -113,6 +117,7 @@ class Manifest:
     isolation: str = "default"
     kernels: list[str] = field(default_factory=list)
     instance: str = "reuse"
+    durable: str = "batch"
     limits: dict[str, int] = field(default_factory=lambda: dict(LIMIT_DEFAULTS))
     routes: dict[str, str] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
@@ -170,6 +175,8 @@ def from_dict(data: dict, path: pathlib.Path) -> Manifest:
               f"unknown kernel {k!r} (known: {', '.join(sorted(KERNELS))})")
     inst = data.get("instance", "reuse")
     _need(inst in ("reuse", "fresh"), path, "instance", "must be 'reuse' or 'fresh'")
+    durable = data.get("durable", "batch")
+    _need(durable in ("batch", "sync"), path, "durable", "must be 'batch' or 'sync'")
     limits = dict(LIMIT_DEFAULTS)
     raw_limits = data.get("limits", {})
     _need(isinstance(raw_limits, dict), path, "limits", "must be a table")
@@ -199,4 +206,5 @@ def from_dict(data: dict, path: pathlib.Path) -> Manifest:
         path=path, name=name, language=lang, sources=[base / s for s in sources],
         wasm=base / wasm, isolation=iso, kernels=list(kernels), instance=inst, limits=limits,
         routes=dict(routes), config=config, description=desc, host=host, prefix=prefix,
+        durable=durable,
     )

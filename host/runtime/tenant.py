@@ -19,8 +19,8 @@ import threading
 
 import msgpack
 
-from edgehost import isolation
-from edgehost.errors import ConfigError, ExportNotFound, TenantError, TenantTrap
+from edgehost import isolation, state
+from edgehost.errors import ConfigError, ExportNotFound, StoreUnavailable, TenantError, TenantTrap
 from edgehost.native import ffi, kernels_lib, lib
 from edgehost.runtime import engine as engine_mod
 from edgehost.wasm_config import abi, validate
@@ -28,7 +28,8 @@ from edgehost.wasm_config import manifest as manifest_mod
 
 log = logging.getLogger("edgehost.tenant")
 
-TRAP_KINDS = {0: "ok", 1: "trap", 2: "deadline", 3: "fuel", 4: "memory", 5: "error"}
+TRAP_KINDS = {0: "ok", 1: "trap", 2: "deadline", 3: "fuel", 4: "memory", 5: "error",
+              6: "store"}
 LOG_LEVEL_NAMES = {v: k for k, v in abi.LOG_LEVELS.items()}
 POOL_MAX_IDLE = 8
 
@@ -92,6 +93,8 @@ class Instance:
 
     def error(self, export: str) -> TenantTrap:
         msg = ffi.string(lib.eh_instance_error(self.ptr, self._kind)).decode(errors="replace")
+        if TRAP_KINDS.get(self._kind[0]) == "store":
+            return StoreUnavailable(self.tenant.name, export, msg)
         return TenantTrap(self.tenant.name, export, msg, kind=TRAP_KINDS.get(self._kind[0], "trap"))
 
     def call_raw(self, export: str, *args: int) -> list[int]:
@@ -126,9 +129,12 @@ _EMPTY_MAP = msgpack.packb({})
 
 
 class Tenant:
-    """A tenant loaded from its manifest and validated module."""
+    """A tenant loaded from its manifest and validated module. Its kv state
+    lives in ``store`` (default: :func:`edgehost.state.default_store`), under
+    its name, so a reloaded version finds it."""
 
-    def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None):
+    def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
+                 store: state.Store | None = None):
         self.manifest = man
         self.name = man.name
         data = wasm if wasm is not None else _read_wasm(man)
@@ -164,6 +170,7 @@ class Tenant:
         if ptr == ffi.NULL:
             raise ConfigError(ffi.string(err).decode(errors="replace"), path=str(man.wasm))
         self.native = ffi.gc(ptr, lib.eh_tenant_free)
+        self._attach_kv(store or state.default_store())
         self._set_config(man.config)
         mask = 1 << abi.KERNELS["nop"] | 1 << abi.KERNELS["crc32c"]
         for k in man.kernels:
@@ -194,6 +201,17 @@ class Tenant:
         self._config_cdata = (keys, vals)
         if lib.eh_tenant_set_config(self.native, n, keys, klen, vals, vlen) != 0:
             raise ConfigError("out of memory storing config", path=str(self.manifest.path))
+
+    def _attach_kv(self, store: state.Store) -> None:
+        max_key = self.manifest.limits["kv_max_key"]
+        if max_key > store.max_key:
+            raise ConfigError(f"{max_key} is more than the kv store {store.description} holds "
+                              f"({store.max_key})", path=str(self.manifest.path),
+                              field="limits.kv_max_key")
+        with store.namespace(self.name, max_bytes=self.manifest.limits["kv_max_bytes"],
+                             durable=self.manifest.durable) as ns:
+            lib.eh_tenant_set_kv(self.native, ns.ptr)  # the tenant keeps its own reference
+        self.store = store
 
     def _attach_guest(self) -> None:
         from edgehost.isolation import guest as guests

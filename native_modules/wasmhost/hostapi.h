@@ -2,8 +2,9 @@
  * The host API data plane: tenants, instances and the edgehost.* imports.
  *
  * Ownership and threading:
- *  - eh_tenant is shared by all instances of one tenant; its kv store, log
- *    ring and counters are guarded by tenant->lock. Config values, limits,
+ *  - eh_tenant is shared by all instances of one tenant; its log ring and
+ *    counters are guarded by tenant->lock; its kv namespace (state/kv.h)
+ *    is set before the first call and synchronises itself. Config values, limits,
  *    allowed kernels and the offload sink are set before the first call and
  *    are read-only afterwards.
  *  - eh_instance owns one wasmtime store; it is used by one thread at a time
@@ -55,7 +56,7 @@ typedef struct eh_log_entry {
     char msg[EH_LOG_MSG_MAX];
 } eh_log_entry;
 
-typedef struct eh_kv_entry eh_kv_entry;
+typedef struct eh_kv_ns eh_kv_ns; /* state/kv.h */
 
 typedef struct eh_limits {
     uint64_t max_memory_bytes;  /* linear memory cap per instance (0 = engine default)   */
@@ -84,12 +85,9 @@ typedef struct eh_tenant {
     uint32_t *config_key_lens;
     uint8_t **config_vals;
     uint32_t *config_val_lens;
+    eh_kv_ns *kv;              /* the tenant's kv namespace (a reference), NULL: none     */
 
     pthread_mutex_t lock;      /* guards everything below                                 */
-    eh_kv_entry **kv_buckets;
-    uint32_t kv_nbuckets;
-    uint64_t kv_bytes;
-    uint64_t kv_count;
     eh_log_entry log[EH_LOG_RING];
     uint64_t log_head;         /* entries written (ring index = head % EH_LOG_RING)      */
     uint64_t log_dropped;      /* rate-limited or overwritten before being drained       */
@@ -154,6 +152,7 @@ enum eh_trap_kind {
     EH_TRAP_FUEL = 3,
     EH_TRAP_MEMORY = 4,
     EH_TRAP_ERROR = 5,
+    EH_TRAP_STORE = 6, /* the kv store was unavailable during the call */
 };
 
 /* Import table: defined in registry.c, one row per edgehost.* import. */
@@ -193,6 +192,9 @@ int32_t eh_copy_out(const eh_mem *m, uint32_t out, uint32_t cap, const void *src
 int64_t eh_now_mono_ns(void);
 int64_t eh_now_wall_ns(void);
 
-void eh_kv_free_all(eh_tenant *t);
+void eh_kv_free_all(eh_tenant *t); /* releases the tenant's kv namespace */
+/* At the end of every call into an instance: releases the call's kv read
+ * snapshot; -1 (inst->error, EH_TRAP_STORE set) if the store failed in it. */
+int eh_kv_call_end(eh_instance *inst);
 
 #endif

@@ -113,10 +113,11 @@ static int call_raw(eh_instance *inst, const wasmtime_func_t *f, wasmtime_val_ra
         return -1;
     wasm_trap_t *trap = NULL;
     wasmtime_error_t *e = EH_WT.wasmtime_func_call_unchecked(inst->ctx, f, vals, n, &trap);
-    if (e || trap) {
+    if (e || trap)
         error_text(inst, "", e, trap);
+    /* The call's kv snapshot goes; a kv store failure in it fails the call. */
+    if (eh_kv_call_end(inst) < 0 || e || trap)
         return -1;
-    }
     return 0;
 }
 

@@ -157,14 +157,6 @@ uint64_t eh_tenant_log_pending(eh_tenant *t)
            (__atomic_load_n(&t->log_dropped, __ATOMIC_RELAXED) != t->log_dropped_seen);
 }
 
-void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes)
-{
-    pthread_mutex_lock(&t->lock);
-    *count = t->kv_count;
-    *bytes = t->kv_bytes;
-    pthread_mutex_unlock(&t->lock);
-}
-
 uint32_t eh_abi_import_count(void) { return eh_imports_count; }
 
 const char *eh_abi_import(uint32_t i, const char **params, const char **results)
