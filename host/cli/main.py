@@ -47,6 +47,8 @@ def _mount() -> None:
                 cli.add_command(obj)
     cli.add_command(kernel.kernel_group)
     cli.add_command(serve.serve)
+    from edgehost.cli.kv import kv_group  # noqa: I001 (one line per group keeps merges apart)
+    cli.add_command(kv_group)
     for cmd in bench.commands():
         bench_group.add_command(cmd)
 
