@@ -1,0 +1,54 @@
+"""The durability rule of the embedded store: a put is committed when it
+returns; a background flusher puts batches on disk within flush_ms; a
+``durable = "sync"`` tenant's put is on disk before it returns."""
+
+from __future__ import annotations
+
+import time
+
+from edgehost.state import open_store
+from tests.state.support import get, kv_tenant, put
+
+
+def _wait_for(pred, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_sync_tenant_flushes_every_put(tmp_path):
+    with open_store("lmdb:?flush_ms=60000", tmp_path) as store:   # no flusher round here
+        t = kv_tenant(store, "careful", durable="sync")
+        before = store.syncs
+        for i in range(20):
+            assert put(t, b"k%d" % i, b"v") == 0
+        assert store.syncs - before == 20
+
+
+def test_batch_tenant_is_flushed_in_the_background(tmp_path):
+    with open_store("lmdb:?flush_ms=20", tmp_path) as store:
+        t = kv_tenant(store, "batched")
+        assert _wait_for(lambda: store.syncs >= 1)   # the store's creation flush
+        before = store.syncs
+        t0 = time.monotonic()
+        for i in range(500):
+            assert put(t, b"k%d" % i, b"v" * 16) == 0
+        elapsed_ms = (time.monotonic() - t0) * 1000
+        # Batched: at most one flush per flush interval, not one per put ...
+        assert store.syncs - before <= elapsed_ms / 20 + 2
+        # ... and the last writes reach the disk without another put.
+        mark = store.syncs
+        assert _wait_for(lambda: store.syncs > mark)
+        assert store.health() is None
+
+
+def test_sync_every_commit_mode(tmp_path):
+    with open_store("lmdb:?flush_ms=0", tmp_path) as store:
+        t = kv_tenant(store, "always")
+        assert put(t, b"k", b"v") == 0
+        assert get(t, b"k") == b"v"
+    with open_store("lmdb", tmp_path) as store:   # reopened with the default rule
+        assert get(kv_tenant(store, "always"), b"k") == b"v"
