@@ -9,6 +9,7 @@ import sys
 import click
 
 from edgehost.serving.master import Master, ServeConfig, parse_addr
+from edgehost.state.options import check_store, store_options
 
 
 @click.command("serve")
@@ -39,8 +40,9 @@ from edgehost.serving.master import Master, ServeConfig, parse_addr
               metavar="US", help="How long a tenant's KVM guest keeps polling for the next "
               "kernel call before it parks (default: the monitor's 100 us; 0 when the "
               "server has no core to spare for it).")
+@store_options
 def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout, queue,
-          access_log, log_level, guest_spin_us):
+          access_log, log_level, guest_spin_us, data, kv):
     """Serve the tenants in DIRS over HTTP (default: the bundled examples).
 
     Each DIR is a tenant (it has an edgehost.toml) or a folder of tenants.
@@ -60,7 +62,9 @@ def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout,
         dirs=list(dirs), listen=parse_addr(listen, "--listen"), workers=workers,
         threads=threads, admin=parse_addr(admin, "--admin") if admin else None,
         request_timeout_ms=int(request_timeout * 1000), drain_timeout_ms=int(drain_timeout * 1000),
-        queue=queue, access_log=access_log, log_level=log_level, guest_spin_us=guest_spin_us)
+        queue=queue, access_log=access_log, log_level=log_level, guest_spin_us=guest_spin_us,
+        kv=kv, data=data)
+    check_store(kv, data)  # a bad --kv/--data is one error line here, not in every worker
 
     def announce(text: str) -> None:
         click.echo(text)

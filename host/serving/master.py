@@ -56,6 +56,8 @@ class ServeConfig:
     access_log: str | None = None
     log_level: str = "info"
     guest_spin_us: int | None = None
+    kv: str | None = None        # the tenants' kv store (--kv; None: $EDGEHOST_KV or lmdb)
+    data: str | None = None      # the embedded store's data directory (--data)
 
 
 def parse_addr(text: str, what: str) -> tuple[str, int]:
@@ -85,6 +87,7 @@ class WorkerProc:
             "header_limit": master.cfg.header_limit, "log_level": master.cfg.log_level,
             "guest_spin_us": master.cfg.guest_spin_us,
             "tenants": [str(d) for d in master.tenant_dirs],
+            "kv": master.cfg.kv, "data": master.cfg.data,
         }
         fds = [sock.fileno()]
         if master.access_fd is not None:

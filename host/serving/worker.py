@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 
+from edgehost import state
 from edgehost.errors import ConfigError, EdgehostError
 from edgehost.native import ffi, lib
 from edgehost.serving import plan
@@ -248,6 +249,8 @@ def main() -> int:
         JsonLines(spec.get("worker", -1))])
     try:
         w = Worker(spec)
+        # Every tenant of this worker keeps its state in the store --kv/--data name.
+        state.set_default_store(state.open_store(spec.get("kv"), spec.get("data")))
         w.load(spec["tenants"])
         w.start()
     except EdgehostError as exc:

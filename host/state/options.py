@@ -24,3 +24,9 @@ def store_options(fn):
 def open_from_options(data: str | None, kv: str | None) -> Store:
     """The store named by the options (StoreError, one line, when it cannot be opened)."""
     return open_store(kv, data)
+
+
+def check_store(kv: str | None, data: str | None) -> None:
+    """Open and close the store the options name: StoreError now if it cannot be
+    (a bad spec, an unusable data directory); a Redis server is not contacted."""
+    open_store(kv, data).close()

@@ -232,6 +232,8 @@ static int cause_of(const eh_job *j, eh_instance *inst, int kind)
         return EH_CAUSE_FUEL;
     case EH_TRAP_MEMORY:
         return EH_CAUSE_MEMORY;
+    case EH_TRAP_STORE:
+        return EH_CAUSE_STORE;
     default: {
         /* A trap with linear memory within 1/8 of its cap: the tenant ran
          * out of memory (memory.grow was refused and it gave up). */
@@ -250,6 +252,7 @@ static const int cause_status[EH_CAUSE_COUNT] = {
     [EH_CAUSE_MEMORY] = 500, [EH_CAUSE_FUEL] = 500, [EH_CAUSE_GUEST_FAULT] = 502,
     [EH_CAUSE_GUEST_TIMEOUT] = 504, [EH_CAUSE_TENANT_STATUS] = 500,
     [EH_CAUSE_REQUEST_TIMEOUT] = 408, [EH_CAUSE_CLIENT_ABORT] = 499, [EH_CAUSE_INTERNAL] = 500,
+    [EH_CAUSE_STORE] = 503,
 };
 
 static const char *const cause_reason[EH_CAUSE_COUNT] = {
@@ -259,6 +262,7 @@ static const char *const cause_reason[EH_CAUSE_COUNT] = {
     [EH_CAUSE_GUEST_FAULT] = "tenant kernel guest faulted",
     [EH_CAUSE_GUEST_TIMEOUT] = "tenant kernel exceeded its time limit",
     [EH_CAUSE_TENANT_STATUS] = "tenant handler failed", [EH_CAUSE_INTERNAL] = "internal error",
+    [EH_CAUSE_STORE] = "kv store unavailable",
 };
 
 static void fail(eh_job *j, int cause, const char *detail)
@@ -296,7 +300,7 @@ static void run_job(eh_job *j)
         int kind;
         const char *msg = eh_instance_error(inst, &kind);
         fail(j, cause_of(j, inst, kind), msg);
-        eh_pool_release(v->pool, inst, 1);
+        eh_pool_release(v->pool, inst, kind != EH_TRAP_STORE); /* a store failure leaves it sound */
         return;
     }
     if (rc != 0) {

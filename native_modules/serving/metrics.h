@@ -36,6 +36,7 @@ enum eh_srv_cause {
     EH_CAUSE_REQUEST_TIMEOUT,    /* connection closed: request not read in time */
     EH_CAUSE_CLIENT_ABORT,       /* the client went away before the response   */
     EH_CAUSE_INTERNAL,           /* 500: the server itself failed (memory)     */
+    EH_CAUSE_STORE,              /* 503: the tenant's kv store was unavailable */
     EH_CAUSE_COUNT
 };
 
