@@ -33,13 +33,20 @@ int32_t eh_lmdb_reserve(lmdb_store *s, uint64_t payload)
     uint64_t end = need + ALLOC_STEP;
     if (end > info.me_mapsize)
         end = info.me_mapsize; /* past it, LMDB itself answers MDB_MAP_FULL */
-    if (end > s->alloc_end) {
-        if (fallocate(s->fd, 0, (off_t)s->alloc_end, (off_t)(end - s->alloc_end)) < 0 &&
-            errno != EOPNOTSUPP)
+    if (need > end)
+        need = end;
+    if (end <= s->alloc_end)
+        return 0;
+    /* A step ahead if the disk has it, else just what this write needs. */
+    for (uint64_t want = end;; want = need) {
+        if (fallocate(s->fd, 0, (off_t)s->alloc_end, (off_t)(want - s->alloc_end)) == 0 ||
+            errno == EOPNOTSUPP) {
+            s->alloc_end = want;
+            return 0;
+        }
+        if (errno != ENOSPC || want == need)
             return eh_kv_fail("%s: reserving disk space: %s", s->base.desc, strerror(errno));
-        s->alloc_end = end;
     }
-    return 0;
 }
 
 /* ---- each thread's read transaction ------------------------------------- */
@@ -264,6 +271,11 @@ static int check_format(lmdb_store *s, const char *dir, char *err, size_t errlen
         snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
         return -1;
     }
+    if (eh_lmdb_reserve(s, 0) < 0) { /* even the first write must not meet a hole */
+        mdb_txn_abort(w);
+        snprintf(err, errlen, "%s", eh_kv_last_error());
+        return -1;
+    }
     MDB_val k = {FORMAT_KEY_LEN, (void *)FORMAT_KEY}, v;
     rc = mdb_get(w, s->dbi, &k, &v);
     if (rc == MDB_NOTFOUND) {
@@ -338,12 +350,12 @@ eh_kv_store *eh_kv_open_lmdb(const char *dir, uint64_t map_size, uint32_t flush_
     }
     int dead;
     mdb_reader_check(s->env, &dead);
-    if (check_format(s, dir, err, errlen) < 0)
-        goto fail;
     mdb_env_get_fd(s->env, &s->fd);
     MDB_stat ms;
     mdb_env_stat(s->env, &ms);
     s->psize = ms.ms_psize;
+    if (check_format(s, dir, err, errlen) < 0)
+        goto fail;
     s->base.max_key = (uint32_t)mdb_env_get_maxkeysize(s->env) - PREFIX_MAX;
     if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
         snprintf(err, errlen, "%s: cannot start the flusher thread", dir);
