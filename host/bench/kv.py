@@ -28,7 +28,8 @@ from edgehost.state import open_store
 from edgehost.state.localredis import LocalRedis, redis_server_path
 from edgehost.wasm_config import manifest as manifest_mod
 
-GET_N, PUT_N, SYNC_N, REDIS_N = 200_000, 20_000, 50, 2_000
+SIZES = {"full": {"get": 200_000, "put": 20_000, "sync": 50, "redis": 2_000},
+         "quick": {"get": 50_000, "put": 5_000, "sync": 10, "redis": 300}}
 TARGETS = {"kv_get 16B": 100.0, "kv_put 16B": 5000.0}
 
 # Memory: 0..15 the key "key", 16..31 the 16 B value, 64.. the get buffer,
@@ -133,19 +134,20 @@ def _wasm_rows(store, impl: str, repeat: int, n_get: int, n_put: int) -> list[di
     return rows
 
 
-def _lmdb_rows(repeat: int, data: str | None) -> list[dict]:
+def _lmdb_rows(repeat: int, data: str | None, n: dict) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgehost-bench-kv-") as tmp:
         with open_store("lmdb", data or tmp) as store:
-            rows += _wasm_rows(store, "edgehost lmdb (default durability)", repeat, GET_N, PUT_N)
+            rows += _wasm_rows(store, "edgehost lmdb (default durability)", repeat, n["get"],
+                               n["put"])
             loops = _Loops(_tenant(store, "bench-kv-sync", durable="sync"))
             rows.append(_row("edgehost lmdb (durable = sync)", "kv_put 16B",
-                             loops.ns("loop_put", SYNC_N, max(3, repeat // 2)),
+                             loops.ns("loop_put", n["sync"], max(3, repeat // 2)),
                              note=f"data dir {data or tmp}"))
     return rows
 
 
-def _redis_rows(repeat: int, url: str | None) -> list[dict]:
+def _redis_rows(repeat: int, url: str | None, n: int) -> list[dict]:
     if url is None and redis_server_path() is None:
         return [{"bench": "kv", "impl": "edgehost redis", "op": "all",
                  "note": "skipped: redis-server not installed (apt-get install redis-server) "
@@ -155,17 +157,17 @@ def _redis_rows(repeat: int, url: str | None) -> list[dict]:
         try:
             url = url or server.url
             with open_store(url) as store:
-                rows = _wasm_rows(store, "edgehost redis (loopback)", repeat, REDIS_N, REDIS_N)
+                rows = _wasm_rows(store, "edgehost redis (loopback)", repeat, n, n)
                 with store.namespace("bench-kv") as ns:
                     ns.drop()
-            rows += _redis_py_rows(url, repeat)
+            rows += _redis_py_rows(url, repeat, n)
         finally:
             if server:
                 server.stop()
     return rows
 
 
-def _redis_py_rows(url: str, repeat: int) -> list[dict]:
+def _redis_py_rows(url: str, repeat: int, n: int) -> list[dict]:
     try:
         import redis
     except ImportError:
@@ -175,8 +177,8 @@ def _redis_py_rows(url: str, repeat: int) -> list[dict]:
     key, val = b"eh-bench-redis-py", b"0123456789abcdef"
     client.set(key, val)
     try:
-        get = median(time_per_call(lambda: client.get(key), number=REDIS_N, repeat=repeat))
-        put = median(time_per_call(lambda: client.set(key, val), number=REDIS_N, repeat=repeat))
+        get = median(time_per_call(lambda: client.get(key), number=n, repeat=repeat))
+        put = median(time_per_call(lambda: client.set(key, val), number=n, repeat=repeat))
     finally:
         client.delete(key)
         client.close()
@@ -193,13 +195,16 @@ def _redis_py_rows(url: str, repeat: int) -> list[dict]:
 @click.option("--kv", "redis_url", default=None, metavar="redis://HOST:PORT/DB",
               help="Measure this Redis server instead of starting one on loopback.")
 @click.option("--no-redis", is_flag=True, help="Leave Redis out.")
-def command(as_json, repeat, data, redis_url, no_redis):
+@click.option("--quick", is_flag=True, help="Fewer calls and 3 runs per figure (seconds).")
+def command(as_json, repeat, data, redis_url, no_redis, quick):
     """kv_get / kv_put from WASM: embedded LMDB, in-process map, Redis (vs redis-py)."""
-    rows = _lmdb_rows(repeat, data)
+    n = SIZES["quick" if quick else "full"]
+    repeat = min(repeat, 3) if quick else repeat
+    rows = _lmdb_rows(repeat, data, n)
     with open_store("memory") as mem:
-        rows += _wasm_rows(mem, "edgehost memory (in-process map)", repeat, GET_N, PUT_N)
+        rows += _wasm_rows(mem, "edgehost memory (in-process map)", repeat, n["get"], n["put"])
     if not no_redis:
-        rows += _redis_rows(repeat, redis_url)
+        rows += _redis_rows(repeat, redis_url, n["redis"])
     order = ["bench", "impl", "op", "ns_per_call", "target", "meets", "note"]
     rows = [{k: r[k] for k in order if k in r} for r in rows]
     emit(rows, as_json, title="edgehost bench kv: ns per call from WASM (median of runs)")

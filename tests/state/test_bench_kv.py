@@ -14,7 +14,7 @@ from edgehost.state.localredis import redis_server_path
 
 
 def test_bench_kv_emits_measured_rows():
-    result = CliRunner().invoke(cli, ["bench", "kv", "--json", "--repeat", "1"],
+    result = CliRunner().invoke(cli, ["bench", "kv", "--json", "--quick"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
