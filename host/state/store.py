@@ -82,6 +82,11 @@ class Store:
         """Flushes to disk this process has done (LMDB; 0 for other backends)."""
         return lib.eh_kv_store_syncs(self.ptr)
 
+    @property
+    def file_used(self) -> int:
+        """LMDB: bytes of the data file in use (0 for the other backends)."""
+        return lib.eh_kv_store_file_used(self.ptr)
+
     def health(self) -> str | None:
         """The last background failure (a flush, a lost server), or None."""
         buf = ffi.new("char[256]")

@@ -25,6 +25,8 @@ uint32_t eh_kv_store_max_key(eh_kv_store *s);
 uint64_t eh_kv_store_syncs(eh_kv_store *s);
 /* 0, or 1 with the last background failure (a flush to disk, a lost server) in out. */
 int eh_kv_store_health(eh_kv_store *s, char *out, size_t cap);
+/* LMDB: bytes of the data file in use (up to its last page); 0 for the others. */
+uint64_t eh_kv_store_file_used(eh_kv_store *s);
 int32_t eh_kv_store_tenants(eh_kv_store *s, uint8_t **out, uint64_t *len);
 
 eh_kv_ns *eh_kv_ns_open(eh_kv_store *s, const char *tenant, uint64_t max_bytes, int durable,

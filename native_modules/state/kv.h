@@ -67,6 +67,8 @@ typedef struct eh_kv_backend {
     void (*local_release)(eh_kv_local *l);
     /* 0, or 1 with the last background failure (a flush, a connection) in out. */
     int (*health)(eh_kv_store *s, char *out, size_t cap);
+    /* Bytes of the store's file in use (NULL: not a file). */
+    uint64_t (*file_used)(eh_kv_store *s);
 } eh_kv_backend;
 
 /* The common head of every backend's store struct. */

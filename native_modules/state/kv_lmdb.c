@@ -207,6 +207,14 @@ static void lmdb_close(eh_kv_store *store);
 static void lmdb_abandon(eh_kv_store *store);
 static int lmdb_health(eh_kv_store *store, char *out, size_t cap);
 
+static uint64_t lmdb_file_used(eh_kv_store *store)
+{
+    lmdb_store *s = (lmdb_store *)store;
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    return ((uint64_t)info.me_last_pgno + 1) * s->psize;
+}
+
 const eh_kv_backend eh_lmdb_backend = {
     .name = "lmdb",
     .get = eh_lmdb_get,
@@ -222,6 +230,7 @@ const eh_kv_backend eh_lmdb_backend = {
     .abandon = lmdb_abandon,
     .local_release = lmdb_local_release,
     .health = lmdb_health,
+    .file_used = lmdb_file_used,
 };
 
 /* ---- open / close --------------------------------------------------------- */

@@ -215,6 +215,11 @@ const char *eh_kv_store_backend(eh_kv_store *s) { return s->be->name; }
 uint32_t eh_kv_store_max_key(eh_kv_store *s) { return s->max_key; }
 uint64_t eh_kv_store_syncs(eh_kv_store *s) { return __atomic_load_n(&s->syncs, __ATOMIC_RELAXED); }
 
+uint64_t eh_kv_store_file_used(eh_kv_store *s)
+{
+    return s->be->file_used && !eh_kv_forked(s) ? s->be->file_used(s) : 0;
+}
+
 int eh_kv_store_health(eh_kv_store *s, char *out, size_t cap)
 {
     if (cap)

@@ -52,3 +52,25 @@ def test_sync_every_commit_mode(tmp_path):
         assert get(t, b"k") == b"v"
     with open_store("lmdb", tmp_path) as store:   # reopened with the default rule
         assert get(kv_tenant(store, "always"), b"k") == b"v"
+
+
+def test_an_idle_reader_pins_no_pages(tmp_path):
+    # A thread that read once and went idle must not hold its snapshot:
+    # otherwise every page rewritten after it stays allocated and the file
+    # grows with each overwrite. Snapshots end with the host call.
+    import threading
+
+    with open_store("lmdb", tmp_path) as store:
+        t = kv_tenant(store, "churn", limits={"kv_max_value": 65536})
+        assert put(t, b"big", b"a" * 60000) == 0
+        done = threading.Event()
+        idle = threading.Thread(target=lambda: (get(t, b"big"), done.wait()))
+        idle.start()
+        try:
+            for i in range(300):
+                assert put(t, b"big", bytes([i % 256]) * 60000) == 0
+            used = store.file_used
+            assert used < 4 << 20, f"{used} bytes in use after 300 rewrites of one 60 KB value"
+        finally:
+            done.set()
+            idle.join()
