@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "state/ffi.h"
 #include "wasmhost/imports.h"
 
 #define CHECK(cond, ...)                                                 \
@@ -157,6 +158,12 @@ static void setup(void)
                                   .kv_max_key = 64, .kv_max_value = 4096, .log_per_sec = 1000,
                                   .log_burst = 1000};
     g_tenant.allowed_kernels = ~0ull & ~(1ull << 5); /* one kernel id denied */
+    char err[256]; /* the kv imports reach a real (in-process) store */
+    eh_kv_store *kv = eh_kv_open_memory(err, sizeof err);
+    CHECK(kv != NULL, "%s", err);
+    g_tenant.kv = eh_kv_ns_open(kv, "fuzz", g_tenant.limits.kv_max_bytes, EH_KV_DURABLE_BATCH,
+                                err, sizeof err);
+    CHECK(g_tenant.kv != NULL, "%s", err);
     pthread_mutex_init(&g_tenant.lock, NULL);
     static char *keys[] = {"a", "greeting", "n"};
     static uint32_t klens[] = {1, 8, 1};

@@ -152,7 +152,9 @@ def hostapi_seeds() -> dict[str, bytes]:
 def test_fuzz_hostapi(tmp_path):
     wasmhost = NATIVE / "wasmhost"
     src = [HERE / "hostapi_fuzz.c", *sorted(wasmhost.glob("hostapi_*.c")),
-           wasmhost / "registry.c"]
+           wasmhost / "registry.c",
+           # the kv imports' store: the in-process backend (no library to link)
+           NATIVE / "state" / "kv_store.c", NATIVE / "state" / "kv_memory.c"]
     exe = build_fuzzer("hostapi", src)
     run_fuzzer(exe, "hostapi", tmp_path, hostapi_seeds(), CORPUS / "hostapi", max_len=1024)
 
