@@ -107,14 +107,19 @@ class _Loops:
         if bad:
             raise click.ClickException(f"{name}: {bad} of {n} calls failed")
 
-    def ns(self, name: str, n: int, repeat: int) -> float:
-        full = median(time_per_call(lambda: self.run(name, n), number=1, repeat=repeat))
-        base = median(time_per_call(lambda: self.run("loop_empty", n), number=1, repeat=repeat))
-        return max(full - base, 0.0) / n * 1e9
+    def ns(self, name: str, n: int, repeat: int) -> tuple[float, float]:
+        """(median, best) ns per call over ``repeat`` runs of ``n`` calls. The
+        best run is the least disturbed one: on a loaded machine it is nearer
+        the cost of the call than the median, which says what a tenant gets."""
+        full = time_per_call(lambda: self.run(name, n), number=1, repeat=repeat)
+        base = time_per_call(lambda: self.run("loop_empty", n), number=1, repeat=repeat)
+        return (max(median(full) - median(base), 0.0) / n * 1e9,
+                max(min(full) - min(base), 0.0) / n * 1e9)
 
 
-def _row(impl: str, op: str, ns: float, **extra) -> dict:
-    row = {"bench": "kv", "impl": impl, "op": op, "ns_per_call": ns}
+def _row(impl: str, op: str, figures: tuple[float, float], **extra) -> dict:
+    ns, best = figures
+    row = {"bench": "kv", "impl": impl, "op": op, "ns_per_call": ns, "best_ns": best}
     target = TARGETS.get(op)
     if target is not None and impl.startswith("edgehost lmdb") and "sync" not in impl:
         row.update(target=f"<= {target:g}", meets=ns <= target)
@@ -206,6 +211,6 @@ def command(as_json, repeat, data, redis_url, no_redis, quick):
         rows += _wasm_rows(mem, "edgehost memory (in-process map)", repeat, n["get"], n["put"])
     if not no_redis:
         rows += _redis_rows(repeat, redis_url, n["redis"])
-    order = ["bench", "impl", "op", "ns_per_call", "target", "meets", "note"]
+    order = ["bench", "impl", "op", "ns_per_call", "best_ns", "target", "meets", "note"]
     rows = [{k: r[k] for k in order if k in r} for r in rows]
     emit(rows, as_json, title="edgehost bench kv: ns per call from WASM (median of runs)")
