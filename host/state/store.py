@@ -11,6 +11,7 @@ them; :meth:`close` gives up this object's reference at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 
@@ -23,6 +24,13 @@ from edgehost.wasm_config import abi
 DURABILITY = {"batch": lib.EH_KV_DURABLE_BATCH, "sync": lib.EH_KV_DURABLE_SYNC}
 UNLIMITED = (1 << 64) - 1
 _ERR = abi.ERRORS
+log = logging.getLogger("edgehost.state")
+# What durable = "sync" means where the host cannot fsync each put itself.
+_SYNC_ELSEWHERE = {
+    "redis": "on Redis, writes are as durable as the server's appendonly/appendfsync "
+             "settings make them (appendfsync always ~ sync)",
+    "memory": "the in-process store keeps nothing on disk",
+}
 
 
 def _records(ptr, length: int) -> list[bytes]:
@@ -67,6 +75,9 @@ class Store:
                                 err, 256)
         if ptr == ffi.NULL:
             raise StoreError(self.description, ffi.string(err).decode(errors="replace"))
+        if durable == "sync" and self.backend in _SYNC_ELSEWHERE:
+            log.warning("tenant %s asks for durable = \"sync\": %s", tenant,
+                        _SYNC_ELSEWHERE[self.backend])
         return Namespace(ffi.gc(ptr, lib.eh_kv_ns_release), self, tenant)
 
     def tenants(self) -> list[str]:

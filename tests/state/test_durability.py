@@ -74,3 +74,9 @@ def test_an_idle_reader_pins_no_pages(tmp_path):
         finally:
             done.set()
             idle.join()
+
+
+def test_sync_where_the_host_cannot_fsync_is_said(caplog, tmp_path):
+    with open_store("memory") as store:
+        kv_tenant(store, "wants-sync", durable="sync")
+    assert "keeps nothing on disk" in caplog.text
