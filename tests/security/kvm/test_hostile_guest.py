@@ -29,7 +29,10 @@ EXIT_ON_VCPU_THREAD = -1
 PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
                                 ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
 MEM_MB = 64
-LIMIT_MS = 200
+LIMIT_MS = 200  # the loops' time limit
+# Every other case: a limit no well-behaved call comes near even on a loaded
+# machine (a vCPU thread pinned to a busy CPU stalls calls: issue 16 #4).
+CALM_LIMIT_MS = 5000
 SYMBOLS = elf_symbols(vmm.TEST_IMAGE)
 SEGMENTS = {flags: vaddr for vaddr, _size, flags in elf_segments(vmm.TEST_IMAGE)}
 PF_R, PF_W = 4, 2
@@ -41,7 +44,7 @@ def stub(name: str) -> int:
 
 def _guest(make_guest, spin_us, **kw):
     on_thread = spin_us == EXIT_ON_VCPU_THREAD
-    kw.setdefault("time_limit_ms", LIMIT_MS)
+    kw.setdefault("time_limit_ms", CALM_LIMIT_MS)
     g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0 if on_thread else spin_us,
                    mem_mb=MEM_MB, cold_on_caller=not on_thread, **kw)
     _ok(g)
@@ -204,7 +207,7 @@ def test_legal_exits_at_the_wrong_moment_end_the_call_cleanly(make_guest, spin_u
 @PATHS
 @pytest.mark.parametrize("stub_name", ["spin_no_pause", "log_storm"])
 def test_loops_are_stopped_at_the_time_limit(make_guest, spin_us, stub_name):
-    g = _guest(make_guest, spin_us)
+    g = _guest(make_guest, spin_us, time_limit_ms=LIMIT_MS)
     t0 = time.monotonic()
     _contained(g, GuestTimeout, f"{LIMIT_MS} ms", _op, g, vmm.OP_TEST_JUMP, stub(stub_name))
     assert time.monotonic() - t0 >= LIMIT_MS / 1000
@@ -222,7 +225,7 @@ def test_stack_exhaustion_faults_on_the_guard_page(make_guest, spin_us):
 def test_touching_all_guest_memory_is_bounded_and_reset(make_guest, spin_us):
     """A kernel that dirties all of its scratch memory: the host's memory for
     the guest is bounded by mem_mb, and every page is reset afterwards."""
-    g = _guest(make_guest, spin_us, time_limit_ms=5000)
+    g = _guest(make_guest, spin_us)
     before = Resources.now()
     scratch = (MEM_MB << 20) - 0x1000000 - (2 << 20)
     for _ in range(3):
@@ -241,7 +244,7 @@ def test_many_hostile_guests_leave_nothing_behind(make_guest):
     before = Resources.now()
     for i, name in enumerate(PRIVILEGED[:8] + ["spin_no_pause", "exit_done_99"] * 2):
         g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=(0, 100)[i % 2], mem_mb=MEM_MB,
-                       time_limit_ms=50)
+                       time_limit_ms=LIMIT_MS if name.startswith("spin") else CALM_LIMIT_MS)
         with pytest.raises((GuestFault, GuestTimeout)):
             _op(g, vmm.OP_TEST_JUMP, stub(name))
         _ok(g)
