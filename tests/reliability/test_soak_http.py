@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -82,9 +84,11 @@ def _phase(s: Server, seconds: float, results: dict) -> None:
     time.sleep(1.0)  # connections close, handler threads go idle
 
 
-def test_soak_over_http(soak_tenants):
+def test_soak_over_http(soak_tenants, tmp_path):
     results = {"reloads": 0, "calls": {}, "failures": []}
-    with Server(soak_tenants, workers=2, threads=4) as s:
+    data = tmp_path / "data"  # the durable store (LMDB), shared by both workers
+    with Server(soak_tenants, workers=2, threads=4,
+                extra=["--kv", "lmdb", "--data", str(data)]) as s:
         workers = s.worker_pids()
         _phase(s, WARMUP, results)
         before = process_resources([s.proc.pid, *s.worker_pids()])
@@ -108,3 +112,8 @@ def test_soak_over_http(soak_tenants):
     assert workers_after == workers, "a worker died during the soak"
     before.assert_flat(after, rss_slack_kib=RSS_SLACK_KIB)
     assert after.kvm_vms <= 2 * 2  # at most one guest per worker and KVM tenant
+    # The store the workers wrote all along opens cleanly and holds the count.
+    visits = subprocess.run([sys.executable, "-m", "edgehost", "kv", "get", "hello-c", "visits",
+                             "--kv", "lmdb", "--data", str(data)],
+                            capture_output=True, timeout=120)
+    assert visits.returncode == 0 and visits.stdout, visits.stderr
