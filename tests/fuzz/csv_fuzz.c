@@ -1,13 +1,14 @@
 /* libFuzzer target for the CSV kernels. Byte 0 picks the dialect, flags and
  * output capacity; the rest is the CSV text, copied into an allocation of
- * exactly its size. Every variant this CPU runs must return the same result
- * and output, and a successful index must satisfy the layout in csv.h. */
+ * exactly its size; bits 6-7 of byte 0 misalign the output (kernels take any
+ * address). Every variant this CPU runs must return the same result and
+ * output, and a successful index must satisfy the layout in csv.h. */
 #include "fuzz_common.h"
 #include "kernels/csv/csv.h"
 
 static const char *names[] = {"scalar", "swar", "avx2", "avx512"};
 
-static void check_index(const uint8_t *in, uint64_t n, uint8_t d, const uint32_t *idx,
+static void check_index(const uint8_t *in, uint64_t n, uint8_t d, const eh_u32 *idx,
                         uint64_t count)
 {
     uint64_t prev = 0;
@@ -39,31 +40,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t kernel = (ctl & 16) ? EH_KERNEL_CSV_FIELDS : EH_KERNEL_CSV_INDEX;
     uint64_t cap = (ctl & 32) ? (n / 2) & ~3ull : 4 * (n + 2) + n;
     eh_offload_res first;
-    uint8_t *out0 = 0;
+    uint8_t *out0 = 0, *base0 = 0;
     int have = 0;
     for (int v = 0; v < 4; v++) {
         if (eh_csv_set_variant(names[v]) != 0)
             continue;
-        uint8_t *out = malloc(cap ? cap : 1);
+        /* exactly off + cap bytes: ASan flags a write past out + cap */
+        uint8_t *base = malloc((ctl >> 6) + cap + !cap), *out = base + (ctl >> 6);
         eh_offload_res res;
         run_req(kernel, flags, arg, in, n, 0, 0, out, cap, &res);
         if (res.status == EH_K_OK)
             FUZZ_CHECK(res.out_len <= cap, "out_len %llu > cap", (unsigned long long)res.out_len);
         if (res.status == EH_K_OK && kernel == EH_KERNEL_CSV_INDEX)
-            check_index(in, n, arg[0] ? (uint8_t)arg[0] : ',', (const uint32_t *)out,
+            check_index(in, n, arg[0] ? (uint8_t)arg[0] : ',', (const eh_u32 *)out,
                         res.out_len / 4);
         if (!have) {
             first = res;
             out0 = out;
+            base0 = base;
             have = 1;
             continue;
         }
         FUZZ_CHECK(same_res(&first, &res), "variant %s differs", names[v]);
         if (res.status == EH_K_OK)
             FUZZ_CHECK(memcmp(out0, out, res.out_len) == 0, "variant %s output differs", names[v]);
-        free(out);
+        free(base);
     }
-    free(out0);
+    free(base0);
     free(in);
     return 0;
 }

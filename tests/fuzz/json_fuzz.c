@@ -1,6 +1,8 @@
 /* libFuzzer target for the JSON kernels. Byte 0 picks the operation, depth
  * limit and pointer; the rest is the document, copied into an allocation of
- * exactly its size (and, after a "\0\0" separator, a pointer of its own). Every variant this CPU runs must return the same result
+ * exactly its size (and, after a "\0\0" separator, a pointer of its own);
+ * the output lies at the document's length modulo 8 past an allocation (the
+ * kernels take any address). Every variant this CPU runs must return the same result
  * and output; a minified valid document must be valid, no longer, and its
  * own minification. */
 #include "fuzz_common.h"
@@ -44,12 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         plen = strlen((const char *)ptr);
     uint64_t cap = eh_json_scratch_size(n, arg[0]) + ((ctl & 128) ? 0 : n);
     eh_offload_res first;
-    uint8_t *out0 = 0;
+    uint8_t *out0 = 0, *base0 = 0;
     int have = 0;
     for (int v = 0; v < 3; v++) {
         if (eh_json_set_variant(names[v]) != 0)
             continue;
-        uint8_t *out = malloc(cap);
+        uint8_t *base = malloc(n % 8 + cap), *out = base + n % 8; /* ends at out + cap */
         eh_offload_res res;
         run_req(kernel, 0, arg, in, n, ptr, plen, out, cap, &res);
         if (res.status == EH_K_OK)
@@ -62,17 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(m <= n, "minify grew");
             uint8_t *mini = malloc(m ? m : 1);
             memcpy(mini, out, m);
-            uint8_t *out2 = malloc(cap);
+            uint8_t *base2 = malloc((n + 3) % 8 + cap), *out2 = base2 + (n + 3) % 8;
             eh_offload_res r2;
             run_req(EH_KERNEL_JSON_MINIFY, 0, arg, mini, m, 0, 0, out2, cap, &r2);
             FUZZ_CHECK(r2.status == EH_K_OK && r2.out_len == m && !memcmp(out2, mini, m),
                        "minified document not a fixed point");
-            free(out2);
+            free(base2);
             free(mini);
         }
         if (!have) {
             first = res;
             out0 = out;
+            base0 = base;
             have = 1;
             continue;
         }
@@ -81,9 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    (unsigned long long)first.err_offset, (unsigned long long)res.err_offset);
         if (res.status == EH_K_OK)
             FUZZ_CHECK(memcmp(out0, out, res.out_len) == 0, "variant %s output differs", names[v]);
-        free(out);
+        free(base);
     }
-    free(out0);
+    free(base0);
     free(in);
     free(pbuf);
     return 0;

@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing (libFuzzer, AddressSanitizer + UBSan) of the code
 that parses what a tenant or a guest image controls, other than the kernels
-(test_fuzz_parsers.py):
+(test_fuzz_kernels.py):
 
 * ``elf``: the guest ELF loader (native_modules/vmm/elf_load.c);
 * ``msgpack``: the C SDK's msgpack reader (sdk/c/edgehost_msgpack.h), and

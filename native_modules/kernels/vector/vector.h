@@ -40,7 +40,8 @@
  *  - l2norm: relative error <= (n/2 + 2) u.  cosine: |r - exact| <= (2n + 4) u,
  *    a vector against itself (or a power-of-two multiple) gives exactly 1.
  *  - axpy: alpha*x[i] + y[i] rounded once (fused, or through float64 for
- *    float32), within one ulp where float64 has no FMA.
+ *    float32); float64 without FMA (scalar, simd128): within
+ *    u (|alpha x[i]| + |result|).
  *  How (vector.c): the ISA kernels accumulate in the input type with
  *  reassociated lanes; a result that is not finite or is so small that
  *  underflow may have cost accuracy (below 2^-100 in float32, 2^-900 in

@@ -6,11 +6,13 @@
  * exact in float64 and lies in [2^-298, 2^256], so no term overflows or
  * underflows; sums of up to 2^40 terms stay far below float64's range.
  *
- * float64 inputs: each vector is scaled by a power of two that brings its
- * largest magnitude into [1, 2) (exact: only the exponent changes), the sums
- * are taken on the scaled values, and the scale is undone at the end with
- * exact power-of-two steps; terms tiny next to the largest may underflow,
- * which costs at most n * 2^-1074 relative to the largest product. */
+ * float64 inputs: the terms are scaled by a power of two (exact: only the
+ * exponent changes) that brings the largest into [1, 4) -- for sums of
+ * squares and cosine each vector by its largest magnitude, for a dot product
+ * each product by the largest product's exponent -- the sums are taken on
+ * the scaled values and the scale is undone at the end in exact power-of-two
+ * steps; terms tiny next to the largest may underflow, which costs at most
+ * n * 2^-1074 relative to the largest term. */
 #include "kernels/vector/vector.h"
 
 double eh_vec_dot_wide(const eh_f32 *a, const eh_f32 *b, uint64_t n)
@@ -144,14 +146,34 @@ static factor factor_for(int e)
 
 static inline double apply(double x, factor f) { return x * f.f1 * f.f2; }
 
+/* a.b with every product scaled by 2^-E, E the exponent of the largest
+ * one: large elements need not meet large ones, so scaling a and b by their
+ * own maxima could push every product out of range (found by the fuzzer).
+ * Each product is taken as (mantissa x mantissa) * 2^(its exponent - E). */
 double eh_vec_dot_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n)
 {
-    int ea = scale_for(max_abs(a, n)), eb = scale_for(max_abs(b, n));
-    factor fa = factor_for(ea), fb = factor_for(eb);
+    int top = -100000, special = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double x = a[i], y = b[i];
+        if (!eh_vec_finite(x) || !eh_vec_finite(y))
+            special = 1;
+        else if (x != 0 && y != 0 && exponent(mag(x)) + exponent(mag(y)) > top)
+            top = exponent(mag(x)) + exponent(mag(y));
+    }
     double s = 0;
-    for (uint64_t i = 0; i < n; i++)
-        s += apply(a[i], fa) * apply(b[i], fb);
-    return scale(s, -ea - eb);
+    if (special || top == -100000) { /* inf/NaN (IEEE decides) or only zero products */
+        for (uint64_t i = 0; i < n; i++)
+            s += a[i] * b[i];
+        return s;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        double x = a[i], y = b[i];
+        if (x == 0 || y == 0)
+            continue;
+        int ex = exponent(mag(x)), ey = exponent(mag(y));
+        s += scale(scale(x, -ex) * scale(y, -ey), ex + ey - top);
+    }
+    return scale(s, top);
 }
 
 double eh_vec_sum_scaled(const eh_f64 *a, uint64_t n)
