@@ -1,9 +1,9 @@
-"""The ABI and manifest reference in Markdown, generated from :mod:`wasm_config.abi`
-and :mod:`wasm_config.manifest`.
+"""The ABI and manifest reference in Markdown, generated from
+:mod:`edgehost.wasm_config.abi` and :mod:`edgehost.wasm_config.manifest`.
 
-``python -m wasm_config.docs`` prints it; sdk/README.md embeds it between
-the ``<!-- abi:begin -->`` / ``<!-- abi:end -->`` markers and a test keeps
-the two identical."""
+``python -m edgehost.wasm_config.docs`` prints it; sdk/README.md embeds it
+between the ``<!-- abi:begin -->`` / ``<!-- abi:end -->`` markers, written by
+``python -m edgehost.wasm_config.gen`` and kept current by a test."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ def reference() -> str:
     out.append(f"| *handlers* | `{abi.HANDLER_SIGNATURE}` | every other export of this type |")
     out += ["", "| error | code |", "|---|---|"]
     out += [f"| `{k}` | {v} |" for k, v in abi.ERRORS.items()]
-    out += ["", "| kernel | id |", "|---|---|"]
-    out += [f"| `{k}` | {v} |" for k, v in abi.KERNELS.items()]
-    out += ["", "| kernel status | code |", "|---|---|"]
-    out += [f"| `{k}` | {v} |" for k, v in abi.KERNEL_STATUS.items()]
+    out += ["", "| kernel (its one name) | id | |", "|---|---|---|"]
+    out += [f"| `{c.label}` | {c.value} | {c.doc} |" for c in abi.KERNEL_GROUP.items]
+    out += ["", "| kernel status | code | |", "|---|---|---|"]
+    out += [f"| `{c.name}` | {c.value} | {c.doc} |" for c in abi.KSTATUS_GROUP.items]
     out += ["", "Manifest (`edgehost.toml`, read with tomllib; every error names the field):",
             "", "| field | meaning |", "|---|---|"]
     out += [f"| `{k}` | {v} |" for k, v in manifest.FIELDS.items()]

@@ -4,17 +4,6 @@
 #define EDGEHOST_IMPLEMENTATION
 #include "edgehost.h"
 
-static const char *const ERROR_KINDS[] = {
-    "error", "empty", "invalid-utf8", "control-character", "bad-escape", "lone-surrogate",
-    "unterminated-string", "bad-number", "bad-literal", "trailing-comma", "expected-value",
-    "expected-key", "expected-colon", "expected-comma-or-close", "trailing-content",
-    "unexpected-end", "too-deep", "bad-pointer",
-};
-static const char *const TYPES[] = {
-    "unknown", "null", "false", "true", "string", "int64", "uint64", "bigint", "double",
-    "array", "object", "double",
-};
-
 /* ---- the response under construction: one static buffer, overflow is sticky ---- */
 #define OUT_CAP (1u << 20)
 static char out[OUT_CAP];
@@ -76,9 +65,9 @@ static int32_t finish(int32_t status)
  * the body is what is wrong). */
 static int32_t reject(const eh_offload_result *res)
 {
-    uint32_t kind = res->detail < sizeof ERROR_KINDS / sizeof *ERROR_KINDS ? res->detail : 0;
+    const char *kind = eh_json_error_name(res->detail); /* generated from the ABI */
     put_str("{\"error\":\"");
-    put_str(ERROR_KINDS[kind]);
+    put_str(kind ? kind : "error");
     put_str("\",\"offset\":");
     put_u64(res->err_offset);
     put_str("}");
@@ -191,8 +180,10 @@ EDGEHOST_HANDLER(extract)
     }
     if (res.status != EH_K_OK)
         return reject(&res);
-    uint32_t type = res.detail < sizeof TYPES / sizeof *TYPES ? res.detail : 0;
-    eh_set_header_str("x-json-type", TYPES[type]);
+    /* A double the kernel left as text is still a double to the client. */
+    const char *type = eh_json_type_name(res.detail == EH_JSON_T_DOUBLE_TEXT ? EH_JSON_T_DOUBLE
+                                                                           : res.detail);
+    eh_set_header_str("x-json-type", type ? type : "unknown");
     put(text, (uint32_t)res.out_len);
     return finish(200);
 }

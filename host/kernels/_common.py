@@ -21,15 +21,9 @@ from edgehost.isolation import offload
 from edgehost.isolation import resolve as resolve_isolation
 from edgehost.kernels import _fast
 from edgehost.native import ffi
+from edgehost.wasm_config import abi
 
-STATUS_MESSAGES = {
-    -1: "invalid arguments",
-    -2: "output buffer too small",
-    -3: "malformed input",
-    -4: "not supported",
-    -5: "nesting too deep",
-    -6: "not found",
-}
+STATUS_MESSAGES = {k: v for k, v in abi.KERNEL_STATUS_TEXT.items() if k < 0}
 
 
 def default_isolation() -> str:
@@ -93,7 +87,7 @@ def run_request(kernel_name: str, kernel_id: int, iso: str, *, data=None, data2=
 def raise_for(kernel_name: str, res: KernelResult) -> None:
     """KernelError for a failed status (the byte offset on malformed input)."""
     if res.status < 0:
-        off = res.err_offset if res.status == -3 else None
+        off = res.err_offset if res.status == abi.KStatus.EPARSE else None
         raise KernelError(kernel_name, res.status,
                           STATUS_MESSAGES.get(res.status, f"status {res.status}"), offset=off,
                           detail=res.detail or None)

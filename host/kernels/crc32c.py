@@ -12,8 +12,9 @@ from __future__ import annotations
 from edgehost.isolation import resolve as resolve_isolation
 from edgehost.kernels import _fast
 from edgehost.kernels._common import bad_buffer, raise_for, run_request
+from edgehost.wasm_config import abi
 
-KERNEL_ID = 1
+KERNEL_ID = abi.Kernel.CRC32C
 CHUNK = 8 << 20  # the command reads files in pieces this big, continuing the CRC
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from edgehost.errors import KernelError
 from edgehost.isolation import resolve as resolve_isolation
 from edgehost.kernels._common import STATUS_MESSAGES, nbytes, run_request
+from edgehost.wasm_config import abi
 
-KERNEL_INDEX = 2
-KERNEL_FIELDS = 3
-F_STRICT = 1
-F_RECT = 2
+KERNEL_INDEX = abi.Kernel.CSV_INDEX
+KERNEL_FIELDS = abi.Kernel.CSV_FIELDS
+F_STRICT = abi.CSV["F_STRICT"]
+F_RECT = abi.CSV["F_RECT"]
 ROW_END = 0x8000_0000
 QUOTED = 0x4000_0000
 OFFSET_MASK = 0x3FFF_FFFF
@@ -57,17 +58,17 @@ def _run(kernel: int, data, out_cap: int, *, delimiter, quote, flags, isolation)
     ``data`` is read in place."""
     iso = resolve_isolation(isolation)
     d, q = _byte("delimiter", delimiter), _byte("quote", quote)
-    name = "csv" if kernel == KERNEL_INDEX else "csv-fields"
+    name = abi.kernel_name(kernel)
     while True:
         out_cap = (max(out_cap, 4) + 3) & ~3
         out = array("I", [0]) * (out_cap // 4)
         res = run_request(name, kernel, iso, data=data, out=out, args=(d, q), flags=flags)
-        if res.status == -2 and res.out_len > out_cap:
+        if res.status == abi.KStatus.ENOSPC and res.out_len > out_cap:
             out_cap = res.out_len
             continue
         if res.status < 0:
             kind = ERROR_KINDS.get(res.detail, STATUS_MESSAGES.get(res.status, "error"))
-            off = res.err_offset if res.status == -3 else None
+            off = res.err_offset if res.status == abi.KStatus.EPARSE else None
             raise CsvError(name, res.status, kind, off)
         return res, out
 

@@ -22,10 +22,10 @@ from edgehost.kernels._common import STATUS_MESSAGES, nbytes, run_request
 from edgehost.native import kernels_lib
 from edgehost.wasm_config import abi
 
-KERNEL_VALIDATE = abi.KERNELS["json_validate"]
-KERNEL_MINIFY = abi.KERNELS["json_minify"]
-KERNEL_POINTER = abi.KERNELS["json_pointer"]
-F_TAPE = 1
+KERNEL_VALIDATE = abi.Kernel.JSON_VALIDATE
+KERNEL_MINIFY = abi.Kernel.JSON_MINIFY
+KERNEL_POINTER = abi.Kernel.JSON_POINTER
+F_TAPE = abi.JSON["F_TAPE"]
 DEFAULT_DEPTH = int(kernels_lib().EH_JSON_DEFAULT_DEPTH)
 MAX_DEPTH = int(kernels_lib().EH_JSON_MAX_DEPTH)  # deepest limit the kernel accepts
 
@@ -78,14 +78,15 @@ def _run(kernel: int, name: str, data, *, pointer: bytes = b"", out_cap: int = 0
         out = bytearray(out_cap)
         res = run_request(name, kernel, iso, data=data, data2=pointer, out=out,
                           args=(max_depth,), flags=flags)
-        if res.status == -2 and res.out_len > out_cap:
+        if res.status == abi.KStatus.ENOSPC and res.out_len > out_cap:
             out_cap = res.out_len
             continue
-        if res.status == -6:
+        if res.status == abi.KStatus.ENOTFOUND:
             raise JsonNotFound(pointer.decode("utf-8", "replace"))
         if res.status < 0:
             kind = ERROR_KINDS.get(res.detail, STATUS_MESSAGES.get(res.status, "error"))
-            off = res.err_offset if res.status in (-3, -5) or res.detail == 17 else None
+            off = res.err_offset if res.status in (abi.KStatus.EPARSE, abi.KStatus.EDEPTH) \
+                or res.detail == abi.JsonError.BAD_POINTER else None
             raise JsonError(name, res.status, kind, off)
         return res, out
 

@@ -21,13 +21,12 @@ from edgehost.kernels._common import (
     float_dtype,
     nbytes,
 )
+from edgehost.wasm_config import abi
 
-KERNEL_IDS = {
-    "dot": 7, "axpy": 8, "sum": 9, "l2norm": 10,
-    "l2sq": 11, "cosine": 12, "matvec": 13, "topk": 14,
-}
-METRICS = {"l2sq": 0, "dot": 1, "cosine": 2}
-F64 = 1  # eh_offload_req.flags: EH_VEC_F64
+KERNEL_IDS = {name.removeprefix("vec-"): kid for name, kid in abi.KERNELS.items()
+              if name.startswith("vec-")}
+METRICS = abi.VEC_METRICS
+F64 = abi.VEC["F64"]  # eh_offload_req.flags
 # The largest finite value of each type (float32: bits 0x7f7fffff).
 FLOAT_MAX = {"float32": struct.unpack("<f", struct.pack("<I", 0x7F7FFFFF))[0],
              "float64": sys.float_info.max}
@@ -36,7 +35,7 @@ MAX_K = 0xFFFFFFFF  # top-k takes at most 2^32 - 1 rows (vector.h), so no k beyo
 
 def _same_length(op: str, a, b, size: int) -> None:
     if nbytes(a) != nbytes(b):
-        raise KernelError(f"vec_{op}", -1, f"length mismatch: {nbytes(a) // size} vs "
+        raise KernelError(f"vec-{op}", -1, f"length mismatch: {nbytes(a) // size} vs "
                           f"{nbytes(b) // size} values")
 
 
@@ -73,7 +72,7 @@ def _scalar(op: str, a, b, isolation, dtype) -> float:
     data2 = float_buffer(b, "b", dtype) if b is not None else b""
     if b is not None:
         _same_length(op, a, data2, FLOAT_TYPES[dtype][1])
-    res, _ = call(f"vec_{op}", KERNEL_IDS[op], isolation=isolation, data=a, data2=data2,
+    res, _ = call(f"vec-{op}", KERNEL_IDS[op], isolation=isolation, data=a, data2=data2,
                   flags=_flags(dtype))
     return _from_bits(res.value, dtype)
 
@@ -109,7 +108,7 @@ def vec_axpy(alpha: float, x, y, *, isolation: str | None = None,
     xb, yb = float_buffer(x, "x", dtype), float_buffer(y, "y", dtype)
     _same_length("axpy", xb, yb, size)
     out = _zeros(code, nbytes(xb) // size)
-    call("vec_axpy", KERNEL_IDS["axpy"], isolation=isolation, data=xb, data2=yb,
+    call("vec-axpy", KERNEL_IDS["axpy"], isolation=isolation, data=xb, data2=yb,
          args=(_bits(alpha, dtype, "alpha"),), flags=_flags(dtype), out_buf=out)
     return out
 
@@ -122,7 +121,7 @@ def vec_matvec(matrix, vector, *, isolation: str | None = None,
     mb, vb = float_buffer(matrix, "matrix", dtype), float_buffer(vector, "vector", dtype)
     rows = nbytes(mb) // nbytes(vb) if nbytes(vb) else 0
     out = _zeros(code, rows)
-    call("vec_matvec", KERNEL_IDS["matvec"], isolation=isolation, data=mb, data2=vb,
+    call("vec-matvec", KERNEL_IDS["matvec"], isolation=isolation, data=mb, data2=vb,
          flags=_flags(dtype), out_buf=out)
     return out
 
@@ -140,7 +139,7 @@ def vec_topk(matrix, query, k: int, metric: str = "l2sq", *,
     mb, qb = float_buffer(matrix, "matrix"), float_buffer(query, "query")
     rows = nbytes(mb) // nbytes(qb) if nbytes(qb) else 0
     k = min(k, rows)  # the kernel returns at most one record per row
-    res, out = call("vec_topk", KERNEL_IDS["topk"], isolation=isolation, data=mb, data2=qb,
+    res, out = call("vec-topk", KERNEL_IDS["topk"], isolation=isolation, data=mb, data2=qb,
                     out_cap=8 * k, args=(k, METRICS[metric]))
     return [(row, score) for row, score in struct.iter_unpack("<If", out)]
 

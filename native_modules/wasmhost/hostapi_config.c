@@ -3,8 +3,6 @@
 #include <string.h>
 #include "wasmhost/imports.h"
 
-#define A(i) (args[i].i32)
-
 static int keycmp(const char *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
     uint32_t n = alen < blen ? alen : blen;
@@ -15,11 +13,9 @@ static int keycmp(const char *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 EH_IMPORT_DEF(config_get)
 {
     eh_mem m = eh_caller_mem(caller);
-    uint8_t *key = eh_mem_range(&m, A(0), A(1));
-    if (!key)
-        return eh_trap_range("config_get", A(0), A(1), m.size);
-    if (!eh_mem_range(&m, A(2), A(3)))
-        return eh_trap_range("config_get", A(2), A(3), m.size);
+    EH_RANGE_OR_TRAP("config_get", m, A(0), A(1), key);
+    EH_RANGE_OR_TRAP("config_get", m, A(2), A(3), out);
+    (void)out; /* written by eh_copy_out through m */
     const eh_tenant *t = m.inst->tenant;
     uint32_t lo = 0, hi = t->config_count;
     while (lo < hi) {

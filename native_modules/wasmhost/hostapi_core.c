@@ -4,12 +4,6 @@
 #include "wasmhost/hostapi.h"
 #include "wasmhost/imports.h"
 
-#define A(i) (args[i].i32)
-#define RANGE_OR_TRAP(name, m, p, l, var)                          \
-    uint8_t *var = eh_mem_range(&(m), (uint32_t)(p), (uint32_t)(l)); \
-    if (!var)                                                      \
-        return eh_trap_range(name, (uint32_t)(p), (uint32_t)(l), (m).size)
-
 wasm_trap_t *eh_imp_abi_nop(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t *args,
                             size_t n)
 {
@@ -39,7 +33,7 @@ wasm_trap_t *eh_imp_log(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t
 {
     eh_mem m = eh_caller_mem(caller);
     int32_t level = A(0);
-    RANGE_OR_TRAP("log", m, A(1), A(2), msg);
+    EH_RANGE_OR_TRAP("log", m, A(1), A(2), msg);
     if (level < 0 || level > 4)
         return eh_trap_msg("edgehost.log: level %d is not 0..4", level);
     eh_tenant *t = m.inst->tenant;
@@ -84,7 +78,7 @@ wasm_trap_t *eh_imp_random_fill(void *env, wasmtime_caller_t *caller, wasmtime_v
                                 size_t n)
 {
     eh_mem m = eh_caller_mem(caller);
-    RANGE_OR_TRAP("random_fill", m, A(0), A(1), dst);
+    EH_RANGE_OR_TRAP("random_fill", m, A(0), A(1), dst);
     size_t left = (uint32_t)A(1);
     while (left) {
         ssize_t got = getrandom(dst, left, 0);
@@ -103,7 +97,7 @@ wasm_trap_t *eh_imp_crc32c(void *env, wasmtime_caller_t *caller, wasmtime_val_ra
                            size_t n)
 {
     eh_mem m = eh_caller_mem(caller);
-    RANGE_OR_TRAP("crc32c", m, A(0), A(1), p);
+    EH_RANGE_OR_TRAP("crc32c", m, A(0), A(1), p);
     eh_offload_req req = {.kernel = EH_KERNEL_CRC32C, .arg = {(uint32_t)A(2)},
                           .in = (uint64_t)(uintptr_t)p, .in_len = (uint32_t)A(1)};
     eh_offload_res res;

@@ -4,14 +4,12 @@
 #include <string.h>
 #include "wasmhost/imports.h"
 
-#define A(i) (args[i].i32)
-
 #define GETTER(field)                                                                   \
     EH_IMPORT_DEF(request_##field)                                                      \
     {                                                                                   \
         eh_mem m = eh_caller_mem(caller);                                               \
-        if (!eh_mem_range(&m, A(0), A(1)))                                              \
-            return eh_trap_range("request_" #field, A(0), A(1), m.size);                \
+        EH_RANGE_OR_TRAP("request_" #field, m, A(0), A(1), out);                        \
+        (void)out; /* written by eh_copy_out through m */                               \
         const eh_request *r = &m.inst->req;                                             \
         args[0].i32 = eh_copy_out(&m, (uint32_t)A(0), (uint32_t)A(1), r->field,         \
                                   r->field##_len);                                      \
@@ -89,11 +87,9 @@ static int ieq(const uint8_t *a, const uint8_t *b, uint32_t n)
 EH_IMPORT_DEF(request_header)
 {
     eh_mem m = eh_caller_mem(caller);
-    uint8_t *name = eh_mem_range(&m, A(0), A(1));
-    if (!name)
-        return eh_trap_range("request_header", A(0), A(1), m.size);
-    if (!eh_mem_range(&m, A(2), A(3)))
-        return eh_trap_range("request_header", A(2), A(3), m.size);
+    EH_RANGE_OR_TRAP("request_header", m, A(0), A(1), name);
+    EH_RANGE_OR_TRAP("request_header", m, A(2), A(3), out);
+    (void)out; /* written by eh_copy_out through m */
     const eh_request *r = &m.inst->req;
     const uint8_t *p = r->headers, *end = r->headers + r->headers_len;
     uint32_t count;
@@ -118,9 +114,7 @@ EH_IMPORT_DEF(request_header)
 EH_IMPORT_DEF(request_body)
 {
     eh_mem m = eh_caller_mem(caller);
-    uint8_t *dst = eh_mem_range(&m, A(0), A(1));
-    if (!dst)
-        return eh_trap_range("request_body", A(0), A(1), m.size);
+    EH_RANGE_OR_TRAP("request_body", m, A(0), A(1), dst);
     const eh_request *r = &m.inst->req;
     uint32_t off = (uint32_t)A(2);
     if (off > r->body_len) {
@@ -162,12 +156,8 @@ static int header_token_ok(const uint8_t *s, uint32_t n, int is_value)
 EH_IMPORT_DEF(response_set_header)
 {
     eh_mem m = eh_caller_mem(caller);
-    uint8_t *name = eh_mem_range(&m, A(0), A(1));
-    if (!name)
-        return eh_trap_range("response_set_header", A(0), A(1), m.size);
-    uint8_t *val = eh_mem_range(&m, A(2), A(3));
-    if (!val)
-        return eh_trap_range("response_set_header", A(2), A(3), m.size);
+    EH_RANGE_OR_TRAP("response_set_header", m, A(0), A(1), name);
+    EH_RANGE_OR_TRAP("response_set_header", m, A(2), A(3), val);
     eh_response *resp = &m.inst->resp;
     uint32_t nl = (uint32_t)A(1), vl = (uint32_t)A(3);
     if (!header_token_ok(name, nl, 0) || !header_token_ok(val, vl, 1)) {
@@ -193,8 +183,8 @@ EH_IMPORT_DEF(response_set_header)
 EH_IMPORT_DEF(response_set_body)
 {
     eh_mem m = eh_caller_mem(caller);
-    if (!eh_mem_range(&m, A(0), A(1)))
-        return eh_trap_range("response_set_body", A(0), A(1), m.size);
+    EH_RANGE_OR_TRAP("response_set_body", m, A(0), A(1), body);
+    (void)body; /* read by the host after the handler returns */
     m.inst->resp.body_ptr = (uint32_t)A(0);
     m.inst->resp.body_len = (uint32_t)A(1);
     m.inst->resp.has_body = 1;

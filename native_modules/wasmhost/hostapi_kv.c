@@ -15,8 +15,6 @@
 #include "state/kv.h"
 #include "wasmhost/imports.h"
 
-#define A(i) (args[i].i32)
-
 /* Set by an import that got EH_ERR_UNAVAILABLE; read and cleared when the
  * host call ends (the call runs on this thread from start to end). */
 static __thread int tls_kv_failed;

@@ -7,15 +7,7 @@
 #include <string.h>
 #include "wasmhost/imports.h"
 
-/* Layout in tenant memory (little-endian, no padding): 64 bytes. */
-typedef struct eh_wasm_offload_req {
-    uint32_t kernel, flags;
-    uint64_t arg[4];
-    uint32_t in, in_len, in2, in2_len, out, out_cap;
-} eh_wasm_offload_req;
-_Static_assert(sizeof(eh_wasm_offload_req) == 64, "wasm offload request is ABI");
-
-#define A(i) (args[i].i32)
+/* eh_wasm_offload_req, the layout in tenant memory, is generated into eh_abi.h. */
 
 /* Runs req for the instance whose memory is m (the caller's, already resolved). */
 int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_res *res)
@@ -23,8 +15,13 @@ int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_
     eh_instance *inst = m->inst;
     eh_tenant *t = inst->tenant;
     if (req->kernel >= 64 || !(t->allowed_kernels & (1ull << req->kernel))) {
-        snprintf(inst->error, sizeof inst->error, "kernel %u is not allowed for tenant %s",
-                 req->kernel, t->name);
+        const char *name = eh_kernel_name(req->kernel);
+        if (name)
+            snprintf(inst->error, sizeof inst->error,
+                     "kernel %s is not allowed for tenant %s (not in its manifest's kernels)",
+                     name, t->name);
+        else
+            snprintf(inst->error, sizeof inst->error, "no kernel has id %u", req->kernel);
         return EH_ERR_DENIED;
     }
     inst->offload_calls++;

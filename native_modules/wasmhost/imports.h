@@ -1,32 +1,25 @@
-/* Callbacks of the edgehost.* imports (one per row of registry.c). */
+/* Callbacks of the edgehost.* imports (one per row of the generated import
+ * table) and the helpers they share. */
 #ifndef EH_IMPORTS_H
 #define EH_IMPORTS_H
 #include "wasmhost/hostapi.h"
 
-#define EH_IMPORT(name)                                                                  \
+/* One callback per row of the generated import table (eh_abi.h). */
+#define EH_IMPORT_DECL(name, params, results)                                            \
     wasm_trap_t *eh_imp_##name(void *env, wasmtime_caller_t *caller,                     \
-                               wasmtime_val_raw_t *args, size_t nargs_)
-EH_IMPORT(abi_nop);
-EH_IMPORT(log);
-EH_IMPORT(time_monotonic_ns);
-EH_IMPORT(time_wall_ns);
-EH_IMPORT(random_fill);
-EH_IMPORT(crc32c);
-EH_IMPORT(config_get);
-EH_IMPORT(kv_get);
-EH_IMPORT(kv_put);
-EH_IMPORT(kv_delete);
-EH_IMPORT(request_method);
-EH_IMPORT(request_path);
-EH_IMPORT(request_query);
-EH_IMPORT(request_header);
-EH_IMPORT(request_headers);
-EH_IMPORT(request_body);
-EH_IMPORT(response_set_status);
-EH_IMPORT(response_set_header);
-EH_IMPORT(response_set_body);
-EH_IMPORT(offload);
-#undef EH_IMPORT
+                               wasmtime_val_raw_t *args, size_t nargs_);
+EH_ABI_IMPORTS(EH_IMPORT_DECL)
+#undef EH_IMPORT_DECL
+
+/* The i-th argument of an import as i32 (every edgehost parameter is one). */
+#define A(i) (args[i].i32)
+
+/* Declares `uint8_t *var` = the host address of [p, p+l) in m, or returns the
+ * trap naming `import` when the range is outside linear memory. */
+#define EH_RANGE_OR_TRAP(import, m, p, l, var)                                           \
+    uint8_t *var = eh_mem_range(&(m), (uint32_t)(p), (uint32_t)(l));                     \
+    if (!var)                                                                            \
+    return eh_trap_range(import, (uint32_t)(p), (uint32_t)(l), (m).size)
 
 #define EH_IMPORT_DEF(name)                                                              \
     wasm_trap_t *eh_imp_##name(void *env, wasmtime_caller_t *caller,                     \

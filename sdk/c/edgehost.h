@@ -1,7 +1,9 @@
 /*
  * edgehost.h -- the C SDK for edgehost tenants (ABI v1), one header.
  *
- * Files: this header and edgehost_msgpack.h (a tiny msgpack writer/reader).
+ * Files: this header, edgehost_abi.h (the ABI's constants, structs and raw
+ * imports, generated from wasm_config/abi.py) and edgehost_msgpack.h (a tiny
+ * msgpack writer/reader).
  *
  * Build (edgehost build does this for you):
  *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -I sdk/c tenant.c -o tenant.wasm
@@ -27,124 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "edgehost_abi.h" /* constants, structs and raw imports: generated */
 #include "edgehost_msgpack.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define EDGEHOST_ABI_VERSION 1
-
-/* ---- error codes (ABI) ---- */
-#define EH_ERR_NOT_FOUND (-1)
-#define EH_ERR_INVALID (-2)
-#define EH_ERR_QUOTA (-3)
-#define EH_ERR_DENIED (-4)
-#define EH_ERR_UNAVAILABLE (-5)
-#define EH_ERR_GUEST_FAULT (-6)
-#define EH_ERR_TIMEOUT (-7)
-
-/* ---- log levels ---- */
-#define EH_LOG_DEBUG 0
-#define EH_LOG_INFO 1
-#define EH_LOG_WARN 2
-#define EH_LOG_ERROR 3
-#define EH_LOG_FATAL 4
-
-/* ---- kernels (ids for eh_offload) ---- */
-#define EH_KERNEL_NOP 0
-#define EH_KERNEL_CRC32C 1
-#define EH_KERNEL_CSV_INDEX 2
-#define EH_KERNEL_CSV_FIELDS 3
-#define EH_KERNEL_JSON_VALIDATE 4
-#define EH_KERNEL_JSON_MINIFY 5
-#define EH_KERNEL_JSON_POINTER 6
-#define EH_KERNEL_VEC_DOT 7
-#define EH_KERNEL_VEC_AXPY 8
-#define EH_KERNEL_VEC_SUM 9
-#define EH_KERNEL_VEC_L2NORM 10
-#define EH_KERNEL_VEC_L2SQ 11
-#define EH_KERNEL_VEC_COSINE 12
-#define EH_KERNEL_VEC_MATVEC 13
-#define EH_KERNEL_VEC_TOPK 14
-#define EH_KERNEL_STREAM 15
-
-/* ---- kernel statuses (eh_offload_result.status; 0 = success) ---- */
-#define EH_K_OK (0)
-#define EH_K_EINVAL (-1)    /* bad arguments (lengths, alignment, flags)           */
-#define EH_K_ENOSPC (-2)    /* out_cap too small; out_len holds the size needed    */
-#define EH_K_EPARSE (-3)    /* malformed input; err_offset = byte, detail = kind   */
-#define EH_K_ENOTSUP (-4)   /* unknown kernel id                                   */
-#define EH_K_EDEPTH (-5)    /* nesting deeper than the limit                       */
-#define EH_K_ENOTFOUND (-6) /* e.g. a JSON pointer that names no value             */
-
-/* ---- JSON error kinds (detail on EH_K_EPARSE/EH_K_EDEPTH) and value types ---- */
-#define EH_JSON_E_EMPTY 1
-#define EH_JSON_E_UTF8 2
-#define EH_JSON_E_CONTROL 3
-#define EH_JSON_E_ESCAPE 4
-#define EH_JSON_E_SURROGATE 5
-#define EH_JSON_E_UNTERMINATED 6
-#define EH_JSON_E_NUMBER 7
-#define EH_JSON_E_LITERAL 8
-#define EH_JSON_E_TRAILING_COMMA 9
-#define EH_JSON_E_EXPECTED_VALUE 10
-#define EH_JSON_E_EXPECTED_KEY 11
-#define EH_JSON_E_EXPECTED_COLON 12
-#define EH_JSON_E_EXPECTED_COMMA 13
-#define EH_JSON_E_TRAILING 14
-#define EH_JSON_E_END 15
-#define EH_JSON_E_DEPTH 16
-#define EH_JSON_E_BAD_POINTER 17
-#define EH_JSON_T_NULL 1
-#define EH_JSON_T_FALSE 2
-#define EH_JSON_T_TRUE 3
-#define EH_JSON_T_STRING 4
-#define EH_JSON_T_INT64 5
-#define EH_JSON_T_UINT64 6
-#define EH_JSON_T_BIGINT 7
-#define EH_JSON_T_DOUBLE 8
-#define EH_JSON_T_ARRAY 9
-#define EH_JSON_T_OBJECT 10
-#define EH_JSON_T_DOUBLE_TEXT 11
-
-/* Offload request/result as laid out in tenant memory (ABI). */
-typedef struct eh_offload_request {
-    uint32_t kernel, flags;
-    uint64_t arg[4];
-    uint32_t in, in_len, in2, in2_len, out, out_cap;
-} eh_offload_request;
-typedef struct eh_offload_result {
-    int32_t status;
-    uint32_t detail;
-    uint64_t value, out_len, err_offset;
-} eh_offload_result;
-_Static_assert(sizeof(eh_offload_request) == 64, "ABI: offload request is 64 bytes");
-_Static_assert(sizeof(eh_offload_result) == 32, "ABI: offload result is 32 bytes");
-
-/* ---- raw imports (module "edgehost"); names and types are the ABI ---- */
-#define EH_IMPORT(name) __attribute__((import_module("edgehost"), import_name(#name)))
-EH_IMPORT(abi_nop) void eh_abi_nop(void);
-EH_IMPORT(log) void eh_log_raw(int32_t level, const void *msg, uint32_t len);
-EH_IMPORT(time_monotonic_ns) int64_t eh_time_monotonic_ns(void);
-EH_IMPORT(time_wall_ns) int64_t eh_time_wall_ns(void);
-EH_IMPORT(random_fill) int32_t eh_random_fill(void *buf, uint32_t len);
-EH_IMPORT(crc32c) uint32_t eh_crc32c(const void *data, uint32_t len, uint32_t seed);
-EH_IMPORT(config_get) int32_t eh_config_get(const void *key, uint32_t key_len, void *out, uint32_t cap);
-EH_IMPORT(kv_get) int32_t eh_kv_get(const void *key, uint32_t key_len, void *out, uint32_t cap);
-EH_IMPORT(kv_put) int32_t eh_kv_put(const void *key, uint32_t key_len, const void *val, uint32_t val_len);
-EH_IMPORT(kv_delete) int32_t eh_kv_delete(const void *key, uint32_t key_len);
-EH_IMPORT(request_method) int32_t eh_request_method(void *out, uint32_t cap);
-EH_IMPORT(request_path) int32_t eh_request_path(void *out, uint32_t cap);
-EH_IMPORT(request_query) int32_t eh_request_query(void *out, uint32_t cap);
-EH_IMPORT(request_header) int32_t eh_request_header(const void *name, uint32_t name_len, void *out, uint32_t cap);
-EH_IMPORT(request_headers) int32_t eh_request_headers(void *out, uint32_t cap);
-EH_IMPORT(request_body) int32_t eh_request_body(void *out, uint32_t cap, uint32_t offset);
-EH_IMPORT(response_set_status) int32_t eh_response_set_status(int32_t status);
-EH_IMPORT(response_set_header) int32_t eh_response_set_header(const void *name, uint32_t name_len, const void *val, uint32_t val_len);
-EH_IMPORT(response_set_body) int32_t eh_response_set_body(const void *body, uint32_t len);
-EH_IMPORT(offload) int32_t eh_offload(const eh_offload_request *req, eh_offload_result *res);
-#undef EH_IMPORT
 
 /* ---- exports ---- */
 #define EH_EXPORT(name) __attribute__((export_name(#name), visibility("default")))

@@ -22,7 +22,7 @@ from edgehost.toolchain import build
 from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import abi, validate
 from edgehost.wasm_config import manifest as manifest_mod
-from tests.conftest import EXAMPLES, REPO
+from tests.support import EXAMPLES, REPO
 
 pytestmark = pytest.mark.toolchain
 
@@ -160,11 +160,11 @@ def test_json_kernels_through_the_sdk(probe):
         assert tuple(got) == want, ptr
         assert JSON_DOC[got[2]:].startswith(got[1])
     r = probe.call("json_pointer", b"/zz\n" + JSON_DOC, check=False)
-    assert (r.http_status, r.body) == (404, b"kernel error ENOTFOUND (no such value) detail 0 at "
+    assert (r.http_status, r.body) == (404, b"kernel error: not found (status -6, detail 0) at "
                                             b"byte 0")
     r = probe.call("json_validate", b"[1,2,]", check=False)
-    assert (r.http_status, r.body) == (400, b"kernel error EPARSE (malformed input) detail 9 at "
-                                            b"byte 5")
+    assert (r.http_status, r.body) == (400, b"kernel error: malformed input (status -3, detail 9) "
+                                            b"at byte 5")
 
 
 def test_build_tracks_every_module_of_the_crate(rust_toolchain, tmp_path):

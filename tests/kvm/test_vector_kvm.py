@@ -24,6 +24,7 @@ from edgehost.kernels import (
 )
 from edgehost.kernels._common import KernelResult, run_request, use_variant, variants
 from edgehost.native import ffi
+from edgehost.wasm_config import abi
 
 pytestmark = pytest.mark.kvm
 
@@ -57,7 +58,8 @@ def test_output_buffers_match_back_to_back(calls):
 
 # --- numerics in the guest, per variant ---------------------------------------
 
-KERNELS = {"dot": 7, "sum": 9, "l2norm": 10, "l2sq": 11, "cosine": 12, "matvec": 13}
+KERNELS = {op: abi.KERNELS[f"vec-{op}"]
+           for op in ("dot", "sum", "l2norm", "l2sq", "cosine", "matvec")}
 RUNNABLE = [name for name, ok in variants("vector") if ok and name != "simd128"]
 
 

@@ -57,24 +57,9 @@
 #include <stdint.h>
 #include "kernels/dispatch.h"
 
-#define EH_CSV_F_STRICT 1u
-#define EH_CSV_F_RECT 2u
-
-#define EH_CSV_ROW_END 0x80000000u
-#define EH_CSV_QUOTED 0x40000000u
-#define EH_CSV_OFFSET_MASK 0x3fffffffu
-#define EH_CSV_MAX_LEN 0x7fffffffull
-
-/* res->detail on EPARSE / EINVAL. */
-enum eh_csv_error {
-    EH_CSV_OK = 0,
-    EH_CSV_E_UNTERMINATED = 1,      /* input ends inside quotes; offset = opening quote */
-    EH_CSV_E_QUOTE_IN_UNQUOTED = 2, /* strict; offset = the quote                        */
-    EH_CSV_E_AFTER_QUOTE = 3,       /* strict; offset = the byte after the closing quote */
-    EH_CSV_E_RAGGED = 4,            /* RECT; offset = first byte of the row              */
-    EH_CSV_E_TOO_BIG = 5,           /* EINVAL: in_len >= 2^31 (FIELDS: value area 2^30)   */
-    EH_CSV_E_DIALECT = 6,           /* EINVAL: bad delimiter/quote                        */
-};
+/* Flags, index entry bits, EH_CSV_MAX_LEN and enum eh_csv_error (res->detail on
+ * EPARSE / EINVAL) are tenant ABI: generated from wasm_config/abi.py. */
+#include "eh_abi.h"
 
 /* One indexing job, shared by every variant. Variants write at most cap
  * entries but count all of them (nfields), so ENOSPC can say what is needed. */

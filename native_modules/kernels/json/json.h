@@ -72,50 +72,13 @@
 #include "eh_offload.h"
 #include "kernels/dispatch.h"
 
-#define EH_JSON_DEFAULT_DEPTH 1024u
-#define EH_JSON_MAX_DEPTH (1u << 20)
+/* EH_JSON_F_TAPE, EH_JSON_DEFAULT_DEPTH, EH_JSON_MAX_DEPTH, enum eh_json_error and
+ * enum eh_json_type are tenant ABI: generated into eh_abi.h (via eh_offload.h). */
 #ifndef EH_JSON_CHUNK /* input bytes per stage-1 round; a multiple of 64. The fuzz build
                         * shrinks it so that chunk boundaries are everywhere. */
 #define EH_JSON_CHUNK (32u * 1024u)
 #endif
 #define EH_JSON_MAX_LEN (0xffffffffull - 64)
-#define EH_JSON_F_TAPE 1u
-
-enum eh_json_error {
-    EH_JSON_OK = 0,
-    EH_JSON_E_EMPTY = 1,             /* no value at all                        */
-    EH_JSON_E_UTF8 = 2,              /* offset = first byte of the bad sequence */
-    EH_JSON_E_CONTROL = 3,           /* raw byte < 0x20 in a string or outside */
-    EH_JSON_E_ESCAPE = 4,            /* offset = the backslash                  */
-    EH_JSON_E_SURROGATE = 5,         /* unpaired \uD800-\uDFFF; the backslash   */
-    EH_JSON_E_UNTERMINATED = 6,      /* string never closed; its opening quote  */
-    EH_JSON_E_NUMBER = 7,            /* offset = first byte of the number       */
-    EH_JSON_E_LITERAL = 8,           /* bad true/false/null or stray word       */
-    EH_JSON_E_TRAILING_COMMA = 9,    /* offset = the closing bracket            */
-    EH_JSON_E_EXPECTED_VALUE = 10,
-    EH_JSON_E_EXPECTED_KEY = 11,
-    EH_JSON_E_EXPECTED_COLON = 12,
-    EH_JSON_E_EXPECTED_COMMA = 13,   /* ',' or the matching close expected      */
-    EH_JSON_E_TRAILING = 14,         /* content after the root value            */
-    EH_JSON_E_END = 15,              /* input ended inside a value; offset = len */
-    EH_JSON_E_DEPTH = 16,            /* with status EDEPTH                      */
-    EH_JSON_E_BAD_POINTER = 17,      /* EINVAL; offset into in2                  */
-};
-
-enum eh_json_type {
-    EH_JSON_T_NULL = 1,
-    EH_JSON_T_FALSE = 2,
-    EH_JSON_T_TRUE = 3,
-    EH_JSON_T_STRING = 4,
-    EH_JSON_T_INT64 = 5,
-    EH_JSON_T_UINT64 = 6,
-    EH_JSON_T_BIGINT = 7,
-    EH_JSON_T_DOUBLE = 8,      /* has a fraction or exponent; value = IEEE bits */
-    EH_JSON_T_ARRAY = 9,
-    EH_JSON_T_OBJECT = 10,
-    EH_JSON_T_DOUBLE_TEXT = 11, /* a double this kernel could not prove the
-                                   rounding of (rare); convert the text */
-};
 
 /* Scratch bytes an operation needs for a document of in_len bytes. */
 uint64_t eh_json_scratch_size(uint64_t in_len, uint64_t depth);

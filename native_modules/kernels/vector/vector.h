@@ -54,16 +54,12 @@
 #include <stdint.h>
 #include "kernels/dispatch.h"
 
-#define EH_VEC_F64 1u /* eh_offload_req.flags */
+/* EH_VEC_F64 (eh_offload_req.flags), enum eh_vec_metric and the top-k record
+ * eh_vec_topk_rec are tenant ABI: generated from wasm_config/abi.py. */
+#include "eh_abi.h"
 
 /* eh_f32 / eh_f64 (dispatch.h): array elements at any address. */
 
-enum eh_vec_metric { EH_VEC_L2SQ = 0, EH_VEC_DOT = 1, EH_VEC_COSINE = 2 };
-
-typedef struct eh_vec_topk_rec {
-    uint32_t row;
-    float score;
-} eh_vec_topk_rec;
 /* The records as written to out (any address). */
 typedef eh_vec_topk_rec eh_vec_topk_out __attribute__((aligned(1)));
 

@@ -6,18 +6,17 @@ use crate::error::{Error, Result};
 use crate::kernel::{run, Call, Kernel};
 use crate::scratch::Scratch;
 
-const F_STRICT: u32 = 1;
-const F_RECT: u32 = 2;
+use crate::sys::{CSV_F_RECT as F_RECT, CSV_F_STRICT as F_STRICT};
 /// Entry bit: the field ends its row.
-pub const ROW_END: u32 = 0x8000_0000;
+pub const ROW_END: u32 = crate::sys::CSV_ROW_END;
 /// Entry bit: the field was quoted.
-pub const QUOTED: u32 = 0x4000_0000;
+pub const QUOTED: u32 = crate::sys::CSV_QUOTED;
 /// Entry bits holding the end offset.
-pub const OFFSET_MASK: u32 = 0x3fff_ffff;
+pub const OFFSET_MASK: u32 = crate::sys::CSV_OFFSET_MASK;
 /// `Error::Kernel` detail: every row must have as many fields as the first.
-pub const E_RAGGED: u32 = 4;
+pub const E_RAGGED: u32 = crate::sys::CSV_E_RAGGED;
 /// `Error::Kernel` detail: the input ends inside quotes.
-pub const E_UNTERMINATED: u32 = 1;
+pub const E_UNTERMINATED: u32 = crate::sys::CSV_E_UNTERMINATED;
 
 /// How the CSV is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -121,18 +121,6 @@ pub fn check(rc: i32) -> Result<usize> {
     }
 }
 
-fn kernel_status_name(status: i32) -> &'static str {
-    match status {
-        sys::KSTATUS_EINVAL => "EINVAL (bad arguments)",
-        sys::KSTATUS_ENOSPC => "ENOSPC (output buffer too small)",
-        sys::KSTATUS_EPARSE => "EPARSE (malformed input)",
-        sys::KSTATUS_ENOTSUP => "ENOTSUP (unknown kernel)",
-        sys::KSTATUS_EDEPTH => "EDEPTH (nested too deeply)",
-        sys::KSTATUS_ENOTFOUND => "ENOTFOUND (no such value)",
-        _ => "unknown status",
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -149,8 +137,9 @@ impl fmt::Display for Error {
             Error::Decode { offset } => write!(f, "malformed msgpack at byte {}", offset),
             Error::Kernel { status, detail, offset } => write!(
                 f,
-                "kernel error {} detail {} at byte {}",
-                kernel_status_name(status),
+                "kernel error: {} (status {}, detail {}) at byte {}",
+                sys::kernel_status_text(status).unwrap_or("unknown status"),
+                status,
                 detail,
                 offset
             ),

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::kernel::{run, Call, Kernel, Output};
 use crate::scratch::Scratch;
+use crate::sys;
 
 /// What a JSON pointer found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,17 +38,17 @@ pub enum JsonType {
 impl JsonType {
     fn from_detail(d: u32) -> Result<JsonType> {
         Ok(match d {
-            1 => JsonType::Null,
-            2 => JsonType::False,
-            3 => JsonType::True,
-            4 => JsonType::String,
-            5 => JsonType::Int64,
-            6 => JsonType::Uint64,
-            7 => JsonType::BigInt,
-            8 => JsonType::Double,
-            9 => JsonType::Array,
-            10 => JsonType::Object,
-            11 => JsonType::DoubleText,
+            sys::JSON_T_NULL => JsonType::Null,
+            sys::JSON_T_FALSE => JsonType::False,
+            sys::JSON_T_TRUE => JsonType::True,
+            sys::JSON_T_STRING => JsonType::String,
+            sys::JSON_T_INT64 => JsonType::Int64,
+            sys::JSON_T_UINT64 => JsonType::Uint64,
+            sys::JSON_T_BIGINT => JsonType::BigInt,
+            sys::JSON_T_DOUBLE => JsonType::Double,
+            sys::JSON_T_ARRAY => JsonType::Array,
+            sys::JSON_T_OBJECT => JsonType::Object,
+            sys::JSON_T_DOUBLE_TEXT => JsonType::DoubleText,
             _ => return Err(Error::Invalid),
         })
     }

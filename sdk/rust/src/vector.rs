@@ -3,27 +3,21 @@
 
 use crate::error::{Error, Result};
 use crate::kernel::{run, Call, Kernel};
+use crate::sys;
 
-/// One top-k record: a matrix row and its score (layout is the kernel's).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Hit {
-    /// Row index in the matrix.
-    pub row: u32,
-    /// The row's score under the metric.
-    pub score: f32,
-}
+/// One top-k record: a matrix row and its score (the ABI's layout).
+pub type Hit = sys::VecHit;
 
 /// How [`topk`] scores rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Metric {
     /// Squared Euclidean distance, smallest first.
-    L2Sq = 0,
+    L2Sq = sys::VEC_METRIC_L2SQ as u64,
     /// Dot product, largest first.
-    Dot = 1,
+    Dot = sys::VEC_METRIC_DOT as u64,
     /// Cosine similarity, largest first.
-    Cosine = 2,
+    Cosine = sys::VEC_METRIC_COSINE as u64,
 }
 
 impl Metric {
