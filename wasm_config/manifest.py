@@ -6,7 +6,7 @@ Example::
     language = "c"                  # c | rust
     sources = ["etag.c"]            # C files, or the Rust crate's lib.rs
     isolation = "default"           # default | kvm | inproc
-    kernels = ["crc32c"]            # kernels this tenant may offload
+    kernels = ["crc32c"]            # kernels this tenant may offload (abi.KERNELS names)
     instance = "reuse"              # reuse (warm pool) | fresh (new instance per call)
     durable = "batch"               # batch | sync: when kv writes reach the disk
 
@@ -28,17 +28,22 @@ Example::
     [config]                        # values the tenant reads with config_get
     greeting = "hello"
 
-Every problem is a :class:`~host.errors.ConfigError` naming the file and field.
+Every problem is a :class:`~edgehost.errors.ConfigError` naming the file and
+field, raised by :func:`load` -- never a TypeError at load time or an
+OverflowError at call time. Paths are checked here: ``wasm`` must stay inside
+the tenant's directory (``edgehost build`` writes it); ``sources`` outside it
+are refused by ``edgehost build`` unless its caller opts in.
 """
 
 from __future__ import annotations
 
+import datetime
 import pathlib
 import re
 import tomllib
 from dataclasses import dataclass, field
 
-from edgehost.wasm_config.abi import KERNELS
+from edgehost.wasm_config.abi import KERNELS, kernel_suggestion
 from edgehost.wasm_config.errors import ConfigError
 
 MANIFEST_NAME = "edgehost.toml"
@@ -103,6 +108,10 @@ LIMIT_DOCS = {
                    "(0 = half of `--threads`)",
 }
 TOP_LEVEL = set(FIELDS)
+# [config] values reach tenants as msgpack: integers must fit its 64 bits and
+# nesting is bounded (deeper structures are refused at load, not at call time).
+CONFIG_MAX_DEPTH = 32
+CONFIG_INT_RANGE = (-(1 << 63), (1 << 64) - 1)
 
 
 @dataclass
@@ -129,10 +138,18 @@ class Manifest:
     def directory(self) -> pathlib.Path:
         return self.path.parent
 
+    def sources_outside(self) -> list[pathlib.Path]:
+        """The sources that are not inside :attr:`directory` (after resolving links)."""
+        return [s for s in self.sources if not _inside(s, self.directory)]
+
 
 def _need(cond: bool, path, fld: str, msg: str) -> None:
     if not cond:
         raise ConfigError(msg, path=str(path), field=fld)
+
+
+def _inside(path: pathlib.Path, directory: pathlib.Path) -> bool:
+    return path.resolve().is_relative_to(directory.resolve())
 
 
 def load(path: str | pathlib.Path) -> Manifest:
@@ -143,10 +160,53 @@ def load(path: str | pathlib.Path) -> Manifest:
     if not p.exists():
         raise ConfigError(f"no {MANIFEST_NAME} here", path=str(p.parent if p.parent else p))
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=str(p)) from None
-    return from_dict(data, p.resolve())
+        text = p.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a manifest file", path=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          path=str(p)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(p)) from None
+    return loads(text, p)
+
+
+def loads(text: str, path: pathlib.Path) -> Manifest:
+    """Parse and validate manifest ``text``; ``path`` names it and anchors relative files."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply to parse", path=str(path)) from None
+    return from_dict(data, pathlib.Path(path).resolve())
+
+
+def _check_config(value, path, where: str, depth: int = 0) -> None:
+    """Every [config] value must encode as msgpack: see CONFIG_MAX_DEPTH/CONFIG_INT_RANGE."""
+    if depth > CONFIG_MAX_DEPTH:
+        raise ConfigError(f"nested deeper than {CONFIG_MAX_DEPTH} levels", path=str(path),
+                          field=where)
+    if isinstance(value, bool | float | str):
+        return
+    if isinstance(value, int):
+        lo, hi = CONFIG_INT_RANGE
+        _need(lo <= value <= hi, path, where, f"integer {value} does not fit in 64 bits "
+              f"({lo}..{hi})")
+        return
+    if isinstance(value, datetime.date | datetime.time):
+        raise ConfigError("TOML dates and times cannot be passed to a tenant (use a string)",
+                          path=str(path), field=where)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_config(item, path, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_config(item, path, f"{where}.{key}", depth + 1)
+        return
+    raise ConfigError(f"unsupported value of type {type(value).__name__}", path=str(path),
+                      field=where)
 
 
 def from_dict(data: dict, path: pathlib.Path) -> Manifest:
@@ -165,14 +225,18 @@ def from_dict(data: dict, path: pathlib.Path) -> Manifest:
     wasm = data.get("wasm", f"{name}.wasm")
     _need(isinstance(wasm, str) and wasm.endswith(".wasm"), path, "wasm",
           "must be a file name ending in .wasm")
+    _need(not pathlib.PurePath(wasm).is_absolute() and _inside(base / wasm, base), path,
+          "wasm", f"{wasm!r} is outside the tenant's directory (the module is written there)")
     iso = data.get("isolation", "default")
     _need(iso in ("default", "kvm", "inproc"), path, "isolation",
           "must be 'default', 'kvm' or 'inproc'")
     kernels = data.get("kernels", [])
-    _need(isinstance(kernels, list), path, "kernels", "must be a list of kernel names")
+    _need(isinstance(kernels, list) and all(isinstance(k, str) for k in kernels), path,
+          "kernels", "must be a list of kernel names")
     for k in kernels:
-        _need(k in KERNELS, path, "kernels",
-              f"unknown kernel {k!r} (known: {', '.join(sorted(KERNELS))})")
+        hint = kernel_suggestion(k)
+        _need(k in KERNELS, path, "kernels", f"unknown kernel {k!r} " + (
+            f"(did you mean {hint!r}?)" if hint else f"(known: {', '.join(sorted(KERNELS))})"))
     inst = data.get("instance", "reuse")
     _need(inst in ("reuse", "fresh"), path, "instance", "must be 'reuse' or 'fresh'")
     durable = data.get("durable", "batch")
@@ -194,6 +258,7 @@ def from_dict(data: dict, path: pathlib.Path) -> Manifest:
               f"routes.{route}", "must name a handler export")
     config = data.get("config", {})
     _need(isinstance(config, dict), path, "config", "must be a table")
+    _check_config(config, path, "config")
     host = data.get("host", "")
     _need(isinstance(host, str) and (host == "" or bool(HOST_RE.match(host))) and len(host) < 254,
           path, "host", "must be a lowercase host name (letters, digits, '-', '.') or \"\"")

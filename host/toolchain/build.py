@@ -3,6 +3,13 @@
 A build is skipped when the module is newer than every input (sources, the
 manifest, the SDK). The result is compiled and checked against the ABI
 before it is written in place, so a broken build never replaces a good one.
+
+Where a build writes and reads: the module goes to the manifest's ``wasm``,
+which must lie inside the tenant's directory (after resolving links), or
+into ``out_dir`` when the caller names one. Sources outside the tenant's
+directory are refused unless the caller opts in (``allow_outside_sources``,
+``edgehost build --allow-outside-sources``): a tenant folder from elsewhere
+cannot make a build read or write anywhere else on disk.
 """
 
 from __future__ import annotations
@@ -67,10 +74,18 @@ def rust_sdk_rlib() -> pathlib.Path:
 
 
 def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
-          force: bool = False) -> tuple[pathlib.Path, bool]:
+          force: bool = False, allow_outside_sources: bool = False) -> tuple[pathlib.Path, bool]:
     """Build the tenant at ``path``; return (module path, whether it was rebuilt)."""
     man = manifest_mod.load(path)
     out = (out_dir / man.wasm.name) if out_dir else man.wasm
+    if out_dir is None and not out.resolve().is_relative_to(man.directory.resolve()):
+        raise ConfigError(f"{out} is outside the tenant's directory", path=str(man.path),
+                          field="wasm")
+    outside = man.sources_outside()
+    if outside and not allow_outside_sources:
+        raise ConfigError(f"source {outside[0]} is outside the tenant's directory (build with "
+                          "--allow-outside-sources to read it)", path=str(man.path),
+                          field="sources")
     if not force and _up_to_date(man, out):
         return out, False
     if not man.sources:
