@@ -1,37 +1,30 @@
-"""Shared fixtures: tenants from WAT text, built examples, KVM/toolchain gates."""
+"""Fixtures and the one KVM gate. Helpers live in tests/support.py.
+
+The KVM gate: every test under tests/kvm/ and every test marked ``kvm`` (for
+example the ``kvm`` parameter of an isolation-parametrised test) is skipped
+LOUDLY -- a warning plus the reason in the skip summary -- where /dev/kvm is
+not usable; nothing else skips for KVM.
+"""
 
 from __future__ import annotations
 
 import pathlib
 import shutil
+import warnings
 
 import pytest
-import wasmtime
 
-from edgehost.runtime.tenant import Tenant
 from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import manifest as manifest_mod
+from tests.support import EXAMPLES, kvm_skip_reason
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-
-# The prologue every hand-written test tenant needs (ABI v1 required exports).
-ABI_PROLOGUE = """
-  (memory (export "memory") 2)
-  (func (export "edgehost_abi_v1"))
-  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 4096))
-"""
+_KVM_DIR = pathlib.Path(__file__).resolve().parent / "kvm"
 
 
-def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = None,
-               **manifest) -> Tenant:
-    """A Tenant from a WAT module body (imports + handlers), inproc isolation by default."""
-    wasm = wasmtime.wat2wasm(f"(module {body} {ABI_PROLOGUE})") if "edgehost_alloc" not in body \
-        else wasmtime.wat2wasm(f"(module {body})")
-    data = {"name": name, "isolation": "inproc", **manifest}
-    base = tmp or pathlib.Path("/nonexistent-test-dir")
-    man = manifest_mod.from_dict(data, base / "edgehost.toml")
-    return Tenant(man, wasm=bytes(wasm))
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _KVM_DIR in pathlib.Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.kvm)
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +38,14 @@ def _own_kv_store(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EDGEHOST_KV", "memory")
 
 
-def native_variants(family: str) -> list:
-    """Every native ISA variant of a kernel family as pytest params, skipped
-    where this CPU lacks it. The wasm32-only simd128 variant is left out: the
-    wasm tests (test_*_wasm.py, test_dispatch_wasm.py) run it."""
-    from edgehost.kernels._common import variants
-
-    return [pytest.param(name, marks=pytest.mark.skipif(not ok, reason="CPU lacks it"))
-            for name, ok in variants(family) if name != "simd128"]
+@pytest.fixture(autouse=True)
+def _kvm_gate(request):
+    if request.node.get_closest_marker("kvm") is None:
+        return
+    reason = kvm_skip_reason()
+    if reason:
+        warnings.warn(reason, stacklevel=1)
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,12 @@
-"""Helpers shared by the security, reliability and fuzz tests (one support
-module instead of imports between test files).
+"""Helpers shared by the tests -- the one module tests import from (conftest.py
+holds fixtures and the KVM gate only; no test imports another test module).
 
+* paths: :data:`REPO`, :data:`EXAMPLES`;
+* tenants from WAT text: :func:`wat_tenant`, and the host-API probe tenant
+  :func:`hostapi_tenant` (every import behind one handler each) with
+  :func:`ints` / :func:`i32` to build and read its arguments;
+* the KVM gate's test, :func:`kvm_skip_reason`; kernel variants as test
+  parameters, :func:`native_variants`;
 * :class:`Resources`: what a leak shows up in -- resident memory, file
   descriptors, threads and live KVM VMs/vCPUs of this process -- measured at
   two points and compared within a stated slack.
@@ -22,12 +28,236 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
+
+import pytest
+import wasmtime
 
 from edgehost.wasm_config import abi
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+# The prologue every hand-written test tenant needs (ABI v1 required exports).
+ABI_PROLOGUE = """
+  (memory (export "memory") 2)
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 4096))
+"""
+
+
+def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = None,
+               **manifest):
+    """A Tenant from a WAT module body (imports + handlers), inproc isolation by default."""
+    from edgehost.runtime.tenant import Tenant
+    from edgehost.wasm_config import manifest as manifest_mod
+
+    text = body if "edgehost_alloc" in body else f"{body} {ABI_PROLOGUE}"
+    wasm = wasmtime.wat2wasm(f"(module {text})")
+    data = {"name": name, "isolation": "inproc", **manifest}
+    base = tmp or pathlib.Path("/nonexistent-test-dir")
+    man = manifest_mod.from_dict(data, base / "edgehost.toml")
+    return Tenant(man, wasm=bytes(wasm))
+
+
+HOSTAPI_IMPORTS = """
+  (import "edgehost" "abi_nop" (func $nop))
+  (import "edgehost" "log" (func $log (param i32 i32 i32)))
+  (import "edgehost" "time_monotonic_ns" (func $mono (result i64)))
+  (import "edgehost" "time_wall_ns" (func $wall (result i64)))
+  (import "edgehost" "random_fill" (func $rand (param i32 i32) (result i32)))
+  (import "edgehost" "crc32c" (func $crc (param i32 i32 i32) (result i32)))
+  (import "edgehost" "config_get" (func $cfg (param i32 i32 i32 i32) (result i32)))
+  (import "edgehost" "kv_get" (func $kvget (param i32 i32 i32 i32) (result i32)))
+  (import "edgehost" "kv_put" (func $kvput (param i32 i32 i32 i32) (result i32)))
+  (import "edgehost" "kv_delete" (func $kvdel (param i32 i32) (result i32)))
+  (import "edgehost" "request_method" (func $method (param i32 i32) (result i32)))
+  (import "edgehost" "request_path" (func $path (param i32 i32) (result i32)))
+  (import "edgehost" "request_query" (func $query (param i32 i32) (result i32)))
+  (import "edgehost" "request_header" (func $header (param i32 i32 i32 i32) (result i32)))
+  (import "edgehost" "request_headers" (func $headers (param i32 i32) (result i32)))
+  (import "edgehost" "request_body" (func $body (param i32 i32 i32) (result i32)))
+  (import "edgehost" "response_set_status" (func $status (param i32) (result i32)))
+  (import "edgehost" "response_set_header" (func $sethdr (param i32 i32 i32 i32) (result i32)))
+  (import "edgehost" "response_set_body" (func $setbody (param i32 i32) (result i32)))
+  (import "edgehost" "offload" (func $offload (param i32 i32) (result i32)))
+"""
+
+# The input (request body) is written at 4096 by the host (edgehost_alloc).
+# Handlers below read their arguments as little-endian i32s from the input and
+# answer with i32/i64 results packed at 0..64, returned as the body.
+HOSTAPI_HANDLERS = """
+  (func $ret32 (param $v i32) (result i32)
+    (i32.store (i32.const 0) (local.get $v))
+    (drop (call $setbody (i32.const 0) (i32.const 4))) (i32.const 0))
+  (func $arg (param $p i32) (param $i i32) (result i32)
+    (i32.load (i32.add (local.get $p) (i32.mul (local.get $i) (i32.const 4)))))
+
+  (func (export "nop") (param $p i32) (param $n i32) (result i32)
+    (call $nop) (i32.const 0))
+  ;; log(level, ptr, len) with arguments from the input
+  (func (export "log") (param $p i32) (param $n i32) (result i32)
+    (call $log (call $arg (local.get $p) (i32.const 0)) (call $arg (local.get $p) (i32.const 1))
+               (call $arg (local.get $p) (i32.const 2)))
+    (i32.const 0))
+  (func (export "times") (param $p i32) (param $n i32) (result i32)
+    (i64.store (i32.const 0) (call $mono))
+    (i64.store (i32.const 8) (call $mono))
+    (i64.store (i32.const 16) (call $wall))
+    (drop (call $setbody (i32.const 0) (i32.const 24))) (i32.const 0))
+  (func (export "random") (param $p i32) (param $n i32) (result i32)
+    (drop (call $rand (i32.const 0) (i32.const 32)))
+    (drop (call $setbody (i32.const 0) (i32.const 32))) (i32.const 0))
+  ;; crc32c of the whole input
+  (func (export "crc") (param $p i32) (param $n i32) (result i32)
+    (call $ret32 (call $crc (local.get $p) (local.get $n) (i32.const 0))))
+  ;; crc32c(ptr, len) with ptr/len from the input: the bounds-check probe
+  (func (export "crc_at") (param $p i32) (param $n i32) (result i32)
+    (call $ret32 (call $crc (call $arg (local.get $p) (i32.const 0))
+                            (call $arg (local.get $p) (i32.const 1)) (i32.const 0))))
+  ;; config_get(key = input, out = 64.., cap = first byte? no: cap 64); body = rc + value
+  (func (export "cfg") (param $p i32) (param $n i32) (result i32)
+    (local $rc i32)
+    (local.set $rc (call $cfg (local.get $p) (local.get $n) (i32.const 68) (i32.const 16)))
+    (i32.store (i32.const 64) (local.get $rc))
+    (drop (call $setbody (i32.const 64) (i32.const 20))) (i32.const 0))
+  ;; kv: input = op(i32) klen(i32) vlen(i32) key value ; body = rc + value (get)
+  (func (export "kv") (param $p i32) (param $n i32) (result i32)
+    (local $op i32) (local $kl i32) (local $vl i32) (local $k i32) (local $rc i32)
+    (local.set $op (call $arg (local.get $p) (i32.const 0)))
+    (local.set $kl (call $arg (local.get $p) (i32.const 1)))
+    (local.set $vl (call $arg (local.get $p) (i32.const 2)))
+    (local.set $k (i32.add (local.get $p) (i32.const 12)))
+    (if (i32.eq (local.get $op) (i32.const 0))
+      (then (local.set $rc (call $kvget (local.get $k) (local.get $kl) (i32.const 1028)
+                                        (local.get $vl)))))
+    (if (i32.eq (local.get $op) (i32.const 1))
+      (then (local.set $rc (call $kvput (local.get $k) (local.get $kl)
+                    (i32.add (local.get $k) (local.get $kl)) (local.get $vl)))))
+    (if (i32.eq (local.get $op) (i32.const 2))
+      (then (local.set $rc (call $kvdel (local.get $k) (local.get $kl)))))
+    (i32.store (i32.const 1024) (local.get $rc))
+    (drop (call $setbody (i32.const 1024)
+      (i32.add (i32.const 4) (select (local.get $rc) (i32.const 0)
+        (i32.and (i32.eqz (local.get $op)) (i32.and (i32.gt_s (local.get $rc) (i32.const 0))
+                                                    (i32.le_s (local.get $rc) (local.get $vl))))))))
+    (i32.const 0))
+  ;; request accessors: body = method \\n path \\n query \\n x-test header \\n headers-msgpack-len
+  (func (export "req") (param $p i32) (param $n i32) (result i32)
+    (local $at i32)
+    (local.set $at (i32.const 0))
+    (local.set $at (i32.add (local.get $at) (call $method (local.get $at) (i32.const 32))))
+    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
+    (local.set $at (i32.add (local.get $at) (call $path (local.get $at) (i32.const 64))))
+    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
+    (local.set $at (i32.add (local.get $at) (call $query (local.get $at) (i32.const 64))))
+    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
+    (i64.store (i32.const 3000) (i64.const 0x747365742d78)) ;; "x-test"
+    (local.set $at (i32.add (local.get $at)
+      (call $header (i32.const 3000) (i32.const 6) (local.get $at) (i32.const 64))))
+    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
+    (i32.store (local.get $at) (call $headers (i32.const 2048) (i32.const 512)))
+    (i32.store (i32.add (local.get $at) (i32.const 4))
+      (call $header (i32.const 3000) (i32.const 5) (i32.const 2048) (i32.const 8)))
+    (drop (call $setbody (i32.const 0) (i32.add (local.get $at) (i32.const 8)))) (i32.const 0))
+  ;; request_body(out=0, cap=arg0, offset=arg1) via the *request* body; body = rc + bytes
+  (func (export "body_chunk") (param $p i32) (param $n i32) (result i32)
+    (local $rc i32)
+    (local.set $rc (call $body (i32.const 8) (call $arg (local.get $p) (i32.const 0))
+                               (call $arg (local.get $p) (i32.const 1))))
+    (i32.store (i32.const 0) (local.get $rc))
+    (drop (call $setbody (i32.const 0) (i32.add (i32.const 8)
+                                                (call $arg (local.get $p) (i32.const 0)))))
+    (i32.const 0))
+  ;; response setters: status from arg0, header "x-a: b", body = rc list
+  (func (export "resp") (param $p i32) (param $n i32) (result i32)
+    (i32.store (i32.const 0) (call $status (call $arg (local.get $p) (i32.const 0))))
+    (i32.store16 (i32.const 100) (i32.const 0x612d)) ;; "-a"
+    (i32.store8 (i32.const 99) (i32.const 0x78))      ;; "x"
+    (i32.store8 (i32.const 110) (i32.const 0x62))     ;; "b"
+    (i32.store16 (i32.const 111) (i32.const 0x0a0d))  ;; "\\r\\n"
+    (i32.store (i32.const 4) (call $sethdr (i32.const 99) (i32.const 3) (i32.const 110) (i32.const 1)))
+    (i32.store (i32.const 8) (call $sethdr (i32.const 99) (i32.const 3) (i32.const 110) (i32.const 3)))
+    (drop (call $setbody (i32.const 0) (i32.const 12))) (i32.const 0))
+  ;; offload with the 64-byte request at input+0 copied to 512; result at 640
+  (func (export "offload") (param $p i32) (param $n i32) (result i32)
+    (memory.copy (i32.const 512) (local.get $p) (i32.const 64))
+    (i32.store (i32.const 704) (call $offload (i32.const 512) (i32.const 640)))
+    (drop (call $setbody (i32.const 640) (i32.const 68))) (i32.const 0))
+  (func (export "status7") (param $p i32) (param $n i32) (result i32) (i32.const 7))
+  (func (export "trap") (param $p i32) (param $n i32) (result i32) unreachable)
+  (func (export "spin") (param $p i32) (param $n i32) (result i32)
+    (loop $l (br $l)) (i32.const 0))
+  ;; spin for arg0 ms measured by the monotonic import; body = start, end
+  (func (export "busy") (param $p i32) (param $n i32) (result i32)
+    (local $t0 i64) (local $end i64)
+    (local.set $t0 (call $mono))
+    (local.set $end (i64.add (local.get $t0)
+      (i64.mul (i64.extend_i32_u (call $arg (local.get $p) (i32.const 0))) (i64.const 1000000))))
+    (loop $l (br_if $l (i64.lt_s (call $mono) (local.get $end))))
+    (i64.store (i32.const 0) (local.get $t0))
+    (i64.store (i32.const 8) (call $mono))
+    (drop (call $setbody (i32.const 0) (i32.const 16))) (i32.const 0))
+  (func (export "grow") (param $p i32) (param $n i32) (result i32)
+    (call $ret32 (memory.grow (call $arg (local.get $p) (i32.const 0)))))
+"""
+
+
+def hostapi_tenant(tmp_path, name="hostapi", **manifest):
+    """The host-API probe tenant: HOSTAPI_IMPORTS + HOSTAPI_HANDLERS."""
+    return wat_tenant(HOSTAPI_IMPORTS + HOSTAPI_HANDLERS, name=name, tmp=tmp_path, **manifest)
+
+
+def run_cli(*args, input_bytes=None, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """``edgehost ARGS...`` in a subprocess, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "edgehost", *map(str, args)],
+                          capture_output=True, input=input_bytes, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, needle: str, *,
+                          code: int | None = None) -> str:
+    """The failure is exactly one stderr line ``edgehost: error: ...`` containing
+    ``needle``, with a non-zero exit (``code`` if given); returns that line."""
+    err = proc.stderr.decode()
+    assert proc.returncode != 0 if code is None else proc.returncode == code, (proc.returncode,
+                                                                              err)
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("edgehost: error: ") and needle in lines[0], err
+    return lines[0]
+
+
+def ints(*vals):
+    """Little-endian i32s: the probe handlers' arguments."""
+    return struct.pack(f"<{len(vals)}i", *vals)
+
+
+def i32(body, at=0):
+    return struct.unpack_from("<i", body, at)[0]
+
+
+def kvm_skip_reason() -> str | None:
+    """None where KVM is usable, else why not (the one KVM gate's test)."""
+    from edgehost import isolation
+
+    ok, reason = isolation.kvm_status()
+    return None if ok else f"KVM UNAVAILABLE -- NOT TESTED: {reason}"
+
+
+def native_variants(family: str) -> list:
+    """Every native ISA variant of a kernel family as pytest params, skipped
+    where this CPU lacks it. The wasm32-only simd128 variant is left out: the
+    wasm tests (test_*_wasm.py, test_dispatch_wasm.py) run it."""
+    from edgehost.kernels._common import variants
+
+    return [pytest.param(name, marks=pytest.mark.skipif(not ok, reason="CPU lacks it"))
+            for name, ok in variants(family) if name != "simd128"]
+
+
 
 # The hostile WAT tenants' memory: 2 pages of 64 KiB, never grown unless said.
 WAT_MEM = 2 * 65536

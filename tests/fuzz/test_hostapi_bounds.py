@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgehost.errors import TenantTrap
-from tests.integration.test_hostapi import i32, ints, make
+from tests.support import hostapi_tenant as make
+from tests.support import i32, ints
 
 MEM = 2 * 65536  # the WAT tenants' memory: 2 pages, never grown here
 

@@ -9,7 +9,7 @@ import sys
 import crc32c as crc32c_peer
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 
 def edgehost(*args, input_bytes=None):

@@ -8,13 +8,12 @@ import crc32c as crc32c_peer
 import pytest
 import wasmtime
 
-from edgehost import isolation
 from edgehost.errors import ConfigError
 from edgehost.runtime.tenant import Tenant, load
 from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import manifest as manifest_mod
 from edgehost.wasm_config import validate
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_etag(built_examples):
@@ -54,8 +53,6 @@ def _resolve(doc, pointer: str):
 
 
 def _json_filter(built_examples, iso: str, **config) -> Tenant:
-    if iso == "kvm" and not isolation.kvm_usable():
-        pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
     d = built_examples / "json-filter-c"
     man = manifest_mod.load(d)
     man.isolation = iso

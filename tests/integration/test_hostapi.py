@@ -1,4 +1,5 @@
-"""Every edgehost.* import, through hand-written WAT tenants (inproc isolation)."""
+"""Every edgehost.* import, through the host-API probe tenant (tests/support.py,
+inproc isolation)."""
 
 from __future__ import annotations
 
@@ -11,161 +12,10 @@ import msgpack
 import pytest
 
 from edgehost.errors import TenantTrap
-from tests.conftest import wat_tenant
+from edgehost.wasm_config import abi
+from tests.support import hostapi_tenant, i32, ints
 
-IMPORTS = """
-  (import "edgehost" "abi_nop" (func $nop))
-  (import "edgehost" "log" (func $log (param i32 i32 i32)))
-  (import "edgehost" "time_monotonic_ns" (func $mono (result i64)))
-  (import "edgehost" "time_wall_ns" (func $wall (result i64)))
-  (import "edgehost" "random_fill" (func $rand (param i32 i32) (result i32)))
-  (import "edgehost" "crc32c" (func $crc (param i32 i32 i32) (result i32)))
-  (import "edgehost" "config_get" (func $cfg (param i32 i32 i32 i32) (result i32)))
-  (import "edgehost" "kv_get" (func $kvget (param i32 i32 i32 i32) (result i32)))
-  (import "edgehost" "kv_put" (func $kvput (param i32 i32 i32 i32) (result i32)))
-  (import "edgehost" "kv_delete" (func $kvdel (param i32 i32) (result i32)))
-  (import "edgehost" "request_method" (func $method (param i32 i32) (result i32)))
-  (import "edgehost" "request_path" (func $path (param i32 i32) (result i32)))
-  (import "edgehost" "request_query" (func $query (param i32 i32) (result i32)))
-  (import "edgehost" "request_header" (func $header (param i32 i32 i32 i32) (result i32)))
-  (import "edgehost" "request_headers" (func $headers (param i32 i32) (result i32)))
-  (import "edgehost" "request_body" (func $body (param i32 i32 i32) (result i32)))
-  (import "edgehost" "response_set_status" (func $status (param i32) (result i32)))
-  (import "edgehost" "response_set_header" (func $sethdr (param i32 i32 i32 i32) (result i32)))
-  (import "edgehost" "response_set_body" (func $setbody (param i32 i32) (result i32)))
-  (import "edgehost" "offload" (func $offload (param i32 i32) (result i32)))
-"""
-
-# The input (request body) is written at 4096 by the host (edgehost_alloc).
-# Handlers below read their arguments as little-endian i32s from the input and
-# answer with i32/i64 results packed at 0..64, returned as the body.
-HANDLERS = """
-  (func $ret32 (param $v i32) (result i32)
-    (i32.store (i32.const 0) (local.get $v))
-    (drop (call $setbody (i32.const 0) (i32.const 4))) (i32.const 0))
-  (func $arg (param $p i32) (param $i i32) (result i32)
-    (i32.load (i32.add (local.get $p) (i32.mul (local.get $i) (i32.const 4)))))
-
-  (func (export "nop") (param $p i32) (param $n i32) (result i32)
-    (call $nop) (i32.const 0))
-  ;; log(level, ptr, len) with arguments from the input
-  (func (export "log") (param $p i32) (param $n i32) (result i32)
-    (call $log (call $arg (local.get $p) (i32.const 0)) (call $arg (local.get $p) (i32.const 1))
-               (call $arg (local.get $p) (i32.const 2)))
-    (i32.const 0))
-  (func (export "times") (param $p i32) (param $n i32) (result i32)
-    (i64.store (i32.const 0) (call $mono))
-    (i64.store (i32.const 8) (call $mono))
-    (i64.store (i32.const 16) (call $wall))
-    (drop (call $setbody (i32.const 0) (i32.const 24))) (i32.const 0))
-  (func (export "random") (param $p i32) (param $n i32) (result i32)
-    (drop (call $rand (i32.const 0) (i32.const 32)))
-    (drop (call $setbody (i32.const 0) (i32.const 32))) (i32.const 0))
-  ;; crc32c of the whole input
-  (func (export "crc") (param $p i32) (param $n i32) (result i32)
-    (call $ret32 (call $crc (local.get $p) (local.get $n) (i32.const 0))))
-  ;; crc32c(ptr, len) with ptr/len from the input: the bounds-check probe
-  (func (export "crc_at") (param $p i32) (param $n i32) (result i32)
-    (call $ret32 (call $crc (call $arg (local.get $p) (i32.const 0))
-                            (call $arg (local.get $p) (i32.const 1)) (i32.const 0))))
-  ;; config_get(key = input, out = 64.., cap = first byte? no: cap 64); body = rc + value
-  (func (export "cfg") (param $p i32) (param $n i32) (result i32)
-    (local $rc i32)
-    (local.set $rc (call $cfg (local.get $p) (local.get $n) (i32.const 68) (i32.const 16)))
-    (i32.store (i32.const 64) (local.get $rc))
-    (drop (call $setbody (i32.const 64) (i32.const 20))) (i32.const 0))
-  ;; kv: input = op(i32) klen(i32) vlen(i32) key value ; body = rc + value (get)
-  (func (export "kv") (param $p i32) (param $n i32) (result i32)
-    (local $op i32) (local $kl i32) (local $vl i32) (local $k i32) (local $rc i32)
-    (local.set $op (call $arg (local.get $p) (i32.const 0)))
-    (local.set $kl (call $arg (local.get $p) (i32.const 1)))
-    (local.set $vl (call $arg (local.get $p) (i32.const 2)))
-    (local.set $k (i32.add (local.get $p) (i32.const 12)))
-    (if (i32.eq (local.get $op) (i32.const 0))
-      (then (local.set $rc (call $kvget (local.get $k) (local.get $kl) (i32.const 1028)
-                                        (local.get $vl)))))
-    (if (i32.eq (local.get $op) (i32.const 1))
-      (then (local.set $rc (call $kvput (local.get $k) (local.get $kl)
-                    (i32.add (local.get $k) (local.get $kl)) (local.get $vl)))))
-    (if (i32.eq (local.get $op) (i32.const 2))
-      (then (local.set $rc (call $kvdel (local.get $k) (local.get $kl)))))
-    (i32.store (i32.const 1024) (local.get $rc))
-    (drop (call $setbody (i32.const 1024)
-      (i32.add (i32.const 4) (select (local.get $rc) (i32.const 0)
-        (i32.and (i32.eqz (local.get $op)) (i32.and (i32.gt_s (local.get $rc) (i32.const 0))
-                                                    (i32.le_s (local.get $rc) (local.get $vl))))))))
-    (i32.const 0))
-  ;; request accessors: body = method \\n path \\n query \\n x-test header \\n headers-msgpack-len
-  (func (export "req") (param $p i32) (param $n i32) (result i32)
-    (local $at i32)
-    (local.set $at (i32.const 0))
-    (local.set $at (i32.add (local.get $at) (call $method (local.get $at) (i32.const 32))))
-    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
-    (local.set $at (i32.add (local.get $at) (call $path (local.get $at) (i32.const 64))))
-    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
-    (local.set $at (i32.add (local.get $at) (call $query (local.get $at) (i32.const 64))))
-    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
-    (i64.store (i32.const 3000) (i64.const 0x747365742d78)) ;; "x-test"
-    (local.set $at (i32.add (local.get $at)
-      (call $header (i32.const 3000) (i32.const 6) (local.get $at) (i32.const 64))))
-    (i32.store8 (local.get $at) (i32.const 10)) (local.set $at (i32.add (local.get $at) (i32.const 1)))
-    (i32.store (local.get $at) (call $headers (i32.const 2048) (i32.const 512)))
-    (i32.store (i32.add (local.get $at) (i32.const 4))
-      (call $header (i32.const 3000) (i32.const 5) (i32.const 2048) (i32.const 8)))
-    (drop (call $setbody (i32.const 0) (i32.add (local.get $at) (i32.const 8)))) (i32.const 0))
-  ;; request_body(out=0, cap=arg0, offset=arg1) via the *request* body; body = rc + bytes
-  (func (export "body_chunk") (param $p i32) (param $n i32) (result i32)
-    (local $rc i32)
-    (local.set $rc (call $body (i32.const 8) (call $arg (local.get $p) (i32.const 0))
-                               (call $arg (local.get $p) (i32.const 1))))
-    (i32.store (i32.const 0) (local.get $rc))
-    (drop (call $setbody (i32.const 0) (i32.add (i32.const 8)
-                                                (call $arg (local.get $p) (i32.const 0)))))
-    (i32.const 0))
-  ;; response setters: status from arg0, header "x-a: b", body = rc list
-  (func (export "resp") (param $p i32) (param $n i32) (result i32)
-    (i32.store (i32.const 0) (call $status (call $arg (local.get $p) (i32.const 0))))
-    (i32.store16 (i32.const 100) (i32.const 0x612d)) ;; "-a"
-    (i32.store8 (i32.const 99) (i32.const 0x78))      ;; "x"
-    (i32.store8 (i32.const 110) (i32.const 0x62))     ;; "b"
-    (i32.store16 (i32.const 111) (i32.const 0x0a0d))  ;; "\\r\\n"
-    (i32.store (i32.const 4) (call $sethdr (i32.const 99) (i32.const 3) (i32.const 110) (i32.const 1)))
-    (i32.store (i32.const 8) (call $sethdr (i32.const 99) (i32.const 3) (i32.const 110) (i32.const 3)))
-    (drop (call $setbody (i32.const 0) (i32.const 12))) (i32.const 0))
-  ;; offload with the 64-byte request at input+0 copied to 512; result at 640
-  (func (export "offload") (param $p i32) (param $n i32) (result i32)
-    (memory.copy (i32.const 512) (local.get $p) (i32.const 64))
-    (i32.store (i32.const 704) (call $offload (i32.const 512) (i32.const 640)))
-    (drop (call $setbody (i32.const 640) (i32.const 68))) (i32.const 0))
-  (func (export "status7") (param $p i32) (param $n i32) (result i32) (i32.const 7))
-  (func (export "trap") (param $p i32) (param $n i32) (result i32) unreachable)
-  (func (export "spin") (param $p i32) (param $n i32) (result i32)
-    (loop $l (br $l)) (i32.const 0))
-  ;; spin for arg0 ms measured by the monotonic import; body = start, end
-  (func (export "busy") (param $p i32) (param $n i32) (result i32)
-    (local $t0 i64) (local $end i64)
-    (local.set $t0 (call $mono))
-    (local.set $end (i64.add (local.get $t0)
-      (i64.mul (i64.extend_i32_u (call $arg (local.get $p) (i32.const 0))) (i64.const 1000000))))
-    (loop $l (br_if $l (i64.lt_s (call $mono) (local.get $end))))
-    (i64.store (i32.const 0) (local.get $t0))
-    (i64.store (i32.const 8) (call $mono))
-    (drop (call $setbody (i32.const 0) (i32.const 16))) (i32.const 0))
-  (func (export "grow") (param $p i32) (param $n i32) (result i32)
-    (call $ret32 (memory.grow (call $arg (local.get $p) (i32.const 0)))))
-"""
-
-
-def make(tmp_path, name="hostapi", **manifest):
-    return wat_tenant(IMPORTS + HANDLERS, name=name, tmp=tmp_path, **manifest)
-
-
-def ints(*vals):
-    return struct.pack(f"<{len(vals)}i", *vals)
-
-
-def i32(body, at=0):
-    return struct.unpack_from("<i", body, at)[0]
+make = hostapi_tenant
 
 
 @pytest.fixture
@@ -299,17 +149,17 @@ def test_response_setters(t):
 
 
 def offload_req(kernel, in_ptr=0, in_len=0, out=0, out_cap=0, arg0=0):
-    return struct.pack("<II4QIIIIII", kernel, 0, arg0, 0, 0, 0, in_ptr, in_len, 0, 0, out,
-                       out_cap)
+    return abi.OFFLOAD_REQUEST.pack(kernel=kernel, arg=(arg0,), out=out, out_cap=out_cap,
+                                    **{"in": in_ptr, "in_len": in_len})
 
 
 def test_offload_runs_allowed_kernels_and_denies_others(t):
     data = b"123456789"
     body = t.call("offload", offload_req(1, 4096 + 64, len(data)) + data).body
-    status, _detail, value, _out_len, _off = struct.unpack_from("<iIQQQ", body)
-    assert (status, value, i32(body, 64)) == (0, 0xE3069283, 0)
-    body = t.call("offload", offload_req(4, 4096 + 64, 2) + b"{}").body
-    assert i32(body, 64) == -4  # json_validate is not in this tenant's kernels
+    res = abi.OFFLOAD_RESULT.unpack(body)
+    assert (res["status"], res["value"], i32(body, 64)) == (0, 0xE3069283, 0)
+    body = t.call("offload", offload_req(abi.Kernel.JSON_VALIDATE, 4096 + 64, 2) + b"{}").body
+    assert i32(body, 64) == abi.Err.DENIED  # json-validate is not in this tenant's kernels
 
 
 def test_offload_bad_ranges_trap(t):

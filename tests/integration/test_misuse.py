@@ -8,7 +8,7 @@ import pytest
 from edgehost.errors import TenantTrap
 from edgehost.runtime.tenant import load
 from edgehost.toolchain import build
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,10 @@ import msgpack
 import numpy as np
 import pytest
 
-from edgehost import isolation
 from edgehost.runtime.tenant import Tenant
 from edgehost.toolchain import build
 from edgehost.wasm_config import manifest as manifest_mod
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 pytestmark = pytest.mark.toolchain
 
@@ -73,8 +72,6 @@ def _mp(t: Tenant, export: str, msg: dict | None = None, **kw):
 
 @pytest.mark.parametrize("iso", _isolations())
 def test_similarity_search_matches_numpy(rust_toolchain, tmp_path, iso):
-    if iso == "kvm" and not isolation.kvm_usable():
-        pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
     t = build_copy(EXAMPLES / "similarity-rust", tmp_path, iso=iso, config={"shard_rows": 7})
     rng = np.random.default_rng(7)
     vecs = rng.standard_normal((40, 16)).astype(np.float32)
@@ -142,8 +139,6 @@ def _py_rows(text: str) -> list[dict]:
 
 @pytest.mark.parametrize("iso", _isolations())
 def test_csv_ingest_matches_python_csv(rust_toolchain, tmp_path, iso):
-    if iso == "kvm" and not isolation.kvm_usable():
-        pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
     t = build_copy(EXAMPLES / "csv-ingest-rust", tmp_path, iso=iso, config={"numbers": False})
     rng = np.random.default_rng(3)
     pieces = ["plain", "with,comma", 'with "quotes"', "multi\nline", "ünïcödé", "tab\there", "x"]

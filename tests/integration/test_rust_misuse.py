@@ -12,7 +12,7 @@ import pytest
 from edgehost.errors import TenantTrap
 from edgehost.runtime.tenant import Tenant, load
 from edgehost.toolchain import build
-from tests.conftest import REPO
+from tests.support import REPO
 
 pytestmark = pytest.mark.toolchain
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from edgehost.errors import TenantError
 from edgehost.runtime.tenant import load
 from edgehost.toolchain import build
-from tests.conftest import REPO
+from tests.support import REPO
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),

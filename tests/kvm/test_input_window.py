@@ -14,8 +14,8 @@ import pytest
 from edgehost.errors import GuestFault
 from edgehost.isolation import guest as vmm
 from edgehost.native import ffi, lib
-from tests.conftest import wat_tenant
 from tests.kvm.conftest import request
+from tests.support import wat_tenant
 
 pytestmark = pytest.mark.kvm
 

@@ -17,8 +17,7 @@ from click.testing import CliRunner
 from edgehost.cli.main import cli
 from edgehost.errors import ConfigError
 from edgehost.runtime.tenant import load
-from tests.conftest import EXAMPLES
-from tests.support import fill_filesystem, record, small_filesystem
+from tests.support import EXAMPLES, fill_filesystem, record, small_filesystem
 
 
 def _cli(*args):

@@ -7,7 +7,8 @@ import resource
 import pytest
 
 from edgehost.errors import TenantTrap
-from tests.integration.test_hostapi import ints, make
+from tests.support import hostapi_tenant as make
+from tests.support import ints
 
 
 def rss_kib() -> int:

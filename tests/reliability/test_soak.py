@@ -31,8 +31,7 @@ from edgehost import isolation
 from edgehost.errors import EdgehostError, TenantError, TenantTrap
 from edgehost.runtime.tenant import Tenant
 from edgehost.wasm_config import manifest as manifest_mod
-from tests.conftest import ABI_PROLOGUE
-from tests.support import Resources, caller_module, record
+from tests.support import ABI_PROLOGUE, Resources, caller_module, record
 
 # The HTTP soak (test_soak_http.py) gets EDGEHOST_SOAK_SECONDS; this one, of
 # the Python API from threads, a quarter of it.

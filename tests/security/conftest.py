@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import wat_tenant
+from tests.support import wat_tenant
 
 BYSTANDER = """
   (import "edgehost" "crc32c" (func $crc (param i32 i32 i32) (result i32)))

@@ -20,8 +20,7 @@ from click.testing import CliRunner
 from edgehost.cli.main import cli
 from edgehost.errors import ConfigError, EdgehostError
 from edgehost.runtime.tenant import load
-from tests.conftest import ABI_PROLOGUE
-from tests.support import import_decls, record
+from tests.support import ABI_PROLOGUE, import_decls, record
 
 HANDLER = '(func (export "h") (param i32 i32) (result i32) (i32.const 0))'
 GOOD = bytes(wasmtime.wat2wasm(f"(module {HANDLER} {ABI_PROLOGUE})"))

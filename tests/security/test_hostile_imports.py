@@ -16,8 +16,7 @@ import pytest
 
 from edgehost.errors import TenantTrap
 from edgehost.wasm_config import abi
-from tests.conftest import wat_tenant
-from tests.support import WAT_MEM, caller_module, record
+from tests.support import WAT_MEM, caller_module, record, wat_tenant
 
 ERR = abi.ERRORS
 

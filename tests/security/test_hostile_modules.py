@@ -16,8 +16,7 @@ import pytest
 import wasmtime
 
 from edgehost.errors import ConfigError, EdgehostError, TenantTrap
-from tests.conftest import wat_tenant
-from tests.support import Resources, caller_module, import_decls, record, run_threads
+from tests.support import Resources, caller_module, import_decls, record, run_threads, wat_tenant
 
 TRAPS = """
   (type $v (func (param i32) (result i32)))
@@ -110,7 +109,7 @@ def test_cli_prints_one_line_for_a_trap(tmp_path):
 
 
 def wat_module(body: str) -> bytes:
-    from tests.conftest import ABI_PROLOGUE
+    from tests.support import ABI_PROLOGUE
 
     return bytes(wasmtime.wat2wasm(f"(module {body} {ABI_PROLOGUE})"))
 

@@ -15,8 +15,7 @@ import struct
 import pytest
 
 from edgehost.errors import TenantTrap
-from tests.conftest import wat_tenant
-from tests.support import caller_module
+from tests.support import caller_module, wat_tenant
 
 SECRET = 0x5EC2E75EC2E75EC2
 SECRET_BYTES = struct.pack("<Q", SECRET)

@@ -8,7 +8,7 @@ import pytest
 
 from edgehost.errors import TenantTrap
 from edgehost.runtime import engine
-from tests.conftest import wat_tenant
+from tests.support import wat_tenant
 
 SPIN = '(func (export "spin") (param i32 i32) (result i32) (loop $l (br $l)) (i32.const 0))'
 OK = '(func (export "ok") (param i32 i32) (result i32) (i32.const 0))'

@@ -9,7 +9,7 @@ import pytest
 
 from edgehost.kernels import json as jk
 from edgehost.kernels._common import use_variant
-from tests.conftest import native_variants
+from tests.support import native_variants
 
 VARIANTS = native_variants("json")
 

@@ -10,7 +10,7 @@ import pytest
 
 from edgehost.kernels import json as jk
 from edgehost.kernels._common import use_variant
-from tests.conftest import native_variants
+from tests.support import native_variants
 
 VARIANTS = native_variants("json")
 EDGES = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
