@@ -14,6 +14,14 @@ class TenantNotFound(EdgehostError):
         super().__init__(f"tenant {tenant!r}: {reason}")
 
 
+class TenantClosed(EdgehostError):
+    """A tenant version (or one of its instances) was used after close()."""
+
+    def __init__(self, tenant: str, reason: str = "this version is closed"):
+        self.tenant, self.reason = tenant, reason
+        super().__init__(f"tenant {tenant!r}: {reason}")
+
+
 class ExportNotFound(EdgehostError):
     def __init__(self, tenant: str, export: str, available: list[str] | None = None):
         self.tenant, self.export = tenant, export

@@ -9,12 +9,17 @@ Engine is created.
 
 One Engine per process (per fuel setting): the pooling allocator reserves
 address space up front, so engines are shared, never created per tenant.
+Each Engine owns its epoch ticker thread (1 ms): it only wakes the deadline
+checks, which compare the monotonic clock with each call's wall deadline
+(native_modules/wasmhost/instance.c). ``close()`` stops the ticker; the
+shared engines are closed at exit.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import os
 import threading
 
 import wasmtime
@@ -23,7 +28,7 @@ import wasmtime._ffi as _wt_ffi
 from edgehost.errors import EdgehostError
 from edgehost.native import ffi, lib
 
-TICK_US = 1000  # epoch period: deadlines are counted in milliseconds
+TICK_US = 1000  # epoch period: how often running calls check their wall deadline
 POOL_INSTANCES = 128
 POOL_MAX_MEMORY = 4 << 30
 
@@ -52,9 +57,17 @@ def native_ptr(obj) -> object:
 
 
 class Engine:
-    """A wasmtime engine with epoch interruption, optional fuel and pooling."""
+    """A wasmtime engine with epoch interruption, optional fuel and pooling.
 
-    def __init__(self, *, fuel: bool = False, pooling: bool = True):
+    ``tick_us`` is the ticker's period; 0 starts no ticker, and then only
+    :meth:`tick` wakes the deadline checks (tests use that to play a starved
+    ticker). The ticker asks for the lowest real-time priority (SCHED_FIFO 1)
+    where the process may, so a saturated host delays the checks by no more
+    than the calls' own scheduling; ``realtime_ticker=False`` (or
+    ``EDGEHOST_RT_TICKER=0``) keeps it an ordinary thread."""
+
+    def __init__(self, *, fuel: bool = False, pooling: bool = True, tick_us: int = TICK_US,
+                 realtime_ticker: bool | None = None):
         bind_wasmtime()
         cfg = wasmtime.Config()
         cfg.cranelift_opt_level = "speed"
@@ -64,18 +77,41 @@ class Engine:
         self.pooling = pooling
         self.wasmtime = wasmtime.Engine(cfg)
         self.ptr = native_ptr(self.wasmtime)
-        self._ticker = lib.eh_ticker_start(self.ptr, TICK_US)
+        self._open = True
+        if realtime_ticker is None:
+            realtime_ticker = os.environ.get("EDGEHOST_RT_TICKER", "1") != "0"
+        self._ticker = (lib.eh_ticker_start(self.ptr, tick_us, int(realtime_ticker))
+                        if tick_us else None)
         if self._ticker == ffi.NULL:
             raise EdgehostError("cannot start the epoch ticker thread")
 
+    def tick(self) -> None:
+        """One epoch tick by hand: running calls check their deadlines."""
+        self.wasmtime.increment_epoch()
+
     def compile(self, wasm: bytes) -> wasmtime.Module:
         """Compile (and validate the encoding of) a module."""
+        if not self._open:
+            raise EdgehostError("engine already closed")
         return wasmtime.Module(self.wasmtime, wasm)
 
+    @property
+    def closed(self) -> bool:
+        return not self._open
+
     def close(self) -> None:
+        """Stop the ticker thread (idempotent); calls on this engine then have
+        no deadline checks, so close an engine only when its tenants are gone."""
+        self._open = False
         if self._ticker is not None:
             lib.eh_ticker_stop(self._ticker)
             self._ticker = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 _engines: dict[tuple[bool, bool], Engine] = {}

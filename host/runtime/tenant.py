@@ -1,4 +1,4 @@
-"""A loaded tenant: its validated module, native state and instance pool.
+"""A loaded tenant version: its validated module, native state and instance pool.
 
 Concurrency model: an instance (one wasmtime store) is used by one thread at
 a time. Each tenant keeps a pool of idle instances; a call takes one (or
@@ -6,21 +6,46 @@ instantiates a new one from the pre-linked module), runs with the GIL
 released, and returns it. So two calls -- of one tenant or of two -- run on
 two cores at once. An instance that trapped is dropped, never reused; with
 ``instance = "fresh"`` every call gets a new instance.
+
+Ownership (one Python owner per native handle, freed deterministically):
+
+- :class:`Tenant` owns one *version* of a tenant: the compiled module, the
+  native ``eh_tenant`` and, with KVM isolation, its own KVM guest (never
+  shared with another tenant, whatever the names), all held by a
+  :class:`_Native` record, plus the pool of idle :class:`Instance` objects.
+- Every :class:`Instance` owns one native ``eh_instance`` and holds a
+  reference on the :class:`_Native` record (never on the Tenant: no cycle).
+- :meth:`Tenant.close` retires the version: new calls raise
+  :class:`~edgehost.errors.TenantClosed`, idle instances are freed at once,
+  calls in flight finish on the old version and free their instance when
+  they return; when the last instance is gone, the native tenant and the
+  guest are freed. Hot reload replaces a version this way.
+- Every owner has ``close()``, is a context manager, raises a clear error
+  when used after close, and is freed by a finalizer if it is only dropped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http
 import logging
 import os
 import pathlib
 import stat
 import threading
+import weakref
 
 import msgpack
 
 from edgehost import isolation, state
-from edgehost.errors import ConfigError, ExportNotFound, StoreUnavailable, TenantError, TenantTrap
+from edgehost.errors import (
+    ConfigError,
+    ExportNotFound,
+    StoreUnavailable,
+    TenantClosed,
+    TenantError,
+    TenantTrap,
+)
 from edgehost.native import ffi, kernels_lib, lib
 from edgehost.runtime import engine as engine_mod
 from edgehost.wasm_config import abi, validate
@@ -28,10 +53,20 @@ from edgehost.wasm_config import manifest as manifest_mod
 
 log = logging.getLogger("edgehost.tenant")
 
-TRAP_KINDS = {0: "ok", 1: "trap", 2: "deadline", 3: "fuel", 4: "memory", 5: "error",
-              6: "store"}
 LOG_LEVEL_NAMES = {v: k for k, v in abi.LOG_LEVELS.items()}
+_PY_LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}
 POOL_MAX_IDLE = 8
+_WASM_PAGE = 65536
+
+
+def _trap_kinds() -> dict[int, str]:
+    """enum eh_trap_kind (wasmhost/hostapi.h, read through cffi) -> TenantTrap.kind."""
+    return {lib.EH_TRAP_NONE: "ok", lib.EH_TRAP_TRAP: "trap", lib.EH_TRAP_DEADLINE: "deadline",
+            lib.EH_TRAP_FUEL: "fuel", lib.EH_TRAP_MEMORY: "memory", lib.EH_TRAP_ERROR: "error",
+            lib.EH_TRAP_STORE: "store"}
+
+
+TRAP_KINDS = _trap_kinds()
 
 
 @dataclasses.dataclass
@@ -43,17 +78,88 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes
 
+    def head(self) -> str:
+        """The status line and headers as HTTP/1.1 text, ending in the blank line."""
+        try:
+            reason = http.HTTPStatus(self.http_status).phrase
+        except ValueError:
+            reason = ""
+        lines = [f"HTTP/1.1 {self.http_status} {reason}".rstrip()]
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        return "\r\n".join(lines) + "\r\n\r\n"
+
+
+class _Native:
+    """The native half of one tenant version: the ``eh_tenant`` and its guest.
+
+    Reference counted: the Tenant holds one reference until it is closed and
+    every Instance holds one while it lives; the last release frees the
+    native tenant, then the guest (instances tell the guest to forget their
+    memory when they are freed, so it must outlive them)."""
+
+    def __init__(self, ptr, name: str, handlers: list[str], limits: dict[str, int]):
+        self._ptr = ptr
+        self.name, self.handlers, self.limits = name, handlers, limits
+        self.guest = None
+        self._refs = 1
+        self._lock = threading.Lock()
+
+    @property
+    def ptr(self):
+        ptr = self._ptr
+        if ptr is None:
+            raise TenantClosed(self.name)
+        return ptr
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._refs == 0:
+                raise TenantClosed(self.name)
+            self._refs += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._refs -= 1
+            if self._refs:
+                return
+            ptr, self._ptr = self._ptr, None
+            guest, self.guest = self.guest, None
+        lib.eh_tenant_free(ptr)
+        if guest is not None:
+            guest.close()
+
+
+def _trap_reason(raw: str) -> str:
+    """The cause in wasmtime's error text, without the wasm backtrace:
+    'error while executing at wasm backtrace: ... Caused by: <cause>'."""
+    _, caused, cause = raw.partition("Caused by:")
+    text = cause if caused else raw.split("wasm backtrace:", 1)[0]
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0].removeprefix("wasm trap: ") if lines else ""
+
+
+def _free_instance(ptr, native: _Native) -> None:
+    lib.eh_instance_free(ptr)
+    native.release()
+
 
 class Instance:
-    """One instance (one wasmtime store); owned by a single thread while in use."""
+    """One instance (one wasmtime store) of a tenant version; used by a single
+    thread at a time. ``close()`` frees it (also a context manager); using it
+    afterwards raises :class:`~edgehost.errors.TenantClosed`."""
 
-    def __init__(self, tenant: Tenant):
+    def __init__(self, native: _Native):
+        native.acquire()
         err = ffi.new("char[512]")
-        ptr = lib.eh_instance_new(tenant.native, err, 512)
+        ptr = lib.eh_instance_new(native.ptr, err, 512)
         if ptr == ffi.NULL:
-            raise TenantTrap(tenant.name, "instantiate", ffi.string(err).decode(errors="replace"))
-        self.ptr = ffi.gc(ptr, lib.eh_instance_free)
-        self.tenant = tenant
+            native.release()
+            raise TenantTrap(native.name, "instantiate",
+                             ffi.string(err).decode(errors="replace"))
+        self._ptr = ptr
+        self._native = native
+        self._finalizer = weakref.finalize(self, _free_instance, ptr, native)
+        self._finalizer.atexit = False  # the process is going: nothing to free
         self._exports: dict[str, int] = {}
         self._status = ffi.new("int32_t *")
         self._kind = ffi.new("int *")
@@ -61,13 +167,41 @@ class Instance:
         self._blen = ffi.new("uint32_t *")
         self._hdrs = ffi.new("const char **")
         self._hlen = ffi.new("uint32_t *")
+        self._size = ffi.new("uint64_t *")
 
+    # -- lifetime -------------------------------------------------------------------
+    @property
+    def ptr(self):
+        """The native ``eh_instance *`` (raises TenantClosed once closed)."""
+        ptr = self._ptr
+        if ptr is None:
+            raise TenantClosed(self._native.name, "instance already closed")
+        return ptr
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def close(self) -> None:
+        """Free the native instance now (idempotent)."""
+        self._ptr = None
+        self._finalizer()
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- calls ----------------------------------------------------------------------
     def export_index(self, name: str) -> int:
         idx = self._exports.get(name)
         if idx is None:
             idx = lib.eh_instance_export(self.ptr, name.encode())
+            if idx == -2:
+                raise MemoryError(f"cannot record export {name!r}")
             if idx < 0:
-                raise ExportNotFound(self.tenant.name, name, self.tenant.handlers)
+                raise ExportNotFound(self._native.name, name, self._native.handlers)
             self._exports[name] = idx
         return idx
 
@@ -80,9 +214,11 @@ class Instance:
         idx = self.export_index(export)
         vals = ffi.new("uint64_t[8]")
         call = lib.eh_instance_call
-        ptr = self.ptr
 
         def fast(*args: int) -> int:
+            ptr = self._ptr
+            if ptr is None:
+                raise TenantClosed(self._native.name, "instance already closed")
             for i, a in enumerate(args):
                 vals[i] = a
             if call(ptr, idx, vals, max(len(args), 1)) < 0:
@@ -92,17 +228,35 @@ class Instance:
         return fast
 
     def error(self, export: str) -> TenantTrap:
-        msg = ffi.string(lib.eh_instance_error(self.ptr, self._kind)).decode(errors="replace")
-        if TRAP_KINDS.get(self._kind[0]) == "store":
-            return StoreUnavailable(self.tenant.name, export, msg)
-        return TenantTrap(self.tenant.name, export, msg, kind=TRAP_KINDS.get(self._kind[0], "trap"))
+        """The TenantTrap for the call that just failed: which limit was hit
+        (``deadline_ms=50 exceeded``), else the trap's message without the
+        wasm backtrace."""
+        raw = ffi.string(lib.eh_instance_error(self.ptr, self._kind)).decode(errors="replace")
+        kind = TRAP_KINDS.get(self._kind[0], "trap")
+        if kind == "store":
+            return StoreUnavailable(self._native.name, export, raw)
+        lim = self._native.limits
+        text = _trap_reason(raw) or kind
+        if kind == "deadline":
+            late = lib.eh_instance_deadline_overshoot_ns(self.ptr) / 1e6
+            text = f"deadline_ms={lim['deadline_ms']} exceeded (stopped {late:.1f} ms after it)"
+        elif kind == "fuel":
+            text = f"fuel={lim['fuel']} exhausted"
+        elif kind == "memory":
+            text = f"memory_mb={lim['memory_mb']} exceeded ({text})"
+        elif kind == "trap":
+            lib.eh_instance_memory(self.ptr, self._size)
+            if self._size[0] + _WASM_PAGE > lim["memory_mb"] << 20:
+                text += f" (memory_mb={lim['memory_mb']} reached: memory cannot grow)"
+        return TenantTrap(self._native.name, export, text, kind=kind)
 
     def call_raw(self, export: str, *args: int) -> list[int]:
         """Call any export with integer arguments; returns the raw result slots."""
         vals = ffi.new("uint64_t[]", max(len(args), 1))
         for i, a in enumerate(args):
             vals[i] = a & 0xFFFFFFFFFFFFFFFF
-        if lib.eh_instance_call(self.ptr, self.export_index(export), vals, max(len(args), 1)) < 0:
+        if lib.eh_instance_call(self.ptr, self.export_index(export), vals,
+                                max(len(args), 1)) < 0:
             raise self.error(export)
         return list(vals)
 
@@ -110,12 +264,13 @@ class Instance:
                body: bytes) -> Response:
         """Run handler ``export`` on one request (headers: a msgpack map)."""
         idx = self.export_index(export)
-        if lib.eh_instance_handle_parts(self.ptr, idx, method, len(method), path, len(path),
+        ptr = self._ptr
+        if lib.eh_instance_handle_parts(ptr, idx, method, len(method), path, len(path),
                                         query, len(query), headers, len(headers), body,
                                         len(body), self._status) < 0:
             raise self.error(export)
         blen, hlen = self._blen, self._hlen
-        body = lib.eh_instance_response(self.ptr, self._http, blen, self._hdrs, hlen)
+        body = lib.eh_instance_response(ptr, self._http, blen, self._hdrs, hlen)
         data = ffi.buffer(body, blen[0])[:] if body != ffi.NULL else b""
         headers = []
         if hlen[0]:
@@ -129,17 +284,25 @@ _EMPTY_MAP = msgpack.packb({})
 
 
 class Tenant:
-    """A tenant loaded from its manifest and validated module. Its kv state
-    lives in ``store`` (default: :func:`edgehost.state.default_store`), under
-    its name, so a reloaded version finds it."""
+    """One loaded version of a tenant (see the module docstring for ownership)."""
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
-                 store: state.Store | None = None):
+                 engine: engine_mod.Engine | None = None, store: state.Store | None = None):
+        """Load version ``wasm`` (default: the manifest's built module) of the
+        tenant ``man`` describes, on ``engine`` (default: the process's shared
+        engine for its fuel setting). Its kv state lives in ``store`` (default:
+        :func:`edgehost.state.default_store`) under its name, so a reloaded
+        version finds it."""
+        self._store = store
         self.manifest = man
         self.name = man.name
         data = wasm if wasm is not None else _read_wasm(man)
         fuel = man.limits["fuel"] > 0
-        self.engine = engine_mod.shared(fuel=fuel)
+        self.engine = engine or engine_mod.shared(fuel=fuel)
+        if self.engine.fuel != fuel:
+            raise ConfigError(f"limits.fuel={man.limits['fuel']} needs an engine "
+                              f"{'with' if fuel else 'without'} fuel metering",
+                              path=str(man.path), field="limits.fuel")
         try:
             self.module = self.engine.compile(data)
         except Exception as exc:  # wasmtime.WasmtimeError: malformed or invalid binary
@@ -147,6 +310,7 @@ class Tenant:
             raise ConfigError(f"not a valid WebAssembly module: {first}",
                               path=str(man.wasm)) from None
         self.handlers = validate.check_module(self.module, where=str(man.wasm))
+        self._configure = abi.CONFIGURE_EXPORT in {e.name for e in self.module.exports}
         for route, export in man.routes.items():
             if export not in self.handlers:
                 raise ConfigError(f"route {route} names {export!r}, which is not a handler "
@@ -154,10 +318,29 @@ class Tenant:
                                   path=str(man.path), field=f"routes.{route}")
         self.isolation = isolation.resolve(man.isolation)
         kernels_lib()
+        self._native = self._new_native(man)
+        self._finalizer = weakref.finalize(self, self._native.release)
+        self._finalizer.atexit = False
+        self._log_buf = ffi.new("eh_log_entry[64]")
+        self._dropped = ffi.new("uint64_t *")
+        self.log_dropped = 0
+        self.log_lines = 0
+        self._pool: list[Instance] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        # Instantiate once now: start-up failures and a refused configuration
+        # surface at load time, not on the first request.
+        try:
+            self._release(self._new_instance())
+        except BaseException:
+            self.close()
+            raise
+
+    def _new_native(self, man: manifest_mod.Manifest) -> _Native:
         limits = ffi.new("eh_limits *")
         lim = man.limits
         limits.max_memory_bytes = lim["memory_mb"] << 20
-        limits.deadline_ticks = max(1, lim["deadline_ms"] * 1000 // engine_mod.TICK_US)
+        limits.deadline_ns = lim["deadline_ms"] * 1_000_000
         limits.fuel = lim["fuel"]
         limits.kv_max_bytes = lim["kv_max_bytes"]
         limits.kv_max_key = lim["kv_max_key"]
@@ -169,40 +352,31 @@ class Tenant:
                                 self.name.encode(), limits, err, 512)
         if ptr == ffi.NULL:
             raise ConfigError(ffi.string(err).decode(errors="replace"), path=str(man.wasm))
-        self.native = ffi.gc(ptr, lib.eh_tenant_free)
-        self._attach_kv(store or state.default_store())
-        self._set_config(man.config)
-        mask = 1 << abi.KERNELS["nop"] | 1 << abi.KERNELS["crc32c"]
-        for k in man.kernels:
-            mask |= 1 << abi.KERNELS[k]
-        lib.eh_tenant_set_kernels(self.native, mask)
-        self._guest = None
-        if self.isolation == "kvm":
-            self._attach_guest()
-        self._log_buf = ffi.new("eh_log_entry[64]")
-        self.log_dropped = 0
-        self.log_lines = 0
-        self._pool: list[Instance] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        # Instantiate once now: start-up failures and a refused configuration
-        # surface at load time, not on the first request.
-        self._release(self._new_instance())
+        native = _Native(ptr, self.name, self.handlers, dict(lim))
+        try:
+            self._attach_kv(ptr, self._store or state.default_store())
+            self._set_config(ptr, man.config)
+            mask = 1 << abi.Kernel.NOP | 1 << abi.Kernel.CRC32C
+            for k in man.kernels:
+                mask |= 1 << abi.KERNELS[k]
+            lib.eh_tenant_set_kernels(ptr, mask)
+            if self.isolation == "kvm":
+                self._attach_guest(native)
+        except BaseException:
+            native.release()
+            raise
+        return native
 
-    # -- configuration -------------------------------------------------------------
-    def _set_config(self, config: dict) -> None:
+    def _set_config(self, ptr, config: dict) -> None:
         items = sorted((k.encode(), msgpack.packb(v)) for k, v in config.items())
-        n = len(items)
-        self._config_keep = items
         keys = ffi.new("char *[]", [ffi.from_buffer(k) for k, _ in items] or [ffi.NULL])
         vals = ffi.new("uint8_t *[]", [ffi.from_buffer(v) for _, v in items] or [ffi.NULL])
         klen = ffi.new("uint32_t[]", [len(k) for k, _ in items] or [0])
         vlen = ffi.new("uint32_t[]", [len(v) for _, v in items] or [0])
-        self._config_cdata = (keys, vals)
-        if lib.eh_tenant_set_config(self.native, n, keys, klen, vals, vlen) != 0:
+        if lib.eh_tenant_set_config(ptr, len(items), keys, klen, vals, vlen) != 0:
             raise ConfigError("out of memory storing config", path=str(self.manifest.path))
 
-    def _attach_kv(self, store: state.Store) -> None:
+    def _attach_kv(self, ptr, store: state.Store) -> None:
         max_key = self.manifest.limits["kv_max_key"]
         if max_key > store.max_key:
             raise ConfigError(f"{max_key} is more than the kv store {store.description} holds "
@@ -210,47 +384,91 @@ class Tenant:
                               field="limits.kv_max_key")
         with store.namespace(self.name, max_bytes=self.manifest.limits["kv_max_bytes"],
                              durable=self.manifest.durable) as ns:
-            lib.eh_tenant_set_kv(self.native, ns.ptr)  # the tenant keeps its own reference
+            lib.eh_tenant_set_kv(ptr, ns.ptr)  # the tenant keeps its own reference
         self.store = store
 
-    def _attach_guest(self) -> None:
-        from edgehost.isolation import guest as guests
+    def _attach_guest(self, native: _Native) -> None:
+        """Give this version its own KVM guest (owned by ``native``, freed with it)."""
+        from edgehost.isolation.guest import Guest
 
-        self._guest = guests.tenant_guest(self.name,
-                                          deadline_ms=self.manifest.limits["deadline_ms"])
-        fn, forget, ctx = self._guest.offload_sink()
-        lib.eh_tenant_set_offload(self.native, fn, forget, ctx)
+        native.guest = Guest(time_limit_ms=self.manifest.limits["deadline_ms"])
+        fn, forget, ctx = native.guest.offload_sink()
+        lib.eh_tenant_set_offload(native.ptr, fn, forget, ctx)
+
+    # -- lifetime -----------------------------------------------------------------
+    @property
+    def native(self):
+        """The native ``eh_tenant *`` (raises TenantClosed once the version is freed)."""
+        return self._native.ptr
+
+    @property
+    def guest(self):
+        """This version's KVM guest (None with inproc isolation)."""
+        return self._native.guest
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Retire this version (idempotent): refuse new calls, free idle instances
+        now and, once calls in flight have returned, the native tenant and guest."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            idle, self._pool = self._pool, []
+        for inst in idle:
+            inst.close()
+        self.drain_logs()  # the version still holds its native tenant here
+        self._finalizer()
+        self.module.close()
+        self._log_buf = None  # a retired version keeps no buffers
+
+    def __enter__(self) -> Tenant:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- instances -----------------------------------------------------------------
     def _new_instance(self) -> Instance:
-        inst = Instance(self)
-        if "edgehost_configure" in {e.name for e in self.module.exports}:
-            rc = inst.call_raw("edgehost_configure")[0] & 0xFFFFFFFF
+        inst = Instance(self._native)
+        if self._configure:
+            try:
+                rc = inst.call_raw(abi.CONFIGURE_EXPORT)[0] & 0xFFFFFFFF
+            except BaseException:
+                inst.close()
+                raise
             if rc:
-                raise ConfigError(f"tenant refused its configuration (edgehost_configure "
+                inst.close()
+                raise ConfigError(f"tenant refused its configuration ({abi.CONFIGURE_EXPORT} "
                                   f"returned {rc})", path=str(self.manifest.path))
         return inst
 
     def _acquire(self) -> Instance:
-        if self.manifest.instance == "reuse":
-            with self._lock:
-                if self._pool:
-                    return self._pool.pop()
+        with self._lock:
+            if self._closed:
+                raise TenantClosed(self.name)
+            if self._pool and self.manifest.instance == "reuse":
+                return self._pool.pop()
         return self._new_instance()
 
     def _release(self, inst: Instance) -> None:
-        if self.manifest.instance != "reuse":
-            return
-        with self._lock:
-            if len(self._pool) < POOL_MAX_IDLE and not self._closed:
-                self._pool.append(inst)
+        if self.manifest.instance == "reuse":
+            with self._lock:
+                if len(self._pool) < POOL_MAX_IDLE and not self._closed:
+                    self._pool.append(inst)
+                    return
+        inst.close()
 
     # -- calls ---------------------------------------------------------------------
     def call(self, export: str, body: bytes = b"", *, method: str = "POST", path: str = "/",
              query: str = "", headers: dict[str, str] | None = None,
              check: bool = True) -> Response:
         """Run handler ``export`` on ``body``; raise TenantError for a non-zero status
-        when ``check``, TenantTrap for a trap or a limit (the instance is discarded)."""
+        when ``check``, TenantTrap for a trap or a limit (the instance is discarded),
+        TenantClosed once the version is closed."""
         if export in abi.RESERVED_EXPORTS or export not in self.handlers:
             raise ExportNotFound(self.name, export, self.handlers)
         hdrs = msgpack.packb({k.lower(): v for k, v in headers.items()}) if headers \
@@ -260,53 +478,59 @@ class Tenant:
         try:
             resp = inst.handle(export, method.encode(), path.encode(), query.encode(), hdrs, body)
         except TenantTrap as trap:
+            inst.close()
             fatal = [msg for level, msg in self.drain_logs() if level == "fatal"]
             if not fatal:
                 raise
             raise TenantTrap(trap.tenant, trap.export, trap.message, kind=trap.kind,
                              fatal=fatal[-1]) from None
-        self._release(inst)
-        if lib.eh_tenant_log_pending(self.native):
+        except BaseException:
+            inst.close()
+            raise
+        # Drain while the instance still holds the native tenant (a close()
+        # during the call frees it when the instance is released).
+        if lib.eh_tenant_log_pending(self._native.ptr):
             self.drain_logs()
+        self._release(inst)
         if check and resp.status != 0:
             raise TenantError(self.name, export, resp.status, resp.body[:200].decode(
                 "utf-8", errors="replace"))
         return resp
 
     def instance(self) -> Instance:
-        """A fresh instance for direct use (benchmarks, tests); caller owns it."""
+        """A fresh, configured instance for direct use (benchmarks, tests); the
+        caller owns it and must close it (it keeps this version's native state
+        alive until then)."""
+        if self._closed:
+            raise TenantClosed(self.name)
         return self._new_instance()
 
     # -- observability -------------------------------------------------------------
     def drain_logs(self) -> list[tuple[str, str]]:
-        """Move the tenant's log lines into Python logging; return them."""
+        """Move the tenant's log lines into Python logging
+        (``edgehost.tenant.<name>``); return them as (level, message)."""
         buf = self._log_buf
-        dropped = ffi.new("uint64_t *")
         out = []
+        ptr = self._native.ptr
+        logger = logging.getLogger(f"edgehost.tenant.{self.name}")
         while True:
-            n = lib.eh_tenant_log_drain(self.native, buf, 64, dropped)
+            n = lib.eh_tenant_log_drain(ptr, buf, 64, self._dropped)
             for i in range(n):
                 e = buf[i]
                 level = LOG_LEVEL_NAMES.get(e.level, "info")
                 msg = bytes(ffi.buffer(e.msg, e.len)).decode("utf-8", errors="replace")
                 out.append((level, msg))
                 self.log_lines += 1
-                logging.getLogger(f"edgehost.tenant.{self.name}").log(
-                    {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}[level], msg)
+                logger.log(_PY_LEVELS[level], msg)
             if n < 64:
                 break
-        self.log_dropped = dropped[0]
+        self.log_dropped = self._dropped[0]
         return out
 
     def kv_stats(self) -> tuple[int, int]:
         c, b = ffi.new("uint64_t *"), ffi.new("uint64_t *")
-        lib.eh_tenant_kv_stats(self.native, c, b)
+        lib.eh_tenant_kv_stats(self._native.ptr, c, b)
         return c[0], b[0]
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._pool.clear()
 
 
 MAX_MODULE_BYTES = 256 << 20

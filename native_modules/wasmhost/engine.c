@@ -1,5 +1,8 @@
-/* Engine-wide settings wasmtime-py does not expose, and the epoch ticker. */
+/* Engine-wide settings wasmtime-py does not expose, and the epoch ticker: a
+ * thread that increments the engine's epoch every period, which makes every
+ * running call look at its wall deadline (instance.c: deadline_check). */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,6 +31,7 @@ void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
 struct eh_ticker {
     wasm_engine_t *engine;
     uint32_t period_us;
+    int realtime;
     volatile int stop;
     pthread_t thread;
 };
@@ -35,6 +39,14 @@ struct eh_ticker {
 static void *tick(void *arg)
 {
     eh_ticker *t = arg;
+    if (t->realtime) {
+        /* Best effort (needs CAP_SYS_NICE or an RLIMIT_RTPRIO): the lowest
+         * real-time priority, so a busy host cannot starve the deadline
+         * checks. The loop sleeps a period per tick; RT throttling bounds it
+         * anyway. Without the privilege the ticker stays SCHED_OTHER. */
+        struct sched_param sp = {.sched_priority = 1};
+        pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+    }
     struct timespec ts = {.tv_sec = t->period_us / 1000000, .tv_nsec = (t->period_us % 1000000) * 1000L};
     while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
         nanosleep(&ts, NULL);
@@ -43,13 +55,14 @@ static void *tick(void *arg)
     return NULL;
 }
 
-eh_ticker *eh_ticker_start(void *engine, uint32_t period_us)
+eh_ticker *eh_ticker_start(void *engine, uint32_t period_us, int realtime)
 {
     eh_ticker *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->engine = engine;
     t->period_us = period_us ? period_us : 1000;
+    t->realtime = realtime;
     if (pthread_create(&t->thread, NULL, tick, t) != 0) {
         free(t);
         return NULL;

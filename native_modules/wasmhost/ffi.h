@@ -8,7 +8,7 @@ typedef struct eh_ticker eh_ticker;
 
 void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
                     uint64_t pool_max_memory);
-eh_ticker *eh_ticker_start(void *engine, uint32_t period_us);
+eh_ticker *eh_ticker_start(void *engine, uint32_t period_us, int realtime);
 void eh_ticker_stop(eh_ticker *t);
 
 eh_tenant *eh_tenant_new(void *engine, void *module, const char *name, const eh_limits *limits,
@@ -39,6 +39,9 @@ uint8_t *eh_instance_memory(eh_instance *inst, uint64_t *size);
 const uint8_t *eh_instance_response(eh_instance *inst, int32_t *http_status, uint32_t *body_len,
                                     const char **headers, uint32_t *headers_len);
 const char *eh_instance_error(eh_instance *inst, int *kind);
+/* How long after its deadline the check stopped the last call (ns), or -1
+ * when the last call did not hit its deadline. */
+int64_t eh_instance_deadline_overshoot_ns(eh_instance *inst);
 
 uint32_t eh_abi_import_count(void);
 const char *eh_abi_import(uint32_t i, const char **params, const char **results);

@@ -21,16 +21,9 @@
 #include "eh_offload.h"
 #include "wasmhost/wasmtime_c.h"
 
-/* Negative results of edgehost.* imports (mirrored by wasm_config/abi.py). */
-enum eh_abi_error {
-    EH_ERR_NOT_FOUND = -1,
-    EH_ERR_INVALID = -2,
-    EH_ERR_QUOTA = -3,
-    EH_ERR_DENIED = -4,
-    EH_ERR_UNAVAILABLE = -5,
-    EH_ERR_GUEST_FAULT = -6,
-    EH_ERR_TIMEOUT = -7,
-};
+/* The import results (enum eh_abi_error), EH_LOG_MSG_MAX, EH_RESP_HEADERS_MAX and
+ * the import table EH_ABI_IMPORTS come from eh_abi.h, generated from
+ * wasm_config/abi.py (included through eh_offload.h). */
 
 /* Offload sink: runs one kernel request whose addresses are host pointers,
  * all inside the calling instance's linear memory [mem, mem + mem_len) (the
@@ -47,7 +40,6 @@ typedef void (*eh_forget_fn)(void *ctx, const void *mem);
 #define EH_OFFLOAD_TOO_LARGE (-3)
 
 #define EH_LOG_RING 256
-#define EH_LOG_MSG_MAX 512
 
 typedef struct eh_log_entry {
     int64_t wall_ns;
@@ -60,7 +52,7 @@ typedef struct eh_kv_ns eh_kv_ns; /* state/kv.h */
 
 typedef struct eh_limits {
     uint64_t max_memory_bytes;  /* linear memory cap per instance (0 = engine default)   */
-    uint64_t deadline_ticks;    /* epoch ticks per call (0 = no deadline)                */
+    uint64_t deadline_ns;       /* wall time per call, CLOCK_MONOTONIC (0 = no deadline) */
     uint64_t fuel;              /* fuel per call (0 = not metered)                       */
     uint64_t kv_max_bytes;      /* keys + values, whole tenant                           */
     uint32_t kv_max_key;        /* bytes                                                 */
@@ -106,8 +98,6 @@ typedef struct eh_request {
     const uint8_t *body; uint32_t body_len;
 } eh_request;
 
-#define EH_RESP_HEADERS_MAX 4096
-
 typedef struct eh_response {
     int32_t status;
     uint32_t body_ptr, body_len;      /* range in linear memory, checked when set */
@@ -117,8 +107,6 @@ typedef struct eh_response {
     char headers[EH_RESP_HEADERS_MAX];
 } eh_response;
 
-#define EH_MAX_EXPORTS 64
-
 typedef struct eh_instance {
     eh_tenant *tenant;
     wasmtime_store_t *store;
@@ -127,13 +115,20 @@ typedef struct eh_instance {
     wasmtime_memory_t memory;
     int memory_ready;                 /* set once instantiation has resolved memory */
     wasmtime_func_t alloc_fn;
-    uint32_t nexports;
-    wasmtime_func_t exports[EH_MAX_EXPORTS];
-    char *export_names[EH_MAX_EXPORTS];
+    uint32_t nexports, exports_cap;   /* resolved exports, by index (grows: no limit) */
+    wasmtime_func_t *exports;
+    char **export_names;
     eh_request req;
     eh_response resp;
     uint32_t input_ptr, input_cap;    /* the tenant's edgehost_alloc buffer      */
     int trap_kind;                    /* enum eh_trap_kind of the last failure  */
+    /* The running call's deadline (eh_now_mono_ns() scale, 0 = none). The epoch
+     * ticker only wakes the check: the store's epoch callback compares the
+     * clock with this on every tick, so a deadline holds in wall time
+     * however late the ticks come (within one tick of the ticker's wakeup). */
+    uint64_t deadline_ns;
+    uint64_t deadline_stop_ns;        /* when the check stopped the last call    */
+    int deadline_hit;                 /* the last failure was the deadline      */
     eh_forget_fn forget;              /* the sink that saw this memory, told on */
     void *forget_ctx;                 /*   free (copied: the tenant may go first) */
     const void *forget_mem;           /*   and the memory base it saw last       */

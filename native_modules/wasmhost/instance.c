@@ -1,5 +1,11 @@
 /* Instances: a fresh store per instance, instantiated from the tenant's
- * InstancePre; calls go straight to wasmtime_func_call_unchecked. */
+ * InstancePre; calls go straight to wasmtime_func_call_unchecked.
+ *
+ * Deadlines hold in wall time: each call sets inst->deadline_ns from the
+ * monotonic clock and arms the epoch deadline one tick ahead; on every tick
+ * of the engine's ticker, deadline_check() (the store's epoch callback)
+ * compares the clock with deadline_ns and either extends by one tick or
+ * stops the call. A late ticker delays only the last check, never adds up. */
 #define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +70,8 @@ static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e,
         EH_WT.wasmtime_error_message(e, &msg);
         EH_WT.wasmtime_error_delete(e);
     }
+    if (inst->deadline_hit)
+        inst->trap_kind = EH_TRAP_DEADLINE;
     /* wasm_trap_message includes a trailing NUL in its length. */
     size_t len = msg.size;
     if (len && msg.data[len - 1] == 0)
@@ -78,11 +86,31 @@ static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e,
     EH_WT.wasm_byte_vec_delete(&msg);
 }
 
+static wasmtime_error_t *deadline_check(wasmtime_context_t *ctx, void *env, uint64_t *delta,
+                                        wasmtime_update_deadline_kind_t *kind)
+{
+    eh_instance *inst = env;
+    uint64_t now = (uint64_t)eh_now_mono_ns();
+    if (now >= inst->deadline_ns) {
+        inst->deadline_hit = 1;
+        inst->deadline_stop_ns = now;
+        return EH_WT.wasmtime_error_new("deadline exceeded");
+    }
+    *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
+    *delta = 1; /* look again at the next tick */
+    return NULL;
+}
+
 static int arm_limits(eh_instance *inst)
 {
     const eh_limits *l = &inst->tenant->limits;
-    EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx,
-                                              l->deadline_ticks ? l->deadline_ticks : NO_DEADLINE);
+    inst->deadline_hit = 0;
+    if (l->deadline_ns) {
+        inst->deadline_ns = (uint64_t)eh_now_mono_ns() + l->deadline_ns;
+        EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx, 1);
+    } else {
+        EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx, NO_DEADLINE);
+    }
     if (l->fuel) {
         wasmtime_error_t *e = EH_WT.wasmtime_context_set_fuel(inst->ctx, l->fuel);
         if (e) {
@@ -131,6 +159,7 @@ eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
     inst->tenant = t;
     inst->store = EH_WT.wasmtime_store_new(t->engine, inst, NULL);
     inst->ctx = EH_WT.wasmtime_store_context(inst->store);
+    EH_WT.wasmtime_store_epoch_deadline_callback(inst->store, deadline_check, inst, NULL);
     if (t->limits.max_memory_bytes)
         EH_WT.wasmtime_store_limiter(inst->store, (int64_t)t->limits.max_memory_bytes, -1, -1, -1,
                                      -1);
@@ -174,6 +203,8 @@ void eh_instance_free(eh_instance *inst)
         return;
     for (uint32_t i = 0; i < inst->nexports; i++)
         free(inst->export_names[i]);
+    free(inst->export_names);
+    free(inst->exports);
     if (inst->forget && inst->forget_mem) /* before the pages can go to anyone else */
         inst->forget(inst->forget_ctx, inst->forget_mem);
     if (inst->store)
@@ -186,13 +217,26 @@ int eh_instance_export(eh_instance *inst, const char *name)
     for (uint32_t i = 0; i < inst->nexports; i++)
         if (!strcmp(inst->export_names[i], name))
             return (int)i;
-    if (inst->nexports == EH_MAX_EXPORTS)
-        return -2;
     wasmtime_func_t f;
     if (get_func(inst, name, &f) < 0)
         return -1;
+    if (inst->nexports == inst->exports_cap) {
+        uint32_t cap = inst->exports_cap ? inst->exports_cap * 2 : 8;
+        wasmtime_func_t *fs = realloc(inst->exports, cap * sizeof *fs);
+        if (!fs)
+            return -2;
+        inst->exports = fs;
+        char **ns = realloc(inst->export_names, cap * sizeof *ns);
+        if (!ns)
+            return -2;
+        inst->export_names = ns;
+        inst->exports_cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return -2;
     inst->exports[inst->nexports] = f;
-    inst->export_names[inst->nexports] = strdup(name);
+    inst->export_names[inst->nexports] = copy;
     return (int)inst->nexports++;
 }
 
@@ -291,4 +335,9 @@ const char *eh_instance_error(eh_instance *inst, int *kind)
 {
     *kind = inst->trap_kind;
     return inst->error;
+}
+
+int64_t eh_instance_deadline_overshoot_ns(eh_instance *inst)
+{
+    return inst->deadline_hit ? (int64_t)(inst->deadline_stop_ns - inst->deadline_ns) : -1;
 }

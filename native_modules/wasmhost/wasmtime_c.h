@@ -100,6 +100,7 @@ typedef wasmtime_error_t *(*wasmtime_epoch_cb_t)(wasmtime_context_t *ctx, void *
     X(void, wasm_byte_vec_delete, (wasm_byte_vec_t *))                                        \
     X(void, wasmtime_error_message, (const wasmtime_error_t *, wasm_name_t *))               \
     X(void, wasmtime_error_delete, (wasmtime_error_t *))                                      \
+    X(wasmtime_error_t *, wasmtime_error_new, (const char *))                                 \
     X(void, wasm_trap_message, (const wasm_trap_t *, wasm_message_t *))                       \
     X(bool, wasmtime_trap_code, (const wasm_trap_t *, wasmtime_trap_code_t *))                \
     X(void, wasm_trap_delete, (wasm_trap_t *))                                                \
