@@ -1,5 +1,16 @@
-"""The ``edgehost`` command line. Every EdgehostError becomes one line on
-stderr and a non-zero exit; tracebacks are for bugs only.
+"""The ``edgehost`` command line.
+
+Conventions every command follows:
+
+- every failure the user can cause -- an EdgehostError, a usage error, a
+  file click cannot open -- is ONE line on stderr, ``edgehost: error: ...``,
+  and a non-zero exit (2 for usage errors, as click and most tools use);
+  tracebacks are for bugs only;
+- ``-v`` (info) / ``-vv`` (debug), ``--log-level LEVEL`` or the environment
+  variable ``EDGEHOST_LOG=LEVEL`` choose which log lines reach stderr,
+  tenants' own lines included (``<tenant>: <level>: <message>``); the default
+  shows warnings and errors;
+- ``NO_COLOR`` (any non-empty value, https://no-color.org) turns colour off.
 
 One module per group of commands: :mod:`.tenants` (build, call, new, demo),
 :mod:`.system` (doctor, setup), :mod:`.kernel` (kernel NAME), and the
@@ -8,28 +19,113 @@ benchmarks in :mod:`edgehost.bench`.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import click
 
 from edgehost.errors import EdgehostError
 
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "warning": logging.WARNING, "error": logging.ERROR}
+LOG_ENV = "EDGEHOST_LOG"
+USAGE_EXIT = 2
+
+
+class _LogFormat(logging.Formatter):
+    """``<tenant>: <level>: msg`` for tenants' lines, ``edgehost: <level>: msg`` else."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        who = record.name.removeprefix("edgehost.tenant.") \
+            if record.name.startswith("edgehost.tenant.") else "edgehost"
+        level = {"WARNING": "warn", "CRITICAL": "fatal"}.get(record.levelname,
+                                                            record.levelname.lower())
+        return f"{who}: {level}: {record.getMessage()}"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (click's test runner swaps it)."""
+
+    _edgehost_cli = True
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.setLevel(level)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def setup_logging(level: int) -> None:
+    """Send edgehost's log lines (tenants' included) at ``level`` and above to stderr."""
+    logger = logging.getLogger("edgehost")
+    for h in list(logger.handlers):
+        if getattr(h, "_edgehost_cli", False):
+            logger.removeHandler(h)
+    handler = _StderrHandler(level)
+    handler.setFormatter(_LogFormat())
+    logger.addHandler(handler)
+    if level < logger.getEffectiveLevel():
+        logger.setLevel(level)
+
+
+def _level(verbose: int, log_level: str | None) -> int:
+    if log_level is None and verbose == 0:
+        log_level = os.environ.get(LOG_ENV) or None
+    if log_level is not None:
+        key = log_level.strip().lower()
+        if key not in LOG_LEVELS:
+            raise click.BadParameter(f"{log_level!r} is not one of debug, info, warn, error",
+                                     param_hint=f"--log-level / {LOG_ENV}")
+        return LOG_LEVELS[key]
+    return {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+
 
 class EdgehostGroup(click.Group):
-    """A click group that turns typed errors into one clear line."""
+    """The root group: runs the command and turns every expected failure into
+    :func:`error_line` and an exit status, however it is invoked (console
+    script, ``python -m edgehost``, click's test runner)."""
 
-    def invoke(self, ctx):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        if "color" not in extra and os.environ.get("NO_COLOR"):
+            extra["color"] = False
         try:
-            return super().invoke(ctx)
+            rc = super().main(args, prog_name, complete_var, False, **extra)
         except EdgehostError as exc:
-            click.echo(f"edgehost: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            _fail(str(exc), exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else (prog_name or "edgehost")
+            _fail(f"{where}: {exc.format_message()} (see {where} --help)", USAGE_EXIT)
+        except click.ClickException as exc:  # FileError, BadParameter outside a command
+            _fail(exc.format_message(), exc.exit_code or 1)
+        except click.Abort:
+            _fail("interrupted", 130)
+        sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(error_line(message), err=True)
+    sys.exit(code)
 
 
 @click.group(cls=EdgehostGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgehost")
-def cli():
+@click.option("-v", "--verbose", count=True,
+              help="Show more log lines: -v info, -vv debug (tenants' lines included).")
+@click.option("--log-level", default=None, metavar="LEVEL",
+              help=f"debug, info, warn or error (default warn; also ${LOG_ENV}).")
+def cli(verbose, log_level):
     """edgehost: a multi-tenant edge host for WASM tenants with native kernels in KVM guests."""
+    setup_logging(_level(verbose, log_level))
 
 
 @cli.group("bench")
@@ -56,9 +152,14 @@ def _mount() -> None:
 _mount()
 
 
-def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="edgehost")
+def error_line(message: str) -> str:
+    """The one line a failure prints: ``edgehost: error: <message>`` (newlines folded)."""
+    return "edgehost: error: " + " ".join(str(message).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``edgehost``)."""
+    cli.main(args=argv, prog_name="edgehost")
 
 
 if __name__ == "__main__":

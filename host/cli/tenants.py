@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import click
 
+from edgehost.errors import EdgehostError
+
 
 @click.command()
 @click.option("--force", is_flag=True, help="Rebuild even if the module is up to date.")
+@click.option("--allow-outside-sources", is_flag=True,
+              help="Read sources the manifest names outside the tenant's directory.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def build(paths, force):
-    """Compile tenant sources (C or Rust) to a validated .wasm next to each manifest."""
+def build(paths, force, allow_outside_sources):
+    """Compile tenant sources (C or Rust) to a validated .wasm next to each manifest
+    (the module always stays inside the tenant's directory)."""
     from edgehost.toolchain import build as builder
 
     for p in paths:
-        out, rebuilt = builder.build(p, force=force)
+        out, rebuilt = builder.build(p, force=force, allow_outside_sources=allow_outside_sources)
         click.echo(f"{'built' if rebuilt else 'up to date'}: {out}")
 
 
@@ -24,13 +29,20 @@ def build(paths, force):
               help="Request body: a file, or - for standard input (default: empty).")
 @click.option("--header", "-H", "headers", multiple=True, metavar="NAME:VALUE",
               help="A request header (repeatable).")
+@click.option("--method", "-X", default="POST", show_default=True, help="The request method.")
+@click.option("--path", "req_path", default="/", show_default=True, help="The request path.")
 @click.option("--query", default="", metavar="QUERY",
               help="The request's query string, without '?' (e.g. pointer=/a/0).")
 @click.option("--isolation", type=click.Choice(["kvm", "inproc"]), default=None,
               help="Override the manifest's isolation for offloaded kernels.")
-@click.option("--show-status", is_flag=True, help="Print the HTTP status and headers to stderr.")
-def call(tenant_dir, export, input_, headers, query, isolation, show_status):
-    """Call handler EXPORT of the tenant in directory TENANT and print its response body."""
+@click.option("--include", "-i", "include", is_flag=True,
+              help="Print the status line and headers (HTTP/1.1 form) before the body.")
+def call(tenant_dir, export, input_, headers, method, req_path, query, isolation, include):
+    """Call handler EXPORT of the tenant in directory TENANT and print its response body.
+
+    Like `curl --fail-with-body`: the body is printed, and an answer of HTTP 400
+    or more also prints one error line and exits with status 22.
+    """
     import pathlib
 
     from edgehost.errors import InputError, TenantNotFound
@@ -50,15 +62,37 @@ def call(tenant_dir, export, input_, headers, query, isolation, show_status):
     man = manifest_mod.load(d)
     if isolation:
         man.isolation = isolation
-    t = tenant_mod.Tenant(man)
-    resp = t.call(export, body, query=query, headers=hdrs)
-    if show_status:
-        click.echo(f"{resp.http_status} {dict(resp.headers)}", err=True)
+    with tenant_mod.Tenant(man) as t:
+        resp = t.call(export, body, method=method, path=req_path, query=query, headers=hdrs)
     out = click.get_binary_stream("stdout")
+    if include:
+        out.write(resp.head().encode("latin-1"))
     out.write(resp.body)
     if resp.body and not resp.body.endswith(b"\n") and out.isatty():
         out.write(b"\n")
     out.flush()
+    if resp.http_status >= 400:
+        raise HttpFailure(man.name, export, resp.http_status)
+
+
+class HttpFailure(EdgehostError):
+    """The tenant answered an HTTP error status (curl --fail's exit status, 22)."""
+
+    exit_code = 22
+
+    def __init__(self, tenant: str, export: str, status: int):
+        self.tenant, self.export, self.status = tenant, export, status
+        super().__init__(f"tenant {tenant!r} {export} answered HTTP {status} "
+                         f"{_reason(status)}".rstrip())
+
+
+def _reason(status: int) -> str:
+    import http
+
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _read_input(spec):

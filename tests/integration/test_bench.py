@@ -10,7 +10,6 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from edgehost import isolation
 from edgehost.cli import cli
 
 REQUIRED = {"bench", "impl"}
@@ -49,10 +48,22 @@ def test_bench_emits_measured_rows(name):
     assert measured >= len(rows) // 2
 
 
+@pytest.mark.kvm
 def test_offload_reports_the_cold_path_and_exit_round_trip():
-    if not isolation.kvm_usable():
-        pytest.skip(f"KVM UNAVAILABLE: {isolation.kvm_status()[1]}")
     ops = {(r["impl"], r["op"]) for r in _rows("offload")}
     for want in (("kvm-warm", "latency"), ("kvm-cold", "latency"), ("kvm", "exit_rtt"),
                  ("kvm-cold", "cold_run_on_caller"), ("kvm", "reset_64KiB")):
         assert want in ops
+
+
+def test_deadline_bench_reports_measured_overshoot():
+    result = CliRunner().invoke(cli, ["bench", "deadline", "--json", "--deadlines", "10",
+                                      "--runs", "2", "--neighbours", "1"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["load"] for r in rows] == ["idle", "1 busy neighbour threads"]
+    for r in rows:
+        assert r["bench"] == "deadline" and r["tolerance_ms"] == 5
+        assert 0 <= r["stopped_median_ms"] <= r["stopped_max_ms"]
+        assert math.isfinite(r["returned_max_ms"]) and r["returned_max_ms"] >= 0
