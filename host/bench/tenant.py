@@ -61,7 +61,7 @@ OPS = ("crc", "csv", "json", "dot", "topk")
 OP_LABELS = {"crc": "CRC32C of the body", "csv": "CSV to rows (unescaped fields)",
              "json": "JSON validate + extract /meta/count", "dot": "dot product (float32)",
              "topk": "top-10 rows by dot product (float32)"}
-KERNELS = ["crc32c", "csv_fields", "json_pointer", "vec_dot", "vec_topk"]
+KERNELS = ["crc32c", "csv-fields", "json-pointer", "vec-dot", "vec-topk"]
 REPLY = struct.Struct("<qIiiIQQ")  # bench_tenant.c: elapsed, runs, rc, status, detail, value, len
 
 # (label, wasm build, export suffix, isolation)
