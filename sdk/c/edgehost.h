@@ -1,5 +1,5 @@
 /*
- * edgehost.h -- the C SDK for edgehost tenants (ABI v1), one header.
+ * edgehost.h -- the C SDK for edgehost tenants (ABI v1): include this one header.
  *
  * Files: this header, edgehost_abi.h (the ABI's constants, structs and raw
  * imports, generated from wasm_config/abi.py) and edgehost_msgpack.h (a tiny
@@ -168,6 +168,119 @@ static inline int32_t eh_json_pointer(const void *doc, uint32_t len, const char 
                              pointer_len, 0, 0};
     /* The tape takes 8 bytes per token, a token at least one byte. */
     return eh_kernel_sized(&rq, res, text, 9ull * len);
+}
+
+/* ---- typed vector kernels (float32), the same set as the Rust SDK's `vector` ----
+ *
+ * How results come back (every kernel helper of this header): the return
+ * value is the offload import's result -- 0 when the kernel ran, or a
+ * negative EH_ERR_* when the host refused (EH_ERR_DENIED: the kernel is not
+ * in the manifest's `kernels`; EH_ERR_GUEST_FAULT / EH_ERR_TIMEOUT from KVM
+ * isolation; EH_ERR_INVALID when the SDK itself rejects the lengths). When it
+ * is 0, res->status says whether the kernel succeeded (EH_K_OK) or why not
+ * (EH_K_EINVAL: lengths or alignment; EH_K_ENOSPC: out too small, res->out_len
+ * is the room needed). Outputs are written only on success; eh_ok(rc, res)
+ * tests both at once. Arrays are float32, 4-byte aligned, n counts floats. */
+static inline int eh_ok(int32_t rc, const eh_offload_result *res)
+{
+    return rc == 0 && res->status == EH_K_OK;
+}
+
+static inline float eh__f32(uint64_t bits)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)bits};
+    return v.f;
+}
+
+static inline uint32_t eh__f32_bits(float f)
+{
+    union { float f; uint32_t u; } v = {f};
+    return v.u;
+}
+
+/* Runs a vector kernel over a (n1 floats), b (n2 floats) into out (cap floats). */
+static inline int32_t eh__vec(uint32_t kernel, const float *a, uint32_t n1, const float *b,
+                              uint32_t n2, void *out, uint64_t cap_bytes, uint64_t arg0,
+                              uint64_t arg1, eh_offload_result *res)
+{
+    if (n1 > 0x3fffffffu || n2 > 0x3fffffffu || cap_bytes > 0xffffffffu)
+        return EH_ERR_INVALID;
+    eh_offload_request rq = {kernel, 0, {arg0, arg1, 0, 0}, (uint32_t)(uintptr_t)a, n1 * 4u,
+                             (uint32_t)(uintptr_t)b, n2 * 4u, (uint32_t)(uintptr_t)out,
+                             (uint32_t)cap_bytes};
+    return eh_offload(&rq, res);
+}
+
+static inline int32_t eh__vec_scalar(uint32_t kernel, const float *a, const float *b,
+                                     uint32_t nb, uint32_t n, float *out, eh_offload_result *res)
+{
+    int32_t rc = eh__vec(kernel, a, n, b, nb, 0, 0, 0, 0, res);
+    if (eh_ok(rc, res))
+        *out = eh__f32(res->value);
+    return rc;
+}
+
+/* *out = a . b */
+static inline int32_t eh_vec_dot(const float *a, const float *b, uint32_t n, float *out,
+                                 eh_offload_result *res)
+{
+    return eh__vec_scalar(EH_KERNEL_VEC_DOT, a, b, n, n, out, res);
+}
+
+/* *out = the sum of a */
+static inline int32_t eh_vec_sum(const float *a, uint32_t n, float *out, eh_offload_result *res)
+{
+    return eh__vec_scalar(EH_KERNEL_VEC_SUM, a, 0, 0, n, out, res);
+}
+
+/* *out = |a| */
+static inline int32_t eh_vec_l2norm(const float *a, uint32_t n, float *out,
+                                    eh_offload_result *res)
+{
+    return eh__vec_scalar(EH_KERNEL_VEC_L2NORM, a, 0, 0, n, out, res);
+}
+
+/* *out = |a - b|^2 */
+static inline int32_t eh_vec_l2sq(const float *a, const float *b, uint32_t n, float *out,
+                                  eh_offload_result *res)
+{
+    return eh__vec_scalar(EH_KERNEL_VEC_L2SQ, a, b, n, n, out, res);
+}
+
+/* *out = a . b / (|a| |b|) (NaN for a zero vector) */
+static inline int32_t eh_vec_cosine(const float *a, const float *b, uint32_t n, float *out,
+                                    eh_offload_result *res)
+{
+    return eh__vec_scalar(EH_KERNEL_VEC_COSINE, a, b, n, n, out, res);
+}
+
+/* out[i] = alpha * x[i] + y[i], i < n (out may not overlap x or y) */
+static inline int32_t eh_vec_axpy(float alpha, const float *x, const float *y, uint32_t n,
+                                  float *out, eh_offload_result *res)
+{
+    return eh__vec(EH_KERNEL_VEC_AXPY, x, n, y, n, out, 4ull * n, eh__f32_bits(alpha), 0, res);
+}
+
+/* out[r] = m[r] . v for the rows x cols row-major matrix m; res->value = rows */
+static inline int32_t eh_vec_matvec(const float *m, uint32_t rows, const float *v, uint32_t cols,
+                                    float *out, eh_offload_result *res)
+{
+    if ((uint64_t)rows * cols > 0x3fffffffu)
+        return EH_ERR_INVALID;
+    return eh__vec(EH_KERNEL_VEC_MATVEC, m, rows * cols, v, cols, out, 4ull * rows, 0, 0, res);
+}
+
+/* The best k rows of the rows x cols matrix m for query q under metric
+ * (EH_VEC_L2SQ smallest first, EH_VEC_DOT / EH_VEC_COSINE largest first), best
+ * first, into out[k]; res->value = how many were written (min(k, rows)). */
+static inline int32_t eh_vec_topk(const float *m, uint32_t rows, const float *q, uint32_t cols,
+                                  uint32_t metric, eh_vec_hit *out, uint32_t k,
+                                  eh_offload_result *res)
+{
+    if ((uint64_t)rows * cols > 0x3fffffffu)
+        return EH_ERR_INVALID;
+    return eh__vec(EH_KERNEL_VEC_TOPK, m, rows * cols, q, cols, out, (uint64_t)k * sizeof *out,
+                   k, metric, res);
 }
 
 /* Lower-case hex of a u32 into out[8] (no NUL). */
