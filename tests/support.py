@@ -1,10 +1,12 @@
 """Helpers shared by the tests -- the one module tests import from (conftest.py
 holds fixtures and the KVM gate only; no test imports another test module).
 
-* paths: :data:`REPO`, :data:`EXAMPLES`;
+* paths: :data:`REPO`, :data:`EXAMPLES`; :func:`built_tenant` (a copy of a
+  tenant directory, built and loaded);
 * tenants from WAT text: :func:`wat_tenant`, and the host-API probe tenant
   :func:`hostapi_tenant` (every import behind one handler each) with
   :func:`ints` / :func:`i32` to build and read its arguments;
+* the CLI as a user runs it: :func:`run_cli`, :func:`assert_one_line_error`;
 * the KVM gate's test, :func:`kvm_skip_reason`; kernel variants as test
   parameters, :func:`native_variants`;
 * :class:`Resources`: what a leak shows up in -- resident memory, file
@@ -200,6 +202,19 @@ HOSTAPI_HANDLERS = """
     (i64.store (i32.const 0) (local.get $t0))
     (i64.store (i32.const 8) (call $mono))
     (drop (call $setbody (i32.const 0) (i32.const 16))) (i32.const 0))
+;; rendezvous of two concurrent calls: input = my key (8 bytes), the other's
+  ;; key (8 bytes); puts mine in kv, then spins until the other's is there or
+  ;; 30 s have passed; body = 1 when they met, 0 when not
+  (func (export "meet") (param $p i32) (param $n i32) (result i32)
+    (local $end i64)
+    (drop (call $kvput (local.get $p) (i32.const 8) (local.get $p) (i32.const 1)))
+    (local.set $end (i64.add (call $mono) (i64.const 30000000000)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_s (call $kvget (i32.add (local.get $p) (i32.const 8)) (i32.const 8)
+                                          (i32.const 0) (i32.const 0)) (i32.const 0)))
+      (br_if $l (i64.lt_s (call $mono) (local.get $end)))))
+    (call $ret32 (i32.ge_s (call $kvget (i32.add (local.get $p) (i32.const 8)) (i32.const 8)
+                                        (i32.const 0) (i32.const 0)) (i32.const 0))))
   (func (export "grow") (param $p i32) (param $n i32) (result i32)
     (call $ret32 (memory.grow (call $arg (local.get $p) (i32.const 0)))))
 """
@@ -208,6 +223,20 @@ HOSTAPI_HANDLERS = """
 def hostapi_tenant(tmp_path, name="hostapi", **manifest):
     """The host-API probe tenant: HOSTAPI_IMPORTS + HOSTAPI_HANDLERS."""
     return wat_tenant(HOSTAPI_IMPORTS + HOSTAPI_HANDLERS, name=name, tmp=tmp_path, **manifest)
+
+
+def built_tenant(src: pathlib.Path, parent: pathlib.Path):
+    """A copy of tenant directory ``src`` under ``parent``, built and loaded
+    (a Tenant; the caller closes it)."""
+    import shutil
+
+    from edgehost.runtime.tenant import load
+    from edgehost.toolchain import build
+
+    d = parent / src.name
+    shutil.copytree(src, d, ignore=shutil.ignore_patterns("*.wasm", "target"))
+    build.build(d)
+    return load(d)
 
 
 def run_cli(*args, input_bytes=None, env=None, timeout=300) -> subprocess.CompletedProcess:

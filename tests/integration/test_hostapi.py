@@ -3,6 +3,7 @@ inproc isolation)."""
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import time
@@ -182,7 +183,7 @@ def test_deadline_stops_a_runaway_call(tmp_path):
     with pytest.raises(TenantTrap) as ei:
         t.call("spin")
     assert ei.value.kind == "deadline"
-    assert time.monotonic() - t0 < 5.0  # generous: the limit is 50 ms
+    assert time.monotonic() - t0 >= 0.050  # never early (bench deadline measures the rest)
     assert t.call("nop").status == 0
 
 
@@ -200,20 +201,21 @@ def test_memory_cap(tmp_path):
     assert i32(t.call("grow", ints(100)).body) == -1  # past the cap: refused
 
 
-def test_two_tenants_run_at_once(tmp_path):
-    """Calls release the GIL: two tenants' long calls overlap in time."""
-    a, b = make(tmp_path, name="busy-a"), make(tmp_path, name="busy-b")
-    spans = {}
+def test_calls_run_at_once(tmp_path):
+    """Calls release the GIL: two calls of one tenant, each on its own instance,
+    run at the same time -- each waits (in WASM) until the other has written
+    its key. Were the calls serialised, the first would wait alone and report
+    that they never met."""
+    t = make(tmp_path, name="meet", limits={"deadline_ms": 60_000})
+    keys = [os.urandom(8), os.urandom(8)]
+    met = {}
 
-    def run(t, key):
-        spans[key] = struct.unpack("<qq", t.call("busy", ints(300)).body)
+    def run(i):
+        met[i] = i32(t.call("meet", keys[i] + keys[1 - i]).body)
 
-    threads = [threading.Thread(target=run, args=(a, "a")),
-               threading.Thread(target=run, args=(b, "b"))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    (a0, a1), (b0, b1) = spans["a"], spans["b"]
-    overlap = min(a1, b1) - max(a0, b0)
-    assert overlap > 0.5 * 300e6, (spans, overlap)
+    assert met == {0: 1, 1: 1}

@@ -22,7 +22,7 @@ from edgehost.toolchain import build
 from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import abi, validate
 from edgehost.wasm_config import manifest as manifest_mod
-from tests.support import EXAMPLES, REPO
+from tests.support import EXAMPLES, REPO, built_tenant
 
 pytestmark = pytest.mark.toolchain
 
@@ -31,10 +31,8 @@ TENANTS = REPO / "tests/integration/tenants_rust"
 
 @pytest.fixture(scope="module")
 def probe(rust_toolchain, tmp_path_factory) -> Tenant:
-    d = tmp_path_factory.mktemp("probe") / "probe"
-    shutil.copytree(TENANTS / "probe", d)
-    build.build(d)
-    return load(d)
+    with built_tenant(TENANTS / "probe", tmp_path_factory.mktemp("probe")) as t:
+        yield t
 
 
 def _crates() -> list[pathlib.Path]:

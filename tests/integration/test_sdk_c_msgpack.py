@@ -1,6 +1,5 @@
 """The C SDK's msgpack reader/writer round-trips what Python's msgpack writes."""
 
-import shutil
 
 import msgpack
 import pytest
@@ -8,9 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgehost.errors import TenantError
-from edgehost.runtime.tenant import load
-from edgehost.toolchain import build
-from tests.support import REPO
+from tests.support import REPO, built_tenant
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
@@ -23,10 +20,8 @@ values = st.recursive(scalars, lambda inner: st.one_of(
 
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory, c_toolchain):
-    d = tmp_path_factory.mktemp("mp") / "echo"
-    shutil.copytree(REPO / "tests/integration/tenants", d)
-    build.build(d)
-    return load(d)
+    with built_tenant(REPO / "tests/integration/tenants", tmp_path_factory.mktemp("mp")) as t:
+        yield t
 
 
 @settings(max_examples=150, deadline=None)

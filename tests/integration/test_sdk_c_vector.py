@@ -3,26 +3,21 @@ refusals the documented way (return value, then res.status)."""
 
 from __future__ import annotations
 
-import shutil
 import struct
 
 import numpy as np
 import pytest
 
-from edgehost.runtime.tenant import load
-from edgehost.toolchain import build
 from edgehost.wasm_config import abi
-from tests.support import REPO
+from tests.support import REPO, built_tenant
 
 OPS = ["dot", "sum", "l2norm", "l2sq", "cosine", "axpy", "matvec", "topk"]
 
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory, c_toolchain):
-    d = tmp_path_factory.mktemp("vec") / "probe"
-    shutil.copytree(REPO / "tests/integration/tenants_vector", d)
-    build.build(d)
-    with load(d) as t:
+    with built_tenant(REPO / "tests/integration/tenants_vector",
+                      tmp_path_factory.mktemp("vec")) as t:
         yield t
 
 
