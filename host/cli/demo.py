@@ -44,10 +44,10 @@ def run_demo() -> int:
             wasm, rebuilt = build.build(tdir)
             click.echo(f"   built {wasm.name} ({wasm.stat().st_size} bytes)"
                        if rebuilt else f"   {wasm.name} up to date")
-            t = tenant.Tenant(man)
-            click.echo(f"   isolation: {t.isolation}; handlers: {', '.join(t.handlers)}")
-            for line in demo_steps.run(man.name, t):
-                click.echo(f"   {line}")
+            with tenant.Tenant(man) as t:
+                click.echo(f"   isolation: {t.isolation}; handlers: {', '.join(t.handlers)}")
+                for line in demo_steps.run(man.name, t):
+                    click.echo(f"   {line}")
         except ToolchainMissing as exc:
             failures += 1
             click.secho(f"   skipped: {exc}", fg="yellow")
