@@ -1,9 +1,10 @@
 """Fixtures and the one KVM gate. Helpers live in tests/support.py.
 
-The KVM gate: every test under tests/kvm/ and every test marked ``kvm`` (for
-example the ``kvm`` parameter of an isolation-parametrised test) is skipped
-LOUDLY -- a warning plus the reason in the skip summary -- where /dev/kvm is
-not usable; nothing else skips for KVM.
+The KVM gate: every test in a ``kvm/`` folder (tests/kvm, tests/security/kvm,
+tests/reliability/kvm, ...) and every test marked ``kvm`` (for example the
+``kvm`` parameter of an isolation-parametrised test) is skipped LOUDLY -- a
+warning plus the reason in the skip summary -- where /dev/kvm is not usable;
+nothing else skips for KVM.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import manifest as manifest_mod
 from tests.support import EXAMPLES, kvm_skip_reason
 
-_KVM_DIR = pathlib.Path(__file__).resolve().parent / "kvm"
+_TESTS = pathlib.Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if _KVM_DIR in pathlib.Path(str(item.fspath)).resolve().parents:
+        path = pathlib.Path(str(item.fspath)).resolve()
+        if path.is_relative_to(_TESTS) and "kvm" in path.relative_to(_TESTS).parts[:-1]:
             item.add_marker(pytest.mark.kvm)
 
 

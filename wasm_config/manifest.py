@@ -45,8 +45,10 @@ from dataclasses import dataclass, field
 
 from edgehost.wasm_config.abi import KERNELS, kernel_suggestion
 from edgehost.wasm_config.errors import ConfigError
+from edgehost.wasm_config.files import read_regular
 
 MANIFEST_NAME = "edgehost.toml"
+MAX_MANIFEST_BYTES = 1 << 20
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 HOST_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
@@ -160,14 +162,12 @@ def load(path: str | pathlib.Path) -> Manifest:
     if not p.exists():
         raise ConfigError(f"no {MANIFEST_NAME} here", path=str(p.parent if p.parent else p))
     try:
-        text = p.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a manifest file", path=str(p)) from None
+        text = read_regular(p, MAX_MANIFEST_BYTES, "the manifest").decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no {MANIFEST_NAME} here", path=str(p.parent)) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                          path=str(p)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(p)) from None
+        raise ConfigError(f"not valid TOML: not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start})", path=str(p)) from None
     return loads(text, p)
 
 

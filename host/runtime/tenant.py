@@ -29,9 +29,7 @@ from __future__ import annotations
 import dataclasses
 import http
 import logging
-import os
 import pathlib
-import stat
 import threading
 import weakref
 
@@ -50,6 +48,7 @@ from edgehost.native import ffi, kernels_lib, lib
 from edgehost.runtime import engine as engine_mod
 from edgehost.wasm_config import abi, validate
 from edgehost.wasm_config import manifest as manifest_mod
+from edgehost.wasm_config.files import read_regular
 
 log = logging.getLogger("edgehost.tenant")
 
@@ -127,15 +126,6 @@ class _Native:
         lib.eh_tenant_free(ptr)
         if guest is not None:
             guest.close()
-
-
-def _trap_reason(raw: str) -> str:
-    """The cause in wasmtime's error text, without the wasm backtrace:
-    'error while executing at wasm backtrace: ... Caused by: <cause>'."""
-    _, caused, cause = raw.partition("Caused by:")
-    text = cause if caused else raw.split("wasm backtrace:", 1)[0]
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[0].removeprefix("wasm trap: ") if lines else ""
 
 
 def _free_instance(ptr, native: _Native) -> None:
@@ -231,12 +221,13 @@ class Instance:
         """The TenantTrap for the call that just failed: which limit was hit
         (``deadline_ms=50 exceeded``), else the trap's message without the
         wasm backtrace."""
+        # One line already: the cause without wasmtime's backtrace (instance.c).
         raw = ffi.string(lib.eh_instance_error(self.ptr, self._kind)).decode(errors="replace")
         kind = TRAP_KINDS.get(self._kind[0], "trap")
         if kind == "store":
             return StoreUnavailable(self._native.name, export, raw)
         lim = self._native.limits
-        text = _trap_reason(raw) or kind
+        text = raw.strip().removeprefix("wasm trap: ") or kind
         if kind == "deadline":
             late = lib.eh_instance_deadline_overshoot_ns(self.ptr) / 1e6
             text = f"deadline_ms={lim['deadline_ms']} exceeded (stopped {late:.1f} ms after it)"
@@ -287,13 +278,18 @@ class Tenant:
     """One loaded version of a tenant (see the module docstring for ownership)."""
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
-                 engine: engine_mod.Engine | None = None, store: state.Store | None = None):
+                 engine: engine_mod.Engine | None = None, store: state.Store | None = None,
+                 guest_config: dict | None = None):
         """Load version ``wasm`` (default: the manifest's built module) of the
         tenant ``man`` describes, on ``engine`` (default: the process's shared
         engine for its fuel setting). Its kv state lives in ``store`` (default:
         :func:`edgehost.state.default_store`) under its name, so a reloaded
-        version finds it."""
+        version finds it. With KVM isolation the version gets its own guest,
+        made with ``guest_config`` (keyword arguments of
+        :class:`~edgehost.isolation.guest.Guest`, e.g. ``idle_spin_us``); its time
+        limit is the manifest's ``deadline_ms`` unless that says otherwise."""
         self._store = store
+        self._guest_config = dict(guest_config or {})
         self.manifest = man
         self.name = man.name
         data = wasm if wasm is not None else _read_wasm(man)
@@ -391,7 +387,8 @@ class Tenant:
         """Give this version its own KVM guest (owned by ``native``, freed with it)."""
         from edgehost.isolation.guest import Guest
 
-        native.guest = Guest(time_limit_ms=self.manifest.limits["deadline_ms"])
+        config = {"time_limit_ms": self.manifest.limits["deadline_ms"], **self._guest_config}
+        native.guest = Guest(**config)
         fn, forget, ctx = native.guest.offload_sink()
         lib.eh_tenant_set_offload(native.ptr, fn, forget, ctx)
 
@@ -537,30 +534,13 @@ MAX_MODULE_BYTES = 256 << 20
 
 
 def _read_wasm(man: manifest_mod.Manifest) -> bytes:
-    """The module's bytes. The file is tenant-supplied: only a regular file of
-    at most MAX_MODULE_BYTES is read (a FIFO would block the loader forever,
-    a link to /dev/zero would never end)."""
+    """The module's bytes (tenant-supplied: a regular file of at most
+    MAX_MODULE_BYTES, see :func:`edgehost.wasm_config.files.read_regular`)."""
     try:
-        fd = os.open(man.wasm, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_regular(man.wasm, MAX_MODULE_BYTES, "module")
     except FileNotFoundError:
         raise ConfigError("module not built yet; run: edgehost build "
                           f"{man.directory}", path=str(man.wasm)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read module: {exc.strerror}", path=str(man.wasm)) from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise ConfigError("module is not a regular file", path=str(man.wasm))
-    if st.st_size > MAX_MODULE_BYTES:
-        os.close(fd)
-        raise ConfigError(f"module is {st.st_size} bytes, more than the "
-                          f"{MAX_MODULE_BYTES} allowed", path=str(man.wasm))
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            return fh.read(MAX_MODULE_BYTES + 1)
-        except OSError as exc:
-            raise ConfigError(f"cannot read module: {exc.strerror}",
-                              path=str(man.wasm)) from None
 
 
 def load(path: str | pathlib.Path) -> Tenant:

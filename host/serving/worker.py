@@ -66,18 +66,12 @@ class Version:
 
     def __init__(self, srv, man: manifest_mod.Manifest, *, threads: int, queue: int,
                  guest_spin_us: int | None = None):
-        from edgehost import isolation
         from edgehost.runtime.tenant import Tenant
 
         self.name = man.name
-        if guest_spin_us is not None and isolation.resolve(man.isolation) == "kvm":
-            # The tenant's guest comes from the per-name registry: made here
-            # first, it gets the server's idle-spin setting (see --guest-spin-us).
-            from edgehost.isolation import guest as guests
-
-            guests.tenant_guest(man.name, deadline_ms=man.limits["deadline_ms"],
-                                idle_spin_us=guest_spin_us)
-        self.tenant = Tenant(man)
+        # The version owns its guest; it gets the server's idle spin (--guest-spin-us).
+        spin = {} if guest_spin_us is None else {"idle_spin_us": guest_spin_us}
+        self.tenant = Tenant(man, guest_config=spin)
         self.handlers = list(dict.fromkeys(man.routes.values()))
         names = [ffi.new("char[]", h.encode()) for h in self.handlers]
         err = _err()
@@ -198,7 +192,7 @@ class Worker:
 
     def publish_guest_stats(self) -> None:
         for v in self.current.values():
-            guest = getattr(v.tenant, "_guest", None)
+            guest = v.tenant.guest
             if guest is None or guest._vm is None:
                 continue
             st = guest.stats()

@@ -168,7 +168,7 @@ def test_hostile_manifests_are_one_line_at_load(tmp_path, manifest, needle):
 
 def test_manifest_that_is_a_directory(tmp_path):
     (tmp_path / "edgehost.toml").mkdir()
-    assert_one_line_error(edgehost("build", tmp_path), "edgehost.toml: is a directory")
+    assert_one_line_error(edgehost("build", tmp_path), "edgehost.toml: the manifest is a directory")
 
 
 def test_build_never_writes_outside_the_tenant(tmp_path):

@@ -238,9 +238,6 @@ def _cli_bounded(*args: str, fifo: pathlib.Path | None = None):
     return proc.returncode, err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 #6 (contract engineer): manifest.load reads "
-                   "any file named edgehost.toml; a FIFO blocks it forever and a link to "
-                   "/dev/zero reads until memory runs out")
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 def test_manifest_that_is_not_a_regular_file_is_refused(tmp_path, kind):
     d = tmp_path / "t"

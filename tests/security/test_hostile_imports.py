@@ -146,8 +146,8 @@ def test_offload_result_struct_past_the_end_traps(hostile, ptr):
 
 # -- the offload request's own ranges and kernel id ------------------------------------
 def offload_request(kernel=1, in_=0, in_len=0, in2=0, in2_len=0, out=0, out_cap=0, args=()):
-    a = list(args) + [0] * (4 - len(args))
-    return struct.pack("<II4QIIIIII", kernel, 0, *a, in_, in_len, in2, in2_len, out, out_cap)
+    return abi.OFFLOAD_REQUEST.pack(kernel=kernel, arg=args, in2=in2, in2_len=in2_len, out=out,
+                                    out_cap=out_cap, **{"in": in_, "in_len": in_len})
 
 
 OFFLOAD = """
@@ -162,7 +162,7 @@ OFFLOAD = """
 @pytest.fixture(scope="module")
 def offloader(tmp_path_factory):
     return wat_tenant(caller_module(OFFLOAD), name="hostile-offload",
-                      kernels=["crc32c", "csv_index", "vec_dot", "vec_topk"],
+                      kernels=["crc32c", "csv-index", "vec-dot", "vec-topk"],
                       tmp=tmp_path_factory.mktemp("offload"))
 
 
@@ -179,7 +179,7 @@ def test_offload_request_ranges_trap(offloader, bystander, field):
     bystander.check()
 
 
-@pytest.mark.parametrize("kernel", [abi.KERNELS["json_validate"], abi.KERNELS["stream"], 16, 63,
+@pytest.mark.parametrize("kernel", [abi.KERNELS["json-validate"], abi.KERNELS["stream"], 16, 63,
                                     64, 1000, 0x7FFFFFFF, 0xFFFFFFFF])
 def test_offload_of_a_kernel_not_allowed_is_denied(offloader, kernel):
     body = offloader.call("offload_at", offload_request(kernel=kernel)).body
@@ -197,17 +197,17 @@ def test_offload_hostile_kernel_arguments_are_refused(offloader):
     k = abi.KERNELS
     einval, enospc = abi.KERNEL_STATUS["EINVAL"], abi.KERNEL_STATUS["ENOSPC"]
     # vectors of different lengths
-    assert _offload(offloader, kernel=k["vec_dot"], in_=2048, in_len=16, in2=2048,
+    assert _offload(offloader, kernel=k["vec-dot"], in_=2048, in_len=16, in2=2048,
                     in2_len=12)[0] == einval
     # top-k: a metric that does not exist, then k = 2^64-1 over 4 rows into 8 bytes
-    assert _offload(offloader, kernel=k["vec_topk"], in_=2048, in_len=64, in2=2048,
+    assert _offload(offloader, kernel=k["vec-topk"], in_=2048, in_len=64, in2=2048,
                     in2_len=16, out=3072, out_cap=64, args=(1, 1 << 63))[0] == einval
-    status, _v, need = _offload(offloader, kernel=k["vec_topk"], in_=2048, in_len=64,
+    status, _v, need = _offload(offloader, kernel=k["vec-topk"], in_=2048, in_len=64,
                                 in2=2048, in2_len=16, out=3072, out_cap=8,
                                 args=((1 << 64) - 1, 1))
     assert (status, need) == (enospc, 32)
     # CSV: a delimiter that is not a byte, and an index into 3 bytes of room
-    assert _offload(offloader, kernel=k["csv_index"], in_=2048, in_len=16, out=3072,
+    assert _offload(offloader, kernel=k["csv-index"], in_=2048, in_len=16, out=3072,
                     out_cap=64, args=(0x1FF,))[0] == einval
 
 

@@ -3,6 +3,7 @@ ConfigError naming the file and the field."""
 
 import datetime
 import json
+import os
 import pathlib
 
 import msgpack
@@ -176,3 +177,16 @@ def test_any_text_is_a_manifest_or_a_config_error(tmp_path_factory, text):
         manifest.load(d)
     except ConfigError:
         pass
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
+def test_manifest_that_is_not_a_small_regular_file(tmp_path, kind):
+    target = tmp_path / "edgehost.toml"
+    if kind == "fifo":
+        os.mkfifo(target)  # reading it would block forever
+    elif kind == "dev-zero":
+        target.symlink_to("/dev/zero")  # reading it would never end
+    else:
+        target.write_bytes(b"#" * (manifest.MAX_MANIFEST_BYTES + 1))
+    with pytest.raises(ConfigError, match="regular file|more than"):
+        manifest.load(tmp_path)
