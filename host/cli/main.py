@@ -8,8 +8,8 @@ Conventions every command follows:
   tracebacks are for bugs only;
 - ``-v`` (info) / ``-vv`` (debug), ``--log-level LEVEL`` or the environment
   variable ``EDGEHOST_LOG=LEVEL`` choose which log lines reach stderr,
-  tenants' own lines included (``<tenant>: <level>: <message>``); the default
-  shows warnings and errors;
+  tenants' own lines included (``[level] <tenant>: <message>``); the default
+  shows warnings and errors (``edgehost serve`` has its own ``--log-level``);
 - ``NO_COLOR`` (any non-empty value, https://no-color.org) turns colour off.
 
 One module per group of commands: :mod:`.tenants` (build, call, new, demo),
@@ -31,23 +31,25 @@ LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARN
               "warning": logging.WARNING, "error": logging.ERROR}
 LOG_ENV = "EDGEHOST_LOG"
 USAGE_EXIT = 2
+# Commands that set up logging themselves (serve: JSON lines from its workers,
+# its own --log-level).
+OWN_LOGGING = {"serve"}
 
 
 class _LogFormat(logging.Formatter):
-    """``<tenant>: <level>: msg`` for tenants' lines, ``edgehost: <level>: msg`` else."""
+    """``[level] <tenant>: msg`` for tenants' lines, ``[level] edgehost: msg`` else
+    (never ``edgehost: error:``, which is the one line a failed command prints)."""
 
     def format(self, record: logging.LogRecord) -> str:
         who = record.name.removeprefix("edgehost.tenant.") \
             if record.name.startswith("edgehost.tenant.") else "edgehost"
         level = {"WARNING": "warn", "CRITICAL": "fatal"}.get(record.levelname,
                                                             record.levelname.lower())
-        return f"{who}: {level}: {record.getMessage()}"
+        return f"[{level}] {who}: {record.getMessage()}"
 
 
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (click's test runner swaps it)."""
-
-    _edgehost_cli = True
 
     def __init__(self, level: int):
         super().__init__()
@@ -62,17 +64,22 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def setup_logging(level: int) -> None:
-    """Send edgehost's log lines (tenants' included) at ``level`` and above to stderr."""
+def setup_logging(level: int):
+    """Send edgehost's log lines (tenants' included) at ``level`` and above to
+    stderr; returns the function that undoes it."""
     logger = logging.getLogger("edgehost")
-    for h in list(logger.handlers):
-        if getattr(h, "_edgehost_cli", False):
-            logger.removeHandler(h)
     handler = _StderrHandler(level)
     handler.setFormatter(_LogFormat())
     logger.addHandler(handler)
+    saved = logger.level
     if level < logger.getEffectiveLevel():
         logger.setLevel(level)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+
+    return undo
 
 
 def _level(verbose: int, log_level: str | None) -> int:
@@ -123,9 +130,12 @@ def _fail(message: str, code: int) -> None:
               help="Show more log lines: -v info, -vv debug (tenants' lines included).")
 @click.option("--log-level", default=None, metavar="LEVEL",
               help=f"debug, info, warn or error (default warn; also ${LOG_ENV}).")
-def cli(verbose, log_level):
+@click.pass_context
+def cli(ctx, verbose, log_level):
     """edgehost: a multi-tenant edge host for WASM tenants with native kernels in KVM guests."""
-    setup_logging(_level(verbose, log_level))
+    level = _level(verbose, log_level)
+    if ctx.invoked_subcommand not in OWN_LOGGING:
+        ctx.call_on_close(setup_logging(level))
 
 
 @cli.group("bench")

@@ -317,7 +317,8 @@ class Tenant:
         self._native = self._new_native(man)
         self._finalizer = weakref.finalize(self, self._native.release)
         self._finalizer.atexit = False
-        self._log_buf = ffi.new("eh_log_entry[64]")
+        self._log_buf = ffi.new("eh_log_entry[64]")  # guarded by _log_lock
+        self._log_lock = threading.Lock()
         self._dropped = ffi.new("uint64_t *")
         self.log_dropped = 0
         self.log_lines = 0
@@ -418,9 +419,10 @@ class Tenant:
         for inst in idle:
             inst.close()
         self.drain_logs()  # the version still holds its native tenant here
+        with self._log_lock:
+            self._log_buf = None  # a retired version keeps no buffers
         self._finalizer()
         self.module.close()
-        self._log_buf = None  # a retired version keeps no buffers
 
     def __enter__(self) -> Tenant:
         return self
@@ -475,8 +477,8 @@ class Tenant:
         try:
             resp = inst.handle(export, method.encode(), path.encode(), query.encode(), hdrs, body)
         except TenantTrap as trap:
-            inst.close()
             fatal = [msg for level, msg in self.drain_logs() if level == "fatal"]
+            inst.close()  # after the drain: it may hold the version's last reference
             if not fatal:
                 raise
             raise TenantTrap(trap.tenant, trap.export, trap.message, kind=trap.kind,
@@ -506,22 +508,26 @@ class Tenant:
     def drain_logs(self) -> list[tuple[str, str]]:
         """Move the tenant's log lines into Python logging
         (``edgehost.tenant.<name>``); return them as (level, message)."""
-        buf = self._log_buf
         out = []
-        ptr = self._native.ptr
         logger = logging.getLogger(f"edgehost.tenant.{self.name}")
-        while True:
-            n = lib.eh_tenant_log_drain(ptr, buf, 64, self._dropped)
-            for i in range(n):
-                e = buf[i]
-                level = LOG_LEVEL_NAMES.get(e.level, "info")
-                msg = bytes(ffi.buffer(e.msg, e.len)).decode("utf-8", errors="replace")
-                out.append((level, msg))
-                self.log_lines += 1
-                logger.log(_PY_LEVELS[level], msg)
-            if n < 64:
-                break
-        self.log_dropped = self._dropped[0]
+        with self._log_lock:  # calls on several threads share the buffer
+            buf = self._log_buf
+            if buf is None:  # retired: close() drained the last lines
+                return out
+            ptr = self._native.ptr
+            while True:
+                n = lib.eh_tenant_log_drain(ptr, buf, 64, self._dropped)
+                for i in range(n):
+                    e = buf[i]
+                    level = LOG_LEVEL_NAMES.get(e.level, "info")
+                    out.append((level, bytes(ffi.buffer(e.msg, e.len)).decode(
+                        "utf-8", errors="replace")))
+                if n < 64:
+                    break
+            self.log_dropped = self._dropped[0]
+        self.log_lines += len(out)
+        for level, msg in out:
+            logger.log(_PY_LEVELS[level], msg)
         return out
 
     def kv_stats(self) -> tuple[int, int]:

@@ -80,10 +80,10 @@ def test_tenant_logs_shown_at_info_and_debug(built_examples):
     assert quiet.returncode == 0 and quiet.stderr == b""
     for how in (["-v"], ["--log-level", "info"], ["--log-level=debug"]):
         loud = edgehost(*how, "call", hello, "hello", "--isolation", "inproc")
-        assert b"hello-c: info: hello handled a request" in loud.stderr, (how, loud.stderr)
+        assert b"[info] hello-c: hello handled a request" in loud.stderr, (how, loud.stderr)
     env = edgehost("call", hello, "hello", "--isolation", "inproc",
                    env={"EDGEHOST_LOG": "debug"})
-    assert b"hello-c: info: hello handled a request" in env.stderr
+    assert b"[info] hello-c: hello handled a request" in env.stderr
     assert_one_line_error(edgehost("--log-level", "loud", "doctor"), "--log-level", code=2)
 
 

@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from edgehost.wasm_config import abi
-from tests.conftest import wat_tenant
+from tests.support import wat_tenant
 
 pytestmark = pytest.mark.kvm
 
@@ -31,7 +31,7 @@ WAT = f"""
       (then (return (i32.sub (i32.const -1000) (local.get $rc)))))
     (i32.load (i32.add (local.get $p) (i32.const 64))))
 """
-KERNELS = ["csv_index", "csv_fields", "json_minify", "vec_axpy", "vec_matvec", "vec_topk"]
+KERNELS = ["csv-index", "csv-fields", "json-minify", "vec-axpy", "vec-matvec", "vec-topk"]
 CSV = b'a,b,"c,d"\n1,2,3\n"x""y",,z\n'
 VEC = struct.pack("<8f", *range(8))
 
@@ -48,16 +48,16 @@ def _request(kernel: str, data: bytes, data2: bytes, out_cap: int, args=(), flag
 
 
 CASES = [
-    ("csv_index", CSV, b"", 4 * 12, ()),         # fits exactly
-    ("csv_index", CSV, b"", 4 * 11, ()),         # ENOSPC
-    ("csv_fields", CSV, b"", 4 * 12 + len(CSV), ()),
-    ("csv_fields", CSV, b"", 4 * 12 + len(CSV) - 1, ()),
-    ("vec_axpy", VEC, VEC, len(VEC), (struct.unpack("<I", struct.pack("<f", 2.0))[0],)),
-    ("vec_axpy", VEC, VEC, len(VEC) - 4, (0,)),
-    ("vec_matvec", VEC, VEC[:16], 8, ()),
-    ("vec_matvec", VEC, VEC[:16], 7, ()),
-    ("vec_topk", VEC, VEC[:8], 32, (4, 0)),
-    ("vec_topk", VEC, VEC[:8], 31, (4, 2)),
+    ("csv-index", CSV, b"", 4 * 12, ()),         # fits exactly
+    ("csv-index", CSV, b"", 4 * 11, ()),         # ENOSPC
+    ("csv-fields", CSV, b"", 4 * 12 + len(CSV), ()),
+    ("csv-fields", CSV, b"", 4 * 12 + len(CSV) - 1, ()),
+    ("vec-axpy", VEC, VEC, len(VEC), (struct.unpack("<I", struct.pack("<f", 2.0))[0],)),
+    ("vec-axpy", VEC, VEC, len(VEC) - 4, (0,)),
+    ("vec-matvec", VEC, VEC[:16], 8, ()),
+    ("vec-matvec", VEC, VEC[:16], 7, ()),
+    ("vec-topk", VEC, VEC[:8], 32, (4, 0)),
+    ("vec-topk", VEC, VEC[:8], 31, (4, 2)),
 ]
 
 

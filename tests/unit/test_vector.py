@@ -21,7 +21,7 @@ from edgehost.kernels import (
 )
 from edgehost.kernels._common import call, use_variant
 from edgehost.native import ffi
-from tests.conftest import native_variants
+from tests.support import native_variants
 
 VARIANTS = native_variants("vector")
 INF, NAN = math.inf, math.nan

@@ -25,7 +25,7 @@ from edgehost.kernels import (
     vec_topk,
 )
 from edgehost.kernels._common import use_variant
-from tests.conftest import native_variants
+from tests.support import native_variants
 
 IN = {"isolation": "inproc"}
 TYPES = {  # code, unit roundoff u, smallest subnormal s, largest finite
