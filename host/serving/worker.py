@@ -168,20 +168,14 @@ class Worker:
         self.retire()
 
     def retire(self) -> None:
-        """Free old versions nothing uses any more; the KVM guest of a tenant
-        no longer served goes with its last version."""
+        """Free old versions nothing uses any more (each version's KVM guest goes
+        with it: Tenant.close frees it)."""
         keep = []
         for v in self.retired:
             if v.users() != 0:
                 keep.append(v)
                 continue
-            if lib.eh_tenant_log_pending(v.tenant.native):
-                v.tenant.drain_logs()
-            guest = getattr(v.tenant, "_guest", None)
-            v.close()
-            if guest is not None and v.name not in self.current and not any(
-                    o.name == v.name for o in keep):
-                guest.close()
+            v.close()  # drains the version's pending log lines first
         self.retired = keep
 
     # -- periodic control-plane work ---------------------------------------------
