@@ -90,12 +90,21 @@ class GuestFault(EdgehostError):
 
 
 class GuestTimeout(EdgehostError):
-    """A guest call ran past its time limit and was stopped."""
+    """A guest call ran past its deadline (the guest's time limit, or the
+    caller's own deadline when that came first) and was stopped."""
 
-    def __init__(self, limit_ms: float, kernel: str | None = None):
-        self.limit_ms, self.kernel = limit_ms, kernel
+    def __init__(self, limit_ms: float, kernel: str | None = None, detail: str | None = None):
+        self.limit_ms, self.kernel, self.detail = limit_ms, kernel, detail
         who = f"{kernel}: " if kernel else ""
-        super().__init__(f"{who}guest call exceeded its {limit_ms:g} ms limit")
+        super().__init__(f"{who}{detail or f'guest call exceeded its {limit_ms:g} ms limit'}")
+
+
+class GuestClosed(EdgehostError):
+    """A guest (or a buffer shared with it) was used after close()."""
+
+    def __init__(self, what: str = "KVM guest"):
+        self.what = what
+        super().__init__(f"{what} is closed")
 
 
 class ToolchainMissing(EdgehostError):

@@ -158,6 +158,7 @@ class Tenant:
         lim = man.limits
         limits.max_memory_bytes = lim["memory_mb"] << 20
         limits.deadline_ticks = max(1, lim["deadline_ms"] * 1000 // engine_mod.TICK_US)
+        limits.deadline_ns = lim["deadline_ms"] * 1_000_000
         limits.fuel = lim["fuel"]
         limits.kv_max_bytes = lim["kv_max_bytes"]
         limits.kv_max_key = lim["kv_max_key"]
@@ -214,12 +215,11 @@ class Tenant:
         self.store = store
 
     def _attach_guest(self) -> None:
-        from edgehost.isolation import guest as guests
+        from edgehost.isolation.guest import Guest
 
-        self._guest = guests.tenant_guest(self.name,
-                                          deadline_ms=self.manifest.limits["deadline_ms"])
-        fn, forget, ctx = self._guest.offload_sink()
-        lib.eh_tenant_set_offload(self.native, fn, forget, ctx)
+        # This tenant's own guest (closed with it): never shared by name.
+        self._guest = Guest(time_limit_ms=self.manifest.limits["deadline_ms"])
+        lib.eh_tenant_set_guest(self.native, self._guest.handle)
 
     # -- instances -----------------------------------------------------------------
     def _new_instance(self) -> Instance:
@@ -307,6 +307,8 @@ class Tenant:
         with self._lock:
             self._closed = True
             self._pool.clear()
+        if self._guest is not None:
+            self._guest.close()  # the native tenant keeps it until it is freed
 
 
 MAX_MODULE_BYTES = 256 << 20

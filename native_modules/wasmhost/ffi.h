@@ -18,7 +18,7 @@ int eh_tenant_set_config(eh_tenant *t, uint32_t count, const char *const *keys,
                          const uint32_t *key_lens, const uint8_t *const *vals,
                          const uint32_t *val_lens);
 void eh_tenant_set_kernels(eh_tenant *t, uint64_t allowed_mask);
-void eh_tenant_set_offload(eh_tenant *t, void *fn, void *forget, void *ctx);
+void eh_tenant_set_guest(eh_tenant *t, struct eh_vm *vm);
 int eh_tenant_log_drain(eh_tenant *t, eh_log_entry *out, int max, uint64_t *dropped);
 uint64_t eh_tenant_log_pending(eh_tenant *t);
 void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes);

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "eh_offload.h"
+#include "eh_offload_sink.h"
 #include "wasmhost/wasmtime_c.h"
 
 /* Negative results of edgehost.* imports (mirrored by wasm_config/abi.py). */
@@ -32,20 +33,8 @@ enum eh_abi_error {
     EH_ERR_TIMEOUT = -7,
 };
 
-/* Offload sink: runs one kernel request whose addresses are host pointers,
- * all inside the calling instance's linear memory [mem, mem + mem_len) (the
- * sink may let the guest read inputs there in place). Returns 0 when the
- * kernel ran (its status is in res), or a negative EH_OFFLOAD_* code with a
- * one-line reason in err. */
-typedef int (*eh_offload_fn)(void *ctx, const eh_offload_req *req, eh_offload_res *res,
-                             const void *mem, uint64_t mem_len, char *err, size_t errlen);
-/* The sink must stop using mem: its instance is being freed (wasmtime may
- * give the pages to another tenant). */
-typedef void (*eh_forget_fn)(void *ctx, const void *mem);
-#define EH_OFFLOAD_FAULT (-1)
-#define EH_OFFLOAD_TIMEOUT (-2)
-#define EH_OFFLOAD_TOO_LARGE (-3)
-
+/* The door to the tenant's kernels (its KVM guest, or this process) is the
+ * typed offload sink of include/eh_offload_sink.h. */
 #define EH_LOG_RING 256
 #define EH_LOG_MSG_MAX 512
 
@@ -61,6 +50,7 @@ typedef struct eh_kv_ns eh_kv_ns; /* state/kv.h */
 typedef struct eh_limits {
     uint64_t max_memory_bytes;  /* linear memory cap per instance (0 = engine default)   */
     uint64_t deadline_ticks;    /* epoch ticks per call (0 = no deadline)                */
+    uint64_t deadline_ns;       /* the same in wall time: bounds kernel calls (0 = none) */
     uint64_t fuel;              /* fuel per call (0 = not metered)                       */
     uint64_t kv_max_bytes;      /* keys + values, whole tenant                           */
     uint32_t kv_max_key;        /* bytes                                                 */
@@ -76,9 +66,8 @@ typedef struct eh_tenant {
     wasmtime_instance_pre_t *pre;
     eh_limits limits;
     uint64_t allowed_kernels;  /* bit i set: EH_KERNEL id i may be offloaded              */
-    eh_offload_fn offload;     /* NULL: offload unavailable                               */
-    eh_forget_fn offload_forget;
-    void *offload_ctx;
+    const eh_offload_sink *sink; /* runs its kernels: &eh_vm_sink or &eh_inproc_sink      */
+    eh_vm *vm;                 /* the tenant's guest (eh_vm_sink), else NULL               */
     /* config: msgpack-encoded values by key, sorted by key */
     uint32_t config_count;
     char **config_keys;
@@ -134,9 +123,12 @@ typedef struct eh_instance {
     eh_response resp;
     uint32_t input_ptr, input_cap;    /* the tenant's edgehost_alloc buffer      */
     int trap_kind;                    /* enum eh_trap_kind of the last failure  */
-    eh_forget_fn forget;              /* the sink that saw this memory, told on */
-    void *forget_ctx;                 /*   free (copied: the tenant may go first) */
-    const void *forget_mem;           /*   and the memory base it saw last       */
+    const eh_offload_sink *attached_sink; /* the sink shown this instance's memory, */
+    eh_vm *attached_vm;               /*   told on free (copied: the tenant may go  */
+    const void *attached_mem;         /*   first), the memory base and length it    */
+    uint64_t attached_len;            /*   was shown (hostapi_offload.c)            */
+    uint64_t deadline_at_ns;          /* CLOCK_MONOTONIC end of the current call (0: none) */
+    int import_trap_kind;             /* an import's trap is of this kind (0: trap) */
     /* Counters the HTTP server reads after each call (this thread only): */
     uint64_t hostcalls;               /* imports that resolved the caller's memory */
     uint64_t offload_calls, offload_ns; /* kernel calls and their time            */

@@ -75,12 +75,16 @@ static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e,
     if (!trap && !strncmp(cause, "edgehost.", 9))
         inst->trap_kind = EH_TRAP_TRAP;
     snprintf(inst->error, sizeof inst->error, "%s%s%s", what, *what ? ": " : "", cause);
+    if (inst->import_trap_kind) /* an import trapped on purpose, saying why */
+        inst->trap_kind = inst->import_trap_kind;
     EH_WT.wasm_byte_vec_delete(&msg);
 }
 
 static int arm_limits(eh_instance *inst)
 {
     const eh_limits *l = &inst->tenant->limits;
+    inst->deadline_at_ns = l->deadline_ns ? (uint64_t)eh_now_mono_ns() + l->deadline_ns : 0;
+    inst->import_trap_kind = EH_TRAP_NONE;
     EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx,
                                               l->deadline_ticks ? l->deadline_ticks : NO_DEADLINE);
     if (l->fuel) {
@@ -174,8 +178,8 @@ void eh_instance_free(eh_instance *inst)
         return;
     for (uint32_t i = 0; i < inst->nexports; i++)
         free(inst->export_names[i]);
-    if (inst->forget && inst->forget_mem) /* before the pages can go to anyone else */
-        inst->forget(inst->forget_ctx, inst->forget_mem);
+    if (inst->attached_mem && inst->attached_sink->detach) /* before the pages can go */
+        inst->attached_sink->detach(inst->attached_vm, inst->attached_mem); /* to anyone else */
     if (inst->store)
         EH_WT.wasmtime_store_delete(inst->store);
     free(inst);
