@@ -232,7 +232,7 @@ class Worker:
         self.current, self.retired = {}, []
         lib.eh_srv_free(self.srv)
         self.srv = None
-        guests.close_all()
+        guests.close_default()  # each tenant closed its own guest above
         self.stats.close()
 
 

@@ -56,6 +56,7 @@ def test_offload_reports_the_cold_path_and_exit_round_trip():
     for want in (("kvm-warm", "latency"), ("kvm-doorbell", "latency"),
                  ("kvm-warm", "warm_vs_doorbell"), ("kvm-cold", "latency"), ("kvm", "exit_rtt"),
                  ("kvm-cold", "cold_run_on_caller"), ("kvm", "reset_64KiB"),
-                 ("kvm-tenant", "tenant_crc32c_64KiB"), ("kvm-tenant-fresh", "tenant_vec_topk_1MiB"),
+                 ("kvm-tenant", "tenant_crc32c_64KiB"),
+                 ("kvm-tenant-fresh", "tenant_vec_topk_1MiB"),
                  ("inproc-tenant", "tenant_json_validate_64KiB")):
         assert want in ops

@@ -27,22 +27,22 @@ void eh_bench_inproc(eh_bench_kernel_fn kernel, const eh_offload_req *req, uint3
 """
 
 
-def _native_ffi() -> FFI:
+def _native_builder():
     spec = importlib.util.spec_from_file_location("eh_build_ffi", NATIVE / "build_ffi.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.make_ffi()
+    return mod
 
 
 def make_ffi() -> FFI:
     """Return the configured FFI builder (cffi's ``cffi_modules`` entry point)."""
+    native = _native_builder()
     ffibuilder = FFI()
-    ffibuilder.include(_native_ffi())
+    ffibuilder.include(native.make_ffi())  # its types, declared by its headers
     ffibuilder.cdef(CDEF)
     ffibuilder.set_source(
         "edgehost.native_modules._bench",
-        '#include "vmm/bench/latency.h"\n#include "vmm/ffi.h"\n#include "kernels/ffi.h"\n'
-        '#include "wasmhost/ffi.h"',
+        '#include "vmm/bench/latency.h"\n' + native._cdef_and_header()[1],
         sources=[str((HERE / "latency.c").relative_to(NATIVE.parent))],
         include_dirs=[str(NATIVE), str(NATIVE / "include")],
         extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
