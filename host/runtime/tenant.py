@@ -134,7 +134,7 @@ class Tenant:
     its name, so a reloaded version finds it."""
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
-                 store: state.Store | None = None):
+                 store: state.Store | None = None, guest_options: dict | None = None):
         self.manifest = man
         self.name = man.name
         data = wasm if wasm is not None else _read_wasm(man)
@@ -179,7 +179,7 @@ class Tenant:
         lib.eh_tenant_set_kernels(self.native, mask)
         self._guest = None
         if self.isolation == "kvm":
-            self._attach_guest()
+            self._attach_guest(guest_options or {})
         self._log_buf = ffi.new("eh_log_entry[64]")
         self.log_dropped = 0
         self.log_lines = 0
@@ -214,11 +214,12 @@ class Tenant:
             lib.eh_tenant_set_kv(self.native, ns.ptr)  # the tenant keeps its own reference
         self.store = store
 
-    def _attach_guest(self) -> None:
+    def _attach_guest(self, options: dict) -> None:
         from edgehost.isolation.guest import Guest
 
         # This tenant's own guest (closed with it): never shared by name.
-        self._guest = Guest(time_limit_ms=self.manifest.limits["deadline_ms"])
+        # options: further Guest settings (the server's idle spin, tests).
+        self._guest = Guest(time_limit_ms=self.manifest.limits["deadline_ms"], **options)
         lib.eh_tenant_set_guest(self.native, self._guest.handle)
 
     # -- instances -----------------------------------------------------------------

@@ -66,18 +66,13 @@ class Version:
 
     def __init__(self, srv, man: manifest_mod.Manifest, *, threads: int, queue: int,
                  guest_spin_us: int | None = None):
-        from edgehost import isolation
         from edgehost.runtime.tenant import Tenant
 
         self.name = man.name
-        if guest_spin_us is not None and isolation.resolve(man.isolation) == "kvm":
-            # The tenant's guest comes from the per-name registry: made here
-            # first, it gets the server's idle-spin setting (see --guest-spin-us).
-            from edgehost.isolation import guest as guests
-
-            guests.tenant_guest(man.name, deadline_ms=man.limits["deadline_ms"],
-                                idle_spin_us=guest_spin_us)
-        self.tenant = Tenant(man)
+        # The tenant makes its own guest; it gets the server's idle-spin
+        # setting (see --guest-spin-us).
+        opts = {} if guest_spin_us is None else {"idle_spin_us": guest_spin_us}
+        self.tenant = Tenant(man, guest_options=opts)
         self.handlers = list(dict.fromkeys(man.routes.values()))
         names = [ffi.new("char[]", h.encode()) for h in self.handlers]
         err = _err()
