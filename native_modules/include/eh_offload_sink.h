@@ -51,6 +51,10 @@ typedef struct eh_offload_sink {
     /* mem is about to be freed (its pages may go to another tenant): stop
      * showing it. Safe on a guest already destroyed. Optional. */
     void (*detach)(eh_vm *vm, const void *mem);
+    /* A tenant instance was just created: its kernel calls are about to
+     * come; the sink may get ready for them (boot or wake its guest) now,
+     * so the instance's first call costs what any call does. Optional. */
+    void (*prewarm)(eh_vm *vm);
 } eh_offload_sink;
 
 extern const eh_offload_sink eh_vm_sink;     /* vmm/call.c: the tenant's KVM guest   */

@@ -15,9 +15,11 @@
  *    - cold, vCPU thread: the parked vCPU thread is woken (older kernels,
  *      EH_VM_F_COLD_ON_VCPU_THREAD, or a guest left unreset by a caller's
  *      run that the tenant's idle window takes into the warm regime).
- *   -> on the deadline (the earlier of the caller's and time_limit_ms), the
- *      vCPU thread is asked to stop the call (kill_seq + signal) and resets
- *      the guest -> copy the output back.
+ *   -> when a limit passes -- the caller's deadline (wall clock), or the
+ *      handle's time_limit_ms of guest CPU time (a runaway guard that a busy
+ *      machine starving the guest cannot trip) -- the vCPU thread is asked to
+ *      stop the call (kill_seq + signal) and resets the guest -> copy the
+ *      output back.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,9 +62,28 @@ static int finished(eh_guest *g, uint64_t seq)
     return outcome(g, seq);
 }
 
+static uint64_t cpu_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used)
+{
+    if (now >= l->wall)
+        return l->why = l->callers ? EH_LIMIT_DEADLINE : EH_LIMIT_STUCK;
+    if (cpu_used >= l->cpu_ns)
+        return l->why = EH_LIMIT_CPU;
+    return EH_LIMIT_NONE;
+}
+
 /* cold: we just woke the parked vCPU thread, which the scheduler likes to
- * queue on our own CPU, so yield from the first spin. */
-static int wait_call(eh_guest *g, uint64_t seq, uint64_t deadline, int cold)
+ * queue on our own CPU, so yield from the first spin. The limits are checked
+ * once the spin is over (a warm call never gets there): the vCPU thread's
+ * CPU time from then on, plus all the wall time before it (an upper bound of
+ * the CPU it had), against lim->cpu_ns; wall time against lim->wall. */
+static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
 {
     uint64_t pure_spin = cold ? 0 : EH_PURE_SPIN_NS;
     uint64_t start = eh_now_ns();
@@ -80,16 +101,18 @@ static int wait_call(eh_guest *g, uint64_t seq, uint64_t deadline, int cold)
         }
     }
     __atomic_store_n(&g->win->host_waiting, 1, __ATOMIC_SEQ_CST);
+    uint64_t cpu0 = cpu_ns(g->cpu_clock), before = eh_now_ns() - start;
     for (;;) {
         uint32_t e = atomic_load(&g->event);
         if ((rc = finished(g, seq)) <= 0)
             return rc;
-        int64_t left = (int64_t)(deadline - eh_now_ns());
-        if (left <= 0)
+        uint64_t now = eh_now_ns();
+        if (eh_limits_passed(lim, now, before + cpu_ns(g->cpu_clock) - cpu0))
             break;
-        eh_futex_wait(&g->event, e, left);
+        uint64_t left = lim->wall - now;
+        eh_futex_wait(&g->event, e, (int64_t)(left < EH_LIMIT_CHECK_NS ? left : EH_LIMIT_CHECK_NS));
     }
-    /* deadline passed: the vCPU thread stops the call unless it just finished */
+    /* a limit passed: the vCPU thread stops the call unless it just finished */
     atomic_store(&g->kill_seq, seq);
     eh_vcpu_kick(g);
     uint64_t give_up = eh_now_ns() + 2000000000ull;
@@ -170,14 +193,14 @@ static void count(eh_vm *vm, eh_guest *g, const eh_io_plan *p, int here, int war
 }
 
 static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
-                       eh_offload_res *res, uint64_t deadline, char *err, size_t errlen)
+                       eh_offload_res *res, eh_call_limits *lim, char *err, size_t errlen)
 {
     int rc;
     if (!vm->g && (rc = eh_guest_boot(vm, err, errlen)))
         return rc;
     eh_guest *g = vm->g;
     if (vm->refresh_due)
-        refresh_wait(vm, g, deadline);
+        refresh_wait(vm, g, lim->wall);
     eh_io_plan p;
     if ((rc = eh_io_plan_make(vm, req, &p, err, errlen)))
         return rc;
@@ -227,13 +250,13 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     uint64_t t0 = eh_now_ns();
     if (!here && vm->slots_due)
         eh_windows_settle(vm); /* while the guest runs the call */
-    if (here && (rc = eh_cold_call(g, seq, deadline)) == 1) {
+    if (here && (rc = eh_cold_call(g, seq, lim)) == 1) {
         here = 0; /* this thread cannot run it: the vCPU thread does */
         atomic_store(&g->caller_run, 0);
         eh_vcpu_wake(g);
     }
     if (!here)
-        rc = wait_call(g, seq, deadline, !warm);
+        rc = wait_call(g, seq, lim, !warm);
     pthread_mutex_lock(&g->io_lock);
     if (rc == 0) {
         *res = w->res;
@@ -269,13 +292,15 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     return rc;
 }
 
-/* The earlier of the handle's time limit (from now) and the caller's
- * deadline, and whether the caller's is the one that applies. */
-static uint64_t call_deadline(const eh_vm *vm, uint64_t deadline_ns, int *callers)
+/* A call's limits: the caller's deadline (wall) if it gave one, else a
+ * backstop of ten times the CPU limit (+1 s) for a guest that gets no CPU at
+ * all; and the handle's time limit as guest CPU time. */
+static eh_call_limits call_limits(const eh_vm *vm, uint64_t deadline_ns)
 {
-    uint64_t own = eh_now_ns() + (uint64_t)vm->cfg.time_limit_ms * 1000000ull;
-    *callers = deadline_ns && deadline_ns < own;
-    return *callers ? deadline_ns : own;
+    uint64_t cpu = (uint64_t)vm->cfg.time_limit_ms * 1000000ull;
+    eh_call_limits l = {.cpu_ns = cpu, .callers = deadline_ns != 0};
+    l.wall = deadline_ns ? deadline_ns : eh_now_ns() + 10 * cpu + 1000000000ull;
+    return l;
 }
 
 /* Takes the handle's lock. A caller with a deadline counts the wait behind
@@ -304,13 +329,15 @@ static eh_offload_status call(eh_vm *vm, uint32_t op, uint32_t repeat,
         atomic_fetch_add(&vm->lock_timeouts, 1);
         return EH_OFFLOAD_TIMEOUT;
     }
-    int callers;
-    uint64_t deadline = call_deadline(vm, deadline_ns, &callers);
-    int rc = call_locked(vm, op, repeat, req, res, deadline, err, errlen);
+    eh_call_limits lim = call_limits(vm, deadline_ns);
+    int rc = call_locked(vm, op, repeat, req, res, &lim, err, errlen);
     if (rc == EH_OFFLOAD_TIMEOUT) {
         memset(res, 0, sizeof *res);
-        if (callers)
+        if (lim.why == EH_LIMIT_DEADLINE)
             EH_ERR(err, errlen, "call stopped at the caller's deadline");
+        else if (lim.why == EH_LIMIT_STUCK)
+            EH_ERR(err, errlen, "call got no CPU for %u ms (10x its limit)",
+                   10 * vm->cfg.time_limit_ms);
         else
             EH_ERR(err, errlen, "call exceeded its %u ms limit", vm->cfg.time_limit_ms);
     }
@@ -367,4 +394,5 @@ const eh_offload_sink eh_vm_sink = {
     .run = eh_vm_offload,
     .attach = sink_attach,
     .detach = eh_vm_detach,
+    .prewarm = eh_vm_prewarm,
 };

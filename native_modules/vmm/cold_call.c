@@ -19,10 +19,13 @@
  *    it (vm.c): with idle_spin_us == 0 it resets the guest itself, so every
  *    call still starts from the snapshot; otherwise it wakes the vCPU thread
  *    into the warm regime (the runtime scrubs, then serves the call).
- *  - Deadline: the thread's timer (thread_signal.c), armed for the run only
- *    (~0.7 us for arm + disarm), ticks every EH_CHECK_NS; its signal's
- *    handler sets immediate_exit and KVM_RUN returns EINTR. Past the deadline the call is
- *    abandoned and the guest reset (not destroyed), as on the vCPU thread. A
+ *  - Limits (call.c): the thread's timer (thread_signal.c), armed for the run
+ *    only (~0.7 us for arm + disarm), ticks every EH_LIMIT_CHECK_NS (first
+ *    at the caller's deadline or the CPU limit if sooner); its signal's
+ *    handler sets immediate_exit and KVM_RUN returns EINTR. Past the caller's
+ *    deadline, or past the CPU limit in this thread's CPU time (the guest ran
+ *    on it), the call is abandoned and the guest reset (not destroyed), as on
+ *    the vCPU thread. A
  *    guest that answered but did not exit is stopped at a tick and counted
  *    as a forced park (the watchdog's job on the vCPU thread). The timer is
  *    disarmed when the run ends; a tick already in flight at most leaves
@@ -40,8 +43,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "vmm/vmm_internal.h"
-
-#define EH_CHECK_NS 10000000ull /* tick: deadline slack, check for a silent answer */
 
 static int caller_runs_ok;
 static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
@@ -63,7 +64,14 @@ int eh_cold_on_caller_ok(void)
 
 int eh_vm_cold_on_caller(void) { return eh_cold_on_caller_ok(); }
 
-int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t deadline)
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
 {
     timer_t *tm = eh_thread_timer();
     if (!tm)
@@ -74,8 +82,15 @@ int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t deadline)
     pthread_sigmask(SIG_UNBLOCK, &sig, &old);
     eh_sig_bind_run(g->run);
     g->run->immediate_exit = 0; /* a stale stop meant for the parked thread */
-    uint64_t now = eh_now_ns(), limit_ns = deadline > now ? deadline - now : 1;
-    eh_timer_set(tm, limit_ns < EH_CHECK_NS ? limit_ns : EH_CHECK_NS, EH_CHECK_NS);
+    uint64_t start = eh_now_ns(), first = lim->wall > start ? lim->wall - start : 1;
+    if (first > EH_LIMIT_CHECK_NS)
+        first = EH_LIMIT_CHECK_NS;
+    if (first > lim->cpu_ns)
+        first = lim->cpu_ns ? lim->cpu_ns : 1;
+    eh_timer_set(tm, first, EH_LIMIT_CHECK_NS);
+    /* CPU time is read from the first tick on (no syscall on a short call);
+     * the wall time before it bounds the CPU this thread had until then. */
+    uint64_t cpu0 = 0, before = 0;
     int rc;
     for (;;) {
         int r = ioctl(g->vcpu_fd, KVM_RUN, 0);
@@ -109,11 +124,18 @@ int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t deadline)
                 break;
             }
             /* log, ping, or a guest that has not answered: run on, bounded
-             * by the deadline */
+             * by the limits */
         }
-        if (eh_now_ns() >= deadline) {
-            rc = EH_OFFLOAD_TIMEOUT;
-            break;
+        uint64_t now = eh_now_ns();
+        if (now - start >= first) {
+            if (!cpu0) {
+                cpu0 = thread_cpu_ns();
+                before = now - start;
+            }
+            if (eh_limits_passed(lim, now, before + thread_cpu_ns() - cpu0)) {
+                rc = EH_OFFLOAD_TIMEOUT;
+                break;
+            }
         }
     }
     eh_timer_set(tm, 0, 0);

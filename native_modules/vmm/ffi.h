@@ -115,6 +115,12 @@ int eh_vm_fits(const eh_vm *vm, uint64_t in_len, uint64_t in2_len, uint64_t out_
  * re-binds a vCPU to a new thread cheaply: Linux >= 6.12), else 0. */
 int eh_vm_cold_on_caller(void);
 
+/* A call is about to come (a tenant instance was just created): a parked
+ * guest starts spinning for the handle's idle window from now, so the call
+ * finds it warm. Costs the caller a wake (~10 us here) only when the guest
+ * is parked; does nothing while a call runs or before the first boots it. */
+void eh_vm_prewarm(eh_vm *vm);
+
 /* Boots the guest now if none is live (otherwise the first call does). */
 eh_offload_status eh_vm_boot(eh_vm *vm, char *err, size_t errlen);
 

@@ -86,6 +86,21 @@ eh_offload_status eh_vm_boot(eh_vm *vm, char *err, size_t errlen)
     return rc;
 }
 
+void eh_vm_prewarm(eh_vm *vm)
+{
+    if (!vm || pthread_mutex_trylock(&vm->lock))
+        return; /* a call holds the guest: it is not parked */
+    eh_guest *g = vm->g; /* none yet: the first call boots it, as before */
+    if (g && vm->cfg.idle_spin_us && atomic_load(&g->state) == EH_VCPU_PARKED) {
+        if (atomic_exchange(&g->reset_pending, 0)) /* as call.c: into the warm regime */
+            eh_vcpu_cancel_reset(g);
+        atomic_store(&g->consumed_at_ns, eh_now_ns()); /* the watchdog's idle clock */
+        atomic_store(&g->warm_req, 1);
+        eh_vcpu_wake(g);
+    }
+    pthread_mutex_unlock(&vm->lock);
+}
+
 eh_offload_status eh_vm_wait_parked(eh_vm *vm, uint32_t timeout_ms)
 {
     pthread_mutex_lock(&vm->lock);

@@ -90,4 +90,4 @@ static eh_offload_status inproc_run(eh_vm *vm, const eh_offload_req *req, eh_off
     return run_bounded(req, res, left, err, errlen);
 }
 
-const eh_offload_sink eh_inproc_sink = {.run = inproc_run, .attach = NULL, .detach = NULL};
+const eh_offload_sink eh_inproc_sink = {.run = inproc_run};

@@ -23,8 +23,8 @@
  * a warm guest runs without the host's authoritative reset.
  *
  * Parking: at EH_DONE_IDLE (idle window over) the thread resets the guest to
- * its snapshot and sleeps on the `wake` futex until a call is posted, so an
- * idle tenant costs no CPU.
+ * its snapshot and sleeps on the `wake` futex until a call is posted (or
+ * announced: eh_vm_prewarm), so an idle tenant costs no CPU.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -282,9 +282,12 @@ static int park(eh_guest *g, int reset)
         if (atomic_load(&g->reset_pending) && deferred_reset(g))
             return -1;
         /* a call is posted (host truth, not the guest-writable window) and
-         * its caller does not run the vCPU itself */
+         * its caller does not run the vCPU itself; or one is about to be
+         * (eh_vm_prewarm): spin for it */
         if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
             !atomic_load(&g->caller_run))
+            break;
+        if (atomic_exchange(&g->warm_req, 0))
             break;
         eh_futex_wait(&g->wake, w, -1);
     }
@@ -481,6 +484,8 @@ int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
         atomic_store(&g->state, EH_VCPU_DEAD);
         return EH_OFFLOAD_SYSTEM;
     }
+    if (pthread_getcpuclockid(g->thread, &g->cpu_clock))
+        g->cpu_clock = CLOCK_MONOTONIC; /* no CPU clock: the limit counts wall time */
     uint64_t deadline = eh_now_ns() + (uint64_t)boot_ms * 1000000ull;
     for (;;) {
         uint32_t e = atomic_load(&g->event);

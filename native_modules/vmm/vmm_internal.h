@@ -107,11 +107,13 @@ typedef struct eh_guest {
     _Atomic uint64_t consumed_seq; /* last call whose result the host took */
     _Atomic uint64_t consumed_at_ns;
     timer_t watchdog;              /* periodic while unparked (vcpu_thread.c) */
+    clockid_t cpu_clock;           /* the vCPU thread's CPU-time clock        */
     int watchdog_ok;
     _Atomic uint64_t forced_parks;
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;       /* caller asks for a reset while warm   */
+    _Atomic int warm_req;          /* parked thread: start spinning (prewarm) */
     _Atomic uint64_t woke_at_ns;   /* when park() last returned for a call  */
     _Atomic int caller_run;    /* a caller runs the vCPU itself (cold_call.c) */
     _Atomic int reset_pending; /* stopped after a caller's run, not yet reset */
@@ -244,9 +246,27 @@ eh_offload_status eh_split_run(eh_vm *vm, eh_call_fn call1, const eh_offload_req
                                eh_offload_res *res, uint64_t deadline_ns, char *err,
                                size_t errlen);
 
+/* What bounds one call (call.c): the wall-clock instant it must end by (the
+ * caller's deadline, or a backstop far past the CPU limit when the caller
+ * gave none) and the CPU time the guest may spend on it (the handle's
+ * time_limit_ms: a runaway guard a busy machine cannot trip). Checked every
+ * EH_LIMIT_CHECK_NS once a call has run that long; `why` records which
+ * ended it. */
+#define EH_LIMIT_CHECK_NS 10000000ull
+enum { EH_LIMIT_NONE, EH_LIMIT_DEADLINE, EH_LIMIT_CPU, EH_LIMIT_STUCK };
+typedef struct eh_call_limits {
+    uint64_t wall;      /* CLOCK_MONOTONIC instant                          */
+    uint64_t cpu_ns;    /* guest CPU time allowed                           */
+    int callers;        /* wall is the caller's deadline (else a backstop)  */
+    int why;            /* EH_LIMIT_* that stopped the call                 */
+} eh_call_limits;
+/* Which limit has run out, given the guest's CPU time since the call began
+ * (an upper bound), or EH_LIMIT_NONE. */
+int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used);
+
 /* cold_call.c: 0 done, EH_OFFLOAD_TIMEOUT (guest reset), EH_OFFLOAD_FAULT, or 1
  * when this thread cannot run the vCPU (no timer): use the vCPU thread. */
-int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t deadline_ns);
+int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim);
 int eh_cold_on_caller_ok(void); /* this kernel re-binds a vCPU cheaply */
 
 /* clock.c: time and futexes */

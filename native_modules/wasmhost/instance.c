@@ -159,6 +159,8 @@ eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
         snprintf(inst->error, sizeof inst->error, "module does not export 'edgehost_alloc'");
         goto fail_msg;
     }
+    if (t->sink->prewarm) /* its kernel calls come next: let the sink get ready */
+        t->sink->prewarm(t->vm);
     wasmtime_func_t init;
     if (get_func(inst, "_initialize", &init) == 0) {
         wasmtime_val_raw_t none[1];
