@@ -148,9 +148,10 @@ class Guest:
         if rc:
             self._check(rc, kernel_name(req.kernel))
 
-    def call_op(self, op: int, req, res) -> None:
-        """Run a runtime op (``lib.EH_OP_*``; test ops need :data:`TEST_IMAGE`)."""
-        rc = lib.eh_vm_call_op(self.handle, op, req, res, self._err, _ERRLEN)
+    def call_op(self, op: int, req, res, *, deadline_ns: int = 0) -> None:
+        """Run a runtime op (``lib.EH_OP_*``; test ops need :data:`TEST_IMAGE`),
+        by ``deadline_ns`` as :meth:`offload`."""
+        rc = lib.eh_vm_call_op(self.handle, op, req, res, deadline_ns, self._err, _ERRLEN)
         if rc:
             self._check(rc, f"op {op:#x}")
 

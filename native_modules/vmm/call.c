@@ -81,8 +81,8 @@ int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used)
 /* cold: we just woke the parked vCPU thread, which the scheduler likes to
  * queue on our own CPU, so yield from the first spin. The limits are checked
  * once the spin is over (a warm call never gets there): the vCPU thread's
- * CPU time from then on, plus all the wall time before it (an upper bound of
- * the CPU it had), against lim->cpu_ns; wall time against lim->wall. */
+ * CPU time from then on, plus the spin budget, against lim->cpu_ns; wall
+ * time against lim->wall. */
 static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
 {
     uint64_t pure_spin = cold ? 0 : EH_PURE_SPIN_NS;
@@ -101,7 +101,10 @@ static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
         }
     }
     __atomic_store_n(&g->win->host_waiting, 1, __ATOMIC_SEQ_CST);
+    /* The guest's CPU before now: at most the spin budget (more wall time
+     * there means this thread was descheduled, not that the guest ran). */
     uint64_t cpu0 = cpu_ns(g->cpu_clock), before = eh_now_ns() - start;
+    before = before < EH_SPIN_NS ? before : EH_SPIN_NS;
     for (;;) {
         uint32_t e = atomic_load(&g->event);
         if ((rc = finished(g, seq)) <= 0)
@@ -331,7 +334,7 @@ static eh_offload_status call(eh_vm *vm, uint32_t op, uint32_t repeat,
     }
     eh_call_limits lim = call_limits(vm, deadline_ns);
     int rc = call_locked(vm, op, repeat, req, res, &lim, err, errlen);
-    if (rc == EH_OFFLOAD_TIMEOUT) {
+    if (rc == EH_OFFLOAD_TIMEOUT && lim.why != EH_LIMIT_NONE) { /* else: the boot's */
         memset(res, 0, sizeof *res);
         if (lim.why == EH_LIMIT_DEADLINE)
             EH_ERR(err, errlen, "call stopped at the caller's deadline");
@@ -361,9 +364,10 @@ eh_offload_status eh_vm_offload(eh_vm *vm, const eh_offload_req *req, eh_offload
 }
 
 eh_offload_status eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req,
-                                eh_offload_res *res, char *err, size_t errlen)
+                                eh_offload_res *res, uint64_t deadline_ns, char *err,
+                                size_t errlen)
 {
-    return call(vm, op, 0, req, res, 0, err, errlen);
+    return call(vm, op, 0, req, res, deadline_ns, err, errlen);
 }
 
 eh_offload_status eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
@@ -380,7 +384,7 @@ eh_offload_status eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *er
     memset(&req, 0, sizeof req);
     req.arg[0] = n;
     uint64_t t0 = eh_now_ns();
-    int rc = eh_vm_call_op(vm, EH_OP_PING, &req, &res, err, errlen);
+    int rc = eh_vm_call_op(vm, EH_OP_PING, &req, &res, 0, err, errlen);
     *ns_total = eh_now_ns() - t0;
     return rc;
 }

@@ -88,9 +88,7 @@ int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
     if (first > lim->cpu_ns)
         first = lim->cpu_ns ? lim->cpu_ns : 1;
     eh_timer_set(tm, first, EH_LIMIT_CHECK_NS);
-    /* CPU time is read from the first tick on (no syscall on a short call);
-     * the wall time before it bounds the CPU this thread had until then. */
-    uint64_t cpu0 = 0, before = 0;
+    uint64_t cpu0 = thread_cpu_ns(); /* this thread runs the guest: its CPU is the guest's */
     int rc;
     for (;;) {
         int r = ioctl(g->vcpu_fd, KVM_RUN, 0);
@@ -127,15 +125,9 @@ int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
              * by the limits */
         }
         uint64_t now = eh_now_ns();
-        if (now - start >= first) {
-            if (!cpu0) {
-                cpu0 = thread_cpu_ns();
-                before = now - start;
-            }
-            if (eh_limits_passed(lim, now, before + thread_cpu_ns() - cpu0)) {
-                rc = EH_OFFLOAD_TIMEOUT;
-                break;
-            }
+        if (now - start >= first && eh_limits_passed(lim, now, thread_cpu_ns() - cpu0)) {
+            rc = EH_OFFLOAD_TIMEOUT;
+            break;
         }
     }
     eh_timer_set(tm, 0, 0);

@@ -100,7 +100,8 @@ void eh_vm_detach(eh_vm *vm, const void *mem);
 /* Same as eh_vm_offload for any runtime op (enum eh_guest_op); test ops need
  * the test image. */
 eh_offload_status eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req,
-                                eh_offload_res *res, char *err, size_t errlen);
+                                eh_offload_res *res, uint64_t deadline_ns, char *err,
+                                size_t errlen);
 
 /* One call that runs req `repeat` times inside the guest (input copied in
  * once): the benchmark's measure of a kernel's own speed in the guest. */

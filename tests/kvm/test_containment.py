@@ -81,17 +81,33 @@ def test_fault_reports_the_address(make_guest):
 
 
 @PATHS
-def test_runaway_kernel_times_out_within_limit(make_guest, spin_us):
+def test_runaway_kernel_times_out_at_its_limit(make_guest, spin_us):
+    # time_limit_ms counts the guest's CPU time: a busy machine that starves
+    # the guest stretches the wall time (no upper bound asserted), never the
+    # guest's share.
     limit_ms = 100
     g = _test_guest(make_guest, spin_us, time_limit_ms=limit_ms)
     t0 = time.monotonic()
-    with pytest.raises(GuestTimeout):
+    with pytest.raises(GuestTimeout, match=f"exceeded its {limit_ms} ms limit"):
         _op(g, lib.EH_OP_TEST_LOOP)
-    elapsed_ms = (time.monotonic() - t0) * 1000
-    assert limit_ms <= elapsed_ms < limit_ms + 150, elapsed_ms
+    assert (time.monotonic() - t0) * 1000 >= limit_ms
     _ok(g)  # reset to the snapshot, same VM
     st = g.stats()
     assert st["timeouts"] == 1 and st["creates"] == 1
+
+
+@PATHS
+def test_a_callers_deadline_stops_a_runaway_kernel(make_guest, spin_us):
+    # A caller's own deadline (a tenant request's) is wall time, and comes
+    # before the guest's limit.
+    g = _test_guest(make_guest, spin_us, time_limit_ms=5000)
+    req, res, _keep = request(0)
+    t0 = time.monotonic_ns()
+    with pytest.raises(GuestTimeout, match="caller's deadline"):
+        g.call_op(lib.EH_OP_TEST_LOOP, req, res, deadline_ns=t0 + 50_000_000)
+    assert time.monotonic_ns() - t0 >= 50_000_000
+    _ok(g)
+    assert g.stats()["timeouts"] == 1
 
 
 def test_late_deadline_does_not_kill_next_call(make_guest):
