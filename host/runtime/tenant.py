@@ -220,6 +220,9 @@ class Tenant:
         # This tenant's own guest (closed with it): never shared by name.
         # options: further Guest settings (the server's idle spin, tests).
         self._guest = Guest(time_limit_ms=self.manifest.limits["deadline_ms"], **options)
+        # Booted now, at load: a request never pays for (or waits behind) a
+        # boot, and a guest that cannot start fails the load, not a request.
+        self._guest.boot()
         lib.eh_tenant_set_guest(self.native, self._guest.handle)
 
     # -- instances -----------------------------------------------------------------
