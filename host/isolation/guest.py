@@ -103,24 +103,37 @@ class Guest:
         out = ffi.new("eh_vm **")
         err = ffi.new("char[]", _ERRLEN)
         self._vm = None
+        self._lock = threading.Lock()
+        self._inflight = 0      # calls inside the monitor right now
+        self._closing = False
+        self._tls = threading.local()
         rc = lib.eh_vm_create(cfg, out, err, _ERRLEN)
         if rc:
             raise IsolationUnavailable("kvm", ffi.string(err).decode(errors="replace"))
         self._vm = ffi.gc(out[0], lib.eh_vm_destroy)
-        self._err = ffi.new("char[]", _ERRLEN)
 
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
-        """Drop this owner's hold on the VM (idempotent). The VM is destroyed
-        now unless a native tenant still runs its kernels there; then it goes
-        when that tenant is freed."""
+        """Close the guest (idempotent): no new call is accepted
+        (:class:`~edgehost.errors.GuestClosed`); calls already inside the
+        monitor finish, and the last of them drops this owner's hold on the
+        VM. The VM is destroyed then, unless a native tenant still runs its
+        kernels there (it goes when that tenant is freed)."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            if not self._inflight:
+                self._drop()
+
+    def _drop(self) -> None:
         vm, self._vm = self._vm, None
         if vm is not None:
             ffi.release(vm)
 
     @property
     def closed(self) -> bool:
-        return self._vm is None
+        return self._closing
 
     def __enter__(self) -> Guest:
         return self
@@ -131,35 +144,61 @@ class Guest:
     @property
     def handle(self):
         """The native ``eh_vm *``; :class:`~edgehost.errors.GuestClosed` after close."""
-        if self._vm is None:
+        if self._closing or self._vm is None:
             raise GuestClosed()
         return self._vm
 
+    def _begin(self):
+        """The handle, for one call into the monitor (counted until _end)."""
+        with self._lock:
+            if self._closing:
+                raise GuestClosed()
+            self._inflight += 1
+            return self._vm
+
+    def _end(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+            if self._closing and not self._inflight:
+                self._drop()
+
+    def _errbuf(self):
+        """This thread's error buffer (calls from several threads run at once)."""
+        err = getattr(self._tls, "err", None)
+        if err is None:
+            err = self._tls.err = ffi.new("char[]", _ERRLEN)
+        return err
+
+    def _run(self, fn, *args, what: str) -> None:
+        """fn(vm, *args, err, errlen) -> status, as one counted call."""
+        err = self._errbuf()
+        vm = self._begin()
+        try:
+            rc = fn(vm, *args, err, _ERRLEN)
+            if rc:
+                self._check(rc, what, vm, err)
+        finally:
+            self._end()
+
     def boot(self) -> None:
         """Boot the VM now instead of on the first call."""
-        self._check(lib.eh_vm_boot(self.handle, self._err, _ERRLEN), "boot")
+        self._run(lib.eh_vm_boot, what="boot")
 
     # -- calls ----------------------------------------------------------------
     def offload(self, req, res, *, deadline_ns: int = 0) -> None:
         """Run ``req`` (``eh_offload_req *`` with HOST pointers) in the guest,
         filling ``res``; ``deadline_ns`` (CLOCK_MONOTONIC, 0 = none) cuts the
         call short of the guest's time limit."""
-        rc = lib.eh_vm_offload(self.handle, req, res, deadline_ns, self._err, _ERRLEN)
-        if rc:
-            self._check(rc, kernel_name(req.kernel))
+        self._run(lib.eh_vm_offload, req, res, deadline_ns, what=kernel_name(req.kernel))
 
     def call_op(self, op: int, req, res, *, deadline_ns: int = 0) -> None:
         """Run a runtime op (``lib.EH_OP_*``; test ops need :data:`TEST_IMAGE`),
         by ``deadline_ns`` as :meth:`offload`."""
-        rc = lib.eh_vm_call_op(self.handle, op, req, res, deadline_ns, self._err, _ERRLEN)
-        if rc:
-            self._check(rc, f"op {op:#x}")
+        self._run(lib.eh_vm_call_op, op, req, res, deadline_ns, what=f"op {op:#x}")
 
     def repeat(self, req, res, n: int) -> None:
         """One call that runs ``req`` ``n`` times inside the guest (input copied once)."""
-        rc = lib.eh_vm_call_repeat(self.handle, req, n, res, self._err, _ERRLEN)
-        if rc:
-            self._check(rc, kernel_name(req.kernel))
+        self._run(lib.eh_vm_call_repeat, req, n, res, what=kernel_name(req.kernel))
 
     def fits(self, in_len: int, in2_len: int = 0, out_cap: int = 0) -> bool:
         """Whether inputs of these sizes, copied, and an output of ``out_cap``
@@ -169,12 +208,16 @@ class Guest:
     def ping(self, n: int) -> float:
         """Bare exit round trip: nanoseconds per guest exit over ``n`` exits."""
         total = ffi.new("uint64_t *")
-        self._check(lib.eh_vm_ping(self.handle, n, total, self._err, _ERRLEN), "ping")
+        self._run(lib.eh_vm_ping, n, total, what="ping")
         return total[0] / max(n, 1)
 
     def wait_parked(self, timeout_ms: int = 1000) -> bool:
         """Wait until the vCPU has left the guest and parked; False on timeout."""
-        return lib.eh_vm_wait_parked(self.handle, timeout_ms) == 0
+        vm = self._begin()
+        try:
+            return lib.eh_vm_wait_parked(vm, timeout_ms) == 0
+        finally:
+            self._end()
 
     # -- windows --------------------------------------------------------------
     def share(self, nbytes: int) -> SharedBuffer:
@@ -185,24 +228,30 @@ class Guest:
     def stats(self) -> dict:
         """Counters of this handle (calls, exits, resets, timings in ns, ...)."""
         st = ffi.new("eh_vm_stats *")
-        lib.eh_vm_get_stats(self.handle, st)
+        vm = self._begin()
+        try:
+            lib.eh_vm_get_stats(vm, st)
+        finally:
+            self._end()
         return {name: getattr(st, name) for name, _ in ffi.typeof("eh_vm_stats").fields}
 
     def last_log(self) -> str:
         """The last line the guest logged."""
         buf = ffi.new("char[]", 512)
-        lib.eh_vm_last_log(self.handle, buf, 512)
+        vm = self._begin()
+        try:
+            lib.eh_vm_last_log(vm, buf, 512)
+        finally:
+            self._end()
         return ffi.string(buf).decode(errors="replace")
 
-    def _check(self, rc: int, what: str) -> None:
+    def _check(self, rc: int, what: str, vm, err) -> None:
         """Raise the typed error for a monitor status (one table: eh_offload_status)."""
-        if rc == lib.EH_OFFLOAD_OK:
-            return
-        msg = ffi.string(self._err).decode(errors="replace")
+        msg = ffi.string(err).decode(errors="replace")
         if rc == lib.EH_OFFLOAD_FAULT:
             buf = ffi.new("char[]", 256)
             addr = ffi.new("uint64_t *")
-            has = lib.eh_vm_last_fault(self.handle, buf, 256, addr)
+            has = lib.eh_vm_last_fault(vm, buf, 256, addr)
             raise GuestFault(ffi.string(buf).decode(errors="replace") or msg,
                              addr[0] if has else None)
         if rc == lib.EH_OFFLOAD_TIMEOUT and msg.startswith("guest did not initialise"):
