@@ -87,7 +87,7 @@ def call(tenant_dir, export, input_, headers, query, isolation, show_status):
             raise InputError(f"--header {h!r}: expected NAME:VALUE")
         hdrs[name.strip()] = value.strip()
     man = manifest_mod.load(d)
-    if man.sources:
+    if man.sources and man.wasm.is_file():  # a missing module is an error (below), not a build
         rebuild_if_stale(d)
     if isolation:
         man.isolation = isolation
