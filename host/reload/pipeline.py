@@ -34,6 +34,11 @@ class Rejected(EdgehostError):
         self.tenant, self.file, self.reason = tenant, file, reason
         super().__init__(f"tenant {tenant}: {file}: {reason}")
 
+    @property
+    def maybe_truncated(self) -> bool:
+        """A file that does not parse: it may be one a writer has not finished."""
+        return "not a valid WebAssembly module" in self.reason or "not valid TOML" in self.reason
+
 
 @dataclasses.dataclass
 class Loaded:

@@ -162,7 +162,8 @@ class Registry:
         try:
             loaded = pipeline.load(tf)
         except pipeline.Rejected as rej:
-            if self.watcher.generation(d) != generation or self._maybe_incomplete(d, tf):
+            if self.watcher.generation(d) != generation or (
+                    rej.maybe_truncated and self._maybe_incomplete(d, tf)):
                 return   # the files changed meanwhile: the newer ones are judged instead
             self._reject(name, d, rej, tf.version)
             return

@@ -8,8 +8,9 @@ comes after a debounce that depends on what the writer did:
 
 * the writer is done -- it closed the file it wrote, renamed a file into
   place, deleted something, or a file appeared whole (moved in from
-  elsewhere) -- : report after :data:`SETTLE_S`, so a burst of files written
-  together (manifest + module) is one report;
+  elsewhere) -- : report after :data:`SETTLE_S` (1 ms: events of files
+  written together, manifest and module, arrive within it, so they make one
+  report);
 * the writer may still be at it -- a file was modified or created empty and
   not closed yet -- : report only after :data:`QUIET_S` without further events.
 
@@ -46,7 +47,7 @@ from edgehost.wasm_config.manifest import MANIFEST_NAME
 
 log = logging.getLogger("edgehost.reload")
 
-SETTLE_S = 0.005
+SETTLE_S = 0.001
 QUIET_S = 0.2
 RESCAN_S = 1.0
 # Names a tenant directory may hold that are never part of a version:

@@ -53,7 +53,7 @@ MAGIC = b"EHMCACHE1\0"
 _HEADER = struct.Struct(f"<{len(MAGIC)}sQ32s")   # magic, payload length, sha256(payload)
 SUFFIX = ".cwasm"
 MAX_BYTES = 512 << 20
-MEMO_ENTRIES = 16    # compiled modules kept in memory per process (wasmtime shares them)
+MEMO_ENTRIES = 4    # compiled modules kept in memory per process (wasmtime shares them)
 
 
 def _wasmtime_version() -> str:

@@ -65,7 +65,7 @@ class Version:
     instance pool and its served state (eh_svc)."""
 
     def __init__(self, srv, man: manifest_mod.Manifest, *, threads: int, queue: int,
-                 guest_spin_us: int | None = None):
+                 guest_spin_us: int | None = None, tenant=None):
         from edgehost import isolation
         from edgehost.runtime.tenant import Tenant
 
@@ -77,7 +77,7 @@ class Version:
 
             guests.tenant_guest(man.name, deadline_ms=man.limits["deadline_ms"],
                                 idle_spin_us=guest_spin_us)
-        self.tenant = Tenant(man)
+        self.tenant = tenant if tenant is not None else Tenant(man)  # hot reload loads its own
         self.handlers = list(dict.fromkeys(man.routes.values()))
         names = [ffi.new("char[]", h.encode()) for h in self.handlers]
         err = _err()
@@ -247,11 +247,18 @@ def main() -> int:
     spec = json.loads(sys.stdin.readline() or "{}")
     logging.basicConfig(level=spec.get("log_level", "INFO").upper(), handlers=[
         JsonLines(spec.get("worker", -1))])
+    switch = None
     try:
         w = Worker(spec)
         # Every tenant of this worker keeps its state in the store --kv/--data name.
         state.set_default_store(state.open_store(spec.get("kv"), spec.get("data")))
-        w.load(spec["tenants"])
+        if "versions" in spec:  # the master decides each tenant's version (hot reload)
+            from edgehost.reload.worker_side import Switch
+
+            switch = Switch(w, emit)
+            switch.start(spec["versions"])
+        else:
+            w.load(spec["tenants"])
         w.start()
     except EdgehostError as exc:
         emit("failed", error=str(exc))
@@ -276,6 +283,8 @@ def main() -> int:
             cmd = json.loads(line)
             if cmd.get("cmd") == "drain":
                 w.drain()
+            elif switch is not None and not w.draining and switch.handle(cmd):
+                pass
             elif cmd.get("cmd") == "reload" and not w.draining:
                 t0 = time.perf_counter()
                 try:
@@ -287,11 +296,15 @@ def main() -> int:
                     emit("reloaded", tenants=sorted(w.current),
                          ms=round((time.perf_counter() - t0) * 1e3, 1))
         w.drain_tenant_logs()
+        if switch is not None:
+            switch.poll()
         w.retire()
         if time.monotonic() >= next_stats:
             w.publish_guest_stats()
             next_stats = time.monotonic() + 1.0
     w.drain_tenant_logs()
+    if switch is not None:
+        switch.close()
     w.close()
     return 0
 
