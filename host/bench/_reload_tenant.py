@@ -77,8 +77,8 @@ def module(version: str, *, configure: str = "", rounds: int = 0) -> bytes:
 
 
 def manifest(name: str = "gen", *, greeting: str = "g1", checks: str = "",
-             extra: str = "") -> str:
-    return (f'name = "{name}"\nisolation = "inproc"\n{extra}\n'
+             extra: str = "", isolation: str = "inproc") -> str:
+    return (f'name = "{name}"\nisolation = "{isolation}"\n{extra}\n'
             f'[routes]\n"/hello" = "hello"\n"/table" = "table"\n\n'
             f'[config]\ngreeting = "{greeting}"\n{checks}')
 

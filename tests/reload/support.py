@@ -45,12 +45,12 @@ def write_in_place(path: pathlib.Path, data: bytes | str, *, pieces: int = 1,
 
 def make_tenant(root: pathlib.Path, name: str = "gen", *, version: str = "v1",
                 greeting: str = "g1", checks: str = "", extra: str = "",
-                wasm: bytes | None = None) -> pathlib.Path:
+                wasm: bytes | None = None, isolation: str = "inproc") -> pathlib.Path:
     d = root / name
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{name}.wasm").write_bytes(wasm if wasm is not None else module(version))
     (d / "edgehost.toml").write_text(manifest(name, greeting=greeting, checks=checks,
-                                              extra=extra))
+                                              extra=extra, isolation=isolation))
     return d
 
 
