@@ -33,19 +33,19 @@ def test_watch_rebuilds_on_source_changes_and_keeps_serving_on_errors(tmp_path, 
     with Watch(tmp_path) as s:
         assert _hello(s).startswith(b"hello, w! (visit")
         with Load(s.port, "/hello-c/hello", clients=2) as load:
-            support.write_in_place(src, src.read_text().replace('", "', '" -- "'))
-            assert support.wait_for(lambda: _hello(s).startswith(b"hello -- w!"), timeout=120)
+            support.write_in_place(src, src.read_text().replace('", ", 2', '"; ", 2'))
+            assert support.wait_for(lambda: _hello(s).startswith(b"hello; w!"), timeout=120)
             good = src.read_text()
             support.write_in_place(src, good + "\nint broken(void) { return nope; }\n")
             assert support.wait_for(lambda: "use of undeclared identifier 'nope'" in s.log(),
                                     timeout=120)
-            assert _hello(s).startswith(b"hello -- w!")
-            support.write_in_place(src, good.replace('" -- "', '" ++ "'))
-            assert support.wait_for(lambda: _hello(s).startswith(b"hello ++ w!"), timeout=120)
+            assert _hello(s).startswith(b"hello; w!")
+            support.write_in_place(src, good.replace('"; ", 2', '": ", 2'))
+            assert support.wait_for(lambda: _hello(s).startswith(b"hello: w!"), timeout=120)
             wasm_mtime = (d / "hello-c.wasm").stat().st_mtime_ns
             support.write_in_place(man, man.read_text().replace('greeting = "hello"',
                                                                 'greeting = "hey"'))
-            assert support.wait_for(lambda: _hello(s).startswith(b"hey ++ w!"), timeout=60)
+            assert support.wait_for(lambda: _hello(s).startswith(b"hey: w!"), timeout=60)
             time.sleep(0.5)
             assert (d / "hello-c.wasm").stat().st_mtime_ns == wasm_mtime   # not rebuilt
         assert load.failures() == []
