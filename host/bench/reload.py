@@ -246,10 +246,68 @@ def latency_rows(rounds: int) -> list[dict]:
                              target=TARGETS_MS[case],
                              server_ms=round(statistics.median(s for _, s in vals), 2),
                              rounds=len(vals)))
+        rows += _c_module_rows(rounds, env)
         rows.append(_row("latency", "failed requests during the reloads", clients.failed,
                          "requests", target=0, requests=clients.ok + clients.failed,
                          note=", ".join(sorted(set(clients.errors)))[:200]))
         return rows
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _with_nonce(wasm: bytes, nonce: str) -> bytes:
+    """``wasm`` plus a custom section: other bytes (a new version to compile),
+    the same code."""
+    from edgehost.reload import wasm_binary
+
+    name = b"edgehost.bench.nonce"
+    body = wasm_binary.uleb(len(name)) + name + nonce.encode()
+    return wasm + b"\0" + wasm_binary.uleb(len(body)) + body
+
+
+def _c_module_rows(rounds: int, env: dict) -> list[dict]:
+    """A real C tenant (hello-c): each round a module never compiled before
+    (same code, another custom section), timed by the server itself from the
+    file's mtime to the version live in the worker (its answer does not tell
+    versions apart)."""
+    from edgehost import paths
+    from edgehost.errors import EdgehostError
+    from edgehost.reload import files
+    from edgehost.toolchain import build
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="edgehost-bench-reload-c-"))
+    try:
+        d = work / "tenants" / "hello-c"
+        shutil.copytree(paths.examples_dir() / "hello-c", d,
+                        ignore=shutil.ignore_patterns("*.wasm"))
+        try:
+            build.build(d)
+        except EdgehostError as exc:
+            return [_row("latency", "changed C module (hello-c), compiled", float("nan"), "ms",
+                         note=f"left out: {exc}")]
+        base = (d / "hello-c.wasm").read_bytes()
+        srv = _Server(work / "tenants", {**env, "EDGEHOST_MODULE_CACHE": str(work / "cache")})
+        vals = []
+        try:
+            srv.settled("hello-c")
+            for i in range(rounds):
+                data = _with_nonce(base, f"{time.time_ns()}-{i}")
+                _replace(d / "hello-c.wasm", data)
+                want = files.read(d).version
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    st = srv.status().get("hello-c", {})
+                    if st.get("version") == want:
+                        vals.append(st["live_after_ms"])
+                        break
+                    time.sleep(0.005)
+                srv.settled("hello-c")
+        finally:
+            srv.close()
+        return [_row("latency", "changed C module (hello-c), compiled (server's clock)",
+                     statistics.median(vals) if vals else float("nan"), "ms",
+                     target=TARGETS_MS["compiled"], rounds=len(vals),
+                     note="file mtime to live in the worker")]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
