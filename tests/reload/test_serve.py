@@ -25,7 +25,7 @@ def _body(s, path="/gen/hello") -> bytes:
     return get(s.port, path)[2]
 
 
-def _everywhere(s, want: bytes, path="/gen/hello", timeout=30.0) -> bool:
+def _everywhere(s, want: bytes, path="/gen/hello", timeout=90.0) -> bool:
     """Every worker answers ``want`` (fresh connections spread over the workers)."""
     return bool(support.wait_for(lambda: all(_body(s, path) == want for _ in range(12)),
                                  timeout=timeout, step=0.02))
