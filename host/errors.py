@@ -114,10 +114,20 @@ class ToolchainMissing(EdgehostError):
 
 
 class BuildError(EdgehostError):
+    """A compiler refused a tenant's sources. ``output`` is the compiler's
+    whole output (every error and warning, naming the tenant's own files);
+    the message is one line: the counts and the first error."""
+
     def __init__(self, target: str, output: str):
         self.target, self.output = target, output
-        first = next((ln for ln in output.splitlines() if "error" in ln.lower()), output.strip())
-        super().__init__(f"build of {target} failed: {first[:300]}")
+        lines = output.splitlines()
+        first = next((ln for ln in lines if "error" in ln.lower()), output.strip())
+        errors = sum(1 for ln in lines if "error:" in ln or ln.startswith("error["))
+        warnings = sum(1 for ln in lines if "warning:" in ln)
+        counts = ", ".join(f"{n} {w}{'s' if n != 1 else ''}" for n, w in
+                           ((errors, "error"), (warnings, "warning")) if n)
+        super().__init__(f"build of {target} failed{f' ({counts})' if counts else ''}: "
+                         f"{first.strip()[:300]}")
 
 
 class InputError(EdgehostError):

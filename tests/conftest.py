@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import pathlib
 import shutil
+import tempfile
 
 import pytest
 import wasmtime
@@ -13,6 +16,13 @@ from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import manifest as manifest_mod
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# Compiled modules are cached in this session's own directory, not the user's
+# (servers the tests start inherit it).
+if "EDGEHOST_MODULE_CACHE" not in os.environ:
+    os.environ["EDGEHOST_MODULE_CACHE"] = tempfile.mkdtemp(prefix="edgehost-test-modules-")
+    atexit.register(shutil.rmtree, os.environ["EDGEHOST_MODULE_CACHE"], ignore_errors=True)
+
 EXAMPLES = REPO / "examples"
 
 # The prologue every hand-written test tenant needs (ABI v1 required exports).

@@ -131,6 +131,7 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
     if (!g->dirty_bitmap)
         return EH_OFFLOAD_SYSTEM;
     if (ioctl(g->vcpu_fd, KVM_GET_REGS, &g->snap_regs) ||
+        ioctl(g->vcpu_fd, KVM_GET_SREGS, &g->snap_sregs) ||
         ioctl(g->vcpu_fd, KVM_GET_XSAVE, &g->snap_xsave)) {
         EH_ERR(err, errlen, "snapshot registers: %m");
         return EH_OFFLOAD_SYSTEM;
@@ -245,6 +246,21 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
     if (clear_tracked(g) || ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
         ioctl(g->vcpu_fd, KVM_SET_XSAVE, &g->snap_xsave))
         return -1;
+    /* A call abandoned by a signal may have stopped the vCPU anywhere,
+     * including inside event delivery to the (emulated, under PVM) ring-0
+     * trampoline: an exception KVM still holds pending, or the ring-0 code
+     * segment, would then meet the ring-3 registers put back above and the
+     * next call would fault on a "corrupt ring-0 stack" (seen under load in
+     * tests/kvm/test_kernel_deadlines.py). So the abandoned path also puts
+     * back the segment state and drops every pending event. Warm resets
+     * happen at an idle exit (a known ring-3 point) and skip the two ioctls. */
+    if (abandon_call) {
+        struct kvm_vcpu_events ev;
+        memset(&ev, 0, sizeof ev);
+        if (ioctl(g->vcpu_fd, KVM_SET_SREGS, &g->snap_sregs) ||
+            ioctl(g->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev))
+            return -1;
+    }
     /* The channel is guest-writable: put the doorbell back to host truth.
      * A reset only runs with no call in flight (consumed == posted) or when
      * abandoning the call in flight, so both sequence numbers = posted. */

@@ -126,6 +126,7 @@ typedef struct eh_guest {
     /* post-init snapshot (written by the vCPU thread before BOOTING ends) */
     struct kvm_regs snap_regs;
     struct kvm_xsave snap_xsave;
+    struct kvm_sregs snap_sregs; /* put back when a call is abandoned (below) */
     eh_snap_page *snap;
     size_t nsnap;
     uint64_t *dirty_bitmap;

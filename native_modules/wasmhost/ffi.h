@@ -7,7 +7,7 @@
 typedef struct eh_ticker eh_ticker;
 
 void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
-                    uint64_t pool_max_memory);
+                    uint64_t pool_max_memory, uint64_t pool_keep_resident);
 eh_ticker *eh_ticker_start(void *engine, uint32_t period_us);
 void eh_ticker_stop(eh_ticker *t);
 
@@ -42,4 +42,12 @@ const char *eh_instance_error(eh_instance *inst, int *kind);
 
 uint32_t eh_abi_import_count(void);
 const char *eh_abi_import(uint32_t i, const char **params, const char **results);
+
+/* Snapshots: a configured instance's exported numeric global (returns its
+ * WASMTIME_I32.. kind, -1 if absent), its input buffer; the input buffer a
+ * snapshot module's new instances start with. */
+int eh_instance_global_get(eh_instance *inst, const char *name, uint64_t *bits);
+void eh_instance_input_buffer(eh_instance *inst, uint32_t *ptr, uint32_t *cap);
+void eh_tenant_set_input_buffer(eh_tenant *t, uint32_t ptr, uint32_t cap);
+
 #endif

@@ -75,6 +75,9 @@ typedef struct eh_tenant {
     uint8_t **config_vals;
     uint32_t *config_val_lens;
     eh_kv_ns *kv;              /* the tenant's kv namespace (a reference), NULL: none     */
+    /* A snapshot module's input buffer (set before instances are made; 0 =
+     * none): its instances start with it, as if edgehost_alloc(cap) had run. */
+    uint32_t input_ptr, input_cap;
 
     pthread_mutex_t lock;      /* guards everything below                                 */
     eh_log_entry log[EH_LOG_RING];

@@ -155,6 +155,8 @@ eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
     }
     inst->memory = ext.of.memory;
     inst->memory_ready = 1;
+    inst->input_ptr = t->input_ptr; /* a snapshot's buffer, already in its memory */
+    inst->input_cap = t->input_cap;
     if (get_func(inst, "edgehost_alloc", &inst->alloc_fn) < 0) {
         snprintf(inst->error, sizeof inst->error, "module does not export 'edgehost_alloc'");
         goto fail_msg;
@@ -297,4 +299,33 @@ const char *eh_instance_error(eh_instance *inst, int *kind)
 {
     *kind = inst->trap_kind;
     return inst->error;
+}
+
+/* Snapshots (host/reload/snapshot.py) read a configured instance's state. */
+int eh_instance_global_get(eh_instance *inst, const char *name, uint64_t *bits)
+{
+    wasmtime_extern_t ext;
+    if (!EH_WT.wasmtime_instance_export_get(inst->ctx, &inst->instance, name, strlen(name), &ext))
+        return -1;
+    if (ext.kind != WASMTIME_EXTERN_GLOBAL) {
+        EH_WT.wasmtime_extern_delete(&ext);
+        return -1;
+    }
+    wasmtime_val_t v;
+    memset(&v, 0, sizeof v);
+    EH_WT.wasmtime_global_get(inst->ctx, &ext.of.global, &v);
+    switch (v.kind) {
+    case WASMTIME_I32: *bits = (uint32_t)v.of.i32; break;
+    case WASMTIME_I64: *bits = (uint64_t)v.of.i64; break;
+    case WASMTIME_F32: { uint32_t b; memcpy(&b, &v.of.f32, 4); *bits = b; break; }
+    case WASMTIME_F64: memcpy(bits, &v.of.f64, 8); break;
+    default: return -1; /* never exported for snapshots: nothing to unroot */
+    }
+    return v.kind;
+}
+
+void eh_instance_input_buffer(eh_instance *inst, uint32_t *ptr, uint32_t *cap)
+{
+    *ptr = inst->input_ptr;
+    *cap = inst->input_cap;
 }

@@ -132,6 +132,12 @@ int eh_tenant_set_config(eh_tenant *t, uint32_t count, const char *const *keys,
 
 void eh_tenant_set_kernels(eh_tenant *t, uint64_t allowed_mask) { t->allowed_kernels = allowed_mask; }
 
+void eh_tenant_set_input_buffer(eh_tenant *t, uint32_t ptr, uint32_t cap)
+{
+    t->input_ptr = ptr;
+    t->input_cap = ptr ? cap : 0;
+}
+
 /* The tenant holds a reference to its guest (vmm/ffi.h): the guest lives as
  * long as the native tenant, whatever order their owners close them in. */
 void eh_tenant_set_guest(eh_tenant *t, eh_vm *vm)

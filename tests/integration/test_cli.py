@@ -87,9 +87,18 @@ def test_broken_manifest(etag):
     one_line_error(edgehost("build", str(etag)), "kernels: unknown kernel 'warp-drive'")
 
 
-def test_compile_error_is_one_line(etag):
-    (etag / "etag.c").write_text("int broken( {\n")
-    one_line_error(edgehost("build", str(etag)), "build of")
+def test_compile_error_shows_the_compiler_output_then_one_error_line(etag):
+    (etag / "etag.c").write_text("static int unused;\nint broken( {\n")
+    proc = edgehost("build", str(etag))
+    err = proc.stderr.decode()
+    assert proc.returncode != 0 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    # the compiler's own output, naming the tenant's file (not a temporary one) ...
+    assert any(ln.startswith("etag.c:2:") and "error" in ln for ln in lines), err
+    assert "tmp" not in err
+    # ... then exactly one error line of ours, naming the tenant
+    ours = [ln for ln in lines if ln.startswith("edgehost: error: ")]
+    assert len(ours) == 1 and ours[0] == lines[-1] and "build of etag-c failed" in ours[0], err
 
 
 def test_doctor_json():
