@@ -86,7 +86,8 @@ setup(
     package_dir=PACKAGE_DIR,
     package_data={"edgehost.native_modules": NATIVE_DATA,
                   "edgehost.bench": ["tenants/*/*.c", "tenants/*/*.toml"]},
-    cffi_modules=["native_modules/build_ffi.py:ffibuilder"],
+    cffi_modules=["native_modules/build_ffi.py:ffibuilder",
+                  "native_modules/vmm/bench/build_bench.py:ffibuilder"],
     cmdclass={"build_ext": BuildWithGuest, "build_py": BuildWithBundle},
     options={"bdist_wheel": {"py_limited_api": "cp311"}},
 )

@@ -98,12 +98,21 @@ class GuestFault(EdgehostError):
 
 
 class GuestTimeout(EdgehostError):
-    """A guest call ran past its time limit and was stopped."""
+    """A guest call ran past its deadline (the guest's time limit, or the
+    caller's own deadline when that came first) and was stopped."""
 
-    def __init__(self, limit_ms: float, kernel: str | None = None):
-        self.limit_ms, self.kernel = limit_ms, kernel
+    def __init__(self, limit_ms: float, kernel: str | None = None, detail: str | None = None):
+        self.limit_ms, self.kernel, self.detail = limit_ms, kernel, detail
         who = f"{kernel}: " if kernel else ""
-        super().__init__(f"{who}guest call exceeded its {limit_ms:g} ms limit")
+        super().__init__(f"{who}{detail or f'guest call exceeded its {limit_ms:g} ms limit'}")
+
+
+class GuestClosed(EdgehostError):
+    """A guest (or a buffer shared with it) was used after close()."""
+
+    def __init__(self, what: str = "KVM guest"):
+        self.what = what
+        super().__init__(f"{what} is closed")
 
 
 class ToolchainMissing(EdgehostError):
@@ -113,10 +122,20 @@ class ToolchainMissing(EdgehostError):
 
 
 class BuildError(EdgehostError):
+    """A compiler refused a tenant's sources. ``output`` is the compiler's
+    whole output (every error and warning, naming the tenant's own files);
+    the message is one line: the counts and the first error."""
+
     def __init__(self, target: str, output: str):
         self.target, self.output = target, output
-        first = next((ln for ln in output.splitlines() if "error" in ln.lower()), output.strip())
-        super().__init__(f"build of {target} failed: {first[:300]}")
+        lines = output.splitlines()
+        first = next((ln for ln in lines if "error" in ln.lower()), output.strip())
+        errors = sum(1 for ln in lines if "error:" in ln or ln.startswith("error["))
+        warnings = sum(1 for ln in lines if "warning:" in ln)
+        counts = ", ".join(f"{n} {w}{'s' if n != 1 else ''}" for n, w in
+                           ((errors, "error"), (warnings, "warning")) if n)
+        super().__init__(f"build of {target} failed{f' ({counts})' if counts else ''}: "
+                         f"{first.strip()[:300]}")
 
 
 class InputError(EdgehostError):

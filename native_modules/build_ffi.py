@@ -4,8 +4,9 @@ Each component folder (``wasmhost``, ``kernels``, ``vmm``, ``serving``, ``state`
 
 * ``ffi.h``     -- the declarations Python may call, ``#include``-d into the module;
 * ``ffi.cdef``  -- the same declarations in cffi's cdef dialect;
-* ``**/*.c``    -- its sources (files under a ``wasm/`` or ``tests/`` folder, and
-  ``*_fuzz.c`` / ``*_main.c`` files, are left out: they are built by other steps).
+* ``**/*.c``    -- its sources (files under a ``wasm/``, ``tests/`` or ``bench/``
+  folder, and ``*_fuzz.c`` / ``*_main.c`` files, are left out: they are built by
+  other steps; ``vmm/bench/`` is the bench-only module ``_bench``).
 
 Components never edit each other's files; this builder only concatenates them.
 Per-ISA kernels select their instruction set with ``#pragma GCC target`` or
@@ -25,7 +26,7 @@ COMPONENTS = ("wasmhost", "kernels", "vmm", "serving", "state")
 # and the README's install line): serving/ is built on libmicrohttpd, state/ on
 # LMDB and hiredis.
 LIBRARIES = ["microhttpd", "lmdb", "hiredis"]
-EXCLUDED_DIRS = {"wasm", "tests"}
+EXCLUDED_DIRS = {"wasm", "tests", "bench"}
 
 
 def _sources() -> list[str]:

@@ -9,8 +9,11 @@ nothing else skips for KVM.
 
 from __future__ import annotations
 
+import atexit
+import os
 import pathlib
 import shutil
+import tempfile
 import warnings
 
 import pytest
@@ -20,6 +23,12 @@ from edgehost.wasm_config import manifest as manifest_mod
 from tests.support import EXAMPLES, kvm_skip_reason
 
 _TESTS = pathlib.Path(__file__).resolve().parent
+
+# Compiled modules are cached in this session's own directory, not the user's
+# (servers the tests start inherit it).
+if "EDGEHOST_MODULE_CACHE" not in os.environ:
+    os.environ["EDGEHOST_MODULE_CACHE"] = tempfile.mkdtemp(prefix="edgehost-test-modules-")
+    atexit.register(shutil.rmtree, os.environ["EDGEHOST_MODULE_CACHE"], ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -701,3 +701,52 @@ def process_resources(pids: list[int]) -> Resources:
         except (OSError, StopIteration):
             continue  # the process is gone: it counts for nothing
     return Resources(rss_kib=rss, fds=fds, threads=threads, kvm_vms=vms, kvm_vcpus=vcpus)
+
+
+# -- kernel calls past a deadline (tests/integration + tests/kvm test_kernel_deadlines) --
+# A tenant with two handlers whose single kernel call outlasts any small
+# deadline: "crc" (one CRC32C of 80 MiB of memory, then straight back: no wasm
+# code after it could notice the deadline instead) and "stream" (STREAM copy
+# of 27 MiB x 1000 repetitions, issue 16's case). Needs memory_mb >= 100.
+DEADLINE_WAT = """
+  (import "edgehost" "crc32c" (func $crc (param i32 i32 i32) (result i32)))
+  (import "edgehost" "offload" (func $offload (param i32 i32) (result i32)))
+  (memory (export "memory") 1600)
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 65536))
+  ;; one CRC32C of 80 MiB of memory (several ms), then straight back: no
+  ;; wasm code after it could notice the deadline instead
+  (func (export "crc") (param $p i32) (param $n i32) (result i32)
+    (call $crc (i32.const 16777216) (i32.const 83886080) (i32.const 0)))
+  ;; STREAM copy of 27 MiB x 1000 repetitions (issue 16's case)
+  (func (export "stream") (param $p i32) (param $n i32) (result i32)
+    (i32.store (i32.const 256) (i32.const 15))
+    (i64.store (i32.const 264) (i64.const 0))
+    (i64.store (i32.const 272) (i64.const 1000))
+    (i32.store (i32.const 296) (i32.const 16777216))
+    (i32.store (i32.const 300) (i32.const 28311552))
+    (i32.store (i32.const 312) (i32.const 50331648))
+    (i32.store (i32.const 316) (i32.const 28311552))
+    (call $offload (i32.const 256) (i32.const 512)))
+"""
+
+
+
+def deadline_case(isolation: str, export: str, deadline_ms: int) -> None:
+    """Run DEADLINE_WAT's ``export`` under ``isolation`` with ``deadline_ms``:
+    it must trap with kind "deadline", twice (each request its own deadline)."""
+    import pytest
+
+    from edgehost.errors import TenantTrap
+
+    t = wat_tenant(DEADLINE_WAT, name=f"deadline-{isolation}", isolation=isolation,
+                   kernels=["stream"], limits={"deadline_ms": deadline_ms, "memory_mb": 100})
+    try:
+        for _ in range(2):
+            with pytest.raises(TenantTrap) as info:
+                t.call(export, b"")
+            assert info.value.kind == "deadline", info.value
+            assert "deadline" in info.value.message
+    finally:
+        t.close()
+

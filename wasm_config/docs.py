@@ -7,7 +7,7 @@ between the ``<!-- abi:begin -->`` / ``<!-- abi:end -->`` markers, written by
 
 from __future__ import annotations
 
-from edgehost.wasm_config import abi, manifest
+from edgehost.wasm_config import abi, checks, manifest
 
 BEGIN, END = "<!-- abi:begin -->", "<!-- abi:end -->"
 
@@ -37,6 +37,8 @@ def reference() -> str:
     for k, doc in manifest.LIMIT_DOCS.items():
         lo, hi = manifest.LIMIT_BOUNDS[k]
         out.append(f"| `{k}` | {manifest.LIMIT_DEFAULTS[k]} | {lo}..{hi} | {doc} |")
+    out += ["", "| `[[check]]` | meaning |", "|---|---|"]
+    out += [f"| `{k}` | {v} |" for k, v in checks.FIELDS.items()]
     return "\n".join(out) + "\n"
 
 

@@ -43,6 +43,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
+from edgehost.wasm_config import checks as checks_mod
 from edgehost.wasm_config.abi import KERNELS, kernel_suggestion
 from edgehost.wasm_config.errors import ConfigError
 from edgehost.wasm_config.files import read_regular
@@ -96,6 +97,8 @@ FIELDS = {
     "prefix": "`edgehost serve` mounts the routes under this path (default `/<name>`; "
               "`\"\"` for none); handlers see the path without it",
     "config": "table: any TOML values, read by the tenant with `config_get`",
+    "check": "array of tables (`[[check]]`): golden requests a new version must answer "
+             "correctly before it takes traffic (fields below)",
 }
 LIMIT_DOCS = {
     "deadline_ms": "wall time per call (epoch interruption)",
@@ -135,6 +138,7 @@ class Manifest:
     description: str = ""
     host: str = ""
     prefix: str = ""
+    checks: list = field(default_factory=list)   # [checks.Check], from [[check]]
 
     @property
     def directory(self) -> pathlib.Path:
@@ -267,9 +271,11 @@ def from_dict(data: dict, path: pathlib.Path) -> Manifest:
           "prefix", "must be \"\" or a path like \"/api\" (no trailing '/')")
     desc = data.get("description", "")
     _need(isinstance(desc, str), path, "description", "must be a string")
+    checks = checks_mod.parse(data.get("check", []), path, routes, limits["deadline_ms"])
     return Manifest(
         path=path, name=name, language=lang, sources=[base / s for s in sources],
         wasm=base / wasm, isolation=iso, kernels=list(kernels), instance=inst, limits=limits,
         routes=dict(routes), config=config, description=desc, host=host, prefix=prefix,
         durable=durable,
+        checks=checks,
     )

@@ -108,19 +108,46 @@ def call_seconds(fn, target_s: float, repeat: int = 5) -> float:
     return loop_seconds(run_n, target_s, repeat)
 
 
-def guest_latencies(guest, req, n: int, *, cold: bool = False, mem=None) -> list[int]:
-    """Latencies (ns) of ``n`` calls of ``req`` into ``guest`` (a host.vmm.Guest)
-    from the monitor's C loop; ``cold`` waits for the guest to park before each;
-    ``mem``: a buffer holding the inputs, passed as the caller's linear memory
-    so that large ones are read in place (the input window)."""
-    lat = ffi.new("uint64_t[]", n)
-    err = ffi.new("char[]", 256)
-    base = ffi.from_buffer(mem) if mem is not None else ffi.NULL
-    size = len(mem) if mem is not None else 0
-    rc = kernels_lib().eh_vm_bench_calls_in(guest.handle, req, base, size, n, int(cold), lat,
-                                           err, 256)
+def _bench():
+    """The bench-only C loops (native_modules/vmm/bench, module ``_bench``)."""
+    from edgehost.native_modules import _bench as mod
+
+    return mod
+
+
+def _as(ctype: str, cdata):
+    """``cdata`` (from ``_native``'s ffi) as ``ctype`` of ``_bench``'s ffi: the
+    two modules are separate ffi instances, so pointers cross by address."""
+    return _bench().ffi.cast(ctype, int(ffi.cast("uintptr_t", cdata)))
+
+
+def guest_latencies(guest, req, n: int, *, cold: bool = False) -> list[int]:
+    """Latencies (ns) of ``n`` calls of ``req`` into ``guest`` (a
+    :class:`~edgehost.isolation.guest.Guest`) from a C loop over the monitor's
+    ``eh_vm_offload`` (no Python frame inside a measured call); ``cold`` waits
+    for the guest to park before each. Inputs inside a window of the guest
+    (a SharedBuffer) are read in place, as the monitor decides."""
+    from edgehost.native import lib
+
+    b = _bench()
+    lat = b.ffi.new("uint64_t[]", n)
+    err = b.ffi.new("char[]", 256)
+    park = _as("eh_bench_park_fn", ffi.addressof(lib, "eh_vm_wait_parked")) if cold \
+        else b.ffi.NULL
+    rc = b.lib.eh_bench_calls(_as("eh_bench_run_fn", ffi.addressof(lib, "eh_vm_offload")),
+                              park, _as("eh_vm *", guest.handle),
+                              _as("eh_offload_req *", req), n, lat, err, 256)
     if rc:
-        raise EdgehostError(f"guest call failed ({rc}): {ffi.string(err).decode()}")
+        raise EdgehostError(f"guest call failed ({rc}): {b.ffi.string(err).decode()}")
+    return list(lat)
+
+
+def inproc_latencies(req, n: int) -> list[int]:
+    """Latencies (ns) of ``n`` in-process calls of ``req`` from a C loop."""
+    b = _bench()
+    lat = b.ffi.new("uint64_t[]", n)
+    kernel = _as("eh_bench_kernel_fn", ffi.addressof(kernels_lib(), "eh_kernel_run"))
+    b.lib.eh_bench_inproc(kernel, _as("eh_offload_req *", req), n, lat)
     return list(lat)
 
 
@@ -141,8 +168,19 @@ class KvmRunner:
         if not ok:
             raise IsolationUnavailable("kvm", reason)
         self.guest = vmm.Guest(idle_spin_us=2000, variant=variant, mem_mb=mem_mb)
+        self._shared: list = []
+
+    def share(self, data) -> memoryview:
+        """``data`` copied into a SharedBuffer of this guest: requests over the
+        returned view are read in place (a tenant's path for large inputs)."""
+        buf = self.guest.share(len(data))
+        buf[:len(data)] = data
+        self._shared.append(buf)
+        return buf.view
 
     def close(self) -> None:
+        for buf in self._shared:
+            buf.close()
         self.guest.close()
 
     def __enter__(self):
@@ -162,13 +200,12 @@ class KvmRunner:
             raise EdgehostError(f"kernel {req.kernel} failed in the guest ({res.status})")
         return dt
 
-    def seconds(self, req, target_s: float, mem=None) -> float:
-        """Median seconds per warm guest call of ``req`` over about ``target_s``;
-        ``mem``: a buffer holding the inputs, passed as the caller's linear
-        memory so that large ones are read in place (the input window)."""
-        first = median(guest_latencies(self.guest, req, 5, mem=mem))
+    def seconds(self, req, target_s: float) -> float:
+        """Median seconds per warm guest call of ``req`` over about ``target_s``
+        (inputs in a SharedBuffer of this guest are read in place)."""
+        first = median(guest_latencies(self.guest, req, 5))
         n = max(5, min(20000, int(target_s * 1e9 / max(first, 1))))
-        return median(guest_latencies(self.guest, req, n, mem=mem)) / 1e9
+        return median(guest_latencies(self.guest, req, n)) / 1e9
 
 
 def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> tuple:

@@ -19,7 +19,6 @@ bounds what folding beside crc32 streams can reach."""
 
 from __future__ import annotations
 
-import mmap
 import os
 
 import click
@@ -37,6 +36,7 @@ from edgehost.bench.common import emit, gbps
 from edgehost.errors import EdgehostError
 from edgehost.kernels import crc32c as eh_crc32c
 from edgehost.kernels._common import active_variant, cpu_features, use_variant, variants
+from edgehost.native import lib
 
 KERNEL = 1
 SIZES = (64, 4096, 65536, 1 << 20)
@@ -127,23 +127,21 @@ def _kvm(data, target_s):
         "per call: input copy into the guest + doorbell + kernel")
     if len(data) < IN_PLACE_MIN:
         return
-    mem = mmap.mmap(-1, len(data))  # page-aligned, as a wasm linear memory is
-    mem.write(data)
-    req = NativeRequest(KERNEL, memoryview(mem))
     best = [n for n, ok in variants("crc32c") if ok][-1]
     try:
         with KvmRunner(variant=f"crc32c={best}") as kvm:
-            secs = kvm.seconds(req.req, target_s, mem)
+            req = NativeRequest(KERNEL, kvm.share(data))  # read in place, as a tenant's is
+            secs = kvm.seconds(req.req, target_s)
             mapped = kvm.guest.stats()["mapped_calls"]
     except EdgehostError as exc:
         yield _row("edgehost", best, "kvm-in-place", len(data), None, note=str(exc))
         return
     yield _row("edgehost", best, "kvm-in-place", len(data), secs if mapped else None,
-               note="per call: doorbell + kernel, input read in place via the input window"
-               if mapped else "the input window was not used")
+               note="per call: doorbell + kernel, input read in place through a window"
+               if mapped else "the window was not used")
 
 
-IN_PLACE_MIN = 128 << 10  # vmm/input_window.c maps inputs from this size
+IN_PLACE_MIN = lib.EH_VM_IN_PLACE_MIN  # vmm/windows.c reads inputs in place from this size
 
 
 def _wasm(sizes_data, target_s):

@@ -342,8 +342,8 @@ def command(as_json, sizes, ops, target_ms, rounds, no_kvm, quick):
     finally:
         for t in tenants.values():
             if not isinstance(t, str):
-                t.close()
-        guests.close_all()
+                t.close()  # and its own guest
+        guests.close_default()
     rows += crossovers(rows)
     if as_json:
         emit(rows, True)

@@ -145,7 +145,7 @@ def bench_group():
 
 def _mount() -> None:
     from edgehost import bench
-    from edgehost.cli import kernel, serve, system, tenants
+    from edgehost.cli import kernel, serve, status, system, tenants, watch
 
     for mod in (tenants, system):
         for obj in vars(mod).values():
@@ -155,6 +155,8 @@ def _mount() -> None:
     cli.add_command(serve.serve)
     from edgehost.cli.kv import kv_group  # noqa: I001 (one line per group keeps merges apart)
     cli.add_command(kv_group)
+    cli.add_command(watch.watch)
+    cli.add_command(status.status)
     for cmd in bench.commands():
         bench_group.add_command(cmd)
 

@@ -41,8 +41,10 @@ from edgehost.state.options import check_store, store_options
               "kernel call before it parks (default: the monitor's 100 us; 0 when the "
               "server has no core to spare for it).")
 @store_options
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Hot reload: load a tenant's new module or manifest when it changes on disk.")
 def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout, queue,
-          access_log, log_level, guest_spin_us, data, kv):
+          access_log, log_level, guest_spin_us, data, kv, watch=True):
     """Serve the tenants in DIRS over HTTP (default: the bundled examples).
 
     Each DIR is a tenant (it has an edgehost.toml) or a folder of tenants.
@@ -50,6 +52,8 @@ def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout,
     routes are mounted under its `prefix` (default /NAME) for its `host`
     (default any), e.g. GET /hello-c/hello. SIGHUP reloads the tenants,
     SIGUSR2 restarts the workers one by one, SIGTERM or ^C drains and stops.
+    A changed module or manifest is loaded, checked and swapped in tenant by
+    tenant (--no-watch: only on SIGHUP); `edgehost status` shows the versions.
     """
     logging.basicConfig(level=log_level.upper(), format="edgehost: %(message)s",
                         stream=sys.stderr)
@@ -63,7 +67,8 @@ def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout,
         threads=threads, admin=parse_addr(admin, "--admin") if admin else None,
         request_timeout_ms=int(request_timeout * 1000), drain_timeout_ms=int(drain_timeout * 1000),
         queue=queue, access_log=access_log, log_level=log_level, guest_spin_us=guest_spin_us,
-        kv=kv, data=data)
+        kv=kv, data=data, watch=watch,
+        build_sources=click.get_current_context().info_name == "watch")
     check_store(kv, data)  # a bad --kv/--data is one error line here, not in every worker
 
     def announce(text: str) -> None:
@@ -71,4 +76,7 @@ def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout,
         sys.stdout.flush()
 
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    Master(cfg, dirs_are_bundled=bundled).run(announce)
+    from edgehost.cli.tenants import compiler_output
+
+    with compiler_output():
+        Master(cfg, dirs_are_bundled=bundled).run(announce)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from edgehost.errors import EdgehostError
@@ -18,8 +20,46 @@ def build(paths, force, allow_outside_sources):
     from edgehost.toolchain import build as builder
 
     for p in paths:
-        out, rebuilt = builder.build(p, force=force, allow_outside_sources=allow_outside_sources)
+        with compiler_output():
+            out, rebuilt = builder.build(p, force=force, report=echo_compiler_output,
+                                         allow_outside_sources=allow_outside_sources)
         click.echo(f"{'built' if rebuilt else 'up to date'}: {out}")
+
+
+def echo_compiler_output(text: str) -> None:
+    """The compiler's own output (warnings, errors), verbatim on stderr."""
+    click.echo(text.rstrip("\n"), err=True)
+
+
+@contextlib.contextmanager
+def compiler_output():
+    """A BuildError's whole compiler output goes to stderr before its one
+    ``edgehost: error:`` line."""
+    from edgehost.errors import BuildError
+
+    try:
+        yield
+    except BuildError as exc:
+        echo_compiler_output(exc.output)
+        raise
+
+
+def rebuild_if_stale(tenant_dir) -> None:
+    """Before running a tenant from the command line: rebuild its module when
+    its sources are newer, or say that the old module runs (no toolchain)."""
+    from edgehost.errors import ToolchainMissing
+    from edgehost.toolchain import build as builder
+
+    if not builder.stale(tenant_dir):
+        return
+    try:
+        with compiler_output():
+            out, _ = builder.build(tenant_dir, report=echo_compiler_output)
+    except ToolchainMissing as exc:
+        click.echo(f"edgehost: warning: the sources of {tenant_dir} are newer than its module; "
+                   f"running the old module ({exc})", err=True)
+        return
+    click.echo(f"edgehost: rebuilt {out} (its sources were newer)", err=True)
 
 
 @click.command()
@@ -60,6 +100,8 @@ def call(tenant_dir, export, input_, headers, method, req_path, query, isolation
             raise InputError(f"--header {h!r}: expected NAME:VALUE")
         hdrs[name.strip()] = value.strip()
     man = manifest_mod.load(d)
+    if man.sources and man.wasm.is_file():  # a missing module is an error (below), not a build
+        rebuild_if_stale(d)
     if isolation:
         man.isolation = isolation
     with tenant_mod.Tenant(man) as t:

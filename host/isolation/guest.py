@@ -1,62 +1,84 @@
 """Python owner of KVM guest handles (the C monitor in native_modules/vmm).
 
-One :class:`Guest` wraps one native ``eh_vm`` handle: a configuration plus,
-booted lazily by the first call, one live KVM guest with its vCPU thread. The
-handle is freed deterministically by :meth:`Guest.close` (or the ``with``
-block, or garbage collection as a last resort via ``ffi.gc``).
+One :class:`Guest` owns one native ``eh_vm`` handle: a configuration plus,
+booted lazily by the first call, one live KVM guest with its vCPU thread.
+The owner frees it deterministically with :meth:`Guest.close` (idempotent;
+also a context manager; ``ffi.gc`` as a last resort); any use after close
+raises :class:`~edgehost.errors.GuestClosed`.
 
-Each tenant gets its own guest (:func:`tenant_guest`), created on first use;
-calls without a tenant (the CLI, the Python kernel API) share the ``"_cli"``
-guest. A guest fault destroys that tenant's VM inside the monitor and raises
-:class:`~host.errors.GuestFault`; the next call boots a fresh VM. A call past
-its time limit raises :class:`~host.errors.GuestTimeout` and the guest is
-reset to its post-init snapshot.
+Who owns which guest:
+
+* a loaded tenant with ``isolation = "kvm"`` creates its own guest and closes
+  it when it is retired (``edgehost.runtime.tenant``): two tenants never
+  share a guest, its lock or its time limit, whatever their names;
+* calls that name no tenant (the CLI, the Python kernel API) share one guest,
+  :func:`default_guest`, the only guest this module keeps.
+
+A guest fault destroys that guest's VM inside the monitor and raises
+:class:`~edgehost.errors.GuestFault`; the next call boots a fresh VM. A call
+past its deadline raises :class:`~edgehost.errors.GuestTimeout` and the guest
+is reset to its post-init snapshot. Every outcome comes from one status enum
+(``eh_offload_status`` in native_modules/include/eh_offload_sink.h), read
+here from the cffi ``lib`` like every other monitor constant.
+
+Large inputs without a per-call copy: a :class:`SharedBuffer` is memory the
+guest reads in place. Fill it once, pass it (or a slice of it) to any kernel
+function with ``isolation="kvm"``: the monitor finds it among its windows and
+hands the kernel a guest address instead of copying (see
+native_modules/vmm/windows.c). Tenants get the same for their linear memory
+without asking.
 
 The data plane (WASM host API -> guest) does not pass through here: C code
-calls ``eh_vm_offload`` directly with the pointers from :meth:`Guest.offload_sink`.
+calls the monitor through the typed sink the tenant was given
+(``eh_tenant_set_guest``).
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import pathlib
 import threading
 
 from edgehost import native_modules
-from edgehost.errors import GuestFault, GuestTimeout, IsolationUnavailable, KernelError
+from edgehost.errors import (
+    GuestClosed,
+    GuestFault,
+    GuestTimeout,
+    IsolationUnavailable,
+    KernelError,
+)
 from edgehost.native import ffi, lib
+from edgehost.wasm_config import abi
 
 GUEST_DIR = pathlib.Path(native_modules.__file__).resolve().parent / "guest"
 IMAGE = GUEST_DIR / "edgehost-guest.elf"
 TEST_IMAGE = GUEST_DIR / "edgehost-guest-test.elf"
+DOORBELL_IMAGE = GUEST_DIR / "edgehost-guest-doorbell.elf"
 
-# Return codes of the monitor (native_modules/vmm/ffi.h).
-EFAULT, ETIMEOUT, ETOOBIG, EINVAL, ESYS = -1, -2, -3, -4, -5
-PAGE_2M, PAGE_4K = 2 << 20, 4096
-
-# Runtime ops (include/eh_guest_layout.h, enum eh_guest_op).
-OP_OFFLOAD, OP_PING = 0, 1
-OP_TEST_READ, OP_TEST_WRITE, OP_TEST_LOOP, OP_TEST_PORT = 0x100, 0x101, 0x102, 0x103
-OP_TEST_HLT, OP_TEST_STASH, OP_TEST_PEEK, OP_TEST_DIRTY = 0x104, 0x105, 0x106, 0x107
-OP_TEST_LOG, OP_TEST_ABORT, OP_TEST_JUMP, OP_TEST_OUT = 0x108, 0x109, 0x10A, 0x10B
-OP_TEST_SYSCALL, OP_TEST_ROGUE = 0x10C, 0x10D
+PAGE_2M, PAGE_4K = lib.EH_GL_HUGE, lib.EH_GL_PAGE
+KERNEL_NAMES = {v: k for k, v in abi.KERNELS.items()}
 
 _ERRLEN = 256
-_KERNEL_NAMES = {0: "nop", 1: "crc32c", 15: "stream"}
+
+
+def kernel_name(kernel: int) -> str:
+    """The ABI name of a kernel id (``crc32c``), for messages."""
+    return KERNEL_NAMES.get(kernel, f"kernel {kernel}")
 
 
 class Guest:
-    """One tenant's KVM guest (see the module docstring).
+    """One KVM guest and its configuration (see the module docstring).
 
     ``mem_mb`` is the guest's RAM and its memory cap; ``time_limit_ms`` bounds
-    every call; ``idle_spin_us`` is how long the vCPU keeps polling for the
-    next call before it exits and parks (0: exit after every call, the full
-    host reset runs each time); ``page_size`` maps the scratch memory with
-    2 MiB or 4 KiB pages; ``cold_on_caller`` lets a call that finds the guest
-    parked run it on the calling thread (False: wake the vCPU thread; see
-    native_modules/vmm/cold_call.c). Not for concurrent use from several
-    threads at once beyond what the monitor serialises (one call at a time
-    per guest).
+    every call (a caller's own deadline may cut it shorter); ``idle_spin_us``
+    is how long the vCPU keeps polling for the next call before it exits and
+    parks (0: exit after every call, the full host reset runs each time);
+    ``page_size`` maps the scratch memory with 2 MiB or 4 KiB pages;
+    ``cold_on_caller`` lets a call that finds the guest parked run it on the
+    calling thread (False: wake the vCPU thread; see
+    native_modules/vmm/cold_call.c). Calls from several threads are
+    serialised by the monitor (one call at a time per guest).
     """
 
     def __init__(self, *, mem_mb: int = 256, time_limit_ms: int = 1000,
@@ -64,6 +86,7 @@ class Guest:
                  image: str | os.PathLike | None = None, variant: str | None = None,
                  cold_on_caller: bool = True):
         self.time_limit_ms = time_limit_ms
+        self.mem_mb = mem_mb
         self.image = pathlib.Path(image) if image else IMAGE
         if variant is None:
             variant = os.environ.get("EDGEHOST_KERNEL_VARIANT") or None
@@ -79,18 +102,38 @@ class Guest:
         cfg.variant = self._variant
         out = ffi.new("eh_vm **")
         err = ffi.new("char[]", _ERRLEN)
+        self._vm = None
+        self._lock = threading.Lock()
+        self._inflight = 0      # calls inside the monitor right now
+        self._closing = False
+        self._tls = threading.local()
         rc = lib.eh_vm_create(cfg, out, err, _ERRLEN)
         if rc:
             raise IsolationUnavailable("kvm", ffi.string(err).decode(errors="replace"))
         self._vm = ffi.gc(out[0], lib.eh_vm_destroy)
-        self._err = ffi.new("char[]", _ERRLEN)
 
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
-        """Destroy the VM and free the handle now (idempotent)."""
-        vm, self._vm = getattr(self, "_vm", None), None
+        """Close the guest (idempotent): no new call is accepted
+        (:class:`~edgehost.errors.GuestClosed`); calls already inside the
+        monitor finish, and the last of them drops this owner's hold on the
+        VM. The VM is destroyed then, unless a native tenant still runs its
+        kernels there (it goes when that tenant is freed)."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            if not self._inflight:
+                self._drop()
+
+    def _drop(self) -> None:
+        vm, self._vm = self._vm, None
         if vm is not None:
             ffi.release(vm)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
 
     def __enter__(self) -> Guest:
         return self
@@ -100,113 +143,229 @@ class Guest:
 
     @property
     def handle(self):
-        """The native ``eh_vm *`` (raises if closed)."""
-        if self._vm is None:
-            raise IsolationUnavailable("kvm", "guest handle already closed")
+        """The native ``eh_vm *``; :class:`~edgehost.errors.GuestClosed` after close."""
+        if self._closing or self._vm is None:
+            raise GuestClosed()
         return self._vm
+
+    def _begin(self):
+        """The handle, for one call into the monitor (counted until _end)."""
+        with self._lock:
+            if self._closing:
+                raise GuestClosed()
+            self._inflight += 1
+            return self._vm
+
+    def _end(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+            if self._closing and not self._inflight:
+                self._drop()
+
+    def _errbuf(self):
+        """This thread's error buffer (calls from several threads run at once)."""
+        err = getattr(self._tls, "err", None)
+        if err is None:
+            err = self._tls.err = ffi.new("char[]", _ERRLEN)
+        return err
+
+    def _run(self, fn, *args, what: str) -> None:
+        """fn(vm, *args, err, errlen) -> status, as one counted call."""
+        err = self._errbuf()
+        vm = self._begin()
+        try:
+            rc = fn(vm, *args, err, _ERRLEN)
+            if rc:
+                self._check(rc, what, vm, err)
+        finally:
+            self._end()
 
     def boot(self) -> None:
         """Boot the VM now instead of on the first call."""
-        self._check(lib.eh_vm_boot(self.handle, self._err, _ERRLEN), "boot")
+        self._run(lib.eh_vm_boot, what="boot")
 
     # -- calls ----------------------------------------------------------------
-    def offload(self, req, res) -> None:
-        """Run ``req`` (``eh_offload_req *`` with HOST pointers) in the guest, filling ``res``."""
-        rc = lib.eh_vm_offload(self.handle, req, res, self._err, _ERRLEN)
-        if rc:
-            self._check(rc, _KERNEL_NAMES.get(req.kernel, f"kernel {req.kernel}"))
+    def offload(self, req, res, *, deadline_ns: int = 0) -> None:
+        """Run ``req`` (``eh_offload_req *`` with HOST pointers) in the guest,
+        filling ``res``; ``deadline_ns`` (CLOCK_MONOTONIC, 0 = none) cuts the
+        call short of the guest's time limit."""
+        self._run(lib.eh_vm_offload, req, res, deadline_ns, what=kernel_name(req.kernel))
 
-    def call_op(self, op: int, req, res) -> None:
-        """Run a runtime op (``OP_*``; test ops need :data:`TEST_IMAGE`)."""
-        rc = lib.eh_vm_call_op(self.handle, op, req, res, self._err, _ERRLEN)
-        if rc:
-            self._check(rc, f"op {op:#x}")
+    def call_op(self, op: int, req, res, *, deadline_ns: int = 0) -> None:
+        """Run a runtime op (``lib.EH_OP_*``; test ops need :data:`TEST_IMAGE`),
+        by ``deadline_ns`` as :meth:`offload`."""
+        self._run(lib.eh_vm_call_op, op, req, res, deadline_ns, what=f"op {op:#x}")
 
     def repeat(self, req, res, n: int) -> None:
         """One call that runs ``req`` ``n`` times inside the guest (input copied once)."""
-        rc = lib.eh_vm_call_repeat(self.handle, req, n, res, self._err, _ERRLEN)
-        if rc:
-            self._check(rc, _KERNEL_NAMES.get(req.kernel, f"kernel {req.kernel}"))
+        self._run(lib.eh_vm_call_repeat, req, n, res, what=kernel_name(req.kernel))
+
+    def fits(self, in_len: int, in2_len: int = 0, out_cap: int = 0) -> bool:
+        """Whether inputs of these sizes, copied, and an output of ``out_cap``
+        bytes fit the guest's scratch memory."""
+        return bool(lib.eh_vm_fits(self.handle, in_len, in2_len, out_cap))
 
     def ping(self, n: int) -> float:
         """Bare exit round trip: nanoseconds per guest exit over ``n`` exits."""
         total = ffi.new("uint64_t *")
-        self._check(lib.eh_vm_ping(self.handle, n, total, self._err, _ERRLEN), "ping")
+        self._run(lib.eh_vm_ping, n, total, what="ping")
         return total[0] / max(n, 1)
 
     def wait_parked(self, timeout_ms: int = 1000) -> bool:
         """Wait until the vCPU has left the guest and parked; False on timeout."""
-        return lib.eh_vm_wait_parked(self.handle, timeout_ms) == 0
+        vm = self._begin()
+        try:
+            return lib.eh_vm_wait_parked(vm, timeout_ms) == 0
+        finally:
+            self._end()
 
+    # -- windows --------------------------------------------------------------
+    def share(self, nbytes: int) -> SharedBuffer:
+        """A new :class:`SharedBuffer` of ``nbytes`` this guest reads in place."""
+        return SharedBuffer(nbytes, self)
+
+    # -- observability --------------------------------------------------------
     def stats(self) -> dict:
         """Counters of this handle (calls, exits, resets, timings in ns, ...)."""
         st = ffi.new("eh_vm_stats *")
-        lib.eh_vm_get_stats(self.handle, st)
+        vm = self._begin()
+        try:
+            lib.eh_vm_get_stats(vm, st)
+        finally:
+            self._end()
         return {name: getattr(st, name) for name, _ in ffi.typeof("eh_vm_stats").fields}
 
     def last_log(self) -> str:
         """The last line the guest logged."""
         buf = ffi.new("char[]", 512)
-        lib.eh_vm_last_log(self.handle, buf, 512)
+        vm = self._begin()
+        try:
+            lib.eh_vm_last_log(vm, buf, 512)
+        finally:
+            self._end()
         return ffi.string(buf).decode(errors="replace")
 
-    def offload_sink(self):
-        """``(fn, forget, ctx)`` for C callers (the wasm host API):
-        ``fn(ctx, req, res, mem, mem_len, err, errlen)`` is ``eh_vm_offload_in``,
-        ``forget(ctx, mem)`` is ``eh_vm_forget`` (native_modules/vmm/input_window.c).
-
-        ``ctx`` is this guest's handle: calls need it valid until :meth:`close`
-        (the per-tenant registry keeps tenant guests alive until
-        :func:`close_all`); ``forget`` is safe even after that."""
-        return (ffi.cast("void *", ffi.addressof(lib, "eh_vm_offload_in")),
-                ffi.cast("void *", ffi.addressof(lib, "eh_vm_forget")),
-                ffi.cast("void *", self.handle))
-
-    def _check(self, rc: int, what: str) -> None:
-        if rc == 0:
-            return
-        msg = ffi.string(self._err).decode(errors="replace")
-        if rc == EFAULT:
+    def _check(self, rc: int, what: str, vm, err) -> None:
+        """Raise the typed error for a monitor status (one table: eh_offload_status)."""
+        msg = ffi.string(err).decode(errors="replace")
+        if rc == lib.EH_OFFLOAD_FAULT:
             buf = ffi.new("char[]", 256)
             addr = ffi.new("uint64_t *")
-            has = lib.eh_vm_last_fault(self.handle, buf, 256, addr)
+            has = lib.eh_vm_last_fault(vm, buf, 256, addr)
             raise GuestFault(ffi.string(buf).decode(errors="replace") or msg,
                              addr[0] if has else None)
-        if rc == ETIMEOUT and msg.startswith("guest did not initialise"):
+        if rc == lib.EH_OFFLOAD_TIMEOUT and msg.startswith("guest did not initialise"):
             raise IsolationUnavailable("kvm", msg)  # the boot hung, not this call
-        if rc == ETIMEOUT:
-            raise GuestTimeout(self.time_limit_ms, what)
-        if rc in (ETOOBIG, EINVAL):
+        if rc == lib.EH_OFFLOAD_TIMEOUT:
+            raise GuestTimeout(self.time_limit_ms, what, detail=msg)
+        if rc in (lib.EH_OFFLOAD_TOO_LARGE, lib.EH_OFFLOAD_INVALID):
             raise KernelError(what, rc, msg)
         raise IsolationUnavailable("kvm", msg)
 
 
-_guests: dict[str, Guest] = {}
-_guests_lock = threading.Lock()
+class SharedBuffer:
+    """Page-aligned memory that a guest reads in place: large kernel inputs
+    placed here reach the kernel from the first call without a copy.
+
+    Created zero-filled (``mmap``, 2 MiB-aligned so the guest maps it with
+    large pages) and attached to ``guest`` (default: :func:`default_guest`,
+    the one the kernel API's ``isolation="kvm"`` calls use) as one of its
+    read-only windows. It supports the buffer protocol (``memoryview(buf)``
+    is writable from Python): fill it, then pass it or any slice of it as a
+    kernel input. ``close()`` detaches and unmaps it (idempotent; also a
+    context manager); a guest has at most ``lib.EH_GL_WINDOWS`` windows.
+
+    Example::
+
+        from edgehost.isolation.guest import SharedBuffer
+        from edgehost.kernels import crc32c
+        with SharedBuffer(len(data)) as buf:
+            buf[:len(data)] = data
+            crc = crc32c(buf.view[:len(data)], isolation="kvm")   # read in place
+    """
+
+    def __init__(self, nbytes: int, guest: Guest | None = None):
+        if nbytes <= 0 or nbytes > lib.EH_GL_MAP_MAX:
+            raise ValueError(f"a shared buffer holds 1..{lib.EH_GL_MAP_MAX} bytes, "
+                             f"not {nbytes}")
+        self.guest = guest or default_guest()
+        huge = lib.EH_GL_HUGE
+        size = (nbytes + huge - 1) // huge * huge
+        self._raw = mmap.mmap(-1, size + huge)
+        base = int(ffi.cast("uintptr_t", ffi.from_buffer(self._raw)))
+        self._off = -base % huge
+        self._raw.madvise(mmap.MADV_HUGEPAGE, self._off, size)
+        self.nbytes = nbytes
+        self._size = size
+        self._ptr = ffi.cast("void *", base + self._off)
+        self.view = memoryview(self._raw)[self._off:self._off + nbytes]
+        rc = lib.eh_vm_attach(self.guest.handle, self._ptr, size, lib.EH_VM_ATTACH_NOW)
+        if rc:
+            self.view.release()
+            self._raw.close()
+            raise IsolationUnavailable("kvm", "no free window to share a buffer with the guest "
+                                       f"({lib.EH_GL_WINDOWS} at most)" if
+                                       rc == lib.EH_OFFLOAD_TOO_LARGE else
+                                       f"sharing a buffer failed (status {rc})")
+
+    def __buffer__(self, flags):  # Python 3.12+
+        return self.view
+
+    def __len__(self) -> int:
+        return self.nbytes
+
+    def __getitem__(self, key):
+        return self.view[key]
+
+    def __setitem__(self, key, value) -> None:
+        self.view[key] = value
+
+    def close(self) -> None:
+        """Detach from the guest (idempotent): from now on the guest cannot
+        read it. The memory is unmapped now, or, while views of it are still
+        held elsewhere, when the last one goes."""
+        if self._raw is None:
+            return
+        if not self.guest.closed:
+            lib.eh_vm_detach(self.guest.handle, self._ptr)
+        raw, self._raw = self._raw, None
+        try:
+            self.view.release()
+            raw.close()
+        except BufferError:
+            pass  # a caller still holds a view: the mapping goes with it
+
+    def __enter__(self) -> SharedBuffer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def tenant_guest(tenant: str, *, deadline_ms: int | None = None, **config) -> Guest:
-    """The guest of ``tenant``, created on first use with ``config`` (see :class:`Guest`)."""
-    with _guests_lock:
-        g = _guests.get(tenant)
-        if g is None or g._vm is None:
-            if deadline_ms:
-                config.setdefault("time_limit_ms", int(deadline_ms))
-            g = _guests[tenant] = Guest(**config)
-        return g
+# The CLI's and the Python kernel API's guest: the only guest kept here.
+DEFAULT_GUEST_MB = lib.EH_GL_MEM_MAX >> 20
+_default: Guest | None = None
+_default_lock = threading.Lock()
 
 
 def default_guest() -> Guest:
-    """The guest shared by calls that name no tenant (CLI, Python kernel API)."""
-    return tenant_guest("_cli")
+    """The guest shared by calls that name no tenant (CLI, Python kernel API),
+    created on first use with the largest memory a guest may have (it is
+    reserved, not committed: pages cost only once touched)."""
+    global _default
+    with _default_lock:
+        if _default is None or _default.closed:
+            _default = Guest(mem_mb=DEFAULT_GUEST_MB)
+        return _default
 
 
-def close_all() -> None:
-    """Destroy every tenant guest (tests, shutdown)."""
-    with _guests_lock:
-        for g in _guests.values():
-            g.close()
-        _guests.clear()
+def close_default() -> None:
+    """Close the shared guest (tests, shutdown); the next use creates another."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+            _default = None
 
 
 def probe() -> dict:
@@ -221,7 +380,7 @@ def probe() -> dict:
         req = ffi.new("eh_offload_req *")
         res = ffi.new("eh_offload_res *")
         buf = ffi.from_buffer(data)
-        req.kernel = 1
+        req.kernel = abi.KERNELS["crc32c"]
         setattr(req, "in", int(ffi.cast("uintptr_t", buf)))
         req.in_len = len(data)
         g.offload(req, res)
@@ -234,5 +393,5 @@ def probe() -> dict:
     return {"ok": ok, "detail": detail}
 
 
-__all__ = ["Guest", "tenant_guest", "default_guest", "close_all", "probe", "IMAGE",
-           "TEST_IMAGE"]
+__all__ = ["Guest", "SharedBuffer", "default_guest", "close_default", "probe", "kernel_name",
+           "IMAGE", "TEST_IMAGE", "DOORBELL_IMAGE", "PAGE_2M", "PAGE_4K"]

@@ -3,12 +3,26 @@
 ``inproc`` runs the kernel in this process; ``kvm`` runs it in a KVM guest
 (native_modules/vmm, owned by :mod:`edgehost.isolation.guest`). Which one a
 call gets is decided by :func:`edgehost.isolation.resolve`.
+
+Size limits under ``kvm`` (the guest a call runs in has ``mem_mb`` of RAM;
+the shared guest of the Python API and the CLI has the most a guest may
+have, 1 GiB, of which 1008 MiB are scratch for inputs and outputs):
+
+* inputs that lie in a :class:`~edgehost.isolation.guest.SharedBuffer` (or a
+  tenant's linear memory) are read in place and need no scratch;
+* other inputs are copied: inputs + output (+ 2 KiB of alignment gaps) must
+  fit the scratch, except for ``crc32c``, whose input is streamed in pieces
+  that do (the result is the CRC of the whole);
+* a request over the limit raises :class:`~edgehost.errors.KernelError`
+  naming the kernel and the sizes (run it with ``isolation="inproc"``, pass
+  the input in a SharedBuffer, or split it).
 """
 
 from __future__ import annotations
 
 from edgehost.errors import IsolationUnavailable
-from edgehost.isolation import ISOLATIONS
+from edgehost.isolation import ISOLATIONS, resolve
+from edgehost.isolation import guest as guests
 from edgehost.native import ffi, kernels_lib
 
 
@@ -17,27 +31,24 @@ def run_inproc(req, res) -> None:
     kernels_lib().eh_kernel_run(req, res)
 
 
-def run_kvm(req, res, tenant: str | None = None) -> None:
-    """Run ``req`` in ``tenant``'s KVM guest (the shared CLI guest if None).
+def run_kvm(req, res, guest=None) -> None:
+    """Run ``req`` in ``guest`` (:func:`~edgehost.isolation.guest.default_guest`
+    when None).
 
     Raises IsolationUnavailable where KVM is not usable, GuestFault/GuestTimeout
-    when the guest misbehaves.
+    when the guest misbehaves, KernelError when the request does not fit.
     """
-    from edgehost import isolation
-    from edgehost.isolation import guest as guests
-
-    isolation.resolve("kvm")
-    g = guests.tenant_guest(tenant) if tenant else guests.default_guest()
-    g.offload(req, res)
+    resolve("kvm")
+    (guest or guests.default_guest()).offload(req, res)
 
 
-def run(req, res, isolation: str, *, tenant: str | None = None) -> None:
+def run(req, res, isolation: str, *, guest=None) -> None:
     """Run one request under ``isolation``; see the module docstring."""
     if isolation == "inproc":
         run_inproc(req, res)
         return
     if isolation == "kvm":
-        run_kvm(req, res, tenant)
+        run_kvm(req, res, guest)
         return
     raise IsolationUnavailable(isolation, f"unknown isolation; choose one of {ISOLATIONS}")
 

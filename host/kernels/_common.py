@@ -53,8 +53,7 @@ def bad_buffer(kernel_name: str, exc: Exception) -> InputError:
 
 
 def run_request(kernel_name: str, kernel_id: int, iso: str, *, data=None, data2=None,
-                out=None, args: tuple[int, ...] = (), flags: int = 0,
-                tenant: str | None = None) -> KernelResult:
+                out=None, args: tuple[int, ...] = (), flags: int = 0) -> KernelResult:
     """One kernel call under ``iso`` (already resolved) over buffers used in
     place: ``data``/``data2`` readable, ``out`` writable (or None). Returns
     the result whatever its status; at most two ``args``."""
@@ -80,7 +79,7 @@ def run_request(kernel_name: str, kernel_id: int, iso: str, *, data=None, data2=
     lib.eh_req_fill(req, kernel_id, flags, b1, len(b1) if data is not None else 0,
                     b2, len(b2) if data2 is not None else 0,
                     bo, len(bo) if out is not None else 0)
-    offload.run(req, res, iso, tenant=tenant)
+    offload.run(req, res, iso)
     return KernelResult(res.status, res.detail, res.value, res.out_len, res.err_offset)
 
 

@@ -279,17 +279,17 @@ class Tenant:
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
                  engine: engine_mod.Engine | None = None, store: state.Store | None = None,
-                 guest_config: dict | None = None):
+                 guest_options: dict | None = None):
         """Load version ``wasm`` (default: the manifest's built module) of the
         tenant ``man`` describes, on ``engine`` (default: the process's shared
         engine for its fuel setting). Its kv state lives in ``store`` (default:
         :func:`edgehost.state.default_store`) under its name, so a reloaded
         version finds it. With KVM isolation the version gets its own guest,
-        made with ``guest_config`` (keyword arguments of
+        made with ``guest_options`` (keyword arguments of
         :class:`~edgehost.isolation.guest.Guest`, e.g. ``idle_spin_us``); its time
         limit is the manifest's ``deadline_ms`` unless that says otherwise."""
         self._store = store
-        self._guest_config = dict(guest_config or {})
+        self._guest_options = dict(guest_options or {})
         self.manifest = man
         self.name = man.name
         data = wasm if wasm is not None else _read_wasm(man)
@@ -388,10 +388,14 @@ class Tenant:
         """Give this version its own KVM guest (owned by ``native``, freed with it)."""
         from edgehost.isolation.guest import Guest
 
-        config = {"time_limit_ms": self.manifest.limits["deadline_ms"], **self._guest_config}
+        config = {"time_limit_ms": self.manifest.limits["deadline_ms"], **self._guest_options}
         native.guest = Guest(**config)
-        fn, forget, ctx = native.guest.offload_sink()
-        lib.eh_tenant_set_offload(native.ptr, fn, forget, ctx)
+        # Booted now, at load: a request never pays for (or waits behind) a
+        # boot, and a guest that cannot start fails the load, not a request.
+        native.guest.boot()
+        # The native tenant takes its own reference (eh_vm_retain): the VM
+        # outlives every instance that may still call into it.
+        lib.eh_tenant_set_guest(native.ptr, native.guest.handle)
 
     # -- lifetime -----------------------------------------------------------------
     @property
@@ -422,7 +426,8 @@ class Tenant:
         with self._log_lock:
             self._log_buf = None  # a retired version keeps no buffers
         self._finalizer()
-        self.module.close()
+        # self.module is not closed here: the module cache hands one compiled
+        # module to every version with the same bytes (runtime/module_cache.py).
 
     def __enter__(self) -> Tenant:
         return self

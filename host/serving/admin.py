@@ -33,6 +33,8 @@ class AdminServer:
                         "tenants": [str(d) for d in master_ref.tenant_dirs],
                         "reloads": master_ref.reload_results[-20:],
                     }
+                    if master_ref.coordinator is not None:  # per tenant: version, checks, errors
+                        data["versions"] = master_ref.coordinator.status_dict()
                     self._send(200, "application/json", json.dumps(data) + "\n")
                 else:
                     self._send(404, "text/plain", "not found\n")

@@ -55,6 +55,8 @@ class ServeConfig:
     queue: int = 1024
     access_log: str | None = None
     log_level: str = "info"
+    watch: bool = True              # hot reload: watch the tenant directories
+    build_sources: bool = False     # edgehost watch: rebuild a tenant when its sources change
     guest_spin_us: int | None = None
     kv: str | None = None        # the tenants' kv store (--kv; None: $EDGEHOST_KV or lmdb)
     data: str | None = None      # the embedded store's data directory (--data)
@@ -89,6 +91,8 @@ class WorkerProc:
             "tenants": [str(d) for d in master.tenant_dirs],
             "kv": master.cfg.kv, "data": master.cfg.data,
         }
+        if master.coordinator is not None:  # per-tenant versions the master decided
+            spec["versions"] = master.coordinator.worker_specs()
         fds = [sock.fileno()]
         if master.access_fd is not None:
             spec["access_log_fd"] = master.access_fd
@@ -150,6 +154,7 @@ class Master:
         self._signals: list[int] = []
         self._lock = threading.Lock()
         self.reload_results: list[dict] = []
+        self.coordinator = None   # edgehost.reload.coordinator.Coordinator
 
     # -- tenants -------------------------------------------------------------------
     def plan_tenants(self) -> list:
@@ -201,6 +206,8 @@ class Master:
         return w
 
     def on_event(self, w: WorkerProc, ev: dict) -> None:
+        if self.coordinator is not None:
+            self.coordinator.on_event(w, ev)
         if ev.get("event") in ("reloaded", "reload_failed"):
             with self._lock:
                 self.reload_results.append({"worker": w.slot, **ev})
@@ -213,7 +220,12 @@ class Master:
         self._signals.append(signum)
 
     def reload(self) -> None:
-        """SIGHUP: re-plan, then every worker loads and swaps in the new set."""
+        """SIGHUP: re-plan, then every worker loads and swaps in the new set
+        (with hot reload: every tenant directory is looked at, tenant by tenant)."""
+        if self.coordinator is not None:
+            threading.Thread(target=self.coordinator.rescan, daemon=True,
+                             name="edgehost-sighup").start()
+            return
         try:
             dirs = self.plan_tenants()
         except EdgehostError as exc:
@@ -283,10 +295,16 @@ class Master:
             self.admin.close()
         if self.stats is not None:
             self.stats.close(unlink=True)
+        if self.coordinator is not None:
+            self.coordinator.close()
 
     def run(self, announce) -> int:
         """Serve until SIGTERM/SIGINT; ``announce(text)`` prints the ready line."""
         self.tenant_dirs = self.plan_tenants()
+        from edgehost.reload.coordinator import Coordinator
+
+        self.coordinator = Coordinator(self, self.tenant_dirs, watch=self.cfg.watch,
+                                       build_sources=self.cfg.build_sources)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2):
             signal.signal(sig, self._on_signal)
         self.open_sockets()
@@ -308,6 +326,8 @@ class Master:
             host = self.cfg.listen[0]
             admin = (f", admin http://{self.admin.address[0]}:{self.admin.address[1]}"
                      if self.admin else "")
+            self.coordinator.publish()
+            self.coordinator.start()
             announce(f"edgehost: serving {len(names)} tenants ({', '.join(names)}) on "
                      f"http://{host}:{self.port} with {self.cfg.workers} worker(s){admin}")
             self.supervise()

@@ -60,18 +60,35 @@ def _err() -> object:
     return ffi.new("char[512]")
 
 
+def guest_options(guest_spin_us: int | None) -> dict:
+    """The Tenant(guest_options=...) a served tenant's own guest gets: the
+    server's idle spin (--guest-spin-us) when one was set."""
+    return {} if guest_spin_us is None else {"idle_spin_us": guest_spin_us}
+
+
+GUEST_COUNTERS = ("calls", "creates", "resets", "faults", "timeouts")
+
+
+def _guest_counters(v) -> dict | None:
+    """The counters of ``v``'s own KVM guest, None without one (or closed)."""
+    guest = v.tenant.guest
+    if guest is None or guest.closed:
+        return None
+    return guest.stats()
+
+
 class Version:
     """One loaded tenant version: its Tenant (module, limits, guest), its C
     instance pool and its served state (eh_svc)."""
 
     def __init__(self, srv, man: manifest_mod.Manifest, *, threads: int, queue: int,
-                 guest_spin_us: int | None = None):
+                 guest_spin_us: int | None = None, tenant=None):
         from edgehost.runtime.tenant import Tenant
 
         self.name = man.name
-        # The version owns its guest; it gets the server's idle spin (--guest-spin-us).
-        spin = {} if guest_spin_us is None else {"idle_spin_us": guest_spin_us}
-        self.tenant = Tenant(man, guest_config=spin)
+        if tenant is None:  # hot reload passes the tenant it loaded and checked
+            tenant = Tenant(man, guest_options=guest_options(guest_spin_us))
+        self.tenant = tenant
         self.handlers = list(dict.fromkeys(man.routes.values()))
         names = [ffi.new("char[]", h.encode()) for h in self.handlers]
         err = _err()
@@ -127,6 +144,7 @@ class Worker:
             raise EdgehostError(ffi.string(err).decode(errors="replace"))
         self.srv = srv
         self.current: dict[str, Version] = {}
+        self._guest_base: dict[str, dict] = {}  # name -> counters of closed versions' guests
         self.retired: list[Version] = []
         self.draining = False
 
@@ -168,14 +186,18 @@ class Worker:
         self.retire()
 
     def retire(self) -> None:
-        """Free old versions nothing uses any more (each version's KVM guest goes
-        with it: Tenant.close frees it)."""
+        """Free old versions nothing uses any more, each with its own KVM guest."""
         keep = []
         for v in self.retired:
             if v.users() != 0:
                 keep.append(v)
                 continue
-            v.close()  # drains the version's pending log lines first
+            st = _guest_counters(v)
+            if st:  # its guest's counters outlive it (publish_guest_stats)
+                acc = self._guest_base.setdefault(v.name, dict.fromkeys(GUEST_COUNTERS, 0))
+                for k in GUEST_COUNTERS:
+                    acc[k] += st[k]
+            v.close()  # drains its pending log lines, frees its own guest
         self.retired = keep
 
     # -- periodic control-plane work ---------------------------------------------
@@ -185,11 +207,20 @@ class Worker:
                 v.tenant.drain_logs()
 
     def publish_guest_stats(self) -> None:
+        """Per tenant name, the counters of every guest its versions have had:
+        each version owns its own guest, so a reload (or the snapshot form
+        that follows a load) must not reset the exported totals."""
+        totals = {name: dict(base) for name, base in self._guest_base.items()}
+        for v in [*self.current.values(), *self.retired]:
+            st = _guest_counters(v)
+            if st:
+                acc = totals.setdefault(v.name, dict.fromkeys(GUEST_COUNTERS, 0))
+                for k in GUEST_COUNTERS:
+                    acc[k] += st[k]
         for v in self.current.values():
-            guest = v.tenant.guest
-            if guest is None or guest._vm is None:
+            st = totals.get(v.name)
+            if st is None:
                 continue
-            st = guest.stats()
             t = self.slot.tenant[lib.eh_svc_slot(v.svc)]
             t.guest_calls = st["calls"]
             t.guest_creates = st["creates"]
@@ -220,7 +251,7 @@ class Worker:
         self.current, self.retired = {}, []
         lib.eh_srv_free(self.srv)
         self.srv = None
-        guests.close_all()
+        guests.close_default()  # each tenant closed its own guest above
         self.stats.close()
 
 
@@ -235,11 +266,18 @@ def main() -> int:
     spec = json.loads(sys.stdin.readline() or "{}")
     logging.basicConfig(level=spec.get("log_level", "INFO").upper(), handlers=[
         JsonLines(spec.get("worker", -1))])
+    switch = None
     try:
         w = Worker(spec)
         # Every tenant of this worker keeps its state in the store --kv/--data name.
         state.set_default_store(state.open_store(spec.get("kv"), spec.get("data")))
-        w.load(spec["tenants"])
+        if "versions" in spec:  # the master decides each tenant's version (hot reload)
+            from edgehost.reload.worker_side import Switch
+
+            switch = Switch(w, emit)
+            switch.start(spec["versions"])
+        else:
+            w.load(spec["tenants"])
         w.start()
     except EdgehostError as exc:
         emit("failed", error=str(exc))
@@ -264,6 +302,8 @@ def main() -> int:
             cmd = json.loads(line)
             if cmd.get("cmd") == "drain":
                 w.drain()
+            elif switch is not None and not w.draining and switch.handle(cmd):
+                pass
             elif cmd.get("cmd") == "reload" and not w.draining:
                 t0 = time.perf_counter()
                 try:
@@ -275,11 +315,15 @@ def main() -> int:
                     emit("reloaded", tenants=sorted(w.current),
                          ms=round((time.perf_counter() - t0) * 1e3, 1))
         w.drain_tenant_logs()
+        if switch is not None:
+            switch.poll()
         w.retire()
         if time.monotonic() >= next_stats:
             w.publish_guest_stats()
             next_stats = time.monotonic() + 1.0
     w.drain_tenant_logs()
+    if switch is not None:
+        switch.close()
     w.close()
     return 0
 

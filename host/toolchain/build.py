@@ -1,8 +1,18 @@
 """``edgehost build``: tenant sources -> validated ``.wasm`` next to the manifest.
 
-A build is skipped when the module is newer than every input (sources, the
-manifest, the SDK). The result is compiled and checked against the ABI
-before it is written in place, so a broken build never replaces a good one.
+A build is skipped when the module is up to date: newer than every input
+(sources, the manifest, the SDK), or carrying the stamp of exactly these
+inputs. The stamp is a custom section (``edgehost.build``) in the module: a
+hash of the build-relevant manifest fields (name, language, sources, wasm),
+of every input file's name and contents and of the compiler; so an edit to
+``[config]``, ``[routes]`` or ``[limits]`` alone, or a touched file, does not
+recompile. The result is compiled and checked against the ABI before it is
+written in place, so a broken build never replaces a good one.
+
+A failed build raises :class:`~edgehost.errors.BuildError` carrying the
+compiler's whole output (every error and warning, naming the tenant's own
+files: the compiler runs in the tenant's directory); a build that succeeds
+with warnings hands them to ``report``.
 
 Where a build writes and reads: the module goes to the manifest's ``wasm``,
 which must lie inside the tenant's directory (after resolving links), or
@@ -15,16 +25,21 @@ cannot make a build read or write anywhere else on disk.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import pathlib
 import tempfile
+from collections.abc import Callable
 
 from edgehost import paths
-from edgehost.errors import ConfigError
+from edgehost.errors import ConfigError, ToolchainMissing
 from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import manifest as manifest_mod
 
 RUST_SDK_CRATE = "edgehost_sdk"
+STAMP_SECTION = "edgehost.build"
+log = logging.getLogger("edgehost.build")
 
 
 def _sdk_inputs(lang: str) -> list[pathlib.Path]:
@@ -47,7 +62,64 @@ def _up_to_date(man: manifest_mod.Manifest, out: pathlib.Path) -> bool:
         return False
     mtime = out.stat().st_mtime
     inputs = [man.path, *_tenant_inputs(man), *_sdk_inputs(man.language)]
-    return all(p.exists() and p.stat().st_mtime <= mtime for p in inputs)
+    if all(p.exists() and p.stat().st_mtime <= mtime for p in inputs):
+        return True
+    try:
+        return read_stamp(out.read_bytes()) == inputs_stamp(man)
+    except (OSError, ToolchainMissing):
+        return False
+
+
+def stale(path: str | pathlib.Path) -> bool:
+    """Whether the tenant's module is missing or older than its sources
+    (what ``edgehost build`` would rebuild)."""
+    man = manifest_mod.load(path)
+    return bool(man.sources) and not _up_to_date(man, man.wasm)
+
+
+def inputs_stamp(man: manifest_mod.Manifest) -> str:
+    """Hash of everything a build of ``man`` reads (see the module docstring)."""
+    h = hashlib.sha256()
+    def name(p: pathlib.Path, base: pathlib.Path) -> str:
+        return p.relative_to(base).as_posix() if p.is_relative_to(base) else str(p)
+
+    fields = {"name": man.name, "language": man.language, "wasm": man.wasm.name,
+              "sources": [name(s, man.directory) for s in man.sources],
+              "compiler": toolchain.require(man.language).detail,
+              "flags": toolchain.C_FLAGS if man.language == "c" else toolchain.RUST_FLAGS}
+    h.update(json.dumps(fields, sort_keys=True).encode())
+    sdk = paths.sdk_dir()
+    for p in _tenant_inputs(man):
+        h.update(b"\0" + name(p, man.directory).encode() + b"\0" + p.read_bytes())
+    for p in _sdk_inputs(man.language):
+        h.update(b"\0sdk/" + name(p, sdk).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def _leb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def add_stamp(wasm: bytes, stamp: str) -> bytes:
+    """``wasm`` with a trailing custom section holding ``stamp``."""
+    name = STAMP_SECTION.encode()
+    body = _leb(len(name)) + name + stamp.encode()
+    return wasm + b"\0" + _leb(len(body)) + body
+
+
+def read_stamp(wasm: bytes) -> str | None:
+    """The stamp :func:`add_stamp` appended (the module's last section), or None."""
+    name = STAMP_SECTION.encode()
+    tail = _leb(len(name)) + name
+    at = wasm.rfind(tail)
+    if at < 0 or len(wasm) - at - len(tail) != 64:
+        return None
+    return wasm[at + len(tail):].decode("ascii", errors="replace")
 
 
 def rust_sdk_rlib() -> pathlib.Path:
@@ -74,8 +146,12 @@ def rust_sdk_rlib() -> pathlib.Path:
 
 
 def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
-          force: bool = False, allow_outside_sources: bool = False) -> tuple[pathlib.Path, bool]:
-    """Build the tenant at ``path``; return (module path, whether it was rebuilt)."""
+          force: bool = False, allow_outside_sources: bool = False,
+          report: Callable[[str], None] | None = None) -> tuple[pathlib.Path, bool]:
+    """Build the tenant at ``path``; return (module path, whether it was rebuilt).
+
+    ``report`` receives the compiler's output when a successful build printed
+    any (warnings); by default it is logged as a warning."""
     man = manifest_mod.load(path)
     out = (out_dir / man.wasm.name) if out_dir else man.wasm
     if out_dir is None and not out.resolve().is_relative_to(man.directory.resolve()):
@@ -89,27 +165,38 @@ def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
     if not force and _up_to_date(man, out):
         return out, False
     if not man.sources:
+        if out.is_file():  # a prebuilt module (no sources): nothing to rebuild
+            return out, False
         raise ConfigError("nothing to build", path=str(man.path), field="sources")
     for src in man.sources:
         if not src.exists():
             raise ConfigError(f"source {src.name} does not exist", path=str(man.path),
                               field="sources")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(suffix=".wasm", dir=out.parent)
+    stamp = inputs_stamp(man)
+    # A dot-name that is not *.wasm: watchers of the directory ignore it until
+    # the rename puts the whole module in place.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".build", dir=out.parent)
     os.close(fd)
     tmp = pathlib.Path(tmp_name)
     try:
         if man.language == "c":
-            toolchain.compile_c(man.sources, tmp, [paths.sdk_dir() / "c", man.directory])
+            output = toolchain.compile_c(man.sources, tmp,
+                                         [paths.sdk_dir() / "c", man.directory],
+                                         cwd=man.directory, name=man.name)
         else:
-            # Panic messages name files relative to the tenant, not this machine.
-            toolchain.compile_rust(man.sources[0], tmp, rust_sdk_rlib(),
-                                   crate_name=man.name.replace("-", "_"),
-                                   extra=[f"--remap-path-prefix={man.directory}={man.name}"])
+            # Messages and panics name files relative to the tenant, not this machine.
+            output = toolchain.compile_rust(
+                man.sources[0], tmp, rust_sdk_rlib(), crate_name=man.name.replace("-", "_"),
+                extra=[f"--remap-path-prefix={man.directory}={man.name}"], name=man.name)
+        tmp.write_bytes(add_stamp(tmp.read_bytes(), stamp))
         _validate(tmp, man)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+    if output.strip():
+        (report or (lambda text: log.warning("%s: compiler output:\n%s", man.name,
+                                             text.rstrip())))(output)
     return out, True
 
 

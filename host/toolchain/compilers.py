@@ -99,24 +99,38 @@ def require(lang: str) -> Toolchain:
 
 
 def compile_c(sources: list[pathlib.Path], out: pathlib.Path, include_dirs: list[pathlib.Path],
-              *, extra: list[str] | None = None, target: str = "wasm32-wasi") -> None:
-    """Compile C sources into one wasm module."""
+              *, extra: list[str] | None = None, target: str = "wasm32-wasi",
+              cwd: pathlib.Path | None = None, name: str | None = None) -> str:
+    """Compile C sources into one wasm module; return the compiler's output
+    (warnings). With ``cwd`` (the tenant's directory), sources inside it are
+    named relative to it, so messages say ``hello.c:12:3``, not a full path."""
     tc = require("c")
     cmd = [tc.compiler, f"--target={target}", *C_FLAGS, *(extra or [])]
     cmd += [f"-I{d}" for d in include_dirs]
-    cmd += [str(s) for s in sources] + ["-o", str(out)]
-    _run(cmd, out)
+    cmd += [_relative(s, cwd) for s in sources] + ["-o", str(out)]
+    return _run(cmd, out, cwd=cwd, name=name)
+
+
+def _relative(p: pathlib.Path, base: pathlib.Path | None) -> str:
+    if base is not None:
+        try:
+            return str(pathlib.Path(p).resolve().relative_to(base.resolve()))
+        except ValueError:
+            pass
+    return str(p)
 
 
 def compile_rust(lib_rs: pathlib.Path, out: pathlib.Path, sdk_rlib: pathlib.Path | None,
-                 *, crate_name: str, extra: list[str] | None = None) -> None:
-    """Compile a Rust tenant (one crate root) into a wasm module."""
+                 *, crate_name: str, extra: list[str] | None = None,
+                 name: str | None = None) -> str:
+    """Compile a Rust tenant (one crate root) into a wasm module; return the
+    compiler's output (warnings)."""
     tc = require("rust")
     cmd = [tc.compiler, *RUST_FLAGS, *(extra or []), "--target=wasm32-unknown-unknown",
            f"--crate-name={crate_name}", str(lib_rs), "-o", str(out)]
     if sdk_rlib is not None:
         cmd += ["--extern", f"edgehost_sdk={sdk_rlib}", "-L", str(sdk_rlib.parent)]
-    _run(cmd, out)
+    return _run(cmd, out, name=name)
 
 
 def compile_rust_lib(lib_rs: pathlib.Path, out_dir: pathlib.Path, *,
@@ -132,11 +146,17 @@ def compile_rust_lib(lib_rs: pathlib.Path, out_dir: pathlib.Path, *,
     return out
 
 
-def _run(cmd: list[str], out: pathlib.Path) -> None:
+def _run(cmd: list[str], out: pathlib.Path, *, cwd: pathlib.Path | None = None,
+         name: str | None = None) -> str:
+    """Run a compiler; its whole output (stderr then stdout) is returned, or
+    carried by the BuildError when it fails (``name``: what the error names)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    what = name or out.name
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd)
     except subprocess.TimeoutExpired:
-        raise BuildError(out.name, "compiler timed out after 300 s") from None
+        raise BuildError(what, "compiler timed out after 300 s") from None
+    output = (proc.stderr or "") + (proc.stdout or "")
     if proc.returncode != 0:
-        raise BuildError(out.name, proc.stderr or proc.stdout)
+        raise BuildError(what, output or f"compiler exited with status {proc.returncode}")
+    return output

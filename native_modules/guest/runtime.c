@@ -6,20 +6,36 @@
  *  - The serving loop keeps no state in memory across calls: everything it
  *    needs is in the window (req_seq/done_seq), so the monitor may reset the
  *    guest to its post-init snapshot at any exit and the loop simply resumes.
- *  - After each call, before the next one can be seen, the runtime scrubs what
- *    the call could have left behind on the warm (exit-less) path: the image's
- *    writable pages are copied back from their read-only post-init copy, the
- *    stack below the loop's frame is zeroed, and vector/mask registers are
- *    cleared. The monitor zeroes the I/O ranges itself and does the full,
- *    authoritative reset (dirty pages + registers) whenever the guest parks,
- *    after a timeout, and at least every 1024 warm calls / 50 ms.
+ *  - Nothing a call does outlives it on the warm (exit-less) path, within
+ *    the kernel contract (a kernel reads its inputs, writes its output range
+ *    and its own stack frames):
+ *      .data/.bss   read-only from EH_DONE_INIT on (the monitor
+ *                   write-protects them): no call can write them at all;
+ *      the stack    after each call, before the next can be seen, the dead
+ *                   stack the call wrote is zeroed (eh_scrub_stack_touched:
+ *                   its cost follows the call's depth, not the stack size);
+ *      registers    vector and mask registers are cleared; general ones are
+ *                   the loop's own;
+ *      scratch      the monitor zeroes the I/O ranges before the next call.
+ *    The monitor's authoritative reset (dirty pages + registers) runs
+ *    whenever the guest parks, after a timeout, and at least every 1024
+ *    warm calls / 50 ms, bounding what a kernel subverted by its input
+ *    could keep outside that contract.
  *  - The only exits are writes to the exit page at EH_PORT_DONE / LOG / ABORT.
+ *
+ * Built twice: the runtime with every kernel, and (EH_GUEST_DOORBELL) the
+ * bench image whose loop only answers the doorbell -- the same protocol with
+ * no kernel and nothing to scrub: the floor of any warm call on this machine.
  */
 #include <stdint.h>
 #include "eh_guest_layout.h"
 #include "kernels/dispatch.h"
 
 #define W ((eh_call_window *)EH_GL_WINDOW)
+
+#ifndef EH_GUEST_STACK_GAP
+#error "build_guest.py passes EH_GUEST_STACK_GAP (largest frame + red zone + alignment)"
+#endif
 
 /* One exit to the monitor. The compiler barriers keep every window write
  * before it (x86 stores are not reordered with the MMIO store itself). */
@@ -37,6 +53,14 @@ static inline uint64_t eh_rdtsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+void eh_scrub_stack(uint64_t base);                       /* start.S */
+void eh_scrub_stack_touched(uint64_t base, uint64_t gap); /* start.S */
+
+#ifdef EH_GUEST_DOORBELL
+static void serve(eh_call_window *w) { w->res.status = EH_K_OK; }
+static void scrub(eh_call_window *w) { (void)w; }
+static void init(eh_call_window *w) { (void)w; }
+#else
 /* Test images override this (test_ops.c); the production image has no test ops. */
 __attribute__((weak)) void eh_guest_test_op(eh_call_window *w)
 {
@@ -94,63 +118,9 @@ static void clear_sse(void)
                      "pxor %%xmm15, %%xmm15" ::: "memory");
 }
 
-/* Copies src over dst (or zeroes dst when src is NULL) one 64-byte line at a
- * time, writing only lines that differ: pages the call did not touch stay
- * clean in the monitor's dirty log, so its reset stays proportional to what
- * the call really wrote. Both ranges are 64-byte aligned multiples of 64. */
-static void restore_lines(uint64_t *dst, const uint64_t *src, uint64_t bytes)
-{
-    for (uint64_t i = 0; i < bytes / 8; i += 8) {
-        uint64_t diff = 0;
-        for (int k = 0; k < 8; k++)
-            diff |= dst[i + k] ^ (src ? src[i + k] : 0);
-        if (diff)
-            for (int k = 0; k < 8; k++)
-                dst[i + k] = src ? src[i + k] : 0;
-    }
-}
-
-/* The same, a 4 KiB page at a time with 64-byte vectors: the common case
- * (page unchanged) is 64 loads and one test. */
-typedef uint64_t v8u64 __attribute__((vector_size(64), aligned(64)));
-
-__attribute__((target("avx512f"))) static void restore_pages_avx512(uint64_t *dst,
-                                                                    const uint64_t *src,
-                                                                    uint64_t bytes)
-{
-    for (uint64_t off = 0; off < bytes; off += EH_GL_PAGE) {
-        const v8u64 *d = (const v8u64 *)((char *)dst + off);
-        const v8u64 *s = src ? (const v8u64 *)((const char *)src + off) : 0;
-        uint64_t chunk = bytes - off < EH_GL_PAGE ? bytes - off : EH_GL_PAGE;
-        v8u64 acc = {0};
-        for (uint64_t i = 0; i < chunk / 64; i++)
-            acc |= s ? d[i] ^ s[i] : d[i];
-        uint64_t any = 0;
-        for (int k = 0; k < 8; k++)
-            any |= acc[k];
-        if (any)
-            restore_lines((uint64_t *)((char *)dst + off),
-                          src ? (const uint64_t *)((const char *)src + off) : 0, chunk);
-    }
-}
-
-static void restore(eh_call_window *w, uint64_t *dst, const uint64_t *src, uint64_t bytes)
-{
-    if (w->cpu_features & EH_CPU_AVX512F)
-        restore_pages_avx512(dst, src, bytes);
-    else
-        restore_lines(dst, src, bytes);
-}
-
-void eh_scrub_stack(uint64_t base);        /* start.S */
-void eh_scrub_stack_avx512(uint64_t base); /* start.S */
-
-/* Warm-path scrub of everything but the stack; see the invariants at the top. */
+/* Warm-path scrub of the registers; see the invariants at the top. */
 __attribute__((noinline)) static void scrub(eh_call_window *w)
 {
-    if (w->snap_len)
-        restore(w, (uint64_t *)(uintptr_t)w->snap_src,
-                      (const uint64_t *)(uintptr_t)w->snap_copy, w->snap_len);
     if (w->cpu_features & EH_CPU_AVX512F)
         clear_avx512();
     else if (w->cpu_features & EH_CPU_AVX2)
@@ -158,6 +128,12 @@ __attribute__((noinline)) static void scrub(eh_call_window *w)
     else
         clear_sse();
 }
+
+static void init(eh_call_window *w)
+{
+    eh_kernels_init_with(w->cpu_features, w->variant[0] ? w->variant : (const char *)0);
+}
+#endif
 
 __attribute__((noreturn)) static void serve_forever(void)
 {
@@ -193,20 +169,19 @@ __attribute__((noreturn)) static void serve_forever(void)
             __builtin_ia32_pause();
         }
         scrub(w);
+#ifndef EH_GUEST_DOORBELL
         /* Last, straight from the loop's frame: every stack byte below it
          * belonged to the call or to scrub() (a helper's frame would keep
-         * the bytes it covers). Leaves the vector registers it used zero. */
-        if (w->cpu_features & EH_CPU_AVX512F)
-            eh_scrub_stack_avx512(EH_GL_STACK_BASE);
-        else
-            eh_scrub_stack(EH_GL_STACK_BASE);
+         * the bytes it covers). */
+        eh_scrub_stack_touched(EH_GL_STACK_BASE, EH_GUEST_STACK_GAP);
+#endif
     }
 }
 
 __attribute__((noreturn)) void eh_guest_main(void)
 {
     eh_call_window *w = W;
-    eh_kernels_init_with(w->cpu_features, w->variant[0] ? w->variant : (const char *)0);
+    init(w);
     eh_scrub_stack(EH_GL_STACK_BASE); /* the snapshot holds no init leftovers */
     eh_out(EH_PORT_DONE, EH_DONE_INIT); /* the monitor snapshots here */
     serve_forever();

@@ -12,7 +12,8 @@ _start:
 
 /* void eh_scrub_stack(uint64_t base)
  * Zeroes every non-zero byte of the stack in [base, rsp): everything below
- * the caller's frame is dead. Uses no stack of its own (only the return
+ * the caller's frame is dead. Used once, before the post-init snapshot, so
+ * the dead stack starts all zero. Uses no stack of its own (only the return
  * address at [rsp]) so it never scrubs itself; writes only 64-byte lines
  * that are non-zero, so untouched stack pages stay clean in the monitor's
  * dirty log. base must be 64-byte aligned. Clobbers rax, rcx, rdx, rdi,
@@ -48,29 +49,52 @@ eh_scrub_stack:
     pxor %xmm0, %xmm0
     ret
 
-/* void eh_scrub_stack_avx512(uint64_t base): eh_scrub_stack with one 64-byte
- * load and test per line. Same contract; clobbers rax, rcx, rdx, rdi, zmm0,
- * zmm1, k1 (callers clear vector state afterwards anyway). */
-    .globl eh_scrub_stack_avx512
-eh_scrub_stack_avx512:
+/* void eh_scrub_stack_touched(uint64_t base, uint64_t gap)
+ * The warm path's stack scrub: zeroes what the call that just ended left
+ * below the caller's frame, at a cost that follows how deep that call went,
+ * not the stack's size. From the line below the return address downward,
+ * each non-zero 64-byte line is zeroed; the scan stops at base, or after
+ * `gap` bytes of all-zero lines in a row. Why that is complete: the dead
+ * stack is all zero before the call (eh_scrub_stack at init, this function
+ * after every call, the host's reset), and the call's own writes leave no
+ * all-zero run of `gap` bytes above its deepest non-zero byte -- every
+ * frame holds a non-zero return address, a function writes only within its
+ * frame and the 128-byte red zone below it, and `gap` exceeds the largest
+ * frame any function of the image has, plus the red zone and alignment
+ * (build_guest.py measures it with -fstack-usage and refuses a function
+ * whose stack use is unbounded). Same register contract as eh_scrub_stack,
+ * plus rsi and r8. */
+    .globl eh_scrub_stack_touched
+eh_scrub_stack_touched:
     movq %rsp, %rcx
-    andq $-64, %rcx
-    movq %rdi, %rax
-    vpxorq %zmm1, %zmm1, %zmm1
-1:  cmpq %rcx, %rax
-    jae 3f
-    vmovdqa64 (%rax), %zmm0
-    vptestmq %zmm0, %zmm0, %k1
-    kortestw %k1, %k1
-    jz 2f
-    vmovdqa64 %zmm1, (%rax)
-2:  addq $64, %rax
+    andq $-64, %rcx           /* [rcx, rsp): partial line below the return address */
+    leaq -64(%rcx), %rax      /* the first whole line below it */
+    xorl %edx, %edx           /* bytes of all-zero lines seen in a row */
+    pxor %xmm1, %xmm1
+1:  cmpq %rdi, %rax
+    jb 3f                     /* past base */
+    cmpq %rsi, %rdx
+    jae 3f                    /* a run of `gap` zero bytes: the call went no deeper */
+    movdqa (%rax), %xmm0
+    por 16(%rax), %xmm0
+    por 32(%rax), %xmm0
+    por 48(%rax), %xmm0
+    pcmpeqb %xmm1, %xmm0
+    pmovmskb %xmm0, %r8d
+    addq $64, %rdx
+    cmpl $0xffff, %r8d
+    je 2f
+    movdqa %xmm1, (%rax)
+    movdqa %xmm1, 16(%rax)
+    movdqa %xmm1, 32(%rax)
+    movdqa %xmm1, 48(%rax)
+    xorl %edx, %edx
+2:  subq $64, %rax
     jmp 1b
 3:  movq %rcx, %rdi
     movq %rsp, %rcx
     subq %rdi, %rcx
     xorl %eax, %eax
     rep stosb
-    vpxorq %zmm0, %zmm0, %zmm0
-    kxorw %k1, %k1, %k1
+    pxor %xmm0, %xmm0
     ret

@@ -6,10 +6,11 @@
 #include <stdint.h>
 #include "eh_guest_layout.h"
 
-static volatile uint64_t stash_bss;
+static volatile uint64_t image_data; /* .bss: read-only once the runtime has initialised */
 
 /* Same call depth from STASH and PEEK -> same stack slot. */
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized" /* PEEK reads stale stack on purpose */
+#pragma GCC diagnostic ignored "-Wuninitialized"
 __attribute__((noinline)) static uint64_t stack_slot(int write, uint64_t v)
 {
     volatile uint64_t slot[64];
@@ -24,9 +25,40 @@ __attribute__((noinline)) static uint64_t stack_slot(int write, uint64_t v)
     return acc;
 }
 
+/* A 2 KiB frame written only at its bottom: above that one word lies a run
+ * of untouched (zero) stack as long as the frame, the case the warm-path
+ * scrub's stopping rule must see past (start.S). */
+__attribute__((noinline)) static uint64_t stack_deep(int write, uint64_t v)
+{
+    volatile uint64_t big[256];
+    if (write) {
+        big[0] = v;
+        return v;
+    }
+    return big[0];
+}
+
 static volatile uint64_t *stash_scratch(eh_call_window *w)
 {
     return (volatile uint64_t *)(uintptr_t)(w->mem_end - EH_GL_PAGE);
+}
+
+/* Both at the same call depth from the op switch, so they meet the same slots. */
+__attribute__((noinline)) static void stash(eh_call_window *w, uint64_t v)
+{
+    *stash_scratch(w) = v;
+    stack_slot(1, v);
+    stack_deep(1, v);
+    __asm__ volatile("movq %0, %%xmm15" : : "r"(v) : "xmm15");
+}
+
+__attribute__((noinline)) static uint64_t peek(eh_call_window *w)
+{
+    uint64_t v;
+    __asm__ volatile("movq %%xmm15, %0" : "=r"(v));
+    return (*stash_scratch(w) != 0 ? EH_PEEK_SCRATCH : 0) |
+           (stack_slot(0, 0) != 0 ? EH_PEEK_STACK : 0) | (v != 0 ? EH_PEEK_VECTOR : 0) |
+           (stack_deep(0, 0) != 0 ? EH_PEEK_DEEP : 0);
 }
 
 void eh_guest_test_op(eh_call_window *w)
@@ -60,14 +92,18 @@ void eh_guest_test_op(eh_call_window *w)
     case EH_OP_TEST_HLT:
         __asm__ volatile("hlt");
         return;
-    case EH_OP_TEST_STASH:
-        stash_bss = a0;
-        *stash_scratch(w) = a0;
-        stack_slot(1, a0);
+    case EH_OP_TEST_IMAGE:
+        image_data = a0;
         return;
-    case EH_OP_TEST_PEEK: /* bit 0: .bss, bit 1: scratch, bit 2: stack still hold data */
-        w->res.value = (stash_bss != 0) | (*stash_scratch(w) != 0) << 1 |
-                       (stack_slot(0, 0) != 0) << 2;
+    case EH_OP_TEST_STASH:
+        stash(w, a0);
+        return;
+    case EH_OP_TEST_PEEK:
+        w->res.value = peek(w);
+        return;
+    case EH_OP_TEST_STASH_PEEK: /* within one call PEEK must see all of a STASH */
+        stash(w, a0);
+        w->res.value = peek(w);
         return;
     case EH_OP_TEST_DIRTY:
         for (uint64_t off = 0; off < a0; off += EH_GL_PAGE)

@@ -14,6 +14,9 @@
  *    fault. (Port I/O is not used: PVM hosts drop a ring-3 IOPL of 3.)
  *  - The call window is the only guest memory the monitor does not restore on
  *    reset: it is the channel, rewritten by the host on every call.
+ *  - The image's writable segments are written only while the runtime
+ *    initialises; from EH_DONE_INIT on they are read-only (a write faults),
+ *    so nothing a call does can outlive it there.
  *  - Sizes are multiples of 4 KiB; 2 MiB-mapped regions are 2 MiB aligned.
  *  - The structures here are fixed-size and pointer-free (x86-64 both sides).
  */
@@ -44,11 +47,10 @@
 
 #define EH_GL_IMAGE_BASE 0x400000ull /* ELF PT_LOAD segments live here      */
 #define EH_GL_IMAGE_END  0xC00000ull
-#define EH_GL_SNAP_BASE  0xC00000ull /* post-init copy of the image's writable
-                                        pages, ring-3 READ-ONLY; at SNAP_BASE +
-                                        (vaddr - IMAGE_BASE) for vaddr in the
-                                        writable span (so <= 2 MiB writable) */
-#define EH_GL_SNAP_END   0xE00000ull
+#define EH_GL_WRITABLE_MAX 0x200000ull /* writable segments span at most this;
+                                        read-only for ring 3 once the runtime
+                                        has initialised (the monitor
+                                        write-protects them after EH_DONE_INIT) */
 #define EH_GL_STACK_SIZE 0x10000ull  /* 64 KiB ring-3 stack, guard page below */
 #define EH_GL_STACK_TOP  0x1000000ull
 #define EH_GL_STACK_BASE (EH_GL_STACK_TOP - EH_GL_STACK_SIZE)
@@ -57,13 +59,15 @@
 #define EH_GL_SCRATCH    0x1000000ull /* [16 MiB, mem end): I/O buffers, RW NX,
                                          2 MiB or 4 KiB pages per VM config   */
 
-/* Input window: ring-3 READ-ONLY, NX, 2 MiB pages, identity-mapped like the
- * rest. Backed (when at all) by a second, read-only memory slot that the
- * monitor points at the calling tenant instance's wasm linear memory, so
- * large inputs reach kernels without a copy (vmm/input_window.c). Nothing
- * else lives here; an access past the slot is an MMIO exit, i.e. a fault. */
+/* Windows: host memories the guest reads in place (a tenant instance's wasm
+ * linear memory, a buffer shared by a Python caller). Window i lies at
+ * EH_GL_MAP_GPA + i * EH_GL_MAP_MAX: ring-3 READ-ONLY, NX, 2 MiB pages,
+ * identity-mapped like the rest, built once at boot. Each is backed (when at
+ * all) by its own read-only memory slot (vmm/windows.c); an access past the
+ * slot is an MMIO exit or a failed fault-in, i.e. a fault. */
 #define EH_GL_MAP_GPA    (4ull << 30)
-#define EH_GL_MAP_MAX    (4ull << 30)  /* a wasm32 memory at most            */
+#define EH_GL_MAP_MAX    (4ull << 30)  /* one window: a wasm32 memory at most   */
+#define EH_GL_WINDOWS    16
 
 #define EH_GL_MEM_MIN    (32ull << 20)
 #define EH_GL_MEM_MAX    (1ull << 30)  /* one PD: 512 x 2 MiB                */
@@ -107,8 +111,8 @@ enum eh_guest_op {
     EH_OP_TEST_LOOP = 0x102,   /* spin forever                                */
     EH_OP_TEST_PORT = 0x103,   /* exit-page write at offset req.arg[0]        */
     EH_OP_TEST_HLT = 0x104,    /* hlt (privileged in ring 3)                  */
-    EH_OP_TEST_STASH = 0x105,  /* write req.arg[0] into .bss, scratch, stack  */
-    EH_OP_TEST_PEEK = 0x106,   /* value bits: .bss/scratch/stack kept a STASH */
+    EH_OP_TEST_STASH = 0x105,  /* write req.arg[0] into scratch, stack, xmm15 */
+    EH_OP_TEST_PEEK = 0x106,   /* value: EH_PEEK_* bits of a STASH still seen  */
     EH_OP_TEST_DIRTY = 0x107,  /* write one byte per page, req.arg[0] bytes    */
     EH_OP_TEST_LOG = 0x108,    /* log one line                                 */
     EH_OP_TEST_ABORT = 0x109,  /* abort exit                                   */
@@ -116,7 +120,15 @@ enum eh_guest_op {
     EH_OP_TEST_OUT = 0x10B,    /* `out` instruction to I/O port req.arg[0]     */
     EH_OP_TEST_SYSCALL = 0x10C,/* `syscall` (no Linux ABI yet: a fault)       */
     EH_OP_TEST_ROGUE = 0x10D,  /* complete the call, then spin, never park    */
+    EH_OP_TEST_IMAGE = 0x10E,  /* write the image's .bss (read-only after init) */
+    EH_OP_TEST_STASH_PEEK = 0x10F, /* STASH then PEEK within one call         */
 };
+
+/* EH_OP_TEST_PEEK's value: what an earlier EH_OP_TEST_STASH left behind. */
+#define EH_PEEK_SCRATCH 2 /* far into scratch (outside any call's I/O ranges) */
+#define EH_PEEK_STACK   4 /* on the stack, below the runtime's loop frame      */
+#define EH_PEEK_VECTOR  8 /* in a vector register (xmm15)                       */
+#define EH_PEEK_DEEP   16 /* at the bottom of a 2 KiB frame (zero stack above)  */
 
 /* ---- the call window (at EH_GL_WINDOW) ---------------------------------- *
  * Protocol (seq numbers only grow; the guest keeps no state across calls):
@@ -147,12 +159,9 @@ typedef struct eh_call_window {
     uint64_t cpu_features;          /* EH_CPU_* mask detected on the host   */
     uint64_t spin_tsc;              /* idle window in TSC ticks; 0 = none   */
     char variant[EH_GL_VARIANT_MAX];/* kernel variant override, "" = auto   */
-    uint64_t snap_src;              /* writable image span [src, src+len)   */
-    uint64_t snap_len;              /*   and its read-only post-init copy   */
-    uint64_t snap_copy;             /*   at snap_copy (scrubbed from there) */
     uint64_t mem_end;               /* end of guest memory (scratch end)    */
     uint64_t ack_tsc;               /* EH_GL_ACK_US in TSC ticks            */
-    uint64_t _pad2[1];
+    uint64_t _pad2[4];
     /* per call */
     uint32_t op;                    /* enum eh_guest_op                     */
     uint32_t repeat;                /* EH_OP_REPEAT's count                 */

@@ -19,10 +19,13 @@
  *    it (vm.c): with idle_spin_us == 0 it resets the guest itself, so every
  *    call still starts from the snapshot; otherwise it wakes the vCPU thread
  *    into the warm regime (the runtime scrubs, then serves the call).
- *  - Deadline: a per-thread POSIX timer, armed for the run only (~0.7 us for
- *    arm + disarm), ticks every EH_CHECK_NS; its signal's handler sets
- *    immediate_exit and KVM_RUN returns EINTR. Past the deadline the call is
- *    abandoned and the guest reset (not destroyed), as on the vCPU thread. A
+ *  - Limits (call.c): the thread's timer (thread_signal.c), armed for the run
+ *    only (~0.7 us for arm + disarm), ticks every EH_LIMIT_CHECK_NS (first
+ *    at the caller's deadline or the CPU limit if sooner); its signal's
+ *    handler sets immediate_exit and KVM_RUN returns EINTR. Past the caller's
+ *    deadline, or past the CPU limit in this thread's CPU time (the guest ran
+ *    on it), the call is abandoned and the guest reset (not destroyed), as on
+ *    the vCPU thread. A
  *    guest that answered but did not exit is stopped at a tick and counted
  *    as a forced park (the watchdog's job on the vCPU thread). The timer is
  *    disarmed when the run ends; a tick already in flight at most leaves
@@ -40,59 +43,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "vmm/vmm_internal.h"
-
-#define EH_CHECK_NS 10000000ull /* tick: deadline slack, check for a silent answer */
-
-static pthread_key_t timer_key;
-static pthread_once_t timer_key_once = PTHREAD_ONCE_INIT;
-static int timer_key_ok;
-
-static __thread timer_t *tl_timer;
-
-static void timer_free(void *p)
-{
-    timer_delete(*(timer_t *)p);
-    free(p);
-}
-
-static void timer_key_init(void) { timer_key_ok = pthread_key_create(&timer_key, timer_free) == 0; }
-
-static void set_timer(timer_t *t, uint64_t first_ns, uint64_t every_ns) /* 0, 0 stops */
-{
-    struct itimerspec its;
-    its.it_value.tv_sec = (time_t)(first_ns / 1000000000ull);
-    its.it_value.tv_nsec = (long)(first_ns % 1000000000ull);
-    its.it_interval.tv_sec = (time_t)(every_ns / 1000000000ull);
-    its.it_interval.tv_nsec = (long)(every_ns % 1000000000ull);
-    timer_settime(*t, 0, &its, NULL);
-}
-
-/* This thread's timer (created once per thread, deleted at its exit). */
-static timer_t *thread_timer(void)
-{
-    if (tl_timer)
-        return tl_timer;
-    pthread_once(&timer_key_once, timer_key_init);
-    if (!timer_key_ok)
-        return NULL;
-    timer_t *t = malloc(sizeof *t);
-    if (!t)
-        return NULL;
-    struct sigevent sev;
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = eh_vcpu_sig();
-    sev._sigev_un._tid = gettid();
-    if (timer_create(CLOCK_MONOTONIC, &sev, t)) {
-        free(t);
-        return NULL;
-    }
-    if (pthread_setspecific(timer_key, t)) {
-        timer_free(t);
-        return NULL;
-    }
-    return tl_timer = t;
-}
 
 static int caller_runs_ok;
 static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
@@ -114,27 +64,39 @@ int eh_cold_on_caller_ok(void)
 
 int eh_vm_cold_on_caller(void) { return eh_cold_on_caller_ok(); }
 
-int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns)
+static uint64_t thread_cpu_ns(void)
 {
-    timer_t *tm = thread_timer();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
+{
+    timer_t *tm = eh_thread_timer();
     if (!tm)
         return 1;
     sigset_t sig, old;
     sigemptyset(&sig);
-    sigaddset(&sig, eh_vcpu_sig());
+    sigaddset(&sig, eh_sig());
     pthread_sigmask(SIG_UNBLOCK, &sig, &old);
-    eh_vcpu_bind_run(g->run);
+    eh_sig_bind_run(g->run);
     g->run->immediate_exit = 0; /* a stale stop meant for the parked thread */
-    uint64_t deadline = eh_now_ns() + limit_ns;
-    set_timer(tm, limit_ns < EH_CHECK_NS ? limit_ns : EH_CHECK_NS, EH_CHECK_NS);
+    uint64_t start = eh_now_ns(), first = lim->wall > start ? lim->wall - start : 1;
+    if (first > EH_LIMIT_CHECK_NS)
+        first = EH_LIMIT_CHECK_NS;
+    if (first > lim->cpu_ns)
+        first = lim->cpu_ns ? lim->cpu_ns : 1;
+    eh_timer_set(tm, first, EH_LIMIT_CHECK_NS);
+    uint64_t cpu0 = thread_cpu_ns(); /* this thread runs the guest: its CPU is the guest's */
     int rc;
     for (;;) {
         int r = ioctl(g->vcpu_fd, KVM_RUN, 0);
         atomic_fetch_add(&g->exits, 1);
         if (r < 0) {
             if (errno != EINTR && errno != EAGAIN) {
-                eh_set_fault(g, 0, 0, "KVM_RUN: %m");
-                rc = EH_VM_EFAULT;
+                eh_run_failed(g);
+                rc = EH_OFFLOAD_FAULT;
                 break;
             }
             g->run->immediate_exit = 0;
@@ -148,7 +110,7 @@ int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns)
             if (kind < 0 || kind == EH_DONE_INIT) {
                 if (kind == EH_DONE_INIT)
                     eh_set_fault(g, 0, 0, "init exit after initialisation");
-                rc = EH_VM_EFAULT;
+                rc = EH_OFFLOAD_FAULT;
                 break;
             }
             if (kind == EH_DONE_PING)
@@ -160,20 +122,21 @@ int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns)
                 break;
             }
             /* log, ping, or a guest that has not answered: run on, bounded
-             * by the deadline */
+             * by the limits */
         }
-        if (eh_now_ns() >= deadline) {
-            rc = EH_VM_ETIMEOUT;
+        uint64_t now = eh_now_ns();
+        if (now - start >= first && eh_limits_passed(lim, now, thread_cpu_ns() - cpu0)) {
+            rc = EH_OFFLOAD_TIMEOUT;
             break;
         }
     }
-    set_timer(tm, 0, 0);
-    eh_vcpu_bind_run(NULL);
+    eh_timer_set(tm, 0, 0);
+    eh_sig_bind_run(NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == EH_VM_ETIMEOUT) {
+    if (rc == EH_OFFLOAD_TIMEOUT) {
         if (eh_snap_reset(g, 1) < 0) {
             eh_set_fault(g, 0, 0, "reset after timeout failed: %m");
-            return EH_VM_EFAULT;
+            return EH_OFFLOAD_FAULT;
         }
         atomic_store(&g->abort_kind, EH_ABORT_TIMEOUT);
         atomic_store(&g->aborted_seq, seq);

@@ -10,7 +10,7 @@
  *  - no PT_INTERP / PT_DYNAMIC / PT_TLS (static, TLS-free images only for
  *    now: a later Linux-program loader adds TLS and auxv, not a new format);
  *  - the entry point lies in an executable segment;
- *  - the writable span fits the read-only snapshot region.
+ *  - the writable span is at most EH_GL_WRITABLE_MAX.
  * Sections are ignored: only what the loader maps matters.
  */
 #define _GNU_SOURCE
@@ -94,40 +94,42 @@ int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, si
     memset(out, 0, sizeof *out);
     if (!img || len < sizeof(Elf64_Ehdr)) {
         EH_ERR(err, errlen, "image truncated (%zu bytes)", len);
-        return EH_VM_EINVAL;
+        return EH_OFFLOAD_INVALID;
     }
     if (len > EH_ELF_MAX_FILE) {
         EH_ERR(err, errlen, "image too large (%zu bytes, max %u)", len, EH_ELF_MAX_FILE);
-        return EH_VM_EINVAL;
+        return EH_OFFLOAD_INVALID;
     }
     Elf64_Ehdr eh;
     memcpy(&eh, img, sizeof eh); /* no alignment assumptions on img */
     if (check_header(&eh, len, err, errlen))
-        return EH_VM_EINVAL;
+        return EH_OFFLOAD_INVALID;
     for (int i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
         switch (ph.p_type) {
         case PT_LOAD:
+            if (ph.p_memsz == 0 && ph.p_filesz == 0)
+                continue; /* an empty segment loads nothing */
             break;
         case PT_NULL: case PT_NOTE: case PT_PHDR: case PT_GNU_STACK:
         case PT_GNU_PROPERTY: case PT_GNU_EH_FRAME: case PT_GNU_RELRO:
             continue;
         case PT_INTERP: case PT_DYNAMIC:
             EH_ERR(err, errlen, "segment %d: dynamic linking is not supported", i);
-            return EH_VM_EINVAL;
+            return EH_OFFLOAD_INVALID;
         case PT_TLS:
             EH_ERR(err, errlen, "segment %d: thread-local storage is not supported yet", i);
-            return EH_VM_EINVAL;
+            return EH_OFFLOAD_INVALID;
         default:
             EH_ERR(err, errlen, "segment %d: unknown program header type %#x", i, ph.p_type);
-            return EH_VM_EINVAL;
+            return EH_OFFLOAD_INVALID;
         }
         if (check_load(&ph, len, i, err, errlen))
-            return EH_VM_EINVAL;
+            return EH_OFFLOAD_INVALID;
         if (out->nseg == EH_ELF_MAX_SEGS) {
             EH_ERR(err, errlen, "more than %d loadable segments", EH_ELF_MAX_SEGS);
-            return EH_VM_EINVAL;
+            return EH_OFFLOAD_INVALID;
         }
         /* page-granular overlap with every earlier segment */
         uint64_t lo = PG_DOWN(ph.p_vaddr), hi = PG_UP(ph.p_vaddr + ph.p_memsz);
@@ -137,7 +139,7 @@ int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, si
             if (lo < shi && slo < hi) {
                 EH_ERR(err, errlen, "segment %d overlaps segment %d (pages %#llx..%#llx)", i, k,
                        (unsigned long long)lo, (unsigned long long)hi);
-                return EH_VM_EINVAL;
+                return EH_OFFLOAD_INVALID;
             }
         }
         eh_elf_seg *s = &out->seg[out->nseg++];
@@ -151,7 +153,7 @@ int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, si
     }
     if (out->nseg == 0) {
         EH_ERR(err, errlen, "no loadable segment");
-        return EH_VM_EINVAL;
+        return EH_OFFLOAD_INVALID;
     }
     int entry_ok = 0;
     for (int k = 0; k < out->nseg; k++) {
@@ -162,13 +164,13 @@ int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, si
     if (!entry_ok) {
         EH_ERR(err, errlen, "entry point %#llx is not inside an executable segment",
                (unsigned long long)eh.e_entry);
-        return EH_VM_EINVAL;
+        return EH_OFFLOAD_INVALID;
     }
-    if (out->wr_hi - out->wr_lo > EH_GL_SNAP_END - EH_GL_SNAP_BASE) {
+    if (out->wr_hi - out->wr_lo > EH_GL_WRITABLE_MAX) {
         EH_ERR(err, errlen, "writable segments span %#llx bytes (max %#llx)",
                (unsigned long long)(out->wr_hi - out->wr_lo),
-               (unsigned long long)(EH_GL_SNAP_END - EH_GL_SNAP_BASE));
-        return EH_VM_EINVAL;
+               (unsigned long long)EH_GL_WRITABLE_MAX);
+        return EH_OFFLOAD_INVALID;
     }
     out->entry = eh.e_entry;
     return 0;
@@ -184,7 +186,7 @@ void eh_elf_copy(const uint8_t *img, const eh_elf_info *info, uint8_t *mem)
     }
 }
 
-int eh_vm_check_elf(const uint8_t *img, size_t len, char *err, size_t errlen)
+eh_offload_status eh_vm_check_elf(const uint8_t *img, size_t len, char *err, size_t errlen)
 {
     eh_elf_info info;
     return eh_elf_parse(img, len, &info, err, errlen);

@@ -1,16 +1,20 @@
 /*
  * vmm/ffi.h -- public API of the KVM guest monitor (C callers and cffi).
  *
- * One eh_vm handle per tenant. It owns a configuration and, lazily, one live
- * KVM guest (VM + one vCPU thread). A guest that takes any exit other than
- * done/log/abort is destroyed; the handle stays valid and the next call boots
- * a fresh guest.
+ * One eh_vm handle per tenant. It owns a configuration, the host memories
+ * its guest may read in place (windows), and, lazily, one live KVM guest
+ * (VM + one vCPU thread). A guest that takes any exit other than
+ * done/log/abort is destroyed; the handle stays valid and the next call
+ * boots a fresh guest.
  *
  * Thread-safety: a handle serves one call at a time; concurrent callers are
- * serialised by the handle's mutex. Different handles are independent.
+ * serialised by the handle's mutex (a caller's deadline counts while it
+ * waits). Different handles are independent.
  *
- * Return codes of the calls below: 0 success (a kernel's own status is in
- * res->status), else one of EH_VM_E*; err receives one line saying why.
+ * Results: eh_offload_status (include/eh_offload_sink.h) -- EH_OFFLOAD_OK
+ * (a kernel's own status is in res->status) or why not; err receives one
+ * line saying why. The same functions make up eh_vm_sink, the host API's
+ * door to a tenant's guest.
  */
 #ifndef EH_VMM_FFI_H
 #define EH_VMM_FFI_H
@@ -18,14 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "eh_offload.h"
-
-#define EH_VM_EFAULT   (-1) /* guest fault / illegal exit; the guest was destroyed */
-#define EH_VM_ETIMEOUT (-2) /* call exceeded time_limit_ms; the guest was reset    */
-#define EH_VM_ETOOBIG  (-3) /* in + in2 + out do not fit the guest's scratch memory */
-#define EH_VM_EINVAL   (-4) /* bad configuration or arguments                        */
-#define EH_VM_ESYS     (-5) /* KVM / OS failure creating or driving the guest        */
-
-typedef struct eh_vm eh_vm;
+#include "eh_offload_sink.h"
+#include "eh_guest_layout.h"
 
 /* Cold calls (guest parked) wake the vCPU thread instead of running the guest
  * on the caller's thread (the default where the kernel re-binds a vCPU to a
@@ -64,49 +62,75 @@ typedef struct eh_vm_stats {
     uint64_t caller_runs;    /* cold calls run on the caller's thread (cold_call.c) */
     uint64_t caller_run_ns;  /* their time in the guest (entry, call, exit), summed */
     uint64_t mapped_calls;   /* calls whose input the guest read in place (no copy)  */
-    uint64_t window_maps;    /* times the input window was pointed at a memory       */
-    uint64_t window_drops;   /* ... and taken off one (re-pointed, or forgotten)     */
+    uint64_t window_maps;    /* memory slots registered for windows                  */
+    uint64_t window_drops;   /* ... and removed (detached, or the guest went away)    */
 } eh_vm_stats;
 
-int eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);
+/* A handle has owners: its creator, and whoever called eh_vm_retain (a
+ * native tenant that runs its kernels there). eh_vm_destroy drops one; the
+ * last destroys the guest and frees the handle. */
+eh_offload_status eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, size_t errlen);
+void eh_vm_retain(eh_vm *vm);
 void eh_vm_destroy(eh_vm *vm);
 
-/* Runs one kernel request. req's in/in2/out are HOST pointers: inputs are
- * copied into the guest's scratch memory, the output is copied back. */
-int eh_vm_offload(void *vm, const eh_offload_req *req, eh_offload_res *res, char *err,
-                  size_t errlen);
+/* Runs one kernel request; req's in/in2/out are HOST pointers. Inputs that
+ * lie in an attached window (eh_vm_attach) may be read in place, others are
+ * copied into the guest's scratch memory; the output is copied back.
+ * deadline_ns: CLOCK_MONOTONIC instant the call must end by (0: none beyond
+ * the handle's time_limit_ms); the earlier of the two applies. */
+eh_offload_status eh_vm_offload(eh_vm *vm, const eh_offload_req *req, eh_offload_res *res,
+                                uint64_t deadline_ns, char *err, size_t errlen);
 
-/* The same for a request from a tenant instance whose wasm linear memory is
- * [mem, mem + mem_len): large inputs inside it may be read by the guest in
- * place through the read-only input window instead of being copied. */
-int eh_vm_offload_in(void *vm, const eh_offload_req *req, eh_offload_res *res,
-                     const void *mem, uint64_t mem_len, char *err, size_t errlen);
+/* Shows [mem, mem + len) to the guest, read-only, until eh_vm_detach: inputs
+ * inside it are then read in place instead of copied (EH_OFFLOAD_OK), once
+ * that is cheaper -- from the memory's second call with an input of at least
+ * EH_VM_IN_PLACE_MIN bytes (a memory slot costs more than one copy), or at
+ * once with EH_VM_ATTACH_NOW (a buffer made to be shared, 2 MiB aligned).
+ * mem must be page-aligned and len <= EH_GL_MAP_MAX. EH_OFFLOAD_TOO_LARGE
+ * when all EH_GL_WINDOWS windows are taken (inputs are then copied).
+ * Attaching a memory again updates its length. */
+#define EH_VM_ATTACH_NOW 1u
+#define EH_VM_IN_PLACE_MIN (64u << 10)
+eh_offload_status eh_vm_attach(eh_vm *vm, const void *mem, uint64_t len, uint32_t flags);
 
-/* The instance that owns mem is going away: the window stops showing it.
- * Safe to call with a handle that was already destroyed. */
-void eh_vm_forget(void *vm, const void *mem);
+/* The memory is going away (its pages may go to another tenant): the guest
+ * stops seeing it. Safe with a handle that was already destroyed. */
+void eh_vm_detach(eh_vm *vm, const void *mem);
 
-/* Same, for any runtime op (enum eh_guest_op); test ops need the test image. */
-int eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req, eh_offload_res *res,
-                  char *err, size_t errlen);
+/* Same as eh_vm_offload for any runtime op (enum eh_guest_op); test ops need
+ * the test image. */
+eh_offload_status eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req,
+                                eh_offload_res *res, uint64_t deadline_ns, char *err,
+                                size_t errlen);
 
 /* One call that runs req `repeat` times inside the guest (input copied in
  * once): the benchmark's measure of a kernel's own speed in the guest. */
-int eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
-                      eh_offload_res *res, char *err, size_t errlen);
+eh_offload_status eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
+                                    eh_offload_res *res, char *err, size_t errlen);
+
+/* 1 when a request with these sizes fits the guest's scratch memory
+ * (inputs copied, nothing read in place), else 0. */
+int eh_vm_fits(const eh_vm *vm, uint64_t in_len, uint64_t in2_len, uint64_t out_cap);
 
 /* 1 where a cold call may run the guest on the caller's thread (the kernel
  * re-binds a vCPU to a new thread cheaply: Linux >= 6.12), else 0. */
 int eh_vm_cold_on_caller(void);
 
-/* Boots the guest now if none is live (otherwise the first call does). */
-int eh_vm_boot(eh_vm *vm, char *err, size_t errlen);
+/* A call is about to come (a tenant instance was just created): a parked
+ * guest starts spinning for the handle's idle window from now, so the call
+ * finds it warm. Costs the caller a wake (~10 us here) only when the guest
+ * is parked; does nothing while a call runs or before the first boots it. */
+void eh_vm_prewarm(eh_vm *vm);
 
-/* Waits until the vCPU thread is parked (guest idle, reset done); 0 or -2. */
-int eh_vm_wait_parked(eh_vm *vm, uint32_t timeout_ms);
+/* Boots the guest now if none is live (otherwise the first call does). */
+eh_offload_status eh_vm_boot(eh_vm *vm, char *err, size_t errlen);
+
+/* Waits until the vCPU thread is parked (guest idle, reset done). */
+eh_offload_status eh_vm_wait_parked(eh_vm *vm, uint32_t timeout_ms);
 
 /* Bare exit round trip: the guest exits n times; *ns_total = host wall time. */
-int eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *err, size_t errlen);
+eh_offload_status eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *err,
+                             size_t errlen);
 
 void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out);
 
@@ -116,19 +140,10 @@ int eh_vm_last_fault(eh_vm *vm, char *buf, size_t len, uint64_t *addr);
 /* Last line the guest logged (EH_PORT_LOG). */
 void eh_vm_last_log(eh_vm *vm, char *buf, size_t len);
 
-/* Validates a guest ELF image without loading it: 0 or EH_VM_EINVAL + err. */
-int eh_vm_check_elf(const uint8_t *img, size_t len, char *err, size_t errlen);
+/* Validates a guest ELF image without loading it: EH_OFFLOAD_OK or _INVALID + err. */
+eh_offload_status eh_vm_check_elf(const uint8_t *img, size_t len, char *err, size_t errlen);
 
 /* TSC ticks per microsecond (calibrated once per process). */
 double eh_vm_tsc_per_us(void);
-
-/* Benchmark loops (bench.c): one latency in ns per call into lat_ns[0..n).
- * cold != 0 waits for the guest to park before each call (the exit path). */
-int eh_vm_bench_calls(eh_vm *vm, const eh_offload_req *req, uint32_t n, int cold,
-                      uint64_t *lat_ns, char *err, size_t errlen);
-/* The same through eh_vm_offload_in: req's inputs lie in the "linear memory" mem. */
-int eh_vm_bench_calls_in(eh_vm *vm, const eh_offload_req *req, const void *mem, uint64_t mem_len,
-                         uint32_t n, int cold, uint64_t *lat_ns, char *err, size_t errlen);
-void eh_vm_bench_inproc(const eh_offload_req *req, uint32_t n, uint64_t *lat_ns);
 
 #endif

@@ -9,8 +9,9 @@
  *  - Monitor pages are supervisor-only; page tables are not mapped at all.
  *  - Scratch [16 MiB, mem_len) is user RW NX with 2 MiB or 4 KiB pages.
  *  - Addresses at or above mem_len are not mapped (any access faults), but
- *    for the read-only input window [EH_GL_MAP_GPA, + EH_GL_MAP_MAX).
- *  - Page tables are never modified after the guest starts.
+ *    for the EH_GL_WINDOWS read-only windows from EH_GL_MAP_GPA (windows.c).
+ *  - Page tables are never modified after the guest starts (the host could
+ *    not make a running guest's shadow page tables see a change).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -37,7 +38,7 @@ int eh_mem_map(eh_guest *g, uint64_t mem_len, int huge, char *err, size_t errlen
     if (p == MAP_FAILED) {
         EH_ERR(err, errlen, "mmap of %llu bytes of guest memory failed: %m",
                (unsigned long long)mem_len);
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     g->map = p;
     g->map_len = len;
@@ -82,7 +83,7 @@ static int build_page_tables(eh_guest *g, const eh_elf_info *elf, int scratch_4k
     if (PT0 + npt * EH_GL_PAGE > EH_GL_SYS_END) {
         EH_ERR(err, errlen, "%llu MiB is too much guest memory for 4 KiB pages",
                (unsigned long long)(g->mem_len >> 20));
-        return EH_VM_EINVAL;
+        return EH_OFFLOAD_INVALID;
     }
     g->pt_end = PT0 + npt * EH_GL_PAGE;
     const uint64_t dir = PTE_P | PTE_W | PTE_U; /* leaves decide the permission */
@@ -113,25 +114,22 @@ static int build_page_tables(eh_guest *g, const eh_elf_info *elf, int scratch_4k
             f |= PTE_NX;
         map4k_range(g, s->vaddr, s->vaddr + s->memsz, f);
     }
-    if (elf->wr_hi)
-        map4k_range(g, EH_GL_SNAP_BASE, EH_GL_SNAP_BASE + (elf->wr_hi - elf->wr_lo),
-                    PTE_P | PTE_U | PTE_NX);
     map4k_range(g, EH_GL_STACK_BASE, EH_GL_STACK_TOP, PTE_P | PTE_W | PTE_U | PTE_NX);
     if (scratch_4k)
         map4k_range(g, EH_GL_SCRATCH, g->mem_len, PTE_P | PTE_W | PTE_U | PTE_NX);
-    /* the input window: one PD page per GiB, after the page tables (if they
-     * fit below the monitor's end; else this guest has no window) */
-    uint64_t pds = EH_GL_MAP_MAX >> 30;
+    /* the windows: one PD page per GiB of each, after the page tables (if
+     * they fit below the monitor's end; else this guest has none and copies
+     * every input) */
+    uint64_t pds = EH_GL_WINDOWS * (EH_GL_MAP_MAX >> 30);
     if (g->pt_end + pds * EH_GL_PAGE <= EH_GL_SYS_END) {
         for (uint64_t k = 0; k < pds; k++) {
-            uint64_t pd = g->pt_end + k * EH_GL_PAGE;
-            u64(g, PDPT)[(EH_GL_MAP_GPA >> 30) + k] = pd | dir;
+            uint64_t pd = g->pt_end + k * EH_GL_PAGE, gpa = EH_GL_MAP_GPA + (k << 30);
+            u64(g, PDPT)[gpa >> 30] = pd | dir;
             for (uint64_t i = 0; i < 512; i++)
-                u64(g, pd)[i] = (EH_GL_MAP_GPA + (k << 30) + i * EH_GL_HUGE) | PTE_P | PTE_U |
-                                PTE_PS | PTE_NX;
+                u64(g, pd)[i] = (gpa + i * EH_GL_HUGE) | PTE_P | PTE_U | PTE_PS | PTE_NX;
         }
         g->pt_end += pds * EH_GL_PAGE;
-        g->win_ok = 1;
+        g->windows_ok = 1;
     }
     return 0;
 }

@@ -6,16 +6,18 @@
  * pages (page tables get accessed/dirty bits written on the guest's behalf,
  * the GDT a busy bit, the ring-0 stack exception frames, so they show up in
  * the dirty log too), the image's writable pages, and every page the guest
- * dirtied during init. The writable span is also copied to the ring-3
- * read-only snapshot region for the runtime's scrub.
+ * dirtied during init. Then the image's writable pages are made read-only
+ * in the host mapping: the runtime has initialised, nothing may write them
+ * again (a guest write is a failed fault-in, KVM_RUN -> EFAULT, a fault), so
+ * no call can leave anything there and no reset ever needs to restore them.
  *
- * Hot pages -- the window, the stack and the image's writable pages -- are
- * written by nearly every call. With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 the
- * monitor never re-protects them (a write-protect fault costs ~2 us per page
- * per call on PVM hosts) and instead restores all of them (except the
- * window) on every reset without consulting the log. Every other page is
- * tracked: reset restores exactly the pages dirtied since the last reset
- * and re-protects them. Without manual protection every page is tracked.
+ * Hot pages -- the window and the stack -- are written by nearly every call.
+ * With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 the monitor never re-protects them
+ * (a write-protect fault costs ~2 us per page per call on PVM hosts) and
+ * instead restores the stack wholesale on every reset without consulting
+ * the log. Every other page is tracked: reset restores exactly the pages
+ * dirtied since the last reset and re-protects them. Without manual
+ * protection every page is tracked.
  *
  * reset (vCPU thread, guest stopped): tracked dirty pages and hot pages are
  * restored from their copy or zeroed, then registers and XSAVE state.
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include "vmm/vmm_internal.h"
 
 static size_t bitmap_words(eh_guest *g) { return (g->mem_len / EH_GL_PAGE + 63) / 64; }
@@ -50,8 +53,7 @@ static int is_hot(eh_guest *g, uint64_t pfn)
     uint64_t a = pfn * EH_GL_PAGE;
     return g->manual_protect &&
            ((a >= EH_GL_WINDOW && a < EH_GL_WINDOW + EH_GL_WINDOW_SIZE) ||
-            (a >= EH_GL_STACK_BASE && a < EH_GL_STACK_TOP) ||
-            (a >= g->owner->elf.wr_lo && a < g->owner->elf.wr_hi));
+            (a >= EH_GL_STACK_BASE && a < EH_GL_STACK_TOP));
 }
 
 /* Re-protects the tracked (non-hot) pages set in dirty_bitmap. */
@@ -127,40 +129,43 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
     size_t words = bitmap_words(g);
     g->dirty_bitmap = calloc(words, 8);
     if (!g->dirty_bitmap)
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     if (ioctl(g->vcpu_fd, KVM_GET_REGS, &g->snap_regs) ||
+        ioctl(g->vcpu_fd, KVM_GET_SREGS, &g->snap_sregs) ||
         ioctl(g->vcpu_fd, KVM_GET_XSAVE, &g->snap_xsave)) {
         EH_ERR(err, errlen, "snapshot registers: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     size_t cap = 0;
     for (uint64_t a = EH_GL_STACK_BASE; a < EH_GL_STACK_TOP; a += EH_GL_PAGE)
         if (add_page(g, a / EH_GL_PAGE, &cap)) /* hot: always restored */
-            return EH_VM_ESYS;
+            return EH_OFFLOAD_SYSTEM;
     if (get_dirty(g)) {
         EH_ERR(err, errlen, "KVM_GET_DIRTY_LOG: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     for (uint64_t a = EH_GL_GDT; a < g->pt_end; a += EH_GL_PAGE) /* monitor pages */
         if (add_page(g, a / EH_GL_PAGE, &cap))
-            return EH_VM_ESYS;
+            return EH_OFFLOAD_SYSTEM;
     for (uint64_t a = elf->wr_lo; a < elf->wr_hi; a += EH_GL_PAGE)
         if (add_page(g, a / EH_GL_PAGE, &cap))
-            return EH_VM_ESYS;
+            return EH_OFFLOAD_SYSTEM;
     for (size_t w = 0; w < words; w++) {
         for (uint64_t bits = g->dirty_bitmap[w]; bits; bits &= bits - 1) {
             uint64_t pfn = w * 64 + __builtin_ctzll(bits);
             if (!is_window(pfn) && add_page(g, pfn, &cap))
-                return EH_VM_ESYS;
+                return EH_OFFLOAD_SYSTEM;
         }
     }
     qsort(g->snap, g->nsnap, sizeof *g->snap, by_pfn);
     if (clear_tracked(g)) {
         EH_ERR(err, errlen, "KVM_CLEAR_DIRTY_LOG: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
-    if (elf->wr_hi)
-        memcpy(g->mem + EH_GL_SNAP_BASE, g->mem + elf->wr_lo, elf->wr_hi - elf->wr_lo);
+    if (elf->wr_hi && mprotect(g->mem + elf->wr_lo, elf->wr_hi - elf->wr_lo, PROT_READ)) {
+        EH_ERR(err, errlen, "write-protecting the image's data: %m");
+        return EH_OFFLOAD_SYSTEM;
+    }
     return 0;
 }
 
@@ -235,16 +240,27 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
             pages++;
         }
     }
-    if (g->manual_protect) { /* hot pages: all of them, every time */
-        const eh_elf_info *elf = &g->owner->elf;
+    if (g->manual_protect) /* the stack: all of it, every time */
         for (uint64_t a = EH_GL_STACK_BASE; a < EH_GL_STACK_TOP; a += EH_GL_PAGE, pages++)
             restore_page(g, a / EH_GL_PAGE);
-        for (uint64_t a = elf->wr_lo; a < elf->wr_hi; a += EH_GL_PAGE, pages++)
-            restore_page(g, a / EH_GL_PAGE);
-    }
     if (clear_tracked(g) || ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
         ioctl(g->vcpu_fd, KVM_SET_XSAVE, &g->snap_xsave))
         return -1;
+    /* A call abandoned by a signal may have stopped the vCPU anywhere,
+     * including inside event delivery to the (emulated, under PVM) ring-0
+     * trampoline: an exception KVM still holds pending, or the ring-0 code
+     * segment, would then meet the ring-3 registers put back above and the
+     * next call would fault on a "corrupt ring-0 stack" (seen under load in
+     * tests/kvm/test_kernel_deadlines.py). So the abandoned path also puts
+     * back the segment state and drops every pending event. Warm resets
+     * happen at an idle exit (a known ring-3 point) and skip the two ioctls. */
+    if (abandon_call) {
+        struct kvm_vcpu_events ev;
+        memset(&ev, 0, sizeof ev);
+        if (ioctl(g->vcpu_fd, KVM_SET_SREGS, &g->snap_sregs) ||
+            ioctl(g->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev))
+            return -1;
+    }
     /* The channel is guest-writable: put the doorbell back to host truth.
      * A reset only runs with no call in flight (consumed == posted) or when
      * abandoning the call in flight, so both sequence numbers = posted. */

@@ -131,10 +131,10 @@ static int set_cpuid(eh_guest *g, int kvm, char *err, size_t errlen)
     struct kvm_cpuid2 *c = guest_cpuid;
     pthread_mutex_unlock(&kvm_lock);
     if (!c)
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     if (ioctl(g->vcpu_fd, KVM_SET_CPUID2, c)) {
         EH_ERR(err, errlen, "KVM_SET_CPUID2: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     return 0;
 }
@@ -160,7 +160,7 @@ static int set_sregs(eh_guest *g, char *err, size_t errlen)
     struct kvm_sregs s;
     if (ioctl(g->vcpu_fd, KVM_GET_SREGS, &s)) {
         EH_ERR(err, errlen, "KVM_GET_SREGS: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     s.cs = seg(EH_GL_SEL_UCODE, 0xB, 3, 1);
     s.ds = s.es = s.fs = s.gs = s.ss = seg(EH_GL_SEL_UDATA, 0x3, 3, 0);
@@ -183,7 +183,7 @@ static int set_sregs(eh_guest *g, char *err, size_t errlen)
     s.efer = 0x1 | 0x100 | 0x400 | 0x800;   /* SCE | LME | LMA | NXE */
     if (ioctl(g->vcpu_fd, KVM_SET_SREGS, &s)) {
         EH_ERR(err, errlen, "KVM_SET_SREGS (ring-3 long mode): %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     return 0;
 }
@@ -205,7 +205,7 @@ static int set_syscall_msrs(eh_guest *g, char *err, size_t errlen)
     m.e[2].data = 0x40700;
     if (ioctl(g->vcpu_fd, KVM_SET_MSRS, &m) != 3) {
         EH_ERR(err, errlen, "KVM_SET_MSRS (syscall entry): %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     return 0;
 }
@@ -214,22 +214,22 @@ int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen)
 {
     int kvm = eh_kvm_fd(err, errlen);
     if (kvm < 0)
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     g->vcpu_fd = ioctl(g->vm_fd, KVM_CREATE_VCPU, 0);
     if (g->vcpu_fd < 0) {
         EH_ERR(err, errlen, "KVM_CREATE_VCPU: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     int sz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (sz <= 0) {
         EH_ERR(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     g->run = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, g->vcpu_fd, 0);
     if (g->run == MAP_FAILED) {
         g->run = NULL;
         EH_ERR(err, errlen, "mmap kvm_run: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     g->run_size = sz;
     int rc = set_cpuid(g, kvm, err, errlen);
@@ -245,7 +245,7 @@ int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen)
     x.xcrs[0].value = guest_xcr0();
     if (ioctl(g->vcpu_fd, KVM_SET_XCRS, &x)) {
         EH_ERR(err, errlen, "KVM_SET_XCRS(%#llx): %m", (unsigned long long)x.xcrs[0].value);
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     struct kvm_regs r = {0};
     r.rip = entry;
@@ -253,7 +253,7 @@ int eh_vcpu_setup(eh_guest *g, uint64_t entry, char *err, size_t errlen)
     r.rflags = 0x0002; /* IF 0, IOPL 0: ring 3 cannot touch ports or interrupts */
     if (ioctl(g->vcpu_fd, KVM_SET_REGS, &r)) {
         EH_ERR(err, errlen, "KVM_SET_REGS: %m");
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
     return 0;
 }

@@ -9,25 +9,26 @@
  * (state DEAD); the owner then destroys the guest.
  *
  * Timeouts: a caller whose deadline passes stores the call's seq in kill_seq
- * and sends EH_VCPU_SIG to this thread. The handler only sets
- * run->immediate_exit, so a signal landing outside KVM_RUN still stops the
- * next entry. On EINTR the thread declares a timeout only if the call named
- * by kill_seq is the one in flight and still unfinished: a late signal for a
- * finished call is ignored, so it can never kill the next call.
+ * and sends the monitor's signal (thread_signal.c) to this thread. The
+ * handler only sets run->immediate_exit, so a signal landing outside KVM_RUN
+ * still stops the next entry. On EINTR the thread declares a timeout only if
+ * the call named by kill_seq is the one in flight and still unfinished: a
+ * late signal for a finished call is ignored, so it can never kill the next
+ * call.
  *
- * Refresh: a caller may set refresh_req and signal; on EINTR the thread then
- * resets the guest to its snapshot and lets it run on (serving anything
- * already posted). This bounds how long a warm guest runs without the
- * host's authoritative reset.
+ * Refresh: a caller may set refresh_req and signal; at the first signal
+ * with no call in flight the thread resets the guest to its snapshot and
+ * lets it run on (a call posted meanwhile keeps the request pending until
+ * the next signal, at most the watchdog period later). This bounds how long
+ * a warm guest runs without the host's authoritative reset.
  *
  * Parking: at EH_DONE_IDLE (idle window over) the thread resets the guest to
- * its snapshot and sleeps on the `wake` futex until a call is posted, so an
- * idle tenant costs no CPU.
+ * its snapshot and sleeps on the `wake` futex until a call is posted (or
+ * announced: eh_vm_prewarm), so an idle tenant costs no CPU.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,61 +36,9 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <setjmp.h>
 #include <unistd.h>
 #include "vmm/vmm_internal.h"
-
-static __thread struct kvm_run *tl_run;
-static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
-
-static int vcpu_sig(void) { return SIGRTMAX - 3; }
-
-static void on_vcpu_sig(int sig)
-{
-    (void)sig;
-    struct kvm_run *r = tl_run;
-    if (r)
-        r->immediate_exit = 1;
-}
-
-static void install_sig(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_vcpu_sig; /* no SA_RESTART: KVM_RUN must return EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(vcpu_sig(), &sa, NULL);
-}
-
-int eh_vcpu_sig(void)
-{
-    pthread_once(&sig_once, install_sig);
-    return vcpu_sig();
-}
-
-void eh_vcpu_bind_run(struct kvm_run *run) { tl_run = run; }
-
-uint64_t eh_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-void eh_futex_wake(_Atomic uint32_t *w)
-{
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
-}
-
-int eh_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t timeout_ns)
-{
-    struct timespec ts, *tp = NULL;
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
-        tp = &ts;
-    }
-    return (int)syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
-}
 
 static void notify(eh_guest *g)
 {
@@ -114,6 +63,32 @@ void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...
     g->fault_has_addr = has_addr;
     atomic_store(&g->abort_kind, EH_ABORT_FAULT);
     atomic_store(&g->aborted_seq, atomic_load(&g->posted_seq));
+}
+
+/* KVM_RUN failed with errno set. EFAULT is a guest access KVM could not
+ * back with host memory: a write to a page the host keeps read-only (the
+ * image's data after init, snapshot.c) or a read past a window's memory
+ * (windows.c). With KVM_EXIT_MEMORY_FAULT (39; not in every libc's headers,
+ * not filled in by every kernel for this case) the guest address is known;
+ * otherwise the fault names where the guest was. */
+#define EH_KVM_EXIT_MEMORY_FAULT 39
+void eh_run_failed(eh_guest *g)
+{
+    struct kvm_run *run = g->run;
+    if (errno != EFAULT) {
+        eh_set_fault(g, 0, 0, "KVM_RUN: %m");
+        return;
+    }
+    if (run->exit_reason == EH_KVM_EXIT_MEMORY_FAULT) {
+        uint64_t mf[3]; /* flags, gpa, size: the exit's union member */
+        memcpy(mf, &run->mmio, sizeof mf);
+        int image = mf[1] >= g->owner->elf.wr_lo && mf[1] < g->owner->elf.wr_hi;
+        eh_set_fault(g, mf[1], 1, "%s", image ? "write to the image's data, read-only after init"
+                                              : "access to host memory the guest may not use");
+        return;
+    }
+    eh_set_fault(g, 0, 0, "access to memory the host does not back for it: a write to the "
+                          "image's data (read-only after init) or a read past a window");
 }
 
 static const char *const vec_names[32] = {
@@ -178,8 +153,12 @@ static void take_log(eh_guest *g)
 /* The guest exited at EH_DONE_CALL: the caller is sleeping or did not take
  * the result in time. If it runs on this thread's CPU (the scheduler may
  * stack both on one core of a busy machine, and a spinning guest then starves
- * the caller), move this thread to the other CPUs until it next parks;
- * otherwise just let the caller run first. */
+ * the caller), move this thread to the other CPUs until it next parks --
+ * but only where at least two remain: pinned to one CPU, the thread cannot
+ * leave it when other threads take that CPU, and a warm guest that gets no
+ * CPU for a whole deadline fails a call the machine had room for (seen as
+ * spurious timeouts with 8 callers on 2 CPUs). Otherwise let the caller run
+ * first. */
 static void share_core_less(eh_guest *g)
 {
     int me = sched_getcpu(), caller = atomic_load(&g->caller_cpu);
@@ -189,7 +168,7 @@ static void share_core_less(eh_guest *g)
     }
     cpu_set_t set;
     set = g->affinity;
-    if (!CPU_ISSET(me, &set) || CPU_COUNT(&set) < 2) {
+    if (!CPU_ISSET(me, &set) || CPU_COUNT(&set) < 3) {
         sched_yield();
         return;
     }
@@ -243,7 +222,7 @@ static void watchdog_create(eh_guest *g)
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = vcpu_sig();
+    sev.sigev_signo = eh_sig();
     sev._sigev_un._tid = atomic_load(&g->tid);
     g->watchdog_ok = timer_create(CLOCK_MONOTONIC, &sev, &g->watchdog) == 0;
 }
@@ -290,6 +269,7 @@ static int park(eh_guest *g, int reset)
         }
         if (rc == 1)
             return 0; /* a call was posted meanwhile: serve it, park later */
+        atomic_store(&g->refresh_req, 0);
     }
     unpin(g);
     watchdog_arm(g, 0);
@@ -302,9 +282,12 @@ static int park(eh_guest *g, int reset)
         if (atomic_load(&g->reset_pending) && deferred_reset(g))
             return -1;
         /* a call is posted (host truth, not the guest-writable window) and
-         * its caller does not run the vCPU itself */
+         * its caller does not run the vCPU itself; or one is about to be
+         * (eh_vm_prewarm): spin for it */
         if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
             !atomic_load(&g->caller_run))
+            break;
+        if (atomic_exchange(&g->warm_req, 0))
             break;
         eh_futex_wait(&g->wake, w, -1);
     }
@@ -316,11 +299,14 @@ static int park(eh_guest *g, int reset)
 
 static int on_signal(eh_guest *g)
 {
-    if (atomic_exchange(&g->refresh_req, 0)) {
-        if (eh_snap_reset(g, 0) < 0) {
+    if (atomic_load(&g->refresh_req)) {
+        int rc = eh_snap_reset(g, 0);
+        if (rc < 0) {
             eh_set_fault(g, 0, 0, "refresh reset failed: %m");
             return -1;
         }
+        if (rc == 0) /* else a call is posted: try again at the next signal */
+            atomic_store(&g->refresh_req, 0);
         notify(g);
     }
     uint64_t req = atomic_load(&g->posted_seq);
@@ -408,6 +394,10 @@ int eh_exit_classify(eh_guest *g)
         eh_set_fault(g, 0, 0, "VM entry failed (reason %#llx)",
                      (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
         return -1;
+    case KVM_EXIT_UNKNOWN: /* KVM's own "could not handle": say what it said */
+        eh_set_fault(g, 0, 0, "KVM could not handle an exit (hardware reason %#llx)",
+                     (unsigned long long)run->hw.hardware_exit_reason);
+        return -1;
     default:
         eh_set_fault(g, 0, 0, "unexpected exit reason %u", run->exit_reason);
         return -1;
@@ -447,13 +437,13 @@ static int handle_exit(eh_guest *g)
 static void *vcpu_main(void *arg)
 {
     eh_guest *g = arg;
-    tl_run = g->run;
+    eh_sig_bind_run(g->run);
     atomic_store(&g->tid, (pid_t)syscall(SYS_gettid));
     if (pthread_getaffinity_np(pthread_self(), sizeof g->affinity, &g->affinity))
         CPU_ZERO(&g->affinity); /* unknown: never re-pin */
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, vcpu_sig());
+    sigaddset(&set, eh_sig());
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     watchdog_create(g);
     for (;;) {
@@ -463,7 +453,7 @@ static void *vcpu_main(void *arg)
         atomic_fetch_add(&g->exits, 1);
         if (r < 0) {
             if (errno != EINTR && errno != EAGAIN) {
-                eh_set_fault(g, 0, 0, "KVM_RUN: %m");
+                eh_run_failed(g);
                 break;
             }
             g->run->immediate_exit = 0;
@@ -478,7 +468,7 @@ static void *vcpu_main(void *arg)
     }
     if (g->watchdog_ok)
         timer_delete(g->watchdog);
-    tl_run = NULL;
+    eh_sig_bind_run(NULL);
     atomic_store(&g->state, EH_VCPU_DEAD);
     notify(g);
     return NULL;
@@ -486,7 +476,7 @@ static void *vcpu_main(void *arg)
 
 int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
 {
-    pthread_once(&sig_once, install_sig);
+    eh_sig(); /* installs the handler before the thread can be signalled */
     atomic_store(&g->state, EH_VCPU_BOOTING);
     sigset_t all, old;
     sigfillset(&all);
@@ -496,8 +486,10 @@ int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
     if (rc) {
         EH_ERR(err, errlen, "pthread_create: %s", strerror(rc));
         atomic_store(&g->state, EH_VCPU_DEAD);
-        return EH_VM_ESYS;
+        return EH_OFFLOAD_SYSTEM;
     }
+    if (pthread_getcpuclockid(g->thread, &g->cpu_clock))
+        g->cpu_clock = CLOCK_MONOTONIC; /* no CPU clock: the limit counts wall time */
     uint64_t deadline = eh_now_ns() + (uint64_t)boot_ms * 1000000ull;
     for (;;) {
         uint32_t e = atomic_load(&g->event);
@@ -510,12 +502,12 @@ int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
                        g->fault, (unsigned long long)g->fault_addr);
             else
                 EH_ERR(err, errlen, "guest failed to initialise: %s", g->fault);
-            return EH_VM_EFAULT;
+            return EH_OFFLOAD_FAULT;
         }
         int64_t left = (int64_t)(deadline - eh_now_ns());
         if (left <= 0) {
             EH_ERR(err, errlen, "guest did not initialise within %u ms", boot_ms);
-            return EH_VM_ETIMEOUT;
+            return EH_OFFLOAD_TIMEOUT;
         }
         eh_futex_wait(&g->event, e, left);
     }
@@ -530,7 +522,7 @@ void eh_vcpu_wake(eh_guest *g)
 void eh_vcpu_kick(eh_guest *g)
 {
     if (atomic_load(&g->state) != EH_VCPU_DEAD)
-        pthread_kill(g->thread, vcpu_sig());
+        pthread_kill(g->thread, eh_sig());
 }
 
 void eh_vcpu_stop(eh_guest *g)

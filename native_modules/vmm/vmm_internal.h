@@ -1,11 +1,20 @@
 /*
  * vmm_internal.h -- shared by the monitor's translation units only.
  *
- * Ownership: eh_vm (handle, vm.c) owns at most one eh_guest (a live KVM VM,
- * its memory and its vCPU thread). vCPU ioctls come from the vCPU thread,
+ * Ownership: eh_vm (handle.c) owns at most one eh_guest (a live KVM VM, its
+ * memory and its vCPU thread; guest_life.c) and the list of host memories
+ * shown to its guests (windows.c). vCPU ioctls come from the vCPU thread,
  * or, for a cold call, from the caller while that thread is parked
  * (cold_call.c): never from two threads at once. On this host's kernel
  * (6.18) KVM_RUN from a new thread costs nothing extra (no synchronize_rcu).
+ *
+ * Files, in the order a call meets them: handle.c (the handle), call.c (the
+ * call path and the KVM sink), io_plan.c (where inputs and outputs go),
+ * windows.c (host memory read in place), cold_call.c / vcpu_thread.c (who
+ * runs the vCPU), snapshot.c (resets), guest_life.c (boot and teardown),
+ * guest_mem.c / vcpu_setup.c / elf_load.c / image.c (what boot builds),
+ * thread_signal.c (the one signal and each thread's deadline timer),
+ * clock.c (time and futexes), inproc.c (the in-process sink).
  *
  * Every .c file of the monitor defines _GNU_SOURCE before any include
  * (cpu_set_t, pthread_*affinity_np).
@@ -42,6 +51,8 @@ typedef struct eh_elf_info {
 /* elf_load.c */
 int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, size_t errlen);
 void eh_elf_copy(const uint8_t *img, const eh_elf_info *info, uint8_t *mem);
+/* image.c: reads and validates the handle's guest image file */
+int eh_image_read(eh_vm *vm, char *err, size_t errlen);
 
 /* vCPU thread states (eh_guest.state) */
 enum { EH_VCPU_BOOTING, EH_VCPU_RUNNING, EH_VCPU_PARKED, EH_VCPU_DEAD };
@@ -54,6 +65,15 @@ typedef struct eh_snap_page {
     uint8_t *copy; /* 4 KiB */
 } eh_snap_page;
 
+/* A host memory the handle shows to its guests read-only (windows.c):
+ * window i is at guest address EH_GL_MAP_GPA + i * EH_GL_MAP_MAX. */
+typedef struct eh_window {
+    const uint8_t *hva; /* NULL: free                                            */
+    uint64_t len;       /* page-rounded                                          */
+    uint32_t large_calls; /* calls with a large input from it so far            */
+    int eager;          /* map at once (a shared buffer), not on its second call */
+} eh_window;
+
 typedef struct eh_guest {
     int vm_fd, vcpu_fd;
     struct kvm_run *run;
@@ -64,15 +84,13 @@ typedef struct eh_guest {
     uint64_t mem_len;
     eh_call_window *win; /* host view of the call window              */
     uint64_t pt_end;     /* end of the page tables the monitor wrote  */
-    int win_ok;          /* page tables hold the input window            */
-    const uint8_t *win_hva; /* what the window's memory slot shows (NULL:   */
-    uint64_t win_len;       /*   none), and how many bytes of it            */
-    const uint8_t *win_last; /* the memory of the previous call's caller   */
+    int windows_ok;      /* page tables map the EH_GL_WINDOWS windows  */
+    uint32_t slots;      /* bit i: window i's memory slot is registered */
     _Atomic uint64_t window_maps; /* memory slot registrations               */
     _Atomic uint64_t window_drops; /* ... and removals                        */
-    uint64_t stale_end;  /* scratch [EH_GL_SCRATCH, stale_end) may hold an
-                            earlier call's input or output (vm.c zeroes what
-                            the next call does not overwrite before posting it) */
+    struct { uint64_t lo, hi; } stale[3]; /* scratch ranges the last call's
+                            copies or its output may have written (io_plan.c
+                            zeroes what the next call does not overwrite) */
 
     pthread_t thread;
     _Atomic pid_t tid;
@@ -89,23 +107,26 @@ typedef struct eh_guest {
     _Atomic uint64_t consumed_seq; /* last call whose result the host took */
     _Atomic uint64_t consumed_at_ns;
     timer_t watchdog;              /* periodic while unparked (vcpu_thread.c) */
+    clockid_t cpu_clock;           /* the vCPU thread's CPU-time clock        */
     int watchdog_ok;
     _Atomic uint64_t forced_parks;
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
-    _Atomic int refresh_req;
+    _Atomic int refresh_req;       /* caller asks for a reset while warm   */
+    _Atomic int warm_req;          /* parked thread: start spinning (prewarm) */
     _Atomic uint64_t woke_at_ns;   /* when park() last returned for a call  */
     _Atomic int caller_run;    /* a caller runs the vCPU itself (cold_call.c) */
     _Atomic int reset_pending; /* stopped after a caller's run, not yet reset */
     _Atomic int caller_cpu;    /* CPU of the last caller (sched_getcpu) */
     int pinned;                /* vCPU thread moved off the caller's CPU */
-    cpu_set_t affinity;        /* the vCPU thread's own mask, restored on park */   /* caller asks for a reset while warm   */
+    cpu_set_t affinity;        /* the vCPU thread's own mask, restored on park */
     _Atomic uint64_t exits;
     _Atomic uint64_t pings;
 
     /* post-init snapshot (written by the vCPU thread before BOOTING ends) */
     struct kvm_regs snap_regs;
     struct kvm_xsave snap_xsave;
+    struct kvm_sregs snap_sregs; /* put back when a call is abandoned (below) */
     eh_snap_page *snap;
     size_t nsnap;
     uint64_t *dirty_bitmap;
@@ -125,6 +146,7 @@ typedef struct eh_guest {
 } eh_guest;
 
 struct eh_vm {
+    _Atomic int refs;     /* owners: the creator, plus each eh_vm_retain      */
     pthread_mutex_t lock; /* one call at a time; guards everything below */
     eh_vm_config cfg;
     char *image_path, *variant;
@@ -132,16 +154,26 @@ struct eh_vm {
     size_t image_len;
     eh_elf_info elf;
     eh_guest *g;
+    eh_window windows[EH_GL_WINDOWS];
+    uint32_t slots_due;   /* windows whose slot to register once the call is posted */
     uint64_t seq;
     uint64_t spin_tsc;
     uint64_t warm_calls_since_reset; /* bounded by EH_WARM_RESET_CALLS       */
     uint64_t resets_seen, last_reset_at_ns;
+    int refresh_due;   /* a refresh was asked for and not yet seen done (call.c) */
     eh_vm_stats stats; /* totals of dead guests + live counters on read */
+    _Atomic uint64_t lock_timeouts; /* calls whose deadline passed waiting for lock */
     char fault[160];
     uint64_t fault_addr;
     int fault_has_addr;
     char log[EH_GL_LOG_MAX + 1];
 };
+
+/* guest_life.c: boots vm->g (vm->lock held), or tears one down */
+int eh_guest_boot(eh_vm *vm, char *err, size_t errlen);
+void eh_guest_free(eh_vm *vm, eh_guest *g);
+/* Records g's fault in vm and err, destroys g (vm->g = NULL): the next call boots anew. */
+void eh_guest_fail(eh_vm *vm, eh_guest *g, char *err, size_t errlen);
 
 /* guest_mem.c: builds page tables, GDT/IDT/TSS, trampolines and loads the image */
 int eh_mem_map(eh_guest *g, uint64_t mem_len, int huge, char *err, size_t errlen);
@@ -164,32 +196,81 @@ int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen);
 void eh_vcpu_stop(eh_guest *g);
 void eh_vcpu_kick(eh_guest *g);
 void eh_vcpu_wake(eh_guest *g); /* unparks the vCPU thread (futex) */
-int eh_vcpu_sig(void);                    /* the timeout signal (handler installed) */
-void eh_vcpu_bind_run(struct kvm_run *run); /* the run its handler stops, per thread */
 /* The exit in g->run: an EH_DONE_* kind, 0 for a handled exit the guest may
  * continue after (log), or -1 for a fault (recorded in g, VM to destroy). */
 int eh_exit_classify(eh_guest *g);
+/* A failed KVM_RUN (errno set): records the fault in g. */
+void eh_run_failed(eh_guest *g);
 void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Marks the guest for reset and has the parked vCPU thread do it in delay_ns. */
 void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns);
-
-/* input_window.c: 1 when the window now shows mem for req's inputs in it */
-int eh_window_prepare(eh_guest *g, const eh_offload_req *req, const uint8_t *mem,
-                      uint64_t mem_len);
-uint64_t eh_window_gpa(const eh_guest *g, uint64_t ptr, uint64_t n); /* 0: not shown */
-void eh_window_drop(eh_guest *g);
-int eh_live_add(eh_vm *vm);
-void eh_live_remove(eh_vm *vm);
-
-/* cold_call.c: 0 done, EH_VM_ETIMEOUT (guest reset), EH_VM_EFAULT, or 1 when
- * this thread cannot run the vCPU (no timer): use the vCPU thread. */
-int eh_cold_call(eh_guest *g, uint64_t seq, uint64_t limit_ns);
-int eh_cold_on_caller_ok(void); /* this kernel re-binds a vCPU cheaply */
 /* Cancels a scheduled deferred reset (its caller settles reset_pending). */
 void eh_vcpu_cancel_reset(eh_guest *g);
 
-/* futex + time helpers (vcpu_thread.c) */
+/* thread_signal.c: the monitor's one signal. Its handler stops the KVM_RUN
+ * bound to this thread (immediate_exit), or unwinds the in-process kernel
+ * run armed on it (inproc.c). */
+int eh_sig(void);                          /* the signal number (handler installed) */
+void eh_sig_bind_run(struct kvm_run *run); /* the run the handler stops, this thread */
+timer_t *eh_thread_timer(void);            /* this thread's timer for eh_sig, or NULL */
+void eh_timer_set(timer_t *t, uint64_t first_ns, uint64_t every_ns); /* 0, 0 disarms */
+
+/* windows.c */
+int eh_windows_map_all(eh_guest *g);  /* at boot: memory slots of eager windows */
+/* Guest address of [ptr, ptr+n) where a window shows it and the call may read
+ * it there, else 0. May register the window's memory slot for later calls. */
+uint64_t eh_window_gpa(eh_vm *vm, uint64_t ptr, uint64_t n);
+/* Registers the slots eh_window_gpa found due (while the guest runs the call). */
+void eh_windows_settle(eh_vm *vm);
+int eh_live_add(eh_vm *vm);
+void eh_live_remove(eh_vm *vm);
+
+/* io_plan.c: where one call's inputs and output go in guest memory */
+typedef struct eh_io_plan {
+    uint64_t in, in2, out;  /* guest addresses the kernel gets                    */
+    uint64_t s_in, s_in2;   /* where copied inputs go in scratch                  */
+    uint64_t c_in, c_in2;   /* bytes copied there (0: read in place via a window)  */
+    uint64_t end;           /* first scratch byte past the output                 */
+} eh_io_plan;
+int eh_io_plan_make(eh_vm *vm, const eh_offload_req *req, eh_io_plan *p, char *err,
+                    size_t errlen);
+/* Copies the inputs in and zeroes what earlier calls left (io_lock held). */
+void eh_io_stage(eh_guest *g, const eh_offload_req *req, const eh_io_plan *p);
+
+/* split.c: requests too large for scratch, run piece by piece where the kernel allows */
+typedef eh_offload_status (*eh_call_fn)(eh_vm *vm, const eh_offload_req *req,
+                                        eh_offload_res *res, uint64_t deadline_ns, char *err,
+                                        size_t errlen);
+int eh_split_ok(const eh_offload_req *req);
+eh_offload_status eh_split_run(eh_vm *vm, eh_call_fn call1, const eh_offload_req *req,
+                               eh_offload_res *res, uint64_t deadline_ns, char *err,
+                               size_t errlen);
+
+/* What bounds one call (call.c): the wall-clock instant it must end by (the
+ * caller's deadline, or a backstop far past the CPU limit when the caller
+ * gave none) and the CPU time the guest may spend on it (the handle's
+ * time_limit_ms: a runaway guard a busy machine cannot trip). Checked every
+ * EH_LIMIT_CHECK_NS once a call has run that long; `why` records which
+ * ended it. */
+#define EH_LIMIT_CHECK_NS 10000000ull
+enum { EH_LIMIT_NONE, EH_LIMIT_DEADLINE, EH_LIMIT_CPU, EH_LIMIT_STUCK };
+typedef struct eh_call_limits {
+    uint64_t wall;      /* CLOCK_MONOTONIC instant                          */
+    uint64_t cpu_ns;    /* guest CPU time allowed                           */
+    int callers;        /* wall is the caller's deadline (else a backstop)  */
+    int why;            /* EH_LIMIT_* that stopped the call                 */
+} eh_call_limits;
+/* Which limit has run out, given the guest's CPU time since the call began
+ * (an upper bound), or EH_LIMIT_NONE. */
+int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used);
+
+/* cold_call.c: 0 done, EH_OFFLOAD_TIMEOUT (guest reset), EH_OFFLOAD_FAULT, or 1
+ * when this thread cannot run the vCPU (no timer): use the vCPU thread. */
+int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim);
+int eh_cold_on_caller_ok(void); /* this kernel re-binds a vCPU cheaply */
+
+/* clock.c: time and futexes */
 void eh_futex_wake(_Atomic uint32_t *w);
 int eh_futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t timeout_ns);
 uint64_t eh_now_ns(void);

@@ -10,7 +10,7 @@
 #include "wasmhost/hostapi.h"
 
 void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
-                    uint64_t pool_max_memory)
+                    uint64_t pool_max_memory, uint64_t pool_keep_resident)
 {
     wasm_config_t *c = config;
     EH_WT.wasmtime_config_epoch_interruption_set(c, epoch != 0);
@@ -23,6 +23,14 @@ void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
         EH_WT.wasmtime_pooling_allocation_config_total_stacks_set(p, pool_instances);
         EH_WT.wasmtime_pooling_allocation_config_max_memory_size_set(p, (size_t)pool_max_memory);
         EH_WT.wasmtime_pooling_allocation_config_max_unused_warm_slots_set(p, pool_instances);
+        /* A freed slot keeps this much of its memory (and table) resident,
+         * reset in place instead of returned to the kernel: the next
+         * instance (a fresh one per request, say) does not page-fault its
+         * heap, stack and input buffer back in. */
+        EH_WT.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(
+            p, (size_t)pool_keep_resident);
+        EH_WT.wasmtime_pooling_allocation_config_table_keep_resident_set(p,
+                                                                         (size_t)pool_keep_resident);
         EH_WT.wasmtime_pooling_allocation_strategy_set(c, p);
         EH_WT.wasmtime_pooling_allocation_config_delete(p);
     }

@@ -7,7 +7,7 @@
 typedef struct eh_ticker eh_ticker;
 
 void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
-                    uint64_t pool_max_memory);
+                    uint64_t pool_max_memory, uint64_t pool_keep_resident);
 eh_ticker *eh_ticker_start(void *engine, uint32_t period_us, int realtime);
 void eh_ticker_stop(eh_ticker *t);
 
@@ -18,7 +18,7 @@ int eh_tenant_set_config(eh_tenant *t, uint32_t count, const char *const *keys,
                          const uint32_t *key_lens, const uint8_t *const *vals,
                          const uint32_t *val_lens);
 void eh_tenant_set_kernels(eh_tenant *t, uint64_t allowed_mask);
-void eh_tenant_set_offload(eh_tenant *t, void *fn, void *forget, void *ctx);
+void eh_tenant_set_guest(eh_tenant *t, struct eh_vm *vm);
 int eh_tenant_log_drain(eh_tenant *t, eh_log_entry *out, int max, uint64_t *dropped);
 uint64_t eh_tenant_log_pending(eh_tenant *t);
 void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes);
@@ -45,4 +45,12 @@ int64_t eh_instance_deadline_overshoot_ns(eh_instance *inst);
 
 uint32_t eh_abi_import_count(void);
 const char *eh_abi_import(uint32_t i, const char **params, const char **results);
+
+/* Snapshots: a configured instance's exported numeric global (returns its
+ * WASMTIME_I32.. kind, -1 if absent), its input buffer; the input buffer a
+ * snapshot module's new instances start with. */
+int eh_instance_global_get(eh_instance *inst, const char *name, uint64_t *bits);
+void eh_instance_input_buffer(eh_instance *inst, uint32_t *ptr, uint32_t *cap);
+void eh_tenant_set_input_buffer(eh_tenant *t, uint32_t ptr, uint32_t cap);
+
 #endif

@@ -19,26 +19,15 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "eh_offload.h"
+#include "eh_offload_sink.h"
 #include "wasmhost/wasmtime_c.h"
 
 /* The import results (enum eh_abi_error), EH_LOG_MSG_MAX, EH_RESP_HEADERS_MAX and
  * the import table EH_ABI_IMPORTS come from eh_abi.h, generated from
  * wasm_config/abi.py (included through eh_offload.h). */
 
-/* Offload sink: runs one kernel request whose addresses are host pointers,
- * all inside the calling instance's linear memory [mem, mem + mem_len) (the
- * sink may let the guest read inputs there in place). Returns 0 when the
- * kernel ran (its status is in res), or a negative EH_OFFLOAD_* code with a
- * one-line reason in err. */
-typedef int (*eh_offload_fn)(void *ctx, const eh_offload_req *req, eh_offload_res *res,
-                             const void *mem, uint64_t mem_len, char *err, size_t errlen);
-/* The sink must stop using mem: its instance is being freed (wasmtime may
- * give the pages to another tenant). */
-typedef void (*eh_forget_fn)(void *ctx, const void *mem);
-#define EH_OFFLOAD_FAULT (-1)
-#define EH_OFFLOAD_TIMEOUT (-2)
-#define EH_OFFLOAD_TOO_LARGE (-3)
-
+/* The door to the tenant's kernels (its KVM guest, or this process) is the
+ * typed offload sink of include/eh_offload_sink.h. */
 #define EH_LOG_RING 256
 
 typedef struct eh_log_entry {
@@ -68,9 +57,8 @@ typedef struct eh_tenant {
     wasmtime_instance_pre_t *pre;
     eh_limits limits;
     uint64_t allowed_kernels;  /* bit i set: EH_KERNEL id i may be offloaded              */
-    eh_offload_fn offload;     /* NULL: offload unavailable                               */
-    eh_forget_fn offload_forget;
-    void *offload_ctx;
+    const eh_offload_sink *sink; /* runs its kernels: &eh_vm_sink or &eh_inproc_sink      */
+    eh_vm *vm;                 /* the tenant's guest (eh_vm_sink), else NULL               */
     /* config: msgpack-encoded values by key, sorted by key */
     uint32_t config_count;
     char **config_keys;
@@ -78,6 +66,9 @@ typedef struct eh_tenant {
     uint8_t **config_vals;
     uint32_t *config_val_lens;
     eh_kv_ns *kv;              /* the tenant's kv namespace (a reference), NULL: none     */
+    /* A snapshot module's input buffer (set before instances are made; 0 =
+     * none): its instances start with it, as if edgehost_alloc(cap) had run. */
+    uint32_t input_ptr, input_cap;
 
     pthread_mutex_t lock;      /* guards everything below                                 */
     eh_log_entry log[EH_LOG_RING];
@@ -125,13 +116,16 @@ typedef struct eh_instance {
     /* The running call's deadline (eh_now_mono_ns() scale, 0 = none). The epoch
      * ticker only wakes the check: the store's epoch callback compares the
      * clock with this on every tick, so a deadline holds in wall time
-     * however late the ticks come (within one tick of the ticker's wakeup). */
-    uint64_t deadline_ns;
+     * however late the ticks come (within one tick of the ticker's wakeup);
+     * kernel calls get what is left of it (hostapi_offload.c). */
+    uint64_t deadline_at_ns;
     uint64_t deadline_stop_ns;        /* when the check stopped the last call    */
     int deadline_hit;                 /* the last failure was the deadline      */
-    eh_forget_fn forget;              /* the sink that saw this memory, told on */
-    void *forget_ctx;                 /*   free (copied: the tenant may go first) */
-    const void *forget_mem;           /*   and the memory base it saw last       */
+    int import_trap_kind;             /* an import's trap is of this kind (0: trap) */
+    const eh_offload_sink *attached_sink; /* the sink shown this instance's memory, */
+    eh_vm *attached_vm;               /*   told on free (copied: the tenant may go  */
+    const void *attached_mem;         /*   first), the memory base and length it    */
+    uint64_t attached_len;            /*   was shown (hostapi_offload.c)            */
     /* Counters the HTTP server reads after each call (this thread only): */
     uint64_t hostcalls;               /* imports that resolved the caller's memory */
     uint64_t offload_calls, offload_ns; /* kernel calls and their time            */

@@ -1,15 +1,65 @@
-/* edgehost.offload(req_ptr, res_ptr): the door from a tenant to the native
- * kernels. The request in linear memory uses 32-bit offsets
- * (eh_wasm_offload_req); every range is checked, translated to host
- * pointers, and run under the tenant's isolation: its KVM guest when an
- * offload sink is installed, otherwise in process. */
+/* edgehost.offload(req_ptr, res_ptr) and every kernel call of a tenant: the
+ * door from a tenant to the native kernels. The request in linear memory
+ * uses 32-bit offsets (eh_wasm_offload_req); every range is checked,
+ * translated to host pointers, and handed to the tenant's offload sink
+ * (include/eh_offload_sink.h): its KVM guest, or this process. Either way
+ * the call is bounded by what is left of the caller's deadline.
+ *
+ * What a sink's status becomes (one table, abi_result(); the compiler checks
+ * it covers every status):
+ *   OK         the kernel ran; its own status is in the result
+ *   TIMEOUT    the caller's deadline passed during the kernel call: the
+ *              request is over, so the import TRAPS with kind "deadline"
+ *              (edgehost.offload and edgehost.crc32c alike, as wasm code
+ *              that runs past deadline_ms traps)
+ *   FAULT      the guest faulted (it was replaced): EH_ERR_GUEST_FAULT
+ *   TOO_LARGE  inputs + output exceed the guest's memory: EH_ERR_QUOTA
+ *   INVALID    EH_ERR_INVALID
+ *   SYSTEM     KVM / OS failure: EH_ERR_UNAVAILABLE
+ * edgehost.crc32c has no status to return: any failure traps there. */
 #include <stdio.h>
 #include <string.h>
 #include "wasmhost/imports.h"
 
 /* eh_wasm_offload_req, the layout in tenant memory, is generated into eh_abi.h. */
 
-/* Runs req for the instance whose memory is m (the caller's, already resolved). */
+static int abi_result(eh_offload_status s)
+{
+    switch (s) {
+    case EH_OFFLOAD_OK:
+        return 0;
+    case EH_OFFLOAD_TIMEOUT:
+        return EH_ERR_TIMEOUT;
+    case EH_OFFLOAD_FAULT:
+        return EH_ERR_GUEST_FAULT;
+    case EH_OFFLOAD_TOO_LARGE:
+        return EH_ERR_QUOTA;
+    case EH_OFFLOAD_INVALID:
+        return EH_ERR_INVALID;
+    case EH_OFFLOAD_SYSTEM:
+        return EH_ERR_UNAVAILABLE;
+    }
+    return EH_ERR_UNAVAILABLE;
+}
+
+/* The sink sees the instance's linear memory (it may read inputs there in
+ * place); a memory that moved or grew is shown again, and the old one is
+ * forgotten first. */
+static void attach_memory(eh_instance *inst, const eh_tenant *t, const eh_mem *m)
+{
+    if (inst->attached_mem == m->base && inst->attached_len == m->size &&
+        inst->attached_vm == t->vm)
+        return;
+    if (inst->attached_mem && inst->attached_mem != m->base && inst->attached_sink->detach)
+        inst->attached_sink->detach(inst->attached_vm, inst->attached_mem);
+    inst->attached_sink = t->sink;
+    inst->attached_vm = t->vm;
+    inst->attached_mem = m->base;
+    inst->attached_len = m->size;
+    if (t->sink->attach)
+        t->sink->attach(t->vm, m->base, m->size); /* best effort: else inputs are copied */
+}
+
 int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_res *res)
 {
     eh_instance *inst = m->inst;
@@ -26,28 +76,15 @@ int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_
     }
     inst->offload_calls++;
     int64_t t0 = eh_now_mono_ns();
-    if (!t->offload) {
-        eh_kernel_run(req, res);
-        inst->offload_ns += (uint64_t)(eh_now_mono_ns() - t0);
-        return 0;
-    }
-    if (inst->forget && inst->forget_mem && inst->forget_mem != m->base) /* the memory moved */
-        inst->forget(inst->forget_ctx, inst->forget_mem);
-    inst->forget = t->offload_forget;
-    inst->forget_ctx = t->offload_ctx;
-    inst->forget_mem = m->base;
-    int rc = t->offload(t->offload_ctx, req, res, m->base, m->size, inst->error,
-                        sizeof inst->error);
+    attach_memory(inst, t, m);
+    eh_offload_status s = t->sink->run(t->vm, req, res, inst->deadline_at_ns, inst->error,
+                                       sizeof inst->error);
     inst->offload_ns += (uint64_t)(eh_now_mono_ns() - t0);
-    if (rc < 0)
-        inst->offload_fail = rc;
-    if (rc == 0)
-        return 0;
-    if (rc == EH_OFFLOAD_TIMEOUT)
-        return EH_ERR_TIMEOUT;
-    if (rc == EH_OFFLOAD_TOO_LARGE)
-        return EH_ERR_INVALID;
-    return EH_ERR_GUEST_FAULT;
+    if (s != EH_OFFLOAD_OK)
+        inst->offload_fail = s;
+    if (s == EH_OFFLOAD_TIMEOUT)
+        inst->import_trap_kind = EH_TRAP_DEADLINE;
+    return abi_result(s);
 }
 
 EH_IMPORT_DEF(offload)
@@ -80,6 +117,8 @@ EH_IMPORT_DEF(offload)
     eh_offload_res res;
     memset(&res, 0, sizeof res);
     int rc = eh_tenant_run_kernel(&m, &req, &res);
+    if (rc == EH_ERR_TIMEOUT)
+        return eh_trap_msg("edgehost.offload: %s", m.inst->error);
     if (rc < 0) {
         args[0].i32 = rc;
         return NULL;

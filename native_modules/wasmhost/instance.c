@@ -1,10 +1,10 @@
 /* Instances: a fresh store per instance, instantiated from the tenant's
  * InstancePre; calls go straight to wasmtime_func_call_unchecked.
  *
- * Deadlines hold in wall time: each call sets inst->deadline_ns from the
+ * Deadlines hold in wall time: each call sets inst->deadline_at_ns from the
  * monotonic clock and arms the epoch deadline one tick ahead; on every tick
  * of the engine's ticker, deadline_check() (the store's epoch callback)
- * compares the clock with deadline_ns and either extends by one tick or
+ * compares the clock with deadline_at_ns and either extends by one tick or
  * stops the call. A late ticker delays only the last check, never adds up. */
 #define _GNU_SOURCE /* memmem */
 #include <stdio.h>
@@ -83,6 +83,8 @@ static void error_text(eh_instance *inst, const char *what, wasmtime_error_t *e,
     if (!trap && !strncmp(cause, "edgehost.", 9))
         inst->trap_kind = EH_TRAP_TRAP;
     snprintf(inst->error, sizeof inst->error, "%s%s%s", what, *what ? ": " : "", cause);
+    if (inst->import_trap_kind) /* an import trapped on purpose, saying why */
+        inst->trap_kind = inst->import_trap_kind;
     EH_WT.wasm_byte_vec_delete(&msg);
 }
 
@@ -91,7 +93,7 @@ static wasmtime_error_t *deadline_check(wasmtime_context_t *ctx, void *env, uint
 {
     eh_instance *inst = env;
     uint64_t now = (uint64_t)eh_now_mono_ns();
-    if (now >= inst->deadline_ns) {
+    if (now >= inst->deadline_at_ns) {
         inst->deadline_hit = 1;
         inst->deadline_stop_ns = now;
         return EH_WT.wasmtime_error_new("deadline exceeded");
@@ -105,10 +107,12 @@ static int arm_limits(eh_instance *inst)
 {
     const eh_limits *l = &inst->tenant->limits;
     inst->deadline_hit = 0;
+    inst->import_trap_kind = EH_TRAP_NONE;
     if (l->deadline_ns) {
-        inst->deadline_ns = (uint64_t)eh_now_mono_ns() + l->deadline_ns;
+        inst->deadline_at_ns = (uint64_t)eh_now_mono_ns() + l->deadline_ns;
         EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx, 1);
     } else {
+        inst->deadline_at_ns = 0;
         EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx, NO_DEADLINE);
     }
     if (l->fuel) {
@@ -180,10 +184,14 @@ eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
     }
     inst->memory = ext.of.memory;
     inst->memory_ready = 1;
+    inst->input_ptr = t->input_ptr; /* a snapshot's buffer, already in its memory */
+    inst->input_cap = t->input_cap;
     if (get_func(inst, "edgehost_alloc", &inst->alloc_fn) < 0) {
         snprintf(inst->error, sizeof inst->error, "module does not export 'edgehost_alloc'");
         goto fail_msg;
     }
+    if (t->sink->prewarm) /* its kernel calls come next: let the sink get ready */
+        t->sink->prewarm(t->vm);
     wasmtime_func_t init;
     if (get_func(inst, "_initialize", &init) == 0) {
         wasmtime_val_raw_t none[1];
@@ -205,8 +213,8 @@ void eh_instance_free(eh_instance *inst)
         free(inst->export_names[i]);
     free(inst->export_names);
     free(inst->exports);
-    if (inst->forget && inst->forget_mem) /* before the pages can go to anyone else */
-        inst->forget(inst->forget_ctx, inst->forget_mem);
+    if (inst->attached_mem && inst->attached_sink->detach) /* before the pages can go */
+        inst->attached_sink->detach(inst->attached_vm, inst->attached_mem); /* to anyone else */
     if (inst->store)
         EH_WT.wasmtime_store_delete(inst->store);
     free(inst);
@@ -339,5 +347,34 @@ const char *eh_instance_error(eh_instance *inst, int *kind)
 
 int64_t eh_instance_deadline_overshoot_ns(eh_instance *inst)
 {
-    return inst->deadline_hit ? (int64_t)(inst->deadline_stop_ns - inst->deadline_ns) : -1;
+    return inst->deadline_hit ? (int64_t)(inst->deadline_stop_ns - inst->deadline_at_ns) : -1;
+}
+
+/* Snapshots (host/reload/snapshot.py) read a configured instance's state. */
+int eh_instance_global_get(eh_instance *inst, const char *name, uint64_t *bits)
+{
+    wasmtime_extern_t ext;
+    if (!EH_WT.wasmtime_instance_export_get(inst->ctx, &inst->instance, name, strlen(name), &ext))
+        return -1;
+    if (ext.kind != WASMTIME_EXTERN_GLOBAL) {
+        EH_WT.wasmtime_extern_delete(&ext);
+        return -1;
+    }
+    wasmtime_val_t v;
+    memset(&v, 0, sizeof v);
+    EH_WT.wasmtime_global_get(inst->ctx, &ext.of.global, &v);
+    switch (v.kind) {
+    case WASMTIME_I32: *bits = (uint32_t)v.of.i32; break;
+    case WASMTIME_I64: *bits = (uint64_t)v.of.i64; break;
+    case WASMTIME_F32: { uint32_t b; memcpy(&b, &v.of.f32, 4); *bits = b; break; }
+    case WASMTIME_F64: memcpy(bits, &v.of.f64, 8); break;
+    default: return -1; /* never exported for snapshots: nothing to unroot */
+    }
+    return v.kind;
+}
+
+void eh_instance_input_buffer(eh_instance *inst, uint32_t *ptr, uint32_t *cap)
+{
+    *ptr = inst->input_ptr;
+    *cap = inst->input_cap;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "wasmhost/ffi.h"
 #include "wasmhost/hostapi.h"
+#include "vmm/ffi.h"
 
 static void set_err(char *err, size_t errlen, const char *what, wasmtime_error_t *e)
 {
@@ -54,6 +55,7 @@ eh_tenant *eh_tenant_new(void *engine, void *module, const char *name, const eh_
     snprintf(t->name, sizeof t->name, "%s", name);
     t->engine = engine;
     t->limits = *limits;
+    t->sink = &eh_inproc_sink;
     pthread_mutex_init(&t->lock, NULL);
     t->linker = EH_WT.wasmtime_linker_new(engine);
     if (define_imports(t->linker, err, errlen) < 0)
@@ -95,6 +97,8 @@ void eh_tenant_free(eh_tenant *t)
         EH_WT.wasmtime_linker_delete(t->linker);
     free_config(t);
     eh_kv_free_all(t);
+    if (t->vm)
+        eh_vm_destroy(t->vm); /* the tenant's reference */
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -128,11 +132,22 @@ int eh_tenant_set_config(eh_tenant *t, uint32_t count, const char *const *keys,
 
 void eh_tenant_set_kernels(eh_tenant *t, uint64_t allowed_mask) { t->allowed_kernels = allowed_mask; }
 
-void eh_tenant_set_offload(eh_tenant *t, void *fn, void *forget, void *ctx)
+void eh_tenant_set_input_buffer(eh_tenant *t, uint32_t ptr, uint32_t cap)
 {
-    t->offload = (eh_offload_fn)fn;
-    t->offload_forget = (eh_forget_fn)forget;
-    t->offload_ctx = ctx;
+    t->input_ptr = ptr;
+    t->input_cap = ptr ? cap : 0;
+}
+
+/* The tenant holds a reference to its guest (vmm/ffi.h): the guest lives as
+ * long as the native tenant, whatever order their owners close them in. */
+void eh_tenant_set_guest(eh_tenant *t, eh_vm *vm)
+{
+    if (vm)
+        eh_vm_retain(vm);
+    if (t->vm)
+        eh_vm_destroy(t->vm);
+    t->sink = vm ? &eh_vm_sink : &eh_inproc_sink;
+    t->vm = vm;
 }
 
 int eh_tenant_log_drain(eh_tenant *t, eh_log_entry *out, int max, uint64_t *dropped)

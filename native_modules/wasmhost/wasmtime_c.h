@@ -59,7 +59,24 @@ typedef struct wasmtime_extern {
 } wasmtime_extern_t;
 
 #define WASMTIME_EXTERN_FUNC 0
+#define WASMTIME_EXTERN_GLOBAL 1
 #define WASMTIME_EXTERN_MEMORY 3
+
+/* wasmtime_val_t: a kind byte, then a union whose largest members (the
+ * reference types: store id, two u32, a pointer) are 24 bytes. Only the
+ * numeric kinds are read here (snapshots of i32/i64/f32/f64 globals). */
+typedef struct wasmtime_val {
+    uint8_t kind;
+    union {
+        int32_t i32;
+        int64_t i64;
+        float f32;
+        double f64;
+        uint8_t v128[16];
+        struct { uint64_t store_id; uint32_t p1, p2; void *p3; } ref;
+    } of;
+} wasmtime_val_t;
+enum { WASMTIME_I32 = 0, WASMTIME_I64 = 1, WASMTIME_F32 = 2, WASMTIME_F64 = 3 };
 
 typedef union wasmtime_val_raw {
     int32_t i32;
@@ -75,6 +92,7 @@ typedef union wasmtime_val_raw {
 
 _Static_assert(sizeof(wasmtime_extern_t) == 32, "wasmtime_extern_t layout (v50)");
 _Static_assert(sizeof(wasmtime_val_raw_t) == 16, "wasmtime_val_raw_t layout (v50)");
+_Static_assert(sizeof(wasmtime_val_t) == 32, "wasmtime_val_t layout (v50)");
 
 enum { WASM_I32 = 0, WASM_I64 = 1, WASM_F32 = 2, WASM_F64 = 3 };
 
@@ -125,6 +143,10 @@ typedef wasmtime_error_t *(*wasmtime_epoch_cb_t)(wasmtime_context_t *ctx, void *
       (wasmtime_pooling_allocation_config_t *, size_t))                                       \
     X(void, wasmtime_pooling_allocation_config_max_unused_warm_slots_set,                     \
       (wasmtime_pooling_allocation_config_t *, uint32_t))                                     \
+    X(void, wasmtime_pooling_allocation_config_linear_memory_keep_resident_set,               \
+      (wasmtime_pooling_allocation_config_t *, size_t))                                       \
+    X(void, wasmtime_pooling_allocation_config_table_keep_resident_set,                       \
+      (wasmtime_pooling_allocation_config_t *, size_t))                                       \
     X(void, wasmtime_pooling_allocation_strategy_set,                                         \
       (wasm_config_t *, const wasmtime_pooling_allocation_config_t *))                        \
     X(void, wasmtime_engine_increment_epoch, (wasm_engine_t *))                               \
@@ -156,6 +178,8 @@ typedef wasmtime_error_t *(*wasmtime_epoch_cb_t)(wasmtime_context_t *ctx, void *
       (wasmtime_context_t *, const wasmtime_instance_t *, const char *, size_t,               \
        wasmtime_extern_t *))                                                                  \
     X(void, wasmtime_extern_delete, (wasmtime_extern_t *))                                    \
+    X(void, wasmtime_global_get,                                                              \
+      (wasmtime_context_t *, const wasmtime_global_t *, wasmtime_val_t *))                    \
     X(uint8_t *, wasmtime_memory_data, (const wasmtime_context_t *, const wasmtime_memory_t *)) \
     X(size_t, wasmtime_memory_data_size,                                                      \
       (const wasmtime_context_t *, const wasmtime_memory_t *))                                \

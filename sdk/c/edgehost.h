@@ -39,14 +39,17 @@ extern "C" {
 /* ---- exports ---- */
 #define EH_EXPORT(name) __attribute__((export_name(#name), visibility("default")))
 
-/* Declares handler NAME: int32_t NAME(const uint8_t *in, uint32_t in_len). */
+/* Declares handler NAME: int32_t NAME(const uint8_t *in, uint32_t in_len).
+ * A handler may ignore its body: the parameters are marked unused, so
+ * -Wextra builds stay quiet. */
 #define EDGEHOST_HANDLER(name)                                                         \
     static int32_t eh_handler_body_##name(const uint8_t *in, uint32_t in_len);         \
     EH_EXPORT(name) int32_t name(uint32_t ptr, uint32_t len)                           \
     {                                                                                  \
         return eh_handler_body_##name((const uint8_t *)(uintptr_t)ptr, len);           \
     }                                                                                  \
-    static int32_t eh_handler_body_##name(const uint8_t *in, uint32_t in_len)
+    static int32_t eh_handler_body_##name(const uint8_t *in __attribute__((unused)),  \
+                                          uint32_t in_len __attribute__((unused)))
 
 /* Declares the optional configure hook: int32_t body(void), 0 = accept. */
 #define EDGEHOST_CONFIGURE() \

@@ -51,7 +51,7 @@ static void check_accepted(const uint8_t *img, size_t len, const eh_elf_info *in
     CHECK(entry_ok, "entry %#llx outside every executable segment",
           (unsigned long long)info->entry);
     CHECK(info->wr_hi >= info->wr_lo &&
-              info->wr_hi - info->wr_lo <= EH_GL_SNAP_END - EH_GL_SNAP_BASE,
+              info->wr_hi - info->wr_lo <= EH_GL_WRITABLE_MAX,
           "writable span");
 }
 
@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(!memcmp(guest + info.seg[k].vaddr, img + info.seg[k].offset,
                           info.seg[k].filesz), "segment %d copy", k);
     } else {
-        CHECK(rc == EH_VM_EINVAL, "rc %d", rc);
+        CHECK(rc == EH_OFFLOAD_INVALID, "rc %d", rc);
         CHECK(err[0] && memchr(err, 0, sizeof err), "a rejection without a reason");
     }
     free(img);

@@ -10,8 +10,9 @@
  * little-endian u32 per parameter; the rest is copied to the start of the
  * memory (so offload requests are fuzzed too) or is the request's headers. Oracle: a callback traps exactly when one of its
  * ranges (from the ABI: abi.py's pointer/length pairs, mirrored in RANGES)
- * lies outside the memory, or a log level is out of 0..4; a sink only ever
- * sees pointers inside the caller's memory. The in-process kernel is a probe
+ * lies outside the memory, or a log level is out of 0..4, or the sink says
+ * the kernel call ran past the deadline; a sink only ever sees pointers
+ * inside the caller's memory. The in-process kernel is a probe
  * (the kernels have fuzz targets of their own): it reads every byte of the
  * inputs and writes every byte of the output the host handed it, so ASan
  * flags any range the host translated wrongly. */
@@ -40,6 +41,7 @@ static eh_tenant g_tenant;
 static int g_trapped;
 static char g_trap_msg[256];
 static int g_trap_sentinel;
+static int g_sink_timeout; /* the fake sink reported a deadline: the import must trap */
 
 static wasm_trap_t *fake_trap_new(const char *msg, size_t n)
 {
@@ -83,19 +85,34 @@ static int in_mem(uint64_t p, uint64_t n, const void *mem, uint64_t len)
     uint64_t base = (uintptr_t)mem;
     return n == 0 || (p >= base && n <= len && p - base <= len - n);
 }
-static int fake_sink(void *ctx, const eh_offload_req *req, eh_offload_res *res, const void *mem,
-                     uint64_t mem_len, char *err, size_t errlen)
+static eh_offload_status fake_run(eh_vm *vm, const eh_offload_req *req, eh_offload_res *res,
+                                  uint64_t deadline_ns, char *err, size_t errlen)
 {
-    CHECK(mem == g_mem && mem_len == g_mem_size, "sink told the wrong memory");
-    CHECK(in_mem(req->in, req->in_len, mem, mem_len), "in outside the memory");
-    CHECK(in_mem(req->in2, req->in2_len, mem, mem_len), "in2 outside the memory");
-    CHECK(in_mem(req->out, req->out_cap, mem, mem_len), "out outside the memory");
+    CHECK(in_mem(req->in, req->in_len, g_mem, g_mem_size), "in outside the memory");
+    CHECK(in_mem(req->in2, req->in2_len, g_mem, g_mem_size), "in2 outside the memory");
+    CHECK(in_mem(req->out, req->out_cap, g_mem, g_mem_size), "out outside the memory");
     memset(res, 0, sizeof *res);
     res->out_len = req->out_cap + 1000; /* a lying guest: the host must clamp */
     snprintf(err, errlen, "fake sink");
-    return (int)(req->arg[3] % 4) == 3 ? EH_OFFLOAD_TIMEOUT : 0;
+    g_sink_timeout = (int)(req->arg[3] % 4) == 3;
+    return g_sink_timeout ? EH_OFFLOAD_TIMEOUT : EH_OFFLOAD_OK;
 }
-static void fake_forget(void *ctx, const void *mem) {}
+static eh_offload_status fake_attach(eh_vm *vm, const void *mem, uint64_t len)
+{
+    CHECK(mem == g_mem && len == g_mem_size, "sink shown the wrong memory");
+    return EH_OFFLOAD_OK;
+}
+static void fake_detach(eh_vm *vm, const void *mem) {}
+static const eh_offload_sink fake_sink = {fake_run, fake_attach, fake_detach, NULL};
+
+/* In process: the probe kernel above, as eh_inproc_sink runs a kernel. */
+static eh_offload_status probe_run(eh_vm *vm, const eh_offload_req *req, eh_offload_res *res,
+                                   uint64_t deadline_ns, char *err, size_t errlen)
+{
+    eh_kernel_run(req, res);
+    return EH_OFFLOAD_OK;
+}
+static const eh_offload_sink probe_sink = {probe_run, NULL, NULL, NULL};
 
 /* ---- the oracle: which ranges each import checks (abi.py) ------------------- */
 typedef struct { const char *name; int8_t ptr[2], len[2]; int fixed[2]; } range_spec;
@@ -230,9 +247,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (at < size && g_mem_size) {
         memcpy(g_mem, data + at, size - at < g_mem_size ? size - at : g_mem_size);
     }
-    g_tenant.offload = (ctl & 0x80) ? fake_sink : NULL;
-    g_tenant.offload_forget = fake_forget;
-    g_inst.forget = NULL;
+    g_tenant.sink = (ctl & 0x80) ? &fake_sink : &probe_sink;
+    g_inst.attached_mem = NULL;
     memset(&g_inst.resp, 0, sizeof g_inst.resp);
 
     wasmtime_val_raw_t args[8];
@@ -245,8 +261,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!strcmp(d->name, "offload") && !outside(a[0], 64))
         memcpy(&req_out_cap, g_mem + a[0] + 60, 4);
     g_trapped = 0;
+    g_sink_timeout = 0;
     wasm_trap_t *trap = d->cb(NULL, (wasmtime_caller_t *)&g_inst, args, np > 1 ? np : 1);
     CHECK((trap != NULL) == g_trapped, "trap pointer vs trap_new");
+    want |= g_sink_timeout; /* a kernel call past the deadline traps (hostapi_offload.c) */
     CHECK(g_trapped == want, "%s: trapped %d, expected %d (%s)", d->name, g_trapped, want,
           g_trapped ? g_trap_msg : "no trap");
     if (g_trapped && strcmp(d->name, "log"))

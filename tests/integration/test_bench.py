@@ -15,7 +15,7 @@ from edgehost.cli import cli
 REQUIRED = {"bench", "impl"}
 SMALL = {
     "hostcall": ["--repeat", "1"],
-    "offload": ["--calls", "300"],
+    "offload": ["--calls", "300", "--tenant-calls", "3"],
     "stream": ["--sizes-kib", "64", "--rounds", "1", "--reps", "1"],
     "tenant": ["--sizes", "64", "--target-ms", "1", "--rounds", "1"],
     "crc32c": ["--sizes", "4096", "--target-ms", "1", "--no-wasm"],
@@ -51,8 +51,12 @@ def test_bench_emits_measured_rows(name):
 @pytest.mark.kvm
 def test_offload_reports_the_cold_path_and_exit_round_trip():
     ops = {(r["impl"], r["op"]) for r in _rows("offload")}
-    for want in (("kvm-warm", "latency"), ("kvm-cold", "latency"), ("kvm", "exit_rtt"),
-                 ("kvm-cold", "cold_run_on_caller"), ("kvm", "reset_64KiB")):
+    for want in (("kvm-warm", "latency"), ("kvm-doorbell", "latency"),
+                 ("kvm-warm", "warm_vs_doorbell"), ("kvm-cold", "latency"), ("kvm", "exit_rtt"),
+                 ("kvm-cold", "cold_run_on_caller"), ("kvm", "reset_64KiB"),
+                 ("kvm-tenant", "tenant_crc32c_64KiB"),
+                 ("kvm-tenant-fresh", "tenant_vec_topk_1MiB"),
+                 ("inproc-tenant", "tenant_json_validate_64KiB")):
         assert want in ops
 
 

@@ -221,6 +221,20 @@ def test_65_and_more_handlers_all_callable(tmp_path):
     assert_one_line_error(proc, "returned status 99")
 
 
+def test_compile_error_shows_the_compiler_output_then_one_error_line(etag):
+    (etag / "etag.c").write_text("static int unused;\nint broken( {\n")
+    proc = edgehost("build", str(etag))
+    err = proc.stderr.decode()
+    assert proc.returncode != 0 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    # the compiler's own output, naming the tenant's file (not a temporary one) ...
+    assert any(ln.startswith("etag.c:2:") and "error" in ln for ln in lines), err
+    assert "tmp" not in err
+    # ... then exactly one error line of ours, naming the tenant
+    ours = [ln for ln in lines if ln.startswith("edgehost: error: ")]
+    assert len(ours) == 1 and ours[0] == lines[-1] and "build of etag-c failed" in ours[0], err
+
+
 def test_doctor_json():
     proc = edgehost("doctor", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -170,8 +170,12 @@ def test_build_tracks_every_module_of_the_crate(rust_toolchain, tmp_path):
     shutil.copytree(EXAMPLES / "similarity-rust", d, ignore=shutil.ignore_patterns("*.wasm"))
     assert build.build(d)[1] is True
     assert build.build(d)[1] is False
-    st = (d / "similarity-rust.wasm").stat()  # a module other than lib.rs changes
+    st = (d / "similarity-rust.wasm").stat()
     os.utime(d / "src/rank.rs", (st.st_atime + 5, st.st_mtime + 5))
+    assert build.build(d)[1] is False   # touched, same content: the build stamp matches
+    rank = d / "src/rank.rs"            # a module other than lib.rs changes
+    rank.write_text(rank.read_text() + "\n// changed\n")
+    os.utime(rank, (st.st_atime + 5, st.st_mtime + 5))
     assert build.build(d)[1] is True
 
 

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from edgehost.isolation import guest as vmm
+from edgehost.native import lib
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm
@@ -53,12 +54,12 @@ def test_parked_thread_resets_the_guest_after_a_cold_call(make_guest):
     g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0, mem_mb=64)
     g.boot()
     resets = g.stats()["resets"]
-    _op(g, vmm.OP_TEST_STASH, 0x5EC2E7)  # on this thread; the guest stops unreset
+    _op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)  # on this thread; the guest stops unreset
     deadline = time.monotonic() + 2
     while g.stats()["resets"] == resets and time.monotonic() < deadline:
         time.sleep(0.002)
     assert g.stats()["resets"] == resets + 1  # done by the vCPU thread, unasked
-    assert _op(g, vmm.OP_TEST_PEEK).value == 0
+    assert _op(g, lib.EH_OP_TEST_PEEK).value == 0
 
 
 def test_back_to_back_strict_calls_each_start_from_the_snapshot(make_guest):
@@ -66,8 +67,8 @@ def test_back_to_back_strict_calls_each_start_from_the_snapshot(make_guest):
     # reset the guest itself.
     g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0, mem_mb=64)
     for i in range(20):
-        _op(g, vmm.OP_TEST_STASH, 0x100 + i)
-        assert _op(g, vmm.OP_TEST_PEEK).value & PEEK_SCRATCH == 0
+        _op(g, lib.EH_OP_TEST_STASH, 0x100 + i)
+        assert _op(g, lib.EH_OP_TEST_PEEK).value & PEEK_SCRATCH == 0
 
 
 def test_cold_calls_from_many_threads(make_guest):

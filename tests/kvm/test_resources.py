@@ -9,6 +9,7 @@ import pytest
 
 from edgehost.errors import GuestFault
 from edgehost.isolation import guest as vmm
+from edgehost.native import lib
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm
@@ -92,7 +93,7 @@ def test_guest_rebirth_does_not_leak(make_guest):
     fds, rss = _fds(), _rss_kib()
     for _ in range(100):
         with pytest.raises(GuestFault):
-            g.call_op(vmm.OP_TEST_READ, bad, badres)
+            g.call_op(lib.EH_OP_TEST_READ, bad, badres)
         g.offload(ok, okres)
     assert _fds() == fds
     assert _rss_kib() - rss < 8192

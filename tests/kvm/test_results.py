@@ -12,6 +12,7 @@ import pytest
 
 from edgehost import kernels
 from edgehost.native import ffi
+from edgehost.wasm_config import abi
 
 pytestmark = pytest.mark.kvm
 
@@ -82,16 +83,34 @@ def test_cli_kvm_equals_inproc(tmp_path):
     assert outs[0] == outs[1] and len(outs[0].strip()) == 8
 
 
-def test_too_large_input_is_an_error(make_guest):
+def test_too_large_input_is_an_error_naming_the_kernel(make_guest):
     from edgehost.errors import KernelError
     from tests.kvm.conftest import request
 
     g = make_guest(mem_mb=32)
-    req, res, _keep = request(1, bytes(17 << 20))
-    with pytest.raises(KernelError, match="scratch"):
+    req, res, _keep = request(abi.KERNELS["json-validate"], b"[" * (17 << 20), out_cap=1 << 20)
+    with pytest.raises(KernelError, match=r"^json-validate: .*scratch"):
         g.offload(req, res)
     req, res, _keep = request(1, b"abc")
     g.offload(req, res)  # the guest still serves
+
+
+def test_crc32c_larger_than_the_guest_is_streamed(make_guest):
+    # CRC32C's input is split into pieces that fit, each CRC seeding the next.
+    import os
+
+    import crc32c as peer
+
+    from tests.kvm.conftest import request
+
+    g = make_guest(mem_mb=32)
+    data = os.urandom(40 << 20)
+    assert not g.fits(len(data))
+    req, res, _keep = request(1, data, args=(0x1234,))
+    g.offload(req, res)
+    assert res.status == 0
+    assert res.value == peer.crc32c(data, 0x1234)
+    assert g.stats()["calls"] >= 2
 
 
 @pytest.mark.parametrize("spin_us", [0, 100])

@@ -12,6 +12,7 @@ import pytest
 from edgehost import kernels
 from edgehost.errors import GuestFault, GuestTimeout
 from edgehost.isolation import guest as vmm
+from edgehost.native import lib
 from tests.kvm.conftest import request
 
 pytestmark = pytest.mark.kvm
@@ -25,11 +26,11 @@ def _worker(g, seed, n, errors):
             if kind < 0.05:
                 req, res, _k = request(0, args=(0,))
                 with pytest.raises(GuestFault):
-                    g.call_op(vmm.OP_TEST_READ, req, res)
+                    g.call_op(lib.EH_OP_TEST_READ, req, res)
             elif kind < 0.08:
                 req, res, _k = request(0)
                 with pytest.raises(GuestTimeout):
-                    g.call_op(vmm.OP_TEST_LOOP, req, res)
+                    g.call_op(lib.EH_OP_TEST_LOOP, req, res)
             else:
                 data = rnd.randbytes(rnd.randrange(0, 5000))
                 req, res, _k = request(1, data)

@@ -53,11 +53,6 @@ RETIRE_WHILE_CALLING = textwrap.dedent("""
 
 
 
-@pytest.mark.xfail(strict=True, reason="native_modules/vmm (monitor): eh_vm_destroy frees the "
-                   "VM while other threads are inside eh_vm_offload on it -- heap corruption "
-                   "('malloc(): unsorted double linked list corrupted') or a hang; a guest "
-                   "must outlive its in-flight calls (a reload retires a version while calls "
-                   "run on it)")
 def test_guest_retired_while_calls_are_in_flight(tmp_path):
     try:
         proc = subprocess.run([sys.executable, "-c", RETIRE_WHILE_CALLING], cwd=REPO,

@@ -20,6 +20,7 @@ import pytest
 
 from edgehost.errors import GuestFault, GuestTimeout, IsolationUnavailable
 from edgehost.isolation import guest as vmm
+from edgehost.native import lib
 from tests.kvm.conftest import request
 from tests.support import Resources, elf_segments, elf_symbols
 
@@ -98,7 +99,7 @@ MAY_RUN = ["cpuid", "rdtsc", "load_tss_ds"]
 def test_privileged_instruction_faults(make_guest, spin_us, insn):
     g = _guest(make_guest, spin_us)
     creates = g.stats()["creates"]
-    _contained(g, GuestFault, CPU_FAULT, _op, g, vmm.OP_TEST_JUMP, stub(insn))
+    _contained(g, GuestFault, CPU_FAULT, _op, g, lib.EH_OP_TEST_JUMP, stub(insn))
     st = g.stats()
     assert st["faults"] == 1 and st["creates"] == creates + 1
 
@@ -108,7 +109,7 @@ def test_privileged_instruction_faults(make_guest, spin_us, insn):
 def test_unprivileged_instructions_run_or_fault(make_guest, spin_us, insn):
     g = _guest(make_guest, spin_us)
     try:
-        _op(g, vmm.OP_TEST_JUMP, stub(insn))
+        _op(g, lib.EH_OP_TEST_JUMP, stub(insn))
     except GuestFault as exc:
         assert "\n" not in str(exc)
     for _ in range(3):
@@ -144,14 +145,14 @@ JUMPS = {
 @pytest.mark.parametrize("what", list(READS))
 def test_reading_the_monitors_memory_faults(make_guest, spin_us, what):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, MEM_FAULT, _op, g, vmm.OP_TEST_READ, READS[what])
+    _contained(g, GuestFault, MEM_FAULT, _op, g, lib.EH_OP_TEST_READ, READS[what])
 
 
 @PATHS
 @pytest.mark.parametrize("what", list(WRITES))
 def test_writing_the_monitors_memory_faults(make_guest, spin_us, what):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, MEM_FAULT, _op, g, vmm.OP_TEST_WRITE, WRITES[what], 0xDEAD)
+    _contained(g, GuestFault, MEM_FAULT, _op, g, lib.EH_OP_TEST_WRITE, WRITES[what], 0xDEAD)
     # a write that went through would show here (the page tables, the IDT):
     _ok(g)
 
@@ -160,7 +161,7 @@ def test_writing_the_monitors_memory_faults(make_guest, spin_us, what):
 @pytest.mark.parametrize("what", list(JUMPS))
 def test_executing_data_faults(make_guest, spin_us, what):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, JUMP_FAULT, _op, g, vmm.OP_TEST_JUMP, JUMPS[what])
+    _contained(g, GuestFault, JUMP_FAULT, _op, g, lib.EH_OP_TEST_JUMP, JUMPS[what])
 
 
 # -- exits the monitor does not define ------------------------------------------------------
@@ -180,7 +181,7 @@ UNDEFINED_EXITS = {
 @pytest.mark.parametrize("stub_name", list(UNDEFINED_EXITS))
 def test_undefined_exit_faults(make_guest, spin_us, stub_name):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, UNDEFINED_EXITS[stub_name], _op, g, vmm.OP_TEST_JUMP,
+    _contained(g, GuestFault, UNDEFINED_EXITS[stub_name], _op, g, lib.EH_OP_TEST_JUMP,
                stub(stub_name))
     assert g.stats()["faults"] == 1
 
@@ -194,7 +195,7 @@ def test_legal_exits_at_the_wrong_moment_end_the_call_cleanly(make_guest, spin_u
     another call."""
     g = _guest(make_guest, spin_us)
     try:
-        _op(g, vmm.OP_TEST_JUMP, stub(stub_name))
+        _op(g, lib.EH_OP_TEST_JUMP, stub(stub_name))
     except (GuestFault, GuestTimeout) as exc:
         assert "\n" not in str(exc)
     for _ in range(3):
@@ -209,14 +210,14 @@ def test_legal_exits_at_the_wrong_moment_end_the_call_cleanly(make_guest, spin_u
 def test_loops_are_stopped_at_the_time_limit(make_guest, spin_us, stub_name):
     g = _guest(make_guest, spin_us, time_limit_ms=LIMIT_MS)
     t0 = time.monotonic()
-    _contained(g, GuestTimeout, f"{LIMIT_MS} ms", _op, g, vmm.OP_TEST_JUMP, stub(stub_name))
+    _contained(g, GuestTimeout, f"{LIMIT_MS} ms", _op, g, lib.EH_OP_TEST_JUMP, stub(stub_name))
     assert time.monotonic() - t0 >= LIMIT_MS / 1000
 
 
 @PATHS
 def test_stack_exhaustion_faults_on_the_guard_page(make_guest, spin_us):
     g = _guest(make_guest, spin_us)
-    err = _contained(g, GuestFault, "page fault", _op, g, vmm.OP_TEST_JUMP,
+    err = _contained(g, GuestFault, "page fault", _op, g, lib.EH_OP_TEST_JUMP,
                      stub("stack_overflow"))
     assert STACK_TOP - STACK_SIZE - 4096 <= err.addr < STACK_TOP - STACK_SIZE
 
@@ -229,12 +230,12 @@ def test_touching_all_guest_memory_is_bounded_and_reset(make_guest, spin_us):
     before = Resources.now()
     scratch = (MEM_MB << 20) - 0x1000000 - (2 << 20)
     for _ in range(3):
-        _op(g, vmm.OP_TEST_DIRTY, scratch)
+        _op(g, lib.EH_OP_TEST_DIRTY, scratch)
         _ok(g)
     assert Resources.now().rss_kib - before.rss_kib < (MEM_MB + 16) * 1024
     req, res, _keep = request(0, args=(0x1000000 + (8 << 20),))
     g.wait_parked()
-    g.call_op(vmm.OP_TEST_READ, req, res)
+    g.call_op(lib.EH_OP_TEST_READ, req, res)
     assert res.value == 0  # the dirtied byte was reset (or scrubbed) away
 
 
@@ -246,7 +247,7 @@ def test_many_hostile_guests_leave_nothing_behind(make_guest):
         g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=(0, 100)[i % 2], mem_mb=MEM_MB,
                        time_limit_ms=LIMIT_MS if name.startswith("spin") else CALM_LIMIT_MS)
         with pytest.raises((GuestFault, GuestTimeout)):
-            _op(g, vmm.OP_TEST_JUMP, stub(name))
+            _op(g, lib.EH_OP_TEST_JUMP, stub(name))
         _ok(g)
         g.close()
     time.sleep(0.05)  # vCPU threads exit asynchronously after close

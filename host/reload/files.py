@@ -1,0 +1,125 @@
+"""A tenant's files as one consistent version: the manifest's text, the
+module's bytes, and the version id that names them.
+
+Files are read so that a half-written one is never taken for a version:
+each is read between two ``stat`` calls that must agree (size, mtime, inode)
+with each other and with the bytes read; otherwise :class:`NotReady` says
+"look again later". The watcher only asks once a writer has closed or renamed
+the file, or the file has been quiet for a while; this check covers writers
+that are still at it then. A module that does not parse is rejected later
+(the compile), so a truncated module never runs either.
+
+The version id is content, not time: SHA-256 over the manifest's text, the
+module's bytes and the golden requests' bodies. Rewriting a file with the
+same bytes (a ``touch``, a repeated deploy) is no new version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import tomllib
+
+from edgehost.errors import ConfigError
+from edgehost.wasm_config import manifest as manifest_mod
+
+MAX_MODULE_BYTES = 256 << 20
+
+
+class NotReady(Exception):
+    """A file changed while it was read (a writer is still writing it)."""
+
+
+def read_stable(path: pathlib.Path, *, limit: int = MAX_MODULE_BYTES) -> tuple[bytes, float]:
+    """The bytes of ``path`` and its mtime, read between two agreeing stats.
+    FileNotFoundError when it is absent; ConfigError when it is not a regular
+    file or too large; NotReady when it changed meanwhile."""
+    st1 = os.stat(path)
+    if not os.path.isfile(path):
+        raise ConfigError("not a regular file", path=str(path))
+    if st1.st_size > limit:
+        raise ConfigError(f"{st1.st_size} bytes: larger than {limit}", path=str(path))
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    st2 = os.stat(path)
+    key1 = (st1.st_size, st1.st_mtime_ns, st1.st_ino)
+    key2 = (st2.st_size, st2.st_mtime_ns, st2.st_ino)
+    if key1 != key2 or len(data) != st2.st_size or not data:
+        # Changed while read, or empty: a writer that truncated it is not done.
+        raise NotReady(str(path))
+    return data, st2.st_mtime
+
+
+def parse_manifest(text: str, path: pathlib.Path) -> manifest_mod.Manifest:
+    """Validate manifest ``text`` as if it were read from ``path``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", path=str(path)) from None
+    return manifest_mod.from_dict(data, path.resolve())
+
+
+@dataclasses.dataclass(frozen=True)
+class TenantFiles:
+    """One consistent reading of a tenant directory."""
+
+    directory: pathlib.Path
+    manifest_text: str
+    manifest: manifest_mod.Manifest
+    wasm: bytes
+    wasm_sha256: str
+    version: str           # content hash: see the module docstring
+    in_place_at: float     # the newest mtime of the files read (when this version was written)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+
+def version_of(manifest_text: str, wasm_sha256: str, manifest: manifest_mod.Manifest) -> str:
+    h = hashlib.sha256(b"manifest\0" + manifest_text.encode() + b"\0module\0"
+                       + wasm_sha256.encode())
+    for c in manifest.checks:
+        h.update(b"\0check\0" + c.body)
+    return h.hexdigest()[:16]
+
+
+def read(directory: str | os.PathLike) -> TenantFiles:
+    """Read the tenant in ``directory`` (FileNotFoundError: no manifest there)."""
+    d = pathlib.Path(directory)
+    mpath = d / manifest_mod.MANIFEST_NAME
+    raw, m_mtime = read_stable(mpath, limit=1 << 20)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          path=str(mpath)) from None
+    man = parse_manifest(text, mpath)
+    try:
+        wasm, w_mtime = read_stable(man.wasm)
+    except FileNotFoundError:
+        raise ConfigError("module not built yet; run: edgehost build "
+                          f"{man.directory}", path=str(man.wasm)) from None
+    sha = hashlib.sha256(wasm).hexdigest()
+    return TenantFiles(d.resolve(), text, man, wasm, sha, version_of(text, sha, man),
+                       max(m_mtime, w_mtime))
+
+
+# Manifest fields whose change needs no new module (a config-only change
+# reconfigures the compiled module; everything else reloads the tenant).
+CONFIG_ONLY_FIELDS = ("config", "checks", "description")
+
+
+def config_only_change(old: TenantFiles, new: TenantFiles) -> bool:
+    """Whether ``new`` differs from ``old`` in the configuration alone."""
+    if old.wasm_sha256 != new.wasm_sha256:
+        return False
+    a, b = dataclasses.asdict(old.manifest), dataclasses.asdict(new.manifest)
+    for f in CONFIG_ONLY_FIELDS:
+        a.pop(f, None)
+        b.pop(f, None)
+    return a == b

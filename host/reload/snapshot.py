@@ -1,0 +1,112 @@
+"""Start from the configured state: a snapshot of a configured instance,
+taken at reload time (Wizer's idea, applied when a version loads rather than
+when it is built).
+
+A version is first served from its *instrumented* module (the tenant's
+module plus exports of its mutable globals, see :mod:`.wasm_binary`): every
+new instance runs ``_initialize`` and ``edgehost_configure``. Then one
+configured instance is read -- its whole linear memory and every mutable
+global -- and the module is rewritten to start in that state (data segments
+= the configured memory, global initialisers = the configured values, no
+``_initialize``/``edgehost_configure`` export), compiled through the module
+cache, and served instead. Its instances start from wasmtime's copy-on-write
+image of that memory in a pooling-allocator slot: no constructor, no
+configure, however expensive the configure was.
+
+The snapshot instance also asks for its input buffer up front
+(``edgehost_alloc``, up to :data:`INPUT_PREALLOC` bytes and never more than
+the tenant's ``max_body_bytes``), and new instances start with that buffer --
+as a reused instance keeps the buffer of its earlier requests (the ABI lets
+the host reuse it) -- so a fresh instance need not grow its memory for the
+request body.
+
+What a snapshot cannot carry is refused (:class:`~.wasm_binary.Unsupported`)
+and the version keeps being served from its instrumented module: state the
+tenant keeps outside its memory and globals (its tables: ``configure`` must
+not change them, and neither C nor Rust compilers emit code that does), and
+the module features listed in :mod:`.wasm_binary`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+
+from edgehost.native import ffi, lib
+from edgehost.reload import wasm_binary
+
+INPUT_PREALLOC = 1 << 20
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """A snapshot module and how it was taken."""
+
+    wasm: bytes
+    sha256: str
+    input_ptr: int
+    input_cap: int
+    memory_bytes: int
+    segments: int
+    configure_ms: float      # instantiate + _initialize + edgehost_configure of the template
+    take_ms: float           # reading the state and rewriting the module
+
+
+def served_module(original: bytes) -> bytes:
+    """The module a new version is first served from: ``original`` with its
+    mutable globals exported (or ``original`` itself when that is impossible;
+    then it cannot be snapshotted)."""
+    try:
+        return wasm_binary.instrument(original)
+    except (wasm_binary.Unsupported, wasm_binary.Malformed):
+        return original
+
+
+def _free(inst) -> None:
+    close = getattr(inst, "close", None)
+    if close is not None:
+        close()
+    else:  # an Instance whose native handle is an ffi.gc pointer
+        ffi.release(inst.ptr)
+
+
+def take(tenant, original: bytes, *, prealloc: int = INPUT_PREALLOC) -> Snapshot:
+    """Snapshot a new configured instance of ``tenant`` (a Tenant loaded from
+    :func:`served_module` of ``original``). Raises Unsupported/Malformed."""
+    globs = wasm_binary.snapshot_globals(original)
+    t0 = time.perf_counter()
+    inst = tenant.instance()          # instantiated, _initialize and edgehost_configure run
+    t1 = time.perf_counter()
+    try:
+        ptr = cap = 0
+        want = min(prealloc, tenant.manifest.limits["max_body_bytes"])
+        if want > 0:
+            got = inst.call_raw("edgehost_alloc", want)[0] & 0xFFFFFFFF
+            size = ffi.new("uint64_t *")
+            lib.eh_instance_memory(inst.ptr, size)
+            if got and got + want <= size[0]:
+                ptr, cap = got, want
+        size = ffi.new("uint64_t *")
+        base = lib.eh_instance_memory(inst.ptr, size)
+        memory = bytes(ffi.buffer(base, size[0]))
+        bits = {}
+        out = ffi.new("uint64_t *")
+        for g in globs:
+            name = wasm_binary.global_export_name(g.index)
+            if lib.eh_instance_global_get(inst.ptr, name.encode(), out) < 0:
+                raise wasm_binary.Unsupported(f"global {g.index} is not readable "
+                                              "(module not instrumented)")
+            bits[g.index] = out[0]
+    finally:
+        _free(inst)
+    wasm = wasm_binary.snapshot(original, memory, bits)
+    t2 = time.perf_counter()
+    return Snapshot(wasm, hashlib.sha256(wasm).hexdigest(), ptr, cap, len(memory),
+                    len(wasm_binary.memory_segments(memory)), (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+
+
+def apply_input_buffer(tenant, snap: Snapshot) -> None:
+    """New instances of ``tenant`` (loaded from ``snap.wasm``) start with the
+    snapshot's input buffer."""
+    lib.eh_tenant_set_input_buffer(tenant.native, snap.input_ptr, snap.input_cap)

@@ -1,0 +1,250 @@
+"""A server worker's part in hot reload: it loads the versions the master
+chose, one tenant at a time, and swaps them into its route table when told.
+
+Commands (JSON lines from the master, see :mod:`.coordinator`) and the
+events they answer with:
+
+* ``prepare`` (a version spec): load it beside the live one -- the module
+  bytes the master froze (checked against their hash), the manifest text the
+  master read, compiled through the module cache (the master compiled it:
+  a hit), instantiated, configured, its golden requests answered -- and keep
+  it ready. -> ``prepared`` / ``prepare_failed`` (file, reason).
+* ``commit``: put the prepared version in the route table in one swap (the
+  other tenants' entries unchanged); requests in flight finish on the old
+  version, which is freed after its last one. -> ``committed``.
+* ``abort``: drop a prepared version. ``unload``: take a tenant out.
+* then, on a background thread, the snapshot form of each committed version
+  is built and checked; the main loop swaps it in the same way (an event
+  ``snapshot`` says how it went).
+
+A worker starts with the master's current version specs (``versions`` in its
+spec line) and loads them all before it accepts connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pathlib
+import queue
+import threading
+import time
+
+from edgehost.errors import ConfigError, EdgehostError
+from edgehost.native import ffi, lib
+from edgehost.reload import files, pipeline
+from edgehost.serving import plan
+
+log = logging.getLogger("edgehost.serving")
+SWAP_TIMEOUT_MS = 10_000
+
+
+def tenant_files(spec: dict) -> files.TenantFiles:
+    """The version a spec names, from the bytes the master froze."""
+    mpath = pathlib.Path(spec["manifest_path"])
+    man = files.parse_manifest(spec["manifest_text"], mpath)
+    with open(spec["wasm_path"], "rb") as fh:
+        wasm = fh.read()
+    sha = hashlib.sha256(wasm).hexdigest()
+    if sha != spec["wasm_sha256"]:
+        raise pipeline.Rejected(man.name, spec["wasm_path"],
+                                "the frozen module does not match its hash")
+    return files.TenantFiles(pathlib.Path(spec["dir"]), spec["manifest_text"], man, wasm, sha,
+                             spec["version"], spec.get("in_place_at", 0.0))
+
+
+class Switch:
+    """Per-tenant versions of one :class:`~edgehost.serving.worker.Worker`."""
+
+    def __init__(self, worker, emit):
+        self.w = worker
+        self.emit = emit
+        self.loaded: dict[str, pipeline.Loaded] = {}     # the live version's Loaded, by name
+        self.pending: dict[tuple[str, str], tuple] = {}  # (name, version) -> (Version, Loaded)
+        self._snap_in: queue.Queue = queue.Queue()
+        self._snap_out: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._snapshots, daemon=True,
+                                        name="edgehost-snapshots")
+        self._thread.start()
+
+    # -- building versions ---------------------------------------------------------
+    def _version(self, loaded: pipeline.Loaded):
+        from edgehost.serving.worker import Version
+
+        try:
+            return Version(self.w.srv, loaded.files.manifest, threads=self.w.threads,
+                           queue=self.w.queue, tenant=loaded.tenant,
+                           guest_spin_us=self.w.spec.get("guest_spin_us"))
+        except EdgehostError:
+            loaded.close()
+            raise
+
+    def _load(self, spec: dict) -> tuple:
+        from edgehost.serving.worker import guest_options
+
+        tf = tenant_files(spec)
+        loaded = pipeline.load(tf, guest_options=guest_options(self.w.spec.get("guest_spin_us")))
+        return self._version(loaded), loaded
+
+    # -- the route table -----------------------------------------------------------------
+    def install(self, versions: dict) -> None:
+        """Make ``versions`` (name -> Version) the served set in one swap; the
+        versions it replaces are retired (freed after their last request)."""
+        rts = plan.routes([v.tenant.manifest for v in versions.values()])
+        table = lib.eh_routes_new()
+        if table == ffi.NULL:
+            raise EdgehostError("out of memory building the route table")
+        try:
+            for rt in rts:
+                v = versions[rt.tenant]
+                if lib.eh_routes_add(table, rt.host.encode(), rt.path.encode(), rt.strip,
+                                     v.svc, v.index[rt.export]) != 0:
+                    raise ConfigError(f"cannot add route {rt.host or '*'}{rt.path}")
+        except BaseException:
+            lib.eh_routes_free(table)
+            raise
+        if lib.eh_srv_set_routes(self.w.srv, table, SWAP_TIMEOUT_MS) != 0:
+            raise EdgehostError("the server did not take the new route table in time")
+        old = self.w.current
+        self.w.current = dict(versions)
+        self.w.retired.extend(v for n, v in old.items() if versions.get(n) is not v)
+        self.w.retire()
+
+    # -- commands --------------------------------------------------------------------------
+    def start(self, specs: list[dict]) -> None:
+        """Load every version of the worker's spec and serve them (all or nothing)."""
+        versions, loadeds = {}, {}
+        try:
+            for spec in specs:
+                versions[spec["name"]], loadeds[spec["name"]] = self._load(spec)
+            self.install(versions)
+        except pipeline.Rejected as rej:
+            for v in versions.values():
+                v.close()
+            raise EdgehostError(str(rej)) from None
+        except BaseException:
+            for v in versions.values():
+                v.close()
+            raise
+        self.loaded = loadeds
+        for name, loaded in loadeds.items():
+            self.emit("loaded", tenant=name, version=loaded.version,
+                      checks=[c.as_dict() for c in loaded.checks])
+            self._snap_in.put((name, loaded))
+
+    def prepare(self, spec: dict) -> None:
+        t0 = time.perf_counter()
+        key = (spec["name"], spec["version"])
+        try:
+            version, loaded = self._load(spec)
+        except pipeline.Rejected as rej:
+            self.emit("prepare_failed", tenant=key[0], version=key[1], file=rej.file,
+                      reason=rej.reason)
+            return
+        except EdgehostError as exc:
+            self.emit("prepare_failed", tenant=key[0], version=key[1], file=spec["wasm_path"],
+                      reason=str(exc))
+            return
+        old = self.pending.pop(key, None)
+        if old is not None:
+            old[0].close()
+        self.pending[key] = (version, loaded)
+        self.emit("prepared", tenant=key[0], version=key[1],
+                  checks=[c.as_dict() for c in loaded.checks],
+                  ms=round((time.perf_counter() - t0) * 1e3, 2))
+
+    def commit(self, name: str, version: str) -> None:
+        item = self.pending.pop((name, version), None)
+        if item is None:
+            self.emit("commit_failed", tenant=name, version=version, reason="not prepared")
+            return
+        v, loaded = item
+        try:
+            self.install({**self.w.current, name: v})
+        except EdgehostError as exc:
+            v.close()
+            self.emit("commit_failed", tenant=name, version=version, reason=str(exc))
+            return
+        self.loaded[name] = loaded
+        self.emit("committed", tenant=name, version=version)
+        self._snap_in.put((name, loaded))
+
+    def abort(self, name: str, version: str) -> None:
+        item = self.pending.pop((name, version), None)
+        if item is not None:
+            item[0].close()
+
+    def unload(self, name: str) -> None:
+        if name in self.w.current:
+            self.install({n: v for n, v in self.w.current.items() if n != name})
+        self.loaded.pop(name, None)
+        self.emit("unloaded", tenant=name)
+
+    def handle(self, cmd: dict) -> bool:
+        """Run a reload command; False when ``cmd`` is not one."""
+        kind = cmd.get("cmd")
+        if kind == "prepare":
+            self.prepare(cmd["spec"])
+        elif kind == "commit":
+            self.commit(cmd["tenant"], cmd["version"])
+        elif kind == "abort":
+            self.abort(cmd["tenant"], cmd["version"])
+        elif kind == "unload":
+            self.unload(cmd["tenant"])
+        else:
+            return False
+        return True
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def _snapshots(self) -> None:
+        while True:
+            name, loaded = self._snap_in.get()
+            if name is None:
+                return
+            t0 = time.perf_counter()
+            try:
+                snap = pipeline.snapshot_form(loaded)
+            except pipeline.Rejected as rej:
+                self._snap_out.put((name, loaded, None, rej.reason, 0.0))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a snapshot bug must not stop serving
+                log.exception("tenant %s: snapshot failed", name)
+                self._snap_out.put((name, loaded, None, f"internal error: {exc}", 0.0))
+                continue
+            self._snap_out.put((name, loaded, snap, "", (time.perf_counter() - t0) * 1e3))
+
+    def poll(self) -> None:
+        """On the worker's main loop: swap in the snapshots that are ready."""
+        while True:
+            try:
+                name, loaded, snap, reason, ms = self._snap_out.get_nowait()
+            except queue.Empty:
+                return
+            current = self.loaded.get(name) is loaded
+            if snap is None:
+                if current:
+                    self.emit("snapshot", tenant=name, version=loaded.version,
+                              state="declined", reason=reason)
+                continue
+            if not current or name not in self.w.current:
+                snap.close()
+                continue
+            try:
+                v = self._version(snap)
+                self.install({**self.w.current, name: v})
+            except EdgehostError as exc:
+                self.emit("snapshot", tenant=name, version=loaded.version, state="declined",
+                          reason=str(exc))
+                continue
+            self.loaded[name] = snap
+            s = snap.snapshot
+            self.emit("snapshot", tenant=name, version=loaded.version, state="live",
+                      module_sha256=s.sha256, configure_ms=round(s.configure_ms, 3),
+                      build_ms=round(ms, 1), memory_bytes=s.memory_bytes, segments=s.segments)
+
+    def close(self) -> None:
+        self._snap_in.put((None, None))
+        self._thread.join(timeout=30)
+        for v, _ in self.pending.values():
+            v.close()
+        self.pending.clear()

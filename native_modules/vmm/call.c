@@ -1,0 +1,402 @@
+/*
+ * The call path, and eh_vm_sink (the host API's door to a tenant's guest).
+ *
+ * A call (caller's thread, handle lock held; the caller's deadline counts
+ * while it waits for the lock):
+ *   plan where inputs go (io_plan.c: copied, or read in place through a
+ *   window) -> copy them in and zero what earlier calls left -> write op and
+ *   request into the window -> ring the doorbell (req_seq) -> then one of:
+ *    - warm: the vCPU is spinning in the guest; the caller spins on
+ *      done_seq (EH_PURE_SPIN_NS, then with sched_yield up to EH_SPIN_NS)
+ *      and then sleeps on the guest's event futex with host_waiting set, so
+ *      the guest exits to wake it. No VM exit, no syscall on the fast path.
+ *    - cold, caller's thread: the guest is parked; the caller enters it
+ *      itself (cold_call.c): one entry, one exit.
+ *    - cold, vCPU thread: the parked vCPU thread is woken (older kernels,
+ *      EH_VM_F_COLD_ON_VCPU_THREAD, or a guest left unreset by a caller's
+ *      run that the tenant's idle window takes into the warm regime).
+ *   -> when a limit passes -- the caller's deadline (wall clock), or the
+ *      handle's time_limit_ms of guest CPU time (a runaway guard that a busy
+ *      machine starving the guest cannot trip) -- the vCPU thread is asked to
+ *      stop the call (kill_seq + signal) and resets the guest -> copy the
+ *      output back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include "vmm/vmm_internal.h"
+
+#define EH_SPIN_NS 300000ull     /* caller spins this long before sleeping */
+#define EH_PURE_SPIN_NS 10000ull /* then spins with sched_yield: on a busy box the
+                                    vCPU thread may share the caller's core */
+/* The parked vCPU thread resets a guest a caller ran itself this long after
+ * the call, or after the idle window if longer (a call that comes first
+ * settles it itself). Not sooner: on this host a timer that expires before
+ * the next scheduler tick costs ~5 us to arm (the clock event is
+ * reprogrammed through a trapping MSR write), one 5 ms out ~0.4 us. */
+#define EH_DEFERRED_RESET_NS 5000000ull
+/* A warm guest is reset by the host at least this often (see refresh()). */
+#define EH_WARM_RESET_CALLS 1024u
+#define EH_WARM_RESET_NS 50000000ull
+
+/* Outcome of waiting: 0 done, EH_OFFLOAD_TIMEOUT, EH_OFFLOAD_FAULT, 1 running. */
+static int outcome(eh_guest *g, uint64_t seq)
+{
+    if (atomic_load(&g->aborted_seq) == seq)
+        return atomic_load(&g->abort_kind) == EH_ABORT_TIMEOUT ? EH_OFFLOAD_TIMEOUT
+                                                              : EH_OFFLOAD_FAULT;
+    if (atomic_load(&g->state) == EH_VCPU_DEAD)
+        return EH_OFFLOAD_FAULT;
+    return 1;
+}
+
+static int finished(eh_guest *g, uint64_t seq)
+{
+    if (__atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == seq &&
+        atomic_load(&g->aborted_seq) != seq) {
+        __atomic_store_n(&g->win->host_ack, seq, __ATOMIC_RELEASE);
+        return 0;
+    }
+    return outcome(g, seq);
+}
+
+static uint64_t cpu_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used)
+{
+    if (now >= l->wall)
+        return l->why = l->callers ? EH_LIMIT_DEADLINE : EH_LIMIT_STUCK;
+    if (cpu_used >= l->cpu_ns)
+        return l->why = EH_LIMIT_CPU;
+    return EH_LIMIT_NONE;
+}
+
+/* cold: we just woke the parked vCPU thread, which the scheduler likes to
+ * queue on our own CPU, so yield from the first spin. The limits are checked
+ * once the spin is over (a warm call never gets there): the vCPU thread's
+ * CPU time from then on, plus the spin budget, against lim->cpu_ns; wall
+ * time against lim->wall. */
+static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
+{
+    uint64_t pure_spin = cold ? 0 : EH_PURE_SPIN_NS;
+    uint64_t start = eh_now_ns();
+    int rc;
+    for (unsigned i = 0;; i++) { /* spin: the warm path never leaves this loop early */
+        if ((rc = finished(g, seq)) <= 0)
+            return rc;
+        __builtin_ia32_pause();
+        if ((i & 63) == 63) {
+            uint64_t spent = eh_now_ns() - start;
+            if (spent > EH_SPIN_NS)
+                break;
+            if (spent > pure_spin)
+                sched_yield();
+        }
+    }
+    __atomic_store_n(&g->win->host_waiting, 1, __ATOMIC_SEQ_CST);
+    /* The guest's CPU before now: at most the spin budget (more wall time
+     * there means this thread was descheduled, not that the guest ran). */
+    uint64_t cpu0 = cpu_ns(g->cpu_clock), before = eh_now_ns() - start;
+    before = before < EH_SPIN_NS ? before : EH_SPIN_NS;
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if ((rc = finished(g, seq)) <= 0)
+            return rc;
+        uint64_t now = eh_now_ns();
+        if (eh_limits_passed(lim, now, before + cpu_ns(g->cpu_clock) - cpu0))
+            break;
+        uint64_t left = lim->wall - now;
+        eh_futex_wait(&g->event, e, (int64_t)(left < EH_LIMIT_CHECK_NS ? left : EH_LIMIT_CHECK_NS));
+    }
+    /* a limit passed: the vCPU thread stops the call unless it just finished */
+    atomic_store(&g->kill_seq, seq);
+    eh_vcpu_kick(g);
+    uint64_t give_up = eh_now_ns() + 2000000000ull;
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if ((rc = finished(g, seq)) <= 0)
+            return rc;
+        int64_t left = (int64_t)(give_up - eh_now_ns());
+        if (left <= 0)
+            return EH_OFFLOAD_SYSTEM; /* vCPU thread unresponsive: caller destroys the guest */
+        eh_futex_wait(&g->event, e, left < 1000000 ? left : 1000000);
+        eh_vcpu_kick(g); /* re-send: a kick may land just before a park check */
+    }
+}
+
+/* The warm path trusts the guest runtime's scrub between calls; to bound how
+ * long anything a subverted runtime keeps could survive, the host has the
+ * vCPU thread run its authoritative reset (dirty pages + registers) every
+ * EH_WARM_RESET_CALLS warm calls or EH_WARM_RESET_NS, whichever comes first.
+ * refresh() asks for it after a call (signal; the vCPU thread resets at once,
+ * no call being in flight); the next call waits for it before it is posted
+ * (refresh_wait), so no call runs in a guest that is due -- but never past
+ * that call's own deadline: a starved vCPU thread then resets at its next
+ * signal with no call in flight. Nobody waits while holding a result. */
+static void refresh(eh_vm *vm, eh_guest *g)
+{
+    uint64_t now = eh_now_ns(), resets = atomic_load(&g->resets);
+    if (resets != vm->resets_seen) { /* a park, timeout or refresh reset it */
+        vm->resets_seen = resets;
+        vm->warm_calls_since_reset = 0;
+        vm->last_reset_at_ns = now;
+        return;
+    }
+    if (++vm->warm_calls_since_reset < EH_WARM_RESET_CALLS &&
+        now - vm->last_reset_at_ns < EH_WARM_RESET_NS)
+        return;
+    vm->refresh_due = 1;
+    atomic_store(&g->refresh_req, 1);
+    eh_vcpu_kick(g);
+}
+
+static void refresh_wait(eh_vm *vm, eh_guest *g, uint64_t deadline)
+{
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if (atomic_load(&g->resets) != vm->resets_seen ||
+            atomic_load(&g->state) != EH_VCPU_RUNNING)
+            break; /* reset (by the refresh, or by parking) */
+        int64_t left = (int64_t)(deadline - eh_now_ns());
+        if (left <= 0)
+            return; /* still due: the vCPU thread resets at its next signal */
+        eh_futex_wait(&g->event, e, left);
+    }
+    vm->refresh_due = 0;
+    vm->resets_seen = atomic_load(&g->resets);
+    vm->warm_calls_since_reset = 0;
+    vm->last_reset_at_ns = eh_now_ns();
+}
+
+/* Stats of one completed call. */
+static void count(eh_vm *vm, eh_guest *g, const eh_io_plan *p, int here, int warm,
+                  uint64_t t0, uint64_t wake_at, uint64_t woken_at)
+{
+    vm->stats.calls++;
+    vm->stats.warm_calls += warm;
+    vm->stats.mapped_calls += (p->c_in == 0 && p->in != p->s_in) ||
+                              (p->c_in2 == 0 && p->in2 != p->s_in2);
+    uint64_t ran_at = atomic_load(&g->woke_at_ns);
+    if (here) {
+        vm->stats.caller_runs++;
+        vm->stats.caller_run_ns += eh_now_ns() - t0;
+    } else if (!warm && ran_at >= wake_at) { /* this call's wake, not an earlier one */
+        vm->stats.cold_calls++;
+        vm->stats.cold_wake_syscall_ns += woken_at - wake_at;
+        vm->stats.cold_wake_ns += ran_at - wake_at;
+        vm->stats.cold_enter_ns += eh_now_ns() - ran_at;
+    }
+}
+
+static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
+                       eh_offload_res *res, eh_call_limits *lim, char *err, size_t errlen)
+{
+    int rc;
+    if (!vm->g && (rc = eh_guest_boot(vm, err, errlen)))
+        return rc;
+    eh_guest *g = vm->g;
+    if (vm->refresh_due)
+        refresh_wait(vm, g, lim->wall);
+    eh_io_plan p;
+    if ((rc = eh_io_plan_make(vm, req, &p, err, errlen)))
+        return rc;
+    eh_call_window *w = g->win;
+    /* Parked: run the call on this thread (cold_call.c) unless an earlier
+     * such call left the guest unreset and the tenant has an idle window:
+     * then the vCPU thread takes it on into the warm regime. A parked thread
+     * stays parked while we hold vm->lock and have posted nothing. */
+    int here = atomic_load(&g->state) == EH_VCPU_PARKED &&
+               !(vm->cfg.flags & EH_VM_F_COLD_ON_VCPU_THREAD) && eh_cold_on_caller_ok();
+    if (here && atomic_exchange(&g->reset_pending, 0)) {
+        if (vm->cfg.idle_spin_us)
+            here = 0;
+        else if (eh_vcpu_cancel_reset(g), eh_snap_reset(g, 0) < 0) {
+            snprintf(g->fault, sizeof g->fault, "reset before a call failed: %s", strerror(errno));
+            eh_guest_fail(vm, g, err, errlen);
+            return EH_OFFLOAD_FAULT;
+        }
+    }
+    /* io_lock: no reset may rewrite scratch while we copy in or out. It is
+     * never held while waiting for the guest (a reset waits on it). */
+    pthread_mutex_lock(&g->io_lock);
+    eh_io_stage(g, req, &p);
+    w->op = op;
+    w->repeat = repeat;
+    w->req = *req;
+    w->req.in = p.in;
+    w->req.in2 = p.in2;
+    w->req.out = p.out;
+    memset(&w->res, 0, sizeof w->res);
+    w->host_waiting = here; /* the guest exits as soon as it is done */
+    atomic_store(&g->caller_run, here);
+    atomic_store(&g->caller_cpu, sched_getcpu());
+    uint64_t seq = ++vm->seq;
+    atomic_store(&g->posted_seq, seq);
+    __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
+    /* Read after the doorbell: a vCPU thread that parks from here on sees
+     * posted_seq (both sides store, then load, sequentially consistent). */
+    int warm = !here && atomic_load(&g->state) == EH_VCPU_RUNNING;
+    uint64_t wake_at = 0, woken_at = 0;
+    if (!warm && !here) {
+        wake_at = eh_now_ns();
+        eh_vcpu_wake(g);
+        woken_at = eh_now_ns();
+    }
+    pthread_mutex_unlock(&g->io_lock);
+    uint64_t t0 = eh_now_ns();
+    if (!here && vm->slots_due)
+        eh_windows_settle(vm); /* while the guest runs the call */
+    if (here && (rc = eh_cold_call(g, seq, lim)) == 1) {
+        here = 0; /* this thread cannot run it: the vCPU thread does */
+        atomic_store(&g->caller_run, 0);
+        eh_vcpu_wake(g);
+    }
+    if (!here)
+        rc = wait_call(g, seq, lim, !warm);
+    pthread_mutex_lock(&g->io_lock);
+    if (rc == 0) {
+        *res = w->res;
+        uint64_t n = res->out_len < req->out_cap ? res->out_len : req->out_cap;
+        if (n)
+            memcpy((void *)(uintptr_t)req->out, g->mem + p.out, n);
+        count(vm, g, &p, here, warm, t0, wake_at, woken_at);
+    }
+    atomic_store(&g->consumed_at_ns, eh_now_ns());
+    atomic_store(&g->consumed_seq, seq); /* a reset may now run */
+    atomic_store(&g->caller_run, 0);
+    pthread_mutex_unlock(&g->io_lock);
+    if (here && rc == 0) { /* stopped at its done exit: reset it later */
+        uint64_t idle_ns = vm->cfg.idle_spin_us * 1000ull;
+        eh_vcpu_schedule_reset(g, idle_ns > EH_DEFERRED_RESET_NS ? idle_ns : EH_DEFERRED_RESET_NS);
+    }
+    if (atomic_load(&g->consume_waiting)) {
+        atomic_fetch_add(&g->consume_evt, 1);
+        eh_futex_wake(&g->consume_evt);
+    }
+    if (rc == 0 && warm)
+        refresh(vm, g);
+    if (vm->slots_due && vm->g == g && (rc == 0 || rc == EH_OFFLOAD_TIMEOUT))
+        eh_windows_settle(vm); /* the caller ran the guest itself */
+    if (rc == EH_OFFLOAD_TIMEOUT) {
+        vm->stats.timeouts++;
+    } else if (rc == EH_OFFLOAD_FAULT || rc == EH_OFFLOAD_SYSTEM) {
+        if (rc == EH_OFFLOAD_SYSTEM)
+            snprintf(g->fault, sizeof g->fault, "vCPU thread did not stop after the deadline");
+        eh_guest_fail(vm, g, err, errlen); /* next call boots a fresh guest */
+        rc = EH_OFFLOAD_FAULT;
+    }
+    return rc;
+}
+
+/* A call's limits: the caller's deadline (wall) if it gave one, else a
+ * backstop of ten times the CPU limit (+1 s) for a guest that gets no CPU at
+ * all; and the handle's time limit as guest CPU time. */
+static eh_call_limits call_limits(const eh_vm *vm, uint64_t deadline_ns)
+{
+    uint64_t cpu = (uint64_t)vm->cfg.time_limit_ms * 1000000ull;
+    eh_call_limits l = {.cpu_ns = cpu, .callers = deadline_ns != 0};
+    l.wall = deadline_ns ? deadline_ns : eh_now_ns() + 10 * cpu + 1000000000ull;
+    return l;
+}
+
+/* Takes the handle's lock. A caller with a deadline counts the wait behind
+ * other calls against it (0 when the lock came in time); the handle's own
+ * time limit starts when the call does. */
+static int lock_by(eh_vm *vm, uint64_t deadline_ns)
+{
+    if (!deadline_ns)
+        return pthread_mutex_lock(&vm->lock);
+    struct timespec ts = {(time_t)(deadline_ns / 1000000000ull),
+                          (long)(deadline_ns % 1000000000ull)};
+    return pthread_mutex_clocklock(&vm->lock, CLOCK_MONOTONIC, &ts);
+}
+
+static eh_offload_status call(eh_vm *vm, uint32_t op, uint32_t repeat,
+                              const eh_offload_req *req, eh_offload_res *res,
+                              uint64_t deadline_ns, char *err, size_t errlen)
+{
+    if (!vm || !req || !res) {
+        EH_ERR(err, errlen, "NULL argument");
+        return EH_OFFLOAD_INVALID;
+    }
+    if (lock_by(vm, deadline_ns)) {
+        memset(res, 0, sizeof *res);
+        EH_ERR(err, errlen, "the caller's deadline passed while the guest served other calls");
+        atomic_fetch_add(&vm->lock_timeouts, 1);
+        return EH_OFFLOAD_TIMEOUT;
+    }
+    eh_call_limits lim = call_limits(vm, deadline_ns);
+    int rc = call_locked(vm, op, repeat, req, res, &lim, err, errlen);
+    if (rc == EH_OFFLOAD_TIMEOUT && lim.why != EH_LIMIT_NONE) { /* else: the boot's */
+        memset(res, 0, sizeof *res);
+        if (lim.why == EH_LIMIT_DEADLINE)
+            EH_ERR(err, errlen, "call stopped at the caller's deadline");
+        else if (lim.why == EH_LIMIT_STUCK)
+            EH_ERR(err, errlen, "call got no CPU for %u ms (10x its limit)",
+                   10 * vm->cfg.time_limit_ms);
+        else
+            EH_ERR(err, errlen, "call exceeded its %u ms limit", vm->cfg.time_limit_ms);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
+static eh_offload_status offload1(eh_vm *vm, const eh_offload_req *req, eh_offload_res *res,
+                                  uint64_t deadline_ns, char *err, size_t errlen)
+{
+    return call(vm, EH_OP_OFFLOAD, 0, req, res, deadline_ns, err, errlen);
+}
+
+eh_offload_status eh_vm_offload(eh_vm *vm, const eh_offload_req *req, eh_offload_res *res,
+                                uint64_t deadline_ns, char *err, size_t errlen)
+{
+    eh_offload_status rc = offload1(vm, req, res, deadline_ns, err, errlen);
+    if (rc == EH_OFFLOAD_TOO_LARGE && eh_split_ok(req))
+        rc = eh_split_run(vm, offload1, req, res, deadline_ns, err, errlen);
+    return rc;
+}
+
+eh_offload_status eh_vm_call_op(eh_vm *vm, uint32_t op, const eh_offload_req *req,
+                                eh_offload_res *res, uint64_t deadline_ns, char *err,
+                                size_t errlen)
+{
+    return call(vm, op, 0, req, res, deadline_ns, err, errlen);
+}
+
+eh_offload_status eh_vm_call_repeat(eh_vm *vm, const eh_offload_req *req, uint32_t repeat,
+                                    eh_offload_res *res, char *err, size_t errlen)
+{
+    return call(vm, EH_OP_REPEAT, repeat, req, res, 0, err, errlen);
+}
+
+eh_offload_status eh_vm_ping(eh_vm *vm, uint64_t n, uint64_t *ns_total, char *err,
+                             size_t errlen)
+{
+    eh_offload_req req;
+    eh_offload_res res;
+    memset(&req, 0, sizeof req);
+    req.arg[0] = n;
+    uint64_t t0 = eh_now_ns();
+    int rc = eh_vm_call_op(vm, EH_OP_PING, &req, &res, 0, err, errlen);
+    *ns_total = eh_now_ns() - t0;
+    return rc;
+}
+
+static eh_offload_status sink_attach(eh_vm *vm, const void *mem, uint64_t len)
+{
+    return eh_vm_attach(vm, mem, len, 0);
+}
+
+const eh_offload_sink eh_vm_sink = {
+    .run = eh_vm_offload,
+    .attach = sink_attach,
+    .detach = eh_vm_detach,
+    .prewarm = eh_vm_prewarm,
+};
