@@ -33,8 +33,13 @@ typedef void (*run_fn)(const eh_offload_req *req, eh_offload_res *res);
 static crc_fn crc32c_ptr;
 static run_fn kernel_run_ptr;
 
-static int bound(void)
+/* nargs is want and bind() ran; else a Python error and 0. */
+static int ready(Py_ssize_t nargs, Py_ssize_t want, const char *usage)
 {
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return 0;
+    }
     if (crc32c_ptr && kernel_run_ptr)
         return 1;
     PyErr_SetString(PyExc_RuntimeError, "_fastcall: bind() was not called");
@@ -61,11 +66,7 @@ static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 
 static PyObject *fc_crc32c(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "crc32c(data, seed)");
-        return NULL;
-    }
-    if (!bound())
+    if (!ready(nargs, 2, "crc32c(data, seed)"))
         return NULL;
     unsigned long seed = PyLong_AsUnsignedLongMask(args[1]);
     if (seed == (unsigned long)-1 && PyErr_Occurred())
@@ -103,11 +104,7 @@ static void put_buf(PyObject *o, Py_buffer *v)
 
 static PyObject *fc_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "run(kernel, flags, arg0, arg1, data, data2, out)");
-        return NULL;
-    }
-    if (!bound())
+    if (!ready(nargs, 7, "run(kernel, flags, arg0, arg1, data, data2, out)"))
         return NULL;
     eh_offload_req req;
     memset(&req, 0, sizeof req);

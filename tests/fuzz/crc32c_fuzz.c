@@ -9,11 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        eh_kernels_init_with(eh_cpu_detect(), 0);
-        ready = 1;
-    }
+    fuzz_init();
     if (size < 5)
         return 0;
     uint32_t seed;

@@ -24,11 +24,7 @@ static void check_index(const uint8_t *in, uint64_t n, uint8_t d, const eh_u32 *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        eh_kernels_init_with(eh_cpu_detect(), 0);
-        ready = 1;
-    }
+    fuzz_init();
     if (size < 1)
         return 0;
     uint8_t ctl = data[0];

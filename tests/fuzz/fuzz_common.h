@@ -30,6 +30,16 @@ WEAK void eh_json_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (vo
         }                                                                \
     } while (0)
 
+/* Dispatch tables for this CPU, once per process. */
+static inline void fuzz_init(void)
+{
+    static int ready;
+    if (!ready) {
+        eh_kernels_init_with(eh_cpu_detect(), 0);
+        ready = 1;
+    }
+}
+
 static inline int same_res(const eh_offload_res *a, const eh_offload_res *b)
 {
     return a->status == b->status && a->detail == b->detail && a->value == b->value &&

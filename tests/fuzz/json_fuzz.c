@@ -13,11 +13,7 @@ static const char *pointers[] = {"", "/0", "/a", "/a/0", "/~0~1/1", "/é"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        eh_kernels_init_with(eh_cpu_detect(), 0);
-        ready = 1;
-    }
+    fuzz_init();
     if (size < 1)
         return 0;
     uint8_t ctl = data[0];

@@ -107,11 +107,7 @@ static uint8_t *place(const uint8_t *src, uint64_t len, unsigned off, uint8_t **
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        eh_kernels_init_with(eh_cpu_detect(), 0);
-        ready = 1;
-    }
+    fuzz_init();
     if (size < 4)
         return 0;
     const uint8_t op = data[0] % 8, f64 = (data[0] >> 3) & 1 && op != 7;

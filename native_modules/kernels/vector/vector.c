@@ -126,7 +126,7 @@ static void run64(const eh_vec_ops64 *ops, const eh_offload_req *req, eh_offload
         return;
     }
     case EH_KERNEL_VEC_L2NORM: {
-        double r = ops->dot(a, a, n);
+        double r = ops->sumsq(a, n);
         res->value = AS(uint64_t, eh_vec_fine64(r) ? eh_vec_sqrt(r) : eh_vec_norm_scaled(a, n));
         return;
     }
@@ -238,7 +238,7 @@ void eh_vector_run(const eh_offload_req *req, eh_offload_res *res)
         return;
     }
     case EH_KERNEL_VEC_L2NORM: {
-        float r = ops->dot(a, a, n);
+        float r = ops->sumsq(a, n);
         res->value = AS(uint32_t, eh_vec_fine32(r) ? (float)eh_vec_sqrt(r)
                                             : (float)eh_vec_sqrt(eh_vec_dot_wide(a, a, n)));
         return;

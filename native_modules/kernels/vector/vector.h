@@ -67,6 +67,7 @@ typedef eh_vec_topk_rec eh_vec_topk_out __attribute__((aligned(1)));
 typedef struct eh_vec_ops {
     float (*dot)(const eh_f32 *a, const eh_f32 *b, uint64_t n);
     float (*sum)(const eh_f32 *a, uint64_t n);
+    float (*sumsq)(const eh_f32 *a, uint64_t n); /* a.a, reading a once */
     float (*l2sq)(const eh_f32 *a, const eh_f32 *b, uint64_t n);
     void (*axpy)(float alpha, const eh_f32 *x, const eh_f32 *y, eh_f32 *out, uint64_t n);
     /* r[0] = a.b, r[1] = a.a, r[2] = b.b in one pass */
@@ -88,6 +89,7 @@ enum eh_vec_rows_kind { EH_VEC_ROWS_DOT = 0, EH_VEC_ROWS_L2SQ = 1, EH_VEC_ROWS_N
 typedef struct eh_vec_ops64 {
     double (*dot)(const eh_f64 *a, const eh_f64 *b, uint64_t n);
     double (*sum)(const eh_f64 *a, uint64_t n);
+    double (*sumsq)(const eh_f64 *a, uint64_t n);
     double (*l2sq)(const eh_f64 *a, const eh_f64 *b, uint64_t n);
     void (*axpy)(double alpha, const eh_f64 *x, const eh_f64 *y, eh_f64 *out, uint64_t n);
     void (*dot3)(const eh_f64 *a, const eh_f64 *b, uint64_t n, double r[3]);

@@ -81,7 +81,7 @@ void eh_vec_topk(const eh_vec_ops *ops, const eh_f32 *m, const eh_f32 *q, uint64
 {
     if (k == 0)
         return;
-    float qq = metric == EH_VEC_COSINE ? ops->dot(q, q, cols) : 0.0f;
+    float qq = metric == EH_VEC_COSINE ? ops->sumsq(q, cols) : 0.0f;
     float key[BLOCK];
     /* The first k rows fill the heap; every later row must beat its root. */
     for (uint64_t r0 = 0; r0 < rows; r0 += BLOCK) {

@@ -37,16 +37,18 @@ static inline LT FN(sqd)(LT acc, LT x, LT y)
     return L(fma)(d, d, acc);
 }
 
-/* kind: 0 = a.b, 1 = |a - b|^2, 2 = sum a (b unused). One body for the
- * three single reductions so they keep one loop shape. */
+/* kind: 0 = a.b, 1 = |a - b|^2, 2 = sum a, 3 = a.a (b unused for 2 and 3:
+ * a.a loads a once). One body for the single reductions so they keep one
+ * loop shape. */
 static inline __attribute__((always_inline)) T FN(reduce)(int kind, const TU *a, const TU *b,
                                                           uint64_t n)
 {
     LT s0 = L(zero)(), s1 = s0, s2 = s0, s3 = s0;
     uint64_t i = 0;
-#define VEC_TERM(acc, x, y) \
-    (kind == 0 ? L(fma)(x, y, acc) : kind == 1 ? FN(sqd)(acc, x, y) : L(add)(acc, x))
-#define VEC_B(off) (kind == 2 ? L(zero)() : L(load)(b + i + (off)))
+#define VEC_TERM(acc, x, y)                                                              \
+    (kind == 0 ? L(fma)(x, y, acc) : kind == 1 ? FN(sqd)(acc, x, y)                      \
+     : kind == 2 ? L(add)(acc, x) : L(fma)(x, x, acc))
+#define VEC_B(off) (kind >= 2 ? L(zero)() : L(load)(b + i + (off)))
     for (; i + 4 * LW <= n; i += 4 * LW) {
         s0 = VEC_TERM(s0, L(load)(a + i), VEC_B(0));
         s1 = VEC_TERM(s1, L(load)(a + i + LW), VEC_B(LW));
@@ -57,7 +59,7 @@ static inline __attribute__((always_inline)) T FN(reduce)(int kind, const TU *a,
         s0 = VEC_TERM(s0, L(load)(a + i), VEC_B(0));
     if (i < n)
         s1 = VEC_TERM(s1, L(loadn)(a + i, n - i),
-                      kind == 2 ? L(zero)() : L(loadn)(b + i, n - i));
+                      kind >= 2 ? L(zero)() : L(loadn)(b + i, n - i));
 #undef VEC_B
 #undef VEC_TERM
     return L(hsum)(L(add)(L(add)(s0, s1), L(add)(s2, s3)));
@@ -66,6 +68,7 @@ static inline __attribute__((always_inline)) T FN(reduce)(int kind, const TU *a,
 static T FN(dot)(const TU *a, const TU *b, uint64_t n) { return FN(reduce)(0, a, b, n); }
 static T FN(l2sq)(const TU *a, const TU *b, uint64_t n) { return FN(reduce)(1, a, b, n); }
 static T FN(sum)(const TU *a, uint64_t n) { return FN(reduce)(2, a, a, n); }
+static T FN(sumsq)(const TU *a, uint64_t n) { return FN(reduce)(3, a, a, n); }
 
 /* out[i] = alpha*x[i] + y[i]; out may be exactly y (each step loads first). */
 static void FN(axpy)(T alpha, const TU *x, const TU *y, TU *out, uint64_t n)
@@ -201,7 +204,7 @@ static inline __attribute__((always_inline)) void rows_k(int kind, const eh_f32 
         } else {
             out[r] = kind == EH_VEC_ROWS_L2SQ ? l2sq_f32(row, q, cols)
                      : kind == EH_VEC_ROWS_DOT ? dot_f32(row, q, cols)
-                                               : dot_f32(row, row, cols);
+                                               : sumsq_f32(row, cols);
         }
     }
 }
@@ -225,11 +228,11 @@ static void rows_cos_f32(const eh_f32 *m, const eh_f32 *q, uint64_t n, uint64_t 
 #undef PF_ROWS
 #undef ROWS_COS
 
-const eh_vec_ops VEC_CAT3(eh_vec_, VEC_ISA, _ops) = {dot_f32, sum_f32, l2sq_f32, axpy_f32,
-                                                     dot3_f32, rows_f32, rows_cos_f32};
+const eh_vec_ops VEC_CAT3(eh_vec_, VEC_ISA, _ops) = {dot_f32, sum_f32, sumsq_f32, l2sq_f32,
+                                                     axpy_f32, dot3_f32, rows_f32, rows_cos_f32};
 #else
-const eh_vec_ops64 VEC_CAT3(eh_vec_, VEC_ISA, _ops64) = {dot_f64, sum_f64, l2sq_f64, axpy_f64,
-                                                         dot3_f64};
+const eh_vec_ops64 VEC_CAT3(eh_vec_, VEC_ISA, _ops64) = {dot_f64, sum_f64, sumsq_f64, l2sq_f64,
+                                                         axpy_f64, dot3_f64};
 #endif
 
 #undef T
