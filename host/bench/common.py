@@ -57,12 +57,22 @@ def gbps(nbytes: int, seconds: float) -> float:
 
 
 def emit(rows: list[dict], as_json: bool, *, title: str = "") -> None:
-    """Print rows as JSON (a list) or as an aligned table."""
+    """Print rows as JSON (a list) or as an aligned table, each naming the
+    machine it was measured on: every JSON row carries ``machine`` (the kind,
+    e.g. ``amd-f25m1-avx2``) and ``cpu_model``; a table's title line is
+    followed by the machine's summary (``edgehost bench all --json`` writes
+    the whole record once instead)."""
+    from edgehost.bench import machine
+
+    rec = machine.record()
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        tagged = [{**r, "machine": r.get("machine", rec["kind"]),
+                   "cpu_model": r.get("cpu_model", rec["cpu_model"])} for r in rows]
+        click.echo(json.dumps(tagged, indent=1))
         return
     if title:
         click.echo(title)
+    click.echo(f"machine: {machine.summary(rec)}")
     if not rows:
         click.echo("(no rows)")
         return
