@@ -144,12 +144,34 @@ def test_large_documents_cross_chunks(variant):
 
 
 def test_kvm_isolation_is_never_silently_downgraded():
+    """isolation="kvm" either runs in the guest (and answers what inproc
+    answers) or raises IsolationUnavailable -- never falls back quietly to
+    inproc where KVM is missing. Which one is decided by the project's one KVM
+    check, so this test runs (and can fail) on machines with and without KVM."""
+    from edgehost import isolation
     from edgehost.errors import IsolationUnavailable
 
-    try:
+    doc = b'{"a":[1,2,{"b":null}],"c":"x"}'
+    usable, _ = isolation.kvm_status()
+    if usable:
+        assert jk.json_validate(doc, isolation="kvm") == jk.json_validate(doc, isolation="inproc")
+        with pytest.raises(jk.JsonError) as ei:
+            jk.json_validate(b"[1,2,]", isolation="kvm")
+        assert (ei.value.kind, ei.value.offset) == ("trailing-comma", 5)
+    else:
+        with pytest.raises(IsolationUnavailable):
+            jk.json_validate(doc, isolation="kvm")
+
+
+def test_kvm_request_without_kvm_raises_with_the_reason(monkeypatch):
+    """The unusable-KVM branch above, run on every machine: the one KVM check
+    says no, so isolation="kvm" raises (naming why) instead of running inproc."""
+    from edgehost import isolation
+    from edgehost.errors import IsolationUnavailable
+
+    monkeypatch.setattr(isolation, "kvm_status", lambda: (False, "/dev/kvm: test says no"))
+    with pytest.raises(IsolationUnavailable, match="test says no"):
         jk.json_validate(b"[]", isolation="kvm")
-    except IsolationUnavailable:
-        pass
 
 
 def test_environment_pins_variant():
