@@ -59,6 +59,24 @@ def _kvm_gate(request):
         pytest.skip(reason)
 
 
+@pytest.fixture
+def make_guest():
+    """Factory for vmm.Guest objects that are all closed after the test (the
+    guest tests under tests/kvm, tests/security/kvm, tests/reliability/kvm)."""
+    from edgehost.isolation import guest as vmm
+
+    made = []
+
+    def make(**config):
+        g = vmm.Guest(**config)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        g.close()
+
+
 @pytest.fixture(scope="session")
 def c_toolchain():
     tc = toolchain.find_c()

@@ -8,7 +8,7 @@ holds fixtures and the KVM gate only; no test imports another test module).
   :func:`ints` / :func:`i32` to build and read its arguments;
 * the CLI as a user runs it: :func:`run_cli`, :func:`assert_one_line_error`;
 * the KVM gate's test, :func:`kvm_skip_reason`; kernel variants as test
-  parameters, :func:`native_variants`;
+  parameters, :func:`native_variants`; a raw guest call, :func:`request`;
 * :class:`Resources`: what a leak shows up in -- resident memory, file
   descriptors, threads and live KVM VMs/vCPUs of this process -- measured at
   two points and compared within a stated slack.
@@ -285,6 +285,29 @@ def native_variants(family: str) -> list:
 
     return [pytest.param(name, marks=pytest.mark.skipif(not ok, reason="CPU lacks it"))
             for name, ok in variants(family) if name != "simd128"]
+
+
+
+# -- raw guest calls (tests/kvm, tests/security/kvm, tests/reliability/kvm) ------------
+def request(kernel: int = 0, data: bytes = b"", data2: bytes = b"", out_cap: int = 0,
+            args=()):
+    """(req, res, keepalive) for a raw guest call: an ``eh_offload_req`` over
+    ``data``/``data2`` with an output of ``out_cap`` bytes, and its result."""
+    from edgehost.native import ffi
+
+    req = ffi.new("eh_offload_req *")
+    res = ffi.new("eh_offload_res *")
+    keep = [ffi.from_buffer(data), ffi.from_buffer(data2), ffi.new("uint8_t[]", max(out_cap, 8))]
+    req.kernel = kernel
+    setattr(req, "in", int(ffi.cast("uintptr_t", keep[0])))
+    req.in_len = len(data)
+    req.in2 = int(ffi.cast("uintptr_t", keep[1]))
+    req.in2_len = len(data2)
+    req.out = int(ffi.cast("uintptr_t", keep[2]))
+    req.out_cap = out_cap
+    for i, a in enumerate(args):
+        req.arg[i] = a
+    return req, res, keep
 
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.kvm.conftest import request
+from tests.support import request
 
 pytestmark = pytest.mark.kvm
 

@@ -17,8 +17,7 @@ from edgehost.errors import GuestFault
 from edgehost.isolation import guest as vmm
 from edgehost.kernels import crc32c
 from edgehost.native import ffi, lib
-from tests.kvm.conftest import request
-from tests.support import wat_tenant
+from tests.support import request, wat_tenant
 
 pytestmark = pytest.mark.kvm
 

@@ -12,7 +12,7 @@ from edgehost.errors import KernelError
 from edgehost.isolation import guest as vmm
 from edgehost.kernels import crc32c, csv_rows, json_check
 from edgehost.wasm_config import abi
-from tests.kvm.conftest import request
+from tests.support import request
 
 pytestmark = pytest.mark.kvm
 

@@ -51,7 +51,7 @@ def _crc_variants():
 @pytest.mark.parametrize("variant", _crc_variants())
 def test_every_isa_variant_runs_in_guest(make_guest, variant):
     # AVX-512 / VPCLMULQDQ variants prove the guest's XSAVE state and CPUID.
-    from tests.kvm.conftest import request
+    from tests.support import request
 
     data = random.Random(1).randbytes(100_000)
     g = make_guest(variant=variant)
@@ -61,7 +61,7 @@ def test_every_isa_variant_runs_in_guest(make_guest, variant):
 
 
 def test_stream_kernel_in_guest(make_guest):
-    from tests.kvm.conftest import request
+    from tests.support import request
 
     n = 4096
     a = ffi.new("double[]", [float(i) for i in range(n)])
@@ -85,7 +85,7 @@ def test_cli_kvm_equals_inproc(tmp_path):
 
 def test_too_large_input_is_an_error_naming_the_kernel(make_guest):
     from edgehost.errors import KernelError
-    from tests.kvm.conftest import request
+    from tests.support import request
 
     g = make_guest(mem_mb=32)
     req, res, _keep = request(abi.KERNELS["json-validate"], b"[" * (17 << 20), out_cap=1 << 20)
@@ -101,7 +101,7 @@ def test_crc32c_larger_than_the_guest_is_streamed(make_guest):
 
     import crc32c as peer
 
-    from tests.kvm.conftest import request
+    from tests.support import request
 
     g = make_guest(mem_mb=32)
     data = os.urandom(40 << 20)
@@ -118,7 +118,7 @@ def test_output_survives_resets(make_guest, spin_us):
     # A reset right after a call (idle window over) must not wipe the output
     # before the host has copied it out.
     from edgehost.kernels.json import scratch_size
-    from tests.kvm.conftest import request
+    from tests.support import request
 
     doc = b'{"a": [1, 2, {"b": "x y"}], "c": null}'
     g = make_guest(idle_spin_us=spin_us)

@@ -13,7 +13,7 @@ from edgehost import kernels
 from edgehost.errors import GuestFault, GuestTimeout
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.kvm.conftest import request
+from tests.support import request
 
 pytestmark = pytest.mark.kvm
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from edgehost import kernels
-from tests.kvm.conftest import request
+from tests.support import request
 
 pytestmark = pytest.mark.kvm
 

@@ -14,8 +14,7 @@ import pytest
 
 from edgehost.errors import IsolationUnavailable
 from edgehost.isolation import guest as vmm
-from tests.kvm.conftest import request
-from tests.support import REPO, Resources, elf_symbols, record
+from tests.support import REPO, Resources, elf_symbols, record, request
 
 pytestmark = pytest.mark.kvm
 
@@ -24,7 +23,7 @@ RETIRE_WHILE_CALLING = textwrap.dedent("""
     import random, threading, time
     from edgehost.isolation import guest as vmm
     from edgehost.errors import EdgehostError
-    from tests.kvm.conftest import request
+    from tests.support import request
 
     rng = random.Random(1)
     for trial in range(60):

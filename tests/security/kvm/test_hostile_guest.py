@@ -21,8 +21,7 @@ import pytest
 from edgehost.errors import GuestFault, GuestTimeout, IsolationUnavailable
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.kvm.conftest import request
-from tests.support import Resources, elf_segments, elf_symbols
+from tests.support import Resources, elf_segments, elf_symbols, request
 
 pytestmark = pytest.mark.kvm
 
