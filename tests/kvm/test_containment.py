@@ -12,7 +12,7 @@ import pytest
 from edgehost.errors import GuestFault, GuestTimeout
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.kvm.conftest import request
+from tests.support import request
 
 pytestmark = pytest.mark.kvm
 
@@ -22,6 +22,10 @@ EXIT_ON_VCPU_THREAD = -1
 PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
                                 ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
 MEM_MB = 64
+# How long a test waits for an idle guest to park: a wait that ends as soon as
+# it parks (after its idle window, well under a second); the bound only turns a
+# guest that never parks into a failure instead of a hang, on a loaded machine too.
+PARK_WAIT_MS = 30_000
 
 
 def _test_guest(make_guest, spin_us, **kw):
@@ -126,7 +130,7 @@ PEEK_DEEP = lib.EH_PEEK_DEEP
 def test_no_state_survives_a_call_exit_path(make_guest):
     g = _test_guest(make_guest, 0)
     _op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)
-    assert g.wait_parked()
+    assert g.wait_parked(PARK_WAIT_MS)
     assert _op(g, lib.EH_OP_TEST_PEEK).value == 0
 
 
@@ -205,7 +209,7 @@ def test_host_reset_restores_dirty_pages(make_guest):
     g = _test_guest(make_guest, 0)
     req, res, _keep = request(0, args=(64 << 10,))
     g.call_op(lib.EH_OP_TEST_DIRTY, req, res)
-    assert g.wait_parked()
+    assert g.wait_parked(PARK_WAIT_MS)
     st = g.stats()
     assert st["last_reset_pages"] >= 16
     assert st["resets"] >= 1
@@ -220,7 +224,7 @@ def test_log_exit_is_allowed(make_guest):
 
 def test_idle_guest_parks_and_burns_no_cpu(make_guest):
     g = _test_guest(make_guest, 200)
-    assert g.wait_parked(2000)
+    assert g.wait_parked(PARK_WAIT_MS)
     c0 = g.stats()["vcpu_cpu_ns"]
     time.sleep(0.1)
     assert g.stats()["vcpu_cpu_ns"] - c0 < 2_000_000
@@ -243,12 +247,16 @@ def test_warm_guest_gets_authoritative_reset_regularly(make_guest):
 @PATHS
 def test_long_call_wakes_a_sleeping_caller(make_guest, spin_us):
     # Past its spin budget the caller sleeps; the guest must wake it when the
-    # call ends, not leave it to the deadline.
-    g = _test_guest(make_guest, spin_us, time_limit_ms=5000)
+    # call ends, not leave it to the limit. ~10 ms of exits inside one call;
+    # a caller left asleep would come back only at the 60 s limit, as a
+    # timeout. The 30 s bound guards that hang, not a speed (speed: `edgehost
+    # bench`): it is 3000x what the call takes.
+    g = _test_guest(make_guest, spin_us, time_limit_ms=60_000)
     t0 = time.monotonic()
-    per_exit_ns = g.ping(400)  # ~10 ms of exits inside one call
+    per_exit_ns = g.ping(400)
     elapsed = time.monotonic() - t0
-    assert elapsed < 1.0, (elapsed, per_exit_ns)
+    assert g.stats()["timeouts"] == 0
+    assert elapsed < 30, (elapsed, per_exit_ns)
 
 
 @PATHS
@@ -257,7 +265,7 @@ def test_guest_that_never_parks_is_stopped(make_guest, spin_us):
     # the idle watchdog resets and parks it, so it burns no core.
     g = _test_guest(make_guest, spin_us)
     _op(g, lib.EH_OP_TEST_ROGUE)
-    assert g.wait_parked(2000)
+    assert g.wait_parked(PARK_WAIT_MS)
     assert g.stats()["forced_parks"] == 1
     c0 = g.stats()["vcpu_cpu_ns"]
     time.sleep(0.05)

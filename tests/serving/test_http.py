@@ -83,12 +83,13 @@ def _raw(port: int, data: bytes, timeout: float = 10) -> bytes:
 
 def test_413_before_the_body_is_read(server):
     # Content-Length over the limit (probe: 4096) and no body sent at all:
-    # the answer comes without waiting for it.
-    t0 = time.monotonic()
+    # the answer comes without waiting for it: a 413, and not the request
+    # timeout (1 s here) reaping a connection left waiting for the body.
+    reaped = metric(server.metrics(), "edgehost_worker_reaped_total", worker="0")
     reply = _raw(server.port, b"POST /probe/echo HTTP/1.1\r\nHost: x\r\n"
                               b"Content-Length: 1000000000\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 413")
-    assert time.monotonic() - t0 < 5
+    assert metric(server.metrics(), "edgehost_worker_reaped_total", worker="0") == reaped
     # Chunked (no length up front): 413 at the body's end, nothing kept past
     # the limit; a body running on past 64 KiB more is cut off.
     chunk = b"1000\r\n" + b"a" * 0x1000 + b"\r\n"
@@ -105,11 +106,12 @@ def test_413_before_the_body_is_read(server):
 
 def _trickle(port: int, head: bytes, byte: bytes) -> float | None:
     """Sends head, then one byte every 0.1 s; seconds until the server hangs
-    up, or None if it still listens after 6 s."""
+    up, or None if it still listens after 15 s (15x the 1 s request timeout:
+    a wait for a server that never cuts the client off, not a speed)."""
     t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(head)
-        for _ in range(60):
+        for _ in range(150):
             time.sleep(0.1)
             try:
                 s.sendall(byte)
@@ -129,13 +131,14 @@ def _trickle(port: int, head: bytes, byte: bytes) -> float | None:
 
 def test_slow_client_is_cut_off(server):
     # Bytes keep arriving, but the whole request does not: cut off after the
-    # request timeout (1 s here), headers or body alike.
+    # request timeout (1 s here), headers or body alike -- by the timeout (the
+    # reaped counter says so), however long a loaded machine takes to get there.
     reaped = metric(server.metrics(), "edgehost_worker_reaped_total", worker="0")
     took = _trickle(server.port, b"GET /probe/echo HTTP/1.1\r\nHost: x\r\n", b"X")
-    assert took is not None and took < 4
+    assert took is not None, "a client trickling header bytes was never cut off"
     took = _trickle(server.port, b"POST /probe/echo HTTP/1.1\r\nHost: x\r\n"
                                  b"Content-Length: 100\r\n\r\n", b"a")
-    assert took is not None and took < 4
+    assert took is not None, "a client trickling body bytes was never cut off"
     assert metric(server.metrics(), "edgehost_worker_reaped_total", worker="0") >= reaped + 2
 
 
