@@ -1,5 +1,7 @@
 """edgehost serve with KVM isolation: a tenant's kernels in its guest behind
-HTTP; a kernel past its guest's time limit is a 504 and contained."""
+HTTP; a kernel past its guest's time limit is a 504 and contained (the
+"overrun" test tenant's kernel call cannot end inside its limit on any
+machine: tests/serving/tenants/overrun)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def server(tmp_path_factory):
 
     if not compilers.find_c().ok:
         pytest.skip("C->wasm32 toolchain missing; run `edgehost setup`")
-    tenants = build_tenants(tmp_path_factory.mktemp("serve-kvm"), ["abuse"],
+    tenants = build_tenants(tmp_path_factory.mktemp("serve-kvm"), ["overrun"],
                             ["hello-c", "etag-c"])
     with Server(tenants) as s:
         yield s
@@ -36,14 +38,14 @@ def test_offload_through_http_runs_in_the_guest(server):
 
 
 def test_kernel_past_its_guest_limit_is_a_504(server):
-    got, hdrs, body = get(server.port, "/abuse/slowkernel")
+    got, hdrs, body = get(server.port, "/overrun/slowkernel")
     assert got == 504 and b"time limit" in body and hdrs["x-request-id"]
     assert get(server.port, "/etag-c/etag", method="POST", body=b"hello")[2] == b"9a71bb4c"
 
 
 def test_well_behaved_tenant_keeps_answering_while_a_guest_overruns(server):
     stop = threading.Event()
-    threads = hammer(server.port, "/abuse/slowkernel", stop, clients=4)
+    threads = hammer(server.port, "/overrun/slowkernel", stop, clients=4)
     try:
         time.sleep(0.2)
         with Load(server.port, "/hello-c/hello", clients=4) as load:
