@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.serving.support import Load, Server, build_tenants, get, hammer, metric
+from tests.support import Load, Server, build_tenants, get, hammer, metric
 
 pytestmark = pytest.mark.toolchain
 

@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from tests.serving.support import Load, Server, build_tenants, get
-from tests.support import record
+from tests.support import Load, Server, build_tenants, get, record
 
 pytestmark = pytest.mark.toolchain
 

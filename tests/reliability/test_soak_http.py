@@ -25,8 +25,7 @@ import time
 import crc32c
 import pytest
 
-from tests.serving.support import Load, Server, build_tenants, get, hammer
-from tests.support import process_resources, record
+from tests.support import Load, Server, build_tenants, get, hammer, process_resources, record
 
 pytestmark = pytest.mark.toolchain
 

@@ -17,8 +17,7 @@ import time
 import pytest
 
 from tests.reload import support
-from tests.serving.support import Load, Server, get
-from tests.support import process_resources
+from tests.support import Load, Server, get, process_resources
 
 
 def _body(s, path="/gen/hello") -> bytes:

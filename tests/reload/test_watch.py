@@ -10,8 +10,7 @@ import time
 import pytest
 
 from tests.reload import support
-from tests.serving.support import Load, Server, get
-from tests.support import EXAMPLES
+from tests.support import EXAMPLES, Load, Server, get
 
 pytestmark = pytest.mark.toolchain
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.support import build_tenants
+from tests.support import build_tenants
 
 
 @pytest.fixture(scope="session")

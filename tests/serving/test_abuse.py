@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tests.serving import support
-from tests.serving.support import Load, Server
+from tests import support
+from tests.support import Load, Server
 
 pytestmark = pytest.mark.toolchain
 ABUSE_S = 1.0

@@ -58,7 +58,7 @@ def test_route_clash(serve_tenants, tmp_path):
 
 @pytest.mark.toolchain
 def test_port_held_by_another_edgehost(serve_tenants):
-    from tests.serving.support import Server
+    from tests.support import Server
 
     with Server(serve_tenants) as s:
         line = _one_error_line(_serve(serve_tenants, "--listen", f"127.0.0.1:{s.port}"))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.serving.support import REPO, Load, Server, free_port, get, metric
+from tests.support import REPO, Load, Server, free_port, get, metric
 
 pytestmark = pytest.mark.toolchain
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.serving.support import Server, get, metric
+from tests.support import Server, get, metric
 
 pytestmark = pytest.mark.toolchain
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.serving.support import Load, Server, get
+from tests.support import Load, Server, get
 
 pytestmark = pytest.mark.toolchain
 

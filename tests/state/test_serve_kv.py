@@ -13,7 +13,7 @@ import time
 import pytest
 
 from edgehost.state.localredis import LocalRedis, redis_server_path
-from tests.serving.support import Server, build_tenants, get, metric
+from tests.support import Server, build_tenants, get, metric
 
 
 @pytest.fixture(scope="module")
