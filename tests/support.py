@@ -296,6 +296,13 @@ def native_variants(family: str) -> list:
 
 
 # -- raw guest calls (tests/kvm, tests/security/kvm, tests/reliability/kvm) ------------
+# How long a test waits for an idle guest to park (Guest.wait_parked): the wait
+# ends as soon as it parks (after its idle window, well under a second); the
+# bound only turns a guest that never parks into a failure instead of a hang,
+# on a loaded machine too -- not a speed.
+PARK_WAIT_MS = 30_000
+
+
 def request(kernel: int = 0, data: bytes = b"", data2: bytes = b"", out_cap: int = 0,
             args=()):
     """(req, res, keepalive) for a raw guest call: an ``eh_offload_req`` over

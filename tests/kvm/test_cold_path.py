@@ -11,7 +11,7 @@ import pytest
 
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.support import request
+from tests.support import PARK_WAIT_MS, request
 
 pytestmark = pytest.mark.kvm
 
@@ -34,7 +34,7 @@ def test_parked_guest_runs_on_the_callers_thread(make_guest):
     g = make_guest(idle_spin_us=0)
     for _ in range(5):
         assert _crc(g) == 0xE3069283
-        assert g.wait_parked()
+        assert g.wait_parked(PARK_WAIT_MS)
     st = g.stats()
     assert st["caller_runs"] == 5 and st["cold_calls"] == 0 and st["warm_calls"] == 0
 

@@ -12,7 +12,7 @@ import pytest
 from edgehost.errors import GuestFault, GuestTimeout
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.support import request
+from tests.support import PARK_WAIT_MS, request
 
 pytestmark = pytest.mark.kvm
 
@@ -22,10 +22,6 @@ EXIT_ON_VCPU_THREAD = -1
 PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
                                 ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
 MEM_MB = 64
-# How long a test waits for an idle guest to park: a wait that ends as soon as
-# it parks (after its idle window, well under a second); the bound only turns a
-# guest that never parks into a failure instead of a hang, on a loaded machine too.
-PARK_WAIT_MS = 30_000
 
 
 def _test_guest(make_guest, spin_us, **kw):

@@ -13,7 +13,7 @@ import pytest
 from edgehost.errors import GuestFault, GuestTimeout
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.support import request
+from tests.support import PARK_WAIT_MS, request
 
 pytestmark = pytest.mark.kvm
 
@@ -66,7 +66,7 @@ def test_secret_is_gone_after_every_kind_of_reset(make_guest, reset):
         with pytest.raises(GuestFault, match="aborted"):
             _op(g, lib.EH_OP_TEST_ABORT)
     else:
-        assert g.wait_parked()
+        assert g.wait_parked(PARK_WAIT_MS)
     assert _peek(g) & KEPT_ANY == 0
 
 
