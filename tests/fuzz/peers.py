@@ -43,6 +43,7 @@ BOM = b"\xef\xbb\xbf"
 # json.h: arg[0] = 0 means depth 1024; simdjson's DOM parser has the same
 # default limit (1024 nested arrays/objects accepted, 1025 refused).
 DEPTH = 1024
+SMALL_DEPTH = 3
 
 
 def json_doc(data: bytes) -> bytes:
@@ -130,14 +131,39 @@ def peer_json_valid(doc: bytes) -> bool:
     return True
 
 
+def _nesting(doc: bytes) -> int:
+    """Nesting depth of a document the peer accepted (the stdlib reads it;
+    numbers are not converted, so no range or digit limit applies)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * len(doc) + 1000))
+    try:
+        return _depth(json.loads(doc.decode("utf-8"), parse_int=lambda s: 0,
+                                 parse_float=lambda s: 0.0, parse_constant=_refuse_constant))
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def json_peer(data: bytes) -> str | None:
-    """Our json-validate (default depth, in process) against peer_json_valid."""
+    """Our json-validate (in process) against peer_json_valid at the default
+    depth; and at the fuzz target's small limit (json_fuzz.c: 3 when bit 3
+    of the control byte is set), valid exactly when the peer accepts and the
+    document nests at most that deep, else too-deep at an opening bracket
+    (or, for a document the peer refuses, any error)."""
     doc = json_doc(data)
     ours = jk.json_check(doc, isolation="inproc")
     peer = peer_json_valid(doc)
-    if (ours is None) == peer:
+    if (ours is None) != peer:
+        return f"ours {ours or 'valid'}, peer {'valid' if peer else 'invalid'}: {doc[:80]!r}"
+    if not data[0] & 8:
         return None
-    return f"ours {ours or 'valid'}, peer {'valid' if peer else 'invalid'}: {doc[:80]!r}"
+    small = jk.json_check(doc, max_depth=SMALL_DEPTH, isolation="inproc")
+    if not peer:
+        return None if small is not None else f"valid at depth {SMALL_DEPTH}: {doc[:80]!r}"
+    depth = _nesting(doc)
+    if depth <= SMALL_DEPTH and small is None or depth > SMALL_DEPTH and small is not None \
+            and small[0] == "too-deep" and doc[small[1]:small[1] + 1] in (b"[", b"{"):
+        return None
+    return f"depth {depth}, ours at max_depth {SMALL_DEPTH}: {small}: {doc[:80]!r}"
 
 
 # -- CSV: our fields against Python's csv module ----------------------------------------------

@@ -8,7 +8,7 @@ runs:
 * ``json`` (json_fuzz.c): every variant's status, offset, output and tape
   equal the scalar one's; a minified document is its own minification;
   then, on every corpus input, json-validate's verdict against simdjson's
-  (pysimdjson; peers.py);
+  (pysimdjson; peers.py), at the default depth and at the target's small one;
 * ``crc32c`` (crc32c_fuzz.c): every variant equals the byte table, in one
   call and continued across a split;
 * ``vector`` (vector_fuzz.c): every variant, float32 and float64, within
@@ -127,6 +127,11 @@ def test_peer_oracles_catch_a_wrong_answer(monkeypatch):
     from edgehost.kernels import json as jk
 
     assert peers.json_peer(b"\0[1,]") is None and peers.csv_peer(b"\0a,b\nc") is None
+    deep = b"\x08[[[[1]]]]"  # bit 3: also judged at max_depth 3
+    assert peers.json_peer(deep) is None
+    real = jk.json_check
+    monkeypatch.setattr(jk, "json_check", lambda doc, **kw: real(doc))  # ignores max_depth
+    assert peers.json_peer(deep) is not None
     monkeypatch.setattr(jk, "json_check", lambda doc, **kw: None)
     assert peers.json_peer(b"\0[1,]") is not None
     assert peers.json_peer(b"\0\xef\xbb\xbf[1]") is not None  # BOM: invalid for us
