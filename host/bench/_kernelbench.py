@@ -239,6 +239,17 @@ def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> t
 REPEAT_NOTE = "in-guest repeat: (call running it n times - once) / (n - 1)"
 
 
+def answer(req: NativeRequest, run) -> tuple:
+    """What ``run()`` made of ``req``: status, detail, value and output bytes
+    (the correctness check that comes before every timing)."""
+    req.res.status, req.res.out_len = 0, 0
+    run()
+    res = req.res
+    n = min(res.out_len, req.req.out_cap)
+    out = bytes(ffi.buffer(ffi.cast("uint8_t *", req.req.out), n)) if n else b""
+    return res.status, res.detail, res.value, res.out_len, res.err_offset, out
+
+
 def kvm_variant_rows(family: str, req: NativeRequest, target_s: float, row, call_note: str):
     """Rows for ``req`` in a KVM guest of its own per ``family`` variant (the
     monitor's C call loop; ``call_note`` says what a call includes), then the
@@ -249,6 +260,14 @@ def kvm_variant_rows(family: str, req: NativeRequest, target_s: float, row, call
     for variant in runnable:
         try:
             with KvmRunner(variant=f"{family}={variant}") as kvm:
+                with use_variant(family, variant):
+                    want = answer(req, req.run)
+                got = answer(req, lambda: kvm.guest.offload(req.req, req.res))
+                if got != want:
+                    yield row(variant, "kvm", None,
+                              note="wrong answer in the guest (status/value/output differ "
+                                   "from the same variant in process): not timed")
+                    continue
                 secs = kvm.seconds(req.req, target_s)
                 if variant == runnable[-1]:
                     with use_variant(family, variant):

@@ -235,8 +235,10 @@ TENANT_WAT = f"""
     (i32.store (i32.const 312) (i32.add (i32.load (i32.const 312)) (i32.const {TENANT_OUT})))
     (local.set $t0 (call $now))
     (local.set $rc (call $offload (i32.const 256) (i32.const 512)))
-    (if (i32.ne (local.get $rc) (i32.const 0)) (then (return (i32.const -1))))
-    (if (i32.lt_s (i32.load (i32.const 512)) (i32.const 0)) (then (return (i32.const -2))))
+    (if (i32.ne (local.get $rc) (i32.const 0))
+      (then (return (i32.sub (local.get $rc) (i32.const 1000)))))  ;; the import's error
+    (if (i32.lt_s (i32.load (i32.const 512)) (i32.const 0))
+      (then (return (i32.sub (i32.load (i32.const 512)) (i32.const 2000)))))  ;; kernel status
     (i32.wrap_i64 (i64.sub (call $now) (local.get $t0)))))
 """
 
@@ -249,7 +251,8 @@ def _tenant(isolation: str, instance: str, kernels):
 
     man = manifest_mod.from_dict(
         {"name": f"bench-{isolation}-{instance}", "isolation": isolation, "instance": instance,
-         "kernels": list(kernels), "limits": {"memory_mb": TENANT_PAGES // 16 + 1}},
+         "kernels": list(kernels),
+         "limits": {"memory_mb": TENANT_PAGES // 16 + 1, "deadline_ms": 60_000}},
         pathlib.Path("/nonexistent-bench-dir/edgehost.toml"))
     return Tenant(man, wasm=bytes(wasmtime.wat2wasm(TENANT_WAT)))
 
@@ -291,8 +294,12 @@ def _tenant_calls(t, body, n) -> list[int]:
     out = []
     for _ in range(n):
         ns = t.call("run", body, check=False).status
+        if ns <= -2000:
+            raise EdgehostError(f"tenant kernel call: kernel status {ns + 2000}")
         if ns < 0:
-            raise EdgehostError(f"tenant kernel call failed ({ns})")
+            names = {v: k for k, v in abi.ERRORS.items()}
+            raise EdgehostError(f"tenant kernel call: the offload import answered "
+                                f"{names.get(ns + 1000, ns + 1000)}")
         out.append(ns)
     return out
 
