@@ -304,6 +304,16 @@ def _tenant_calls(t, body, n) -> list[int]:
     return out
 
 
+def _path_calls(t, body, n) -> tuple[list[int], str]:
+    """``n`` tenant calls, and what the monitor did with their inputs: read in
+    place through the instance memory's window, or copied (guest counters)."""
+    m0 = t.guest.stats()["mapped_calls"]
+    ns = _tenant_calls(t, body, n)
+    mapped = t.guest.stats()["mapped_calls"] - m0
+    return ns, ("in place" if mapped == n else "copied" if mapped == 0
+                else f"in place {mapped}/{n}")
+
+
 def _tenant_rows(sizes, n):
     """A tenant's kernel calls per family: KVM reused (median, first call),
     KVM fresh instance per call, in process -- all timed inside the tenant."""
@@ -315,18 +325,19 @@ def _tenant_rows(sizes, n):
     try:
         for size in sizes:
             for fam, body in _family_bodies(size, rnd).items():
-                first = _tenant_calls(tenants["kvm", "reuse"], body, 1)[0]
-                reused = statistics.median(_tenant_calls(tenants["kvm", "reuse"], body, n))
-                fresh = statistics.median(_tenant_calls(tenants["kvm", "fresh"], body,
-                                                        max(n // 4, 5)))
+                (first,), first_path = _path_calls(tenants["kvm", "reuse"], body, 1)
+                reused, path = _path_calls(tenants["kvm", "reuse"], body, n)
+                fresh, fresh_path = _path_calls(tenants["kvm", "fresh"], body, max(n // 4, 5))
+                reused, fresh = statistics.median(reused), statistics.median(fresh)
                 local = statistics.median(_tenant_calls(tenants["inproc", "reuse"], body, n))
                 op = f"tenant_{fam}_{_size_name(size)}"
                 rows += [
                     {"bench": "offload", "impl": "kvm-tenant", "op": op, "ns_per_call": reused,
-                     "first_ns": first, "vs_inproc": local / reused,
+                     "first_ns": first, "vs_inproc": local / reused, "path": path,
+                     "first_path": first_path,
                      "note": "reused instance: median; first_ns = its first kernel call"},
                     {"bench": "offload", "impl": "kvm-tenant-fresh", "op": op,
-                     "ns_per_call": fresh, "vs_inproc": local / fresh,
+                     "ns_per_call": fresh, "vs_inproc": local / fresh, "path": fresh_path,
                      "note": "instance = fresh: every call is an instance's first"},
                     {"bench": "offload", "impl": "inproc-tenant", "op": op,
                      "ns_per_call": local}]
