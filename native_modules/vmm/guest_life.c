@@ -23,6 +23,7 @@ void eh_guest_free(eh_vm *vm, eh_guest *g)
     vm->stats.resets += atomic_load(&g->resets);
     vm->stats.log_lines += atomic_load(&g->log_lines);
     vm->stats.forced_parks += atomic_load(&g->forced_parks);
+    vm->stats.emulated_exits += atomic_load(&g->emulated_exits);
     vm->stats.window_maps += atomic_load(&g->window_maps);
     vm->stats.window_drops += atomic_load(&g->window_drops) + __builtin_popcount(g->slots);
     if (g->run)

@@ -139,6 +139,7 @@ void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out)
         out->resets += atomic_load(&g->resets);
         out->log_lines += atomic_load(&g->log_lines);
         out->forced_parks += atomic_load(&g->forced_parks);
+        out->emulated_exits += atomic_load(&g->emulated_exits);
         out->window_maps += atomic_load(&g->window_maps);
         out->window_drops += atomic_load(&g->window_drops);
         out->last_reset_ns = atomic_load(&g->last_reset_ns);

@@ -110,6 +110,7 @@ typedef struct eh_guest {
     clockid_t cpu_clock;           /* the vCPU thread's CPU-time clock        */
     int watchdog_ok;
     _Atomic uint64_t forced_parks;
+    _Atomic uint64_t emulated_exits; /* exit-page stores KVM failed to emulate (vcpu_thread.c) */
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;       /* caller asks for a reset while warm   */
