@@ -206,9 +206,11 @@ def command(json_file, plot_dir, quick, only, skip, timeout_s, docs_file, render
         return
     names = _select(only, skip)
     kind = machine.kind(machine.record())
+    stored = None  # --docs: the results the page is rendered from, whatever --json says
     if docs_file:
         base = pathlib.Path(docs_file).resolve().parent / "bench" / kind
-        json_file = json_file or str(base / "results.json")
+        stored = base / "results.json"
+        json_file = json_file or str(stored)
         plot_dir = plot_dir or str(base)
     if plot_dir and (msg := plot.available()) is not None:
         raise ToolchainMissing("matplotlib (for --plot)", msg.split(": ", 1)[1])
@@ -231,6 +233,9 @@ def command(json_file, plot_dir, quick, only, skip, timeout_s, docs_file, render
         if plot_dir:
             click.echo(f"charts:  {plot_dir}/<family>.png")
     if docs_file:
+        if json_file != str(stored):
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.write_text(json.dumps(results, indent=1, default=str) + "\n")
         docs.rerender(pathlib.Path(docs_file), charts=False)
         click.echo(f"rewrote the results section of {docs_file}", err=json_file == "-")
     bad = [n for n, f in results["families"].items() if f["status"] not in ("ok", "skipped")]
