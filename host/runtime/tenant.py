@@ -188,7 +188,7 @@ class Instance:
         idx = self._exports.get(name)
         if idx is None:
             idx = lib.eh_instance_export(self.ptr, name.encode())
-            if idx == -2:
+            if idx == lib.EH_EXPORT_NO_MEMORY:
                 raise MemoryError(f"cannot record export {name!r}")
             if idx < 0:
                 raise ExportNotFound(self._native.name, name, self._native.handlers)

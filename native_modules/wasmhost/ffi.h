@@ -25,6 +25,9 @@ void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes);
 
 eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen);
 void eh_instance_free(eh_instance *inst);
+/* Index of handler export `name` for eh_instance_handle*, or a negative
+ * enum eh_export_error. */
+enum eh_export_error { EH_EXPORT_MISSING = -1, EH_EXPORT_NO_MEMORY = -2 };
 int eh_instance_export(eh_instance *inst, const char *name);
 int eh_instance_call(eh_instance *inst, int idx, uint64_t *vals, uint32_t nvals);
 int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_t *status);

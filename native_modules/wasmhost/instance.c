@@ -227,22 +227,22 @@ int eh_instance_export(eh_instance *inst, const char *name)
             return (int)i;
     wasmtime_func_t f;
     if (get_func(inst, name, &f) < 0)
-        return -1;
+        return EH_EXPORT_MISSING;
     if (inst->nexports == inst->exports_cap) {
         uint32_t cap = inst->exports_cap ? inst->exports_cap * 2 : 8;
         wasmtime_func_t *fs = realloc(inst->exports, cap * sizeof *fs);
         if (!fs)
-            return -2;
+            return EH_EXPORT_NO_MEMORY;
         inst->exports = fs;
         char **ns = realloc(inst->export_names, cap * sizeof *ns);
         if (!ns)
-            return -2;
+            return EH_EXPORT_NO_MEMORY;
         inst->export_names = ns;
         inst->exports_cap = cap;
     }
     char *copy = strdup(name);
     if (!copy)
-        return -2;
+        return EH_EXPORT_NO_MEMORY;
     inst->exports[inst->nexports] = f;
     inst->export_names[inst->nexports] = copy;
     return (int)inst->nexports++;
