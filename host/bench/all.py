@@ -56,6 +56,8 @@ QUICK = {
     "hostcall": {"--repeat": "3"},
     "offload": {"--calls": "2000"},
     "serve": {"--seconds": "1", "--rounds": "1", "--workers": "1"},
+    # 10 and 100 ms: the 1000 ms case alone is 6 s of waiting
+    "deadline": {"--deadlines": "10,100", "--runs": "3"},
 }
 TIMEOUT_S = {"quick": 120, "full": 600}  # guards against a hang, not a budget
 PLACES_ITSELF = {"serve"}  # pins its server and load generator to CPUs of its choosing

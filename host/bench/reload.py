@@ -490,7 +490,7 @@ def command(as_json, quick, rounds, only):
         rows += snapshot_rows(8_000_000)
     if only in (None, "fresh"):
         rows += fresh_rows(quick)
-        if only is None:
+        if only is None and not quick:  # another configuration, not the default
             rows += [r | {"impl": "fresh, keep resident 2 MiB"}
                      for r in _fresh_keep_resident(quick, 2 << 20)]
     for r in rows:
