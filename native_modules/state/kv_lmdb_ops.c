@@ -53,6 +53,44 @@ static int32_t commit(eh_kv_ns *ns, MDB_txn *w)
     return 0;
 }
 
+/* Opens the write transaction of a put, delete or drop, with room reserved
+ * for `payload` more bytes. 0 with *w open (to be committed or aborted by the
+ * caller), or the error with nothing left open. */
+static int32_t begin_write(lmdb_store *s, uint64_t payload, MDB_txn **w)
+{
+    eh_lmdb_reader_drop(s);
+    int rc = mdb_txn_begin(s->env, NULL, 0, w);
+    if (rc)
+        return eh_lmdb_fail(s, "starting a write", rc);
+    int32_t res = eh_lmdb_reserve(s, payload);
+    if (res < 0)
+        mdb_txn_abort(*w);
+    return res;
+}
+
+/* Ends a put or delete whose change returned rc: on success stores the new
+ * counters c and commits; on any failure (named `what`) aborts, so the value
+ * and the counters never diverge. */
+static int32_t finish_write(eh_kv_ns *ns, MDB_txn *w, int rc, tenant_counts c, const char *what)
+{
+    lmdb_store *s = STORE(ns);
+    if (!rc)
+        rc = write_counts(w, s->dbi, ns, c);
+    if (rc) {
+        int32_t res = eh_lmdb_fail(s, what, rc);
+        mdb_txn_abort(w);
+        return res;
+    }
+    return commit(ns, w);
+}
+
+/* Opens a control-plane read transaction: 0 with *r open, or the error. */
+static int32_t begin_read(lmdb_store *s, MDB_txn **r)
+{
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, r);
+    return rc ? eh_lmdb_fail(s, "starting a read", rc) : 0;
+}
+
 int32_t eh_lmdb_get(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, uint8_t *out, uint32_t cap)
 {
     lmdb_store *s = STORE(ns);
@@ -83,18 +121,14 @@ int32_t eh_lmdb_put(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, const uint8
                       uint32_t vlen)
 {
     lmdb_store *s = STORE(ns);
-    eh_lmdb_reader_drop(s);
     MDB_txn *w;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &w);
-    if (rc)
-        return eh_lmdb_fail(s, "starting a write", rc);
-    int32_t res = eh_lmdb_reserve(s, (uint64_t)klen + vlen);
+    int32_t res = begin_write(s, (uint64_t)klen + vlen, &w);
     if (res < 0)
-        goto abort;
+        return res;
     uint8_t buf[KEYBUF];
     MDB_val k = full_key(ns, key, klen, buf), old;
     tenant_counts c = read_counts(w, s->dbi, ns);
-    rc = mdb_get(w, s->dbi, &k, &old);
+    int rc = mdb_get(w, s->dbi, &k, &old);
     if (rc && rc != MDB_NOTFOUND) {
         res = eh_lmdb_fail(s, "read", rc);
         goto abort;
@@ -107,14 +141,7 @@ int32_t eh_lmdb_put(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, const uint8
     c.bytes = c.bytes - old_bytes + klen + vlen;
     c.count += rc ? 1 : 0;
     MDB_val v = {vlen, (void *)val};
-    rc = mdb_put(w, s->dbi, &k, &v, 0);
-    if (!rc)
-        rc = write_counts(w, s->dbi, ns, c);
-    if (rc) {
-        res = eh_lmdb_fail(s, "write", rc);
-        goto abort;
-    }
-    return commit(ns, w);
+    return finish_write(ns, w, mdb_put(w, s->dbi, &k, &v, 0), c, "write");
 abort:
     mdb_txn_abort(w);
     return res;
@@ -123,35 +150,22 @@ abort:
 int32_t eh_lmdb_del(eh_kv_ns *ns, const uint8_t *key, uint32_t klen)
 {
     lmdb_store *s = STORE(ns);
-    eh_lmdb_reader_drop(s);
     MDB_txn *w;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &w);
-    if (rc)
-        return eh_lmdb_fail(s, "starting a write", rc);
-    int32_t res = eh_lmdb_reserve(s, 0);
+    int32_t res = begin_write(s, 0, &w);
     if (res < 0)
-        goto abort;
+        return res;
     uint8_t buf[KEYBUF];
     MDB_val k = full_key(ns, key, klen, buf), old;
-    rc = mdb_get(w, s->dbi, &k, &old);
+    int rc = mdb_get(w, s->dbi, &k, &old);
     if (rc) {
         res = rc == MDB_NOTFOUND ? EH_ERR_NOT_FOUND : eh_lmdb_fail(s, "read", rc);
-        goto abort;
+        mdb_txn_abort(w);
+        return res;
     }
     tenant_counts c = read_counts(w, s->dbi, ns);
     c.bytes -= klen + old.mv_size;
     c.count -= 1;
-    rc = mdb_del(w, s->dbi, &k, NULL);
-    if (!rc)
-        rc = write_counts(w, s->dbi, ns, c);
-    if (rc) {
-        res = eh_lmdb_fail(s, "delete", rc);
-        goto abort;
-    }
-    return commit(ns, w);
-abort:
-    mdb_txn_abort(w);
-    return res;
+    return finish_write(ns, w, mdb_del(w, s->dbi, &k, NULL), c, "delete");
 }
 
 int eh_lmdb_ns_init(eh_kv_ns *ns, char *err, size_t errlen)
@@ -172,9 +186,9 @@ int32_t eh_lmdb_stats(eh_kv_ns *ns, uint64_t *count, uint64_t *bytes)
 {
     lmdb_store *s = STORE(ns);
     MDB_txn *r;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
-    if (rc)
-        return eh_lmdb_fail(s, "starting a read", rc);
+    int32_t res = begin_read(s, &r);
+    if (res < 0)
+        return res;
     tenant_counts c = read_counts(r, s->dbi, ns);
     mdb_txn_abort(r);
     *count = c.count;
@@ -227,11 +241,11 @@ int32_t eh_lmdb_keys(eh_kv_ns *ns, eh_kv_buf *out)
 {
     lmdb_store *s = STORE(ns);
     MDB_txn *r;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
-    if (rc)
-        return eh_lmdb_fail(s, "starting a read", rc);
+    int32_t res = begin_read(s, &r);
+    if (res < 0)
+        return res;
     keys_ctx kc = {out, ns->prefix_len};
-    int32_t res = each_key(s, r, ns, add_key, &kc);
+    res = each_key(s, r, ns, add_key, &kc);
     mdb_txn_abort(r);
     return res < 0 ? EH_ERR_UNAVAILABLE : 0;
 }
@@ -250,17 +264,15 @@ static int del_current(MDB_cursor *c, MDB_val *k, void *ctx)
 int32_t eh_lmdb_drop(eh_kv_ns *ns)
 {
     lmdb_store *s = STORE(ns);
-    eh_lmdb_reader_drop(s);
     MDB_txn *w;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &w);
-    if (rc)
-        return eh_lmdb_fail(s, "starting a write", rc);
-    int32_t res = eh_lmdb_reserve(s, 0);
-    if (res == 0 && each_key(s, w, ns, del_current, s) < 0)
+    int32_t res = begin_write(s, 0, &w);
+    if (res < 0)
+        return res;
+    if (each_key(s, w, ns, del_current, s) < 0)
         res = EH_ERR_UNAVAILABLE;
     if (res == 0) {
         MDB_val k = counts_key(ns);
-        rc = mdb_del(w, s->dbi, &k, NULL);
+        int rc = mdb_del(w, s->dbi, &k, NULL);
         if (rc && rc != MDB_NOTFOUND)
             res = eh_lmdb_fail(s, "delete", rc);
     }
@@ -279,16 +291,15 @@ int32_t eh_lmdb_tenants(eh_kv_store *store, eh_kv_buf *out)
 {
     lmdb_store *s = (lmdb_store *)store;
     MDB_txn *r;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
-    if (rc)
-        return eh_lmdb_fail(s, "starting a read", rc);
+    int32_t res = begin_read(s, &r);
+    if (res < 0)
+        return res;
     MDB_cursor *cur;
-    rc = mdb_cursor_open(r, s->dbi, &cur);
+    int rc = mdb_cursor_open(r, s->dbi, &cur);
     if (rc) {
         mdb_txn_abort(r);
         return eh_lmdb_fail(s, "cursor", rc);
     }
-    int32_t res = 0;
     MDB_val k, v;
     /* A tenant's counters key "<name>" sorts just before its keys
      * "<name>\0...": after each one, jump past "<name>\1". */

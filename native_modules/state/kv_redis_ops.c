@@ -28,24 +28,49 @@ static char *full_key(const eh_kv_ns *ns, const uint8_t *key, uint32_t klen, cha
     return k;
 }
 
+/* One keyed command's resources: a connection and the full key. Every
+ * key_call_begin that returns 0 is paired with exactly one key_call_end. */
+typedef struct {
+    redis_store *s;
+    redis_local *r;
+    int temp;
+    char buf[KEYBUF];
+    char *heap; /* the full key when it does not fit buf, else NULL */
+    const char *k;
+    size_t kl;
+} key_call;
+
+/* 0, or the error to return (the connection is already released then). */
+static int32_t key_call_begin(key_call *c, const eh_kv_ns *ns, const uint8_t *key, uint32_t klen)
+{
+    c->s = STORE(ns);
+    c->r = eh_redis_conn(c->s, &c->temp);
+    if (!c->r)
+        return EH_ERR_UNAVAILABLE;
+    c->k = full_key(ns, key, klen, c->buf, &c->heap, &c->kl);
+    if (!c->k) {
+        int32_t res = eh_kv_fail("out of memory");
+        eh_redis_done(c->r, c->temp);
+        return res;
+    }
+    return 0;
+}
+
+static void key_call_end(key_call *c)
+{
+    free(c->heap);
+    eh_redis_done(c->r, c->temp);
+}
+
 static int32_t rd_get(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, uint8_t *out, uint32_t cap)
 {
-    redis_store *s = STORE(ns);
-    int temp;
-    redis_local *r = eh_redis_conn(s, &temp);
-    if (!r)
-        return EH_ERR_UNAVAILABLE;
-    char buf[KEYBUF], *heap;
-    size_t kl;
-    const char *k = full_key(ns, key, klen, buf, &heap, &kl);
-    int32_t res;
-    if (!k) {
-        res = eh_kv_fail("out of memory");
-        goto out;
-    }
-    const char *argv[2] = {"GET", k};
-    size_t lens[2] = {3, kl};
-    redisReply *rep = eh_redis_cmd(s, r, 2, argv, lens);
+    key_call c;
+    int32_t res = key_call_begin(&c, ns, key, klen);
+    if (res)
+        return res;
+    const char *argv[2] = {"GET", c.k};
+    size_t lens[2] = {3, c.kl};
+    redisReply *rep = eh_redis_cmd(c.s, c.r, 2, argv, lens);
     if (!rep) {
         res = EH_ERR_UNAVAILABLE;
     } else if (rep->type == REDIS_REPLY_NIL) {
@@ -57,11 +82,9 @@ static int32_t rd_get(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, uint8_t *
         res = (int32_t)rep->len;
         freeReplyObject(rep);
     } else {
-        res = eh_redis_reply_fail(s, rep, "GET");
+        res = eh_redis_reply_fail(c.s, rep, "GET");
     }
-out:
-    free(heap);
-    eh_redis_done(r, temp);
+    key_call_end(&c);
     return res;
 }
 
@@ -69,32 +92,23 @@ out:
 static int32_t run_script(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, const uint8_t *val,
                           uint32_t vlen, uint64_t max_bytes)
 {
-    redis_store *s = STORE(ns);
-    int temp;
-    redis_local *r = eh_redis_conn(s, &temp);
-    if (!r)
-        return EH_ERR_UNAVAILABLE;
-    char buf[KEYBUF], *heap;
-    size_t kl;
-    const char *k = full_key(ns, key, klen, buf, &heap, &kl);
-    int32_t res;
-    if (!k) {
-        res = eh_kv_fail("out of memory");
-        goto out;
-    }
+    key_call c;
+    int32_t res = key_call_begin(&c, ns, key, klen);
+    if (res)
+        return res;
     char klen_s[16], max_s[24];
     int nk = snprintf(klen_s, sizeof klen_s, "%u", klen);
     int nm = snprintf(max_s, sizeof max_s, "%llu", (unsigned long long)max_bytes);
     redisReply *rep;
     if (val) {
         /* KEYS: the value, the counters hash (the prefix without its ':') */
-        const char *args[6] = {"2", k, (const char *)ns->prefix, (const char *)val, klen_s, max_s};
-        size_t lens[6] = {1, kl, (size_t)ns->prefix_len - 1, vlen, (size_t)nk, (size_t)nm};
-        rep = eh_redis_script(s, r, 1, 6, args, lens);
+        const char *args[6] = {"2", c.k, (const char *)ns->prefix, (const char *)val, klen_s, max_s};
+        size_t lens[6] = {1, c.kl, (size_t)ns->prefix_len - 1, vlen, (size_t)nk, (size_t)nm};
+        rep = eh_redis_script(c.s, c.r, 1, 6, args, lens);
     } else {
-        const char *args[4] = {"2", k, (const char *)ns->prefix, klen_s};
-        size_t lens[4] = {1, kl, (size_t)ns->prefix_len - 1, (size_t)nk};
-        rep = eh_redis_script(s, r, 0, 4, args, lens);
+        const char *args[4] = {"2", c.k, (const char *)ns->prefix, klen_s};
+        size_t lens[4] = {1, c.kl, (size_t)ns->prefix_len - 1, (size_t)nk};
+        rep = eh_redis_script(c.s, c.r, 0, 4, args, lens);
     }
     if (!rep) {
         res = EH_ERR_UNAVAILABLE;
@@ -102,11 +116,9 @@ static int32_t run_script(eh_kv_ns *ns, const uint8_t *key, uint32_t klen, const
         res = (int32_t)rep->integer;
         freeReplyObject(rep);
     } else {
-        res = eh_redis_reply_fail(s, rep, val ? "put" : "delete");
+        res = eh_redis_reply_fail(c.s, rep, val ? "put" : "delete");
     }
-out:
-    free(heap);
-    eh_redis_done(r, temp);
+    key_call_end(&c);
     return res;
 }
 
