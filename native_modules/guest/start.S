@@ -10,6 +10,24 @@ _start:
     jmp 1b
     .section .note.GNU-stack, "", @progbits
 
+/* The two scrubs share these, with %rax the 64-byte aligned line and %xmm1
+ * all zero. LINE_ZERO_MASK: mask := 0xffff exactly when the line is all
+ * zero (clobbers xmm0, flags). ZERO_LINE: stores zero over the line. */
+.macro LINE_ZERO_MASK mask
+    movdqa (%rax), %xmm0
+    por 16(%rax), %xmm0
+    por 32(%rax), %xmm0
+    por 48(%rax), %xmm0
+    pcmpeqb %xmm1, %xmm0
+    pmovmskb %xmm0, \mask
+.endm
+.macro ZERO_LINE
+    movdqa %xmm1, (%rax)
+    movdqa %xmm1, 16(%rax)
+    movdqa %xmm1, 32(%rax)
+    movdqa %xmm1, 48(%rax)
+.endm
+
 /* void eh_scrub_stack(uint64_t base)
  * Zeroes every non-zero byte of the stack in [base, rsp): everything below
  * the caller's frame is dead. Used once, before the post-init snapshot, so
@@ -27,26 +45,20 @@ eh_scrub_stack:
     pxor %xmm1, %xmm1
 1:  cmpq %rcx, %rax
     jae 3f
-    movdqa (%rax), %xmm0
-    por 16(%rax), %xmm0
-    por 32(%rax), %xmm0
-    por 48(%rax), %xmm0
-    pcmpeqb %xmm1, %xmm0
-    pmovmskb %xmm0, %edx
+    LINE_ZERO_MASK %edx
     cmpl $0xffff, %edx
     je 2f
-    movdqa %xmm1, (%rax)
-    movdqa %xmm1, 16(%rax)
-    movdqa %xmm1, 32(%rax)
-    movdqa %xmm1, 48(%rax)
+    ZERO_LINE
 2:  addq $64, %rax
     jmp 1b
-3:  movq %rcx, %rdi           /* the partial line below the return address */
+3:
+.Lzero_partial_line:          /* zeroes [rcx, rsp), the partial line below the return address */
+    movq %rcx, %rdi
     movq %rsp, %rcx
     subq %rdi, %rcx
     xorl %eax, %eax
     rep stosb
-    pxor %xmm0, %xmm0
+    pxor %xmm0, %xmm0         /* leaves no stack data in a vector register */
     ret
 
 /* void eh_scrub_stack_touched(uint64_t base, uint64_t gap)
@@ -72,29 +84,14 @@ eh_scrub_stack_touched:
     xorl %edx, %edx           /* bytes of all-zero lines seen in a row */
     pxor %xmm1, %xmm1
 1:  cmpq %rdi, %rax
-    jb 3f                     /* past base */
+    jb .Lzero_partial_line    /* past base */
     cmpq %rsi, %rdx
-    jae 3f                    /* a run of `gap` zero bytes: the call went no deeper */
-    movdqa (%rax), %xmm0
-    por 16(%rax), %xmm0
-    por 32(%rax), %xmm0
-    por 48(%rax), %xmm0
-    pcmpeqb %xmm1, %xmm0
-    pmovmskb %xmm0, %r8d
+    jae .Lzero_partial_line   /* a run of `gap` zero bytes: the call went no deeper */
     addq $64, %rdx
+    LINE_ZERO_MASK %r8d
     cmpl $0xffff, %r8d
     je 2f
-    movdqa %xmm1, (%rax)
-    movdqa %xmm1, 16(%rax)
-    movdqa %xmm1, 32(%rax)
-    movdqa %xmm1, 48(%rax)
+    ZERO_LINE
     xorl %edx, %edx
 2:  subq $64, %rax
     jmp 1b
-3:  movq %rcx, %rdi
-    movq %rsp, %rcx
-    subq %rdi, %rcx
-    xorl %eax, %eax
-    rep stosb
-    pxor %xmm0, %xmm0
-    ret

@@ -630,12 +630,10 @@ static void kick(eh_srv *s)
     (void)w;
 }
 
-int eh_srv_set_routes(eh_srv *s, eh_routes *r, uint32_t timeout_ms)
+/* The CLOCK_REALTIME instant timeout_ms from now, normalised (tv_nsec <
+ * 1e9), as pthread_cond_timedwait on ctl_cond expects. */
+static struct timespec deadline_in(uint32_t timeout_ms)
 {
-    if (!s->loop_started) {
-        install_routes(s, r);
-        return 0;
-    }
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += timeout_ms / 1000;
@@ -644,6 +642,16 @@ int eh_srv_set_routes(eh_srv *s, eh_routes *r, uint32_t timeout_ms)
         dl.tv_sec++;
         dl.tv_nsec -= 1000000000L;
     }
+    return dl;
+}
+
+int eh_srv_set_routes(eh_srv *s, eh_routes *r, uint32_t timeout_ms)
+{
+    if (!s->loop_started) {
+        install_routes(s, r);
+        return 0;
+    }
+    struct timespec dl = deadline_in(timeout_ms);
     pthread_mutex_lock(&s->ctl_lock);
     if (s->pending_routes) /* never installed: superseded */
         eh_routes_release(s->pending_routes);
@@ -675,14 +683,7 @@ int eh_srv_wait(eh_srv *s, uint32_t timeout_ms)
 {
     if (!s->loop_started)
         return 0;
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = deadline_in(timeout_ms);
     pthread_mutex_lock(&s->ctl_lock);
     while (!__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE))
         if (pthread_cond_timedwait(&s->ctl_cond, &s->ctl_lock, &dl) == ETIMEDOUT)
