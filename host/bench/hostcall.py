@@ -17,12 +17,13 @@ import click
 import wasmtime
 
 from edgehost.bench.common import autorange, emit, median, time_per_call
+from edgehost.bench.wat_loops import wat_loop
 from edgehost.native import ffi, lib
 from edgehost.runtime import engine as engine_mod
 from edgehost.runtime.tenant import Tenant
 from edgehost.wasm_config import manifest as manifest_mod
 
-WAT = """
+WAT = ("""
 (module
   (import "edgehost" "abi_nop" (func $nop))
   (import "edgehost" "kv_get" (func $kvget (param i32 i32 i32 i32) (result i32)))
@@ -34,31 +35,11 @@ WAT = """
   (func (export "setup") (param i32 i32) (result i32)
     (call $kvput (i32.const 0) (i32.const 3) (i32.const 16) (i32.const 16)))
   (func (export "trivial") (param i32 i32) (result i32) (i32.const 0))
-  (func (export "loop_empty") (param $p i32) (param $n i32) (result i32)
-    (local $i i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (i32.const 0))
-  (func (export "loop_nop") (param $p i32) (param $n i32) (result i32)
-    (local $i i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (call $nop)
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (i32.const 0))
-  (func (export "loop_kv") (param $p i32) (param $n i32) (result i32)
-    (local $i i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (drop (call $kvget (i32.const 0) (i32.const 3) (i32.const 64) (i32.const 16)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (i32.const 0))
-)
-"""
+""" + wat_loop("loop_empty")
+    + wat_loop("loop_nop", "(call $nop)")
+    + wat_loop("loop_kv",
+               "(drop (call $kvget (i32.const 0) (i32.const 3) (i32.const 64) (i32.const 16)))")
+    + ")\n")
 LOOP_N = 200_000
 
 

@@ -23,6 +23,7 @@ import click
 import wasmtime
 
 from edgehost.bench.common import emit, median, time_per_call
+from edgehost.bench.wat_loops import wat_loop
 from edgehost.runtime.tenant import Tenant
 from edgehost.state import open_store
 from edgehost.state.localredis import LocalRedis, redis_server_path
@@ -34,7 +35,10 @@ TARGETS = {"kv_get 16B": 100.0, "kv_put 16B": 5000.0}
 
 # Memory: 0..15 the key "key", 16..31 the 16 B value, 64.. the get buffer,
 # 256.. a 4-byte key for the "new keys" loop.
-WAT = """
+_GET_KEY = "(call $get (i32.const 0) (i32.const 3) (i32.const 64) (i32.const 16))"
+_PUT_KEY = "(call $put (i32.const 0) (i32.const 3) (i32.const 16) (i32.const 16))"
+_PUT_NEW_KEY = "(call $put (i32.const 256) (i32.const 4) (i32.const 16) (i32.const 16))"
+WAT = ("""
 (module
   (import "edgehost" "kv_get" (func $get (param i32 i32 i32 i32) (result i32)))
   (import "edgehost" "kv_put" (func $put (param i32 i32 i32 i32) (result i32)))
@@ -43,44 +47,13 @@ WAT = """
   (data (i32.const 16) "0123456789abcdef")
   (func (export "edgehost_abi_v1"))
   (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "loop_empty") (param $p i32) (param $n i32) (result i32)
-    (local $i i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (i32.const 0))
-  (func (export "loop_get") (param $p i32) (param $n i32) (result i32)
-    (local $i i32) (local $bad i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (if (i32.ne (call $get (i32.const 0) (i32.const 3) (i32.const 64) (i32.const 16))
-                  (i32.const 16))
-        (then (local.set $bad (i32.add (local.get $bad) (i32.const 1)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (local.get $bad))
-  (func (export "loop_put") (param $p i32) (param $n i32) (result i32)
-    (local $i i32) (local $bad i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (if (call $put (i32.const 0) (i32.const 3) (i32.const 16) (i32.const 16))
-        (then (local.set $bad (i32.add (local.get $bad) (i32.const 1)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (local.get $bad))
-  (func (export "loop_put_new") (param $p i32) (param $n i32) (result i32)
-    (local $i i32) (local $bad i32)
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (i32.store (i32.const 256) (i32.add (local.get $i) (local.get $p)))
-      (if (call $put (i32.const 256) (i32.const 4) (i32.const 16) (i32.const 16))
-        (then (local.set $bad (i32.add (local.get $bad) (i32.const 1)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $l)))
-    (local.get $bad))
-)
-"""
+""" + wat_loop("loop_empty")
+    + wat_loop("loop_get", failed_if=f"(i32.ne {_GET_KEY} (i32.const 16))")
+    + wat_loop("loop_put", failed_if=_PUT_KEY)
+    + wat_loop("loop_put_new",
+               "(i32.store (i32.const 256) (i32.add (local.get $i) (local.get $p)))",
+               failed_if=_PUT_NEW_KEY)
+    + ")\n")
 
 
 def _tenant(store, name: str, durable: str = "batch") -> Tenant:
