@@ -45,6 +45,10 @@ def _open(data, kv):
     return store
 
 
+def _no_key(tenant: str, key: str) -> InputError:
+    return InputError(f"tenant {tenant!r} has no key {key!r}")
+
+
 @click.group("kv")
 def kv_group():
     """Tenant state: list, read, write, delete keys; drop a tenant's data."""
@@ -69,18 +73,26 @@ def ls(tenant, as_hex, data, kv):
                 click.echo(_show(key, as_hex))
 
 
-@kv_group.command("get")
-@click.argument("tenant")
-@click.argument("key")
-@click.option("--hex", "as_hex", is_flag=True, help="KEY is hex; print the value as hex.")
-@store_options
+def _key_command(name: str, hex_help: str):
+    """``edgehost kv NAME TENANT KEY [--hex]`` and the store options, in the
+    order --help lists them: the commands that act on one existing key."""
+    def wrap(fn):
+        fn = store_options(fn)
+        fn = click.option("--hex", "as_hex", is_flag=True, help=hex_help)(fn)
+        fn = click.argument("key")(fn)
+        fn = click.argument("tenant")(fn)
+        return kv_group.command(name)(fn)
+    return wrap
+
+
+@_key_command("get", "KEY is hex; print the value as hex.")
 def get(tenant, key, as_hex, data, kv):
     """Print the value of KEY (raw bytes, or hex with --hex)."""
     k, name = _bytes(key, as_hex, "key"), _tenant(tenant)
     with _open(data, kv) as store, store.namespace(name) as ns:
         val = ns.get(k)
     if val is None:
-        raise InputError(f"tenant {tenant!r} has no key {key!r}")
+        raise _no_key(tenant, key)
     if as_hex:
         click.echo(val.hex())
     else:
@@ -106,17 +118,13 @@ def put(tenant, key, value, input_, as_hex, data, kv):
         ns.put(k, val)
 
 
-@kv_group.command("del")
-@click.argument("tenant")
-@click.argument("key")
-@click.option("--hex", "as_hex", is_flag=True, help="KEY is hex.")
-@store_options
+@_key_command("del", "KEY is hex.")
 def delete(tenant, key, as_hex, data, kv):
     """Delete KEY."""
     k, name = _bytes(key, as_hex, "key"), _tenant(tenant)
     with _open(data, kv) as store, store.namespace(name) as ns:
         if not ns.delete(k):
-            raise InputError(f"tenant {tenant!r} has no key {key!r}")
+            raise _no_key(tenant, key)
 
 
 @kv_group.command("drop")
