@@ -48,7 +48,11 @@ def _tenants(work: pathlib.Path) -> pathlib.Path:
     return dest
 
 
-def _slowloris(port: int, stop: threading.Event, n: int = 50) -> list[threading.Thread]:
+def slowloris(port: int, stop: threading.Event, n: int = 50) -> list[threading.Thread]:
+    """Starts n daemon threads, each holding a connection to 127.0.0.1:port
+    that sends a request's headers one byte per 0.2 s and never ends them,
+    reconnecting when the server drops it, until ``stop`` is set. The
+    benchmark and tests/serving/test_abuse.py share it."""
     def run():
         while not stop.is_set():
             try:
@@ -121,7 +125,7 @@ def _run(work: pathlib.Path, wrk: str, seconds: int, rounds: int) -> list[dict]:
             threads: list[threading.Thread] = []
             bad = None
             if path is None:
-                threads = _slowloris(port, stop)
+                threads = slowloris(port, stop)
             else:
                 cmd = [wrk, "-t1", "-c4", f"-d{seconds * rounds + 5}s", "-s",
                        str(_script(work, f"abuse-{name}", body, 0)),

@@ -6,12 +6,12 @@ shared machine."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 
+from edgehost.bench.serve_abuse import slowloris
 from tests import support
 from tests.support import Load, Server
 
@@ -23,24 +23,6 @@ ABUSE_S = 1.0
 def server(serve_tenants):
     with Server(serve_tenants, threads=4, extra=["--request-timeout", "2"]) as s:
         yield s
-
-
-def _slowloris(port: int, stop: threading.Event) -> list[threading.Thread]:
-    def run():
-        while not stop.is_set():
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                    s.sendall(b"GET /hello-c/hello HTTP/1.1\r\nHost: x\r\n")
-                    while not stop.is_set():
-                        s.sendall(b"X")
-                        time.sleep(0.2)
-            except OSError:
-                pass
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(50)]
-    for t in threads:
-        t.start()
-    return threads
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +41,7 @@ ABUSES = {
     "trap-storm": lambda port, stop: support.hammer(port, "/abuse/trap", stop, clients=4),
     "oversized-bodies": lambda port, stop: support.hammer(port, "/probe/echo", stop,
                                                    body=b"x" * (1 << 20), clients=4),
-    "slow-clients": _slowloris,
+    "slow-clients": slowloris,
 }
 
 
