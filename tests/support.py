@@ -324,6 +324,43 @@ def request(kernel: int = 0, data: bytes = b"", data2: bytes = b"", out_cap: int
     return req, res, keep
 
 
+# The three paths a call reaches a guest by (tests/kvm/test_containment.py and
+# tests/security/kvm/test_hostile_guest.py run every case on each): the exit
+# path entered by the caller (idle window 0), the exit path entered by the
+# woken vCPU thread (EXIT_ON_VCPU_THREAD), and the exit-less warm path (the
+# vCPU spins on the doorbell for the idle window).
+EXIT_ON_VCPU_THREAD = -1
+GUEST_PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
+                                      ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
+
+
+def boot_test_image(make_guest, spin_us: int, mem_mb: int, **kw):
+    """A guest of the test image on the path ``spin_us`` names (see
+    GUEST_PATHS), booted by a first call that must succeed: on the warm path
+    its vCPU is spinning when this returns."""
+    from edgehost.isolation import guest as vmm
+
+    on_vcpu_thread = spin_us == EXIT_ON_VCPU_THREAD
+    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0 if on_vcpu_thread else spin_us,
+                   mem_mb=mem_mb, cold_on_caller=not on_vcpu_thread, **kw)
+    assert_guest_serves(g)
+    return g
+
+
+def assert_guest_serves(g) -> None:
+    """The guest answers a CRC32C call correctly (the check value of "123456789")."""
+    req, res, _keep = request(1, b"123456789")
+    g.offload(req, res)
+    assert res.value == 0xE3069283
+
+
+def call_test_op(g, op: int, *args):
+    """Runs the test image's op ``op`` with ``args``; its eh_offload_res."""
+    req, res, _keep = request(0, args=args)
+    g.call_op(op, req, res)
+    return res
+
+
 
 # The hostile WAT tenants' memory: 2 pages of 64 KiB, never grown unless said.
 WAT_MEM = 2 * 65536

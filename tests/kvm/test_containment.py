@@ -10,38 +10,26 @@ import time
 import pytest
 
 from edgehost.errors import GuestFault, GuestTimeout
-from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.support import PARK_WAIT_MS, request
+from tests.support import (
+    GUEST_PATHS,
+    PARK_WAIT_MS,
+    assert_guest_serves,
+    boot_test_image,
+    call_test_op,
+    request,
+)
 
 pytestmark = pytest.mark.kvm
 
 # A path is the idle window, and for the exit path (a parked guest) who
 # enters the guest: the caller itself (default) or the woken vCPU thread.
-EXIT_ON_VCPU_THREAD = -1
-PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
-                                ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
+PATHS = GUEST_PATHS
 MEM_MB = 64
 
 
 def _test_guest(make_guest, spin_us, **kw):
-    on_vcpu_thread = spin_us == EXIT_ON_VCPU_THREAD
-    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0 if on_vcpu_thread else spin_us,
-                   mem_mb=MEM_MB, cold_on_caller=not on_vcpu_thread, **kw)
-    _ok(g)  # boot; on the warm path the vCPU is now spinning
-    return g
-
-
-def _ok(g):
-    req, res, _keep = request(1, b"123456789")
-    g.offload(req, res)
-    assert res.value == 0xE3069283
-
-
-def _op(g, op, *args):
-    req, res, _keep = request(0, args=args)
-    g.call_op(op, req, res)
-    return res
+    return boot_test_image(make_guest, spin_us, MEM_MB, **kw)
 
 
 @PATHS
@@ -65,9 +53,9 @@ def test_fault_destroys_guest_and_next_call_works(make_guest, spin_us, op, args,
     g = _test_guest(make_guest, spin_us)
     creates = g.stats()["creates"]
     with pytest.raises(GuestFault, match=what) as info:
-        _op(g, op, *args)
+        call_test_op(g, op, *args)
     assert info.value.addr is not None
-    _ok(g)
+    assert_guest_serves(g)
     st = g.stats()
     assert st["creates"] == creates + 1 and st["faults"] == 1
 
@@ -75,7 +63,7 @@ def test_fault_destroys_guest_and_next_call_works(make_guest, spin_us, op, args,
 def test_fault_reports_the_address(make_guest):
     g = _test_guest(make_guest, 0)
     with pytest.raises(GuestFault) as info:
-        _op(g, lib.EH_OP_TEST_WRITE, 0x400123, 7)
+        call_test_op(g, lib.EH_OP_TEST_WRITE, 0x400123, 7)
     assert info.value.addr == 0x400123
     assert "write" in info.value.reason
 
@@ -89,9 +77,9 @@ def test_runaway_kernel_times_out_at_its_limit(make_guest, spin_us):
     g = _test_guest(make_guest, spin_us, time_limit_ms=limit_ms)
     t0 = time.monotonic()
     with pytest.raises(GuestTimeout, match=f"exceeded its {limit_ms} ms limit"):
-        _op(g, lib.EH_OP_TEST_LOOP)
+        call_test_op(g, lib.EH_OP_TEST_LOOP)
     assert (time.monotonic() - t0) * 1000 >= limit_ms
-    _ok(g)  # reset to the snapshot, same VM
+    assert_guest_serves(g)  # reset to the snapshot, same VM
     st = g.stats()
     assert st["timeouts"] == 1 and st["creates"] == 1
 
@@ -106,7 +94,7 @@ def test_a_callers_deadline_stops_a_runaway_kernel(make_guest, spin_us):
     with pytest.raises(GuestTimeout, match="caller's deadline"):
         g.call_op(lib.EH_OP_TEST_LOOP, req, res, deadline_ns=t0 + 50_000_000)
     assert time.monotonic_ns() - t0 >= 50_000_000
-    _ok(g)
+    assert_guest_serves(g)
     assert g.stats()["timeouts"] == 1
 
 
@@ -115,7 +103,7 @@ def test_late_deadline_does_not_kill_next_call(make_guest):
     # turn a finished or a following call into a timeout.
     g = _test_guest(make_guest, 100, time_limit_ms=20)
     for _ in range(3000):
-        _ok(g)
+        assert_guest_serves(g)
     assert g.stats()["timeouts"] == 0
 
 
@@ -125,9 +113,9 @@ PEEK_DEEP = lib.EH_PEEK_DEEP
 
 def test_no_state_survives_a_call_exit_path(make_guest):
     g = _test_guest(make_guest, 0)
-    _op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)
+    call_test_op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)
     assert g.wait_parked(PARK_WAIT_MS)
-    assert _op(g, lib.EH_OP_TEST_PEEK).value == 0
+    assert call_test_op(g, lib.EH_OP_TEST_PEEK).value == 0
 
 
 def test_warm_path_scrubs_what_kernels_may_write(make_guest):
@@ -137,8 +125,8 @@ def test_warm_path_scrubs_what_kernels_may_write(make_guest):
     # the kernel contract (a subverted kernel): it lasts until the next
     # authoritative reset (see the refresh test below).
     g = _test_guest(make_guest, 10_000_000)
-    _op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)
-    kept = _op(g, lib.EH_OP_TEST_PEEK).value
+    call_test_op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)
+    kept = call_test_op(g, lib.EH_OP_TEST_PEEK).value
     assert kept & (PEEK_STACK | PEEK_DEEP | PEEK_VECTOR) == 0
     assert kept & PEEK_SCRATCH  # PEEK does see a stash (the test is not vacuous)
 
@@ -149,9 +137,9 @@ def test_image_data_cannot_carry_state_between_calls(make_guest, spin_us):
     # that writes them faults (the guest is replaced), on every path.
     g = _test_guest(make_guest, spin_us)
     with pytest.raises(GuestFault, match="read-only after init") as info:
-        _op(g, lib.EH_OP_TEST_IMAGE, 0x5EC2E7)
+        call_test_op(g, lib.EH_OP_TEST_IMAGE, 0x5EC2E7)
     assert lib.EH_GL_IMAGE_BASE <= info.value.addr < lib.EH_GL_IMAGE_END
-    _ok(g)
+    assert_guest_serves(g)
 
 
 def test_warm_scrub_reaches_as_deep_as_a_call_went(make_guest):
@@ -160,8 +148,9 @@ def test_warm_scrub_reaches_as_deep_as_a_call_went(make_guest):
     # stack above it, must still be gone -- whatever its bit pattern.
     g = _test_guest(make_guest, 10_000_000)
     for v in (1, 0xFFFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000):
-        _op(g, lib.EH_OP_TEST_STASH, v)
-        assert _op(g, lib.EH_OP_TEST_PEEK).value & (PEEK_STACK | PEEK_DEEP | PEEK_VECTOR) == 0
+        call_test_op(g, lib.EH_OP_TEST_STASH, v)
+        peek = call_test_op(g, lib.EH_OP_TEST_PEEK).value
+        assert peek & (PEEK_STACK | PEEK_DEEP | PEEK_VECTOR) == 0
 
 
 def test_peek_sees_a_stash_within_one_call_sanity(make_guest):
@@ -196,9 +185,9 @@ def test_stash_is_visible_without_reset_sanity(make_guest):
     # Guard against a vacuous PEEK: inside one call the stash is readable.
     g = _test_guest(make_guest, 0)
     with pytest.raises(GuestFault):  # stash, then fault: PEEK must see 0 in the fresh guest
-        _op(g, lib.EH_OP_TEST_STASH, 1)
-        _op(g, lib.EH_OP_TEST_WRITE, 0, 0)
-    assert _op(g, lib.EH_OP_TEST_PEEK).value == 0
+        call_test_op(g, lib.EH_OP_TEST_STASH, 1)
+        call_test_op(g, lib.EH_OP_TEST_WRITE, 0, 0)
+    assert call_test_op(g, lib.EH_OP_TEST_PEEK).value == 0
 
 
 def test_host_reset_restores_dirty_pages(make_guest):
@@ -213,9 +202,9 @@ def test_host_reset_restores_dirty_pages(make_guest):
 
 def test_log_exit_is_allowed(make_guest):
     g = _test_guest(make_guest, 0)
-    _op(g, lib.EH_OP_TEST_LOG)
+    call_test_op(g, lib.EH_OP_TEST_LOG)
     assert g.last_log() == "hello from the guest"
-    _ok(g)
+    assert_guest_serves(g)
 
 
 def test_idle_guest_parks_and_burns_no_cpu(make_guest):
@@ -224,20 +213,20 @@ def test_idle_guest_parks_and_burns_no_cpu(make_guest):
     c0 = g.stats()["vcpu_cpu_ns"]
     time.sleep(0.1)
     assert g.stats()["vcpu_cpu_ns"] - c0 < 2_000_000
-    _ok(g)
+    assert_guest_serves(g)
 
 
 def test_warm_guest_gets_authoritative_reset_regularly(make_guest):
     # Out-of-contract writes (here: far into scratch) are not scrubbed on the
     # warm path; the forced host reset every 1024 warm calls bounds them.
     g = _test_guest(make_guest, 10_000_000)
-    _op(g, lib.EH_OP_TEST_STASH, 0xABCDEF)
+    call_test_op(g, lib.EH_OP_TEST_STASH, 0xABCDEF)
     resets = g.stats()["resets"]
     for _ in range(1100):
-        _ok(g)
+        assert_guest_serves(g)
     st = g.stats()
     assert st["resets"] > resets and st["warm_calls"] >= 1000
-    assert _op(g, lib.EH_OP_TEST_PEEK).value == 0
+    assert call_test_op(g, lib.EH_OP_TEST_PEEK).value == 0
 
 
 @PATHS
@@ -260,10 +249,10 @@ def test_guest_that_never_parks_is_stopped(make_guest, spin_us):
     # A subverted guest that finishes its call, lies on the channel and spins:
     # the idle watchdog resets and parks it, so it burns no core.
     g = _test_guest(make_guest, spin_us)
-    _op(g, lib.EH_OP_TEST_ROGUE)
+    call_test_op(g, lib.EH_OP_TEST_ROGUE)
     assert g.wait_parked(PARK_WAIT_MS)
     assert g.stats()["forced_parks"] == 1
     c0 = g.stats()["vcpu_cpu_ns"]
     time.sleep(0.05)
     assert g.stats()["vcpu_cpu_ns"] - c0 < 2_000_000
-    _ok(g)
+    assert_guest_serves(g)

@@ -21,13 +21,20 @@ import pytest
 from edgehost.errors import GuestFault, GuestTimeout, IsolationUnavailable
 from edgehost.isolation import guest as vmm
 from edgehost.native import lib
-from tests.support import Resources, elf_segments, elf_symbols, request
+from tests.support import (
+    GUEST_PATHS,
+    Resources,
+    assert_guest_serves,
+    boot_test_image,
+    call_test_op,
+    elf_segments,
+    elf_symbols,
+    request,
+)
 
 pytestmark = pytest.mark.kvm
 
-EXIT_ON_VCPU_THREAD = -1
-PATHS = pytest.mark.parametrize("spin_us", [0, EXIT_ON_VCPU_THREAD, 100_000],
-                                ids=["exit-path", "exit-path-vcpu-thread", "warm-path"])
+PATHS = GUEST_PATHS
 MEM_MB = 64
 LIMIT_MS = 200  # the loops' time limit
 # Every other case: a limit no well-behaved call comes near even on a loaded
@@ -43,24 +50,8 @@ def stub(name: str) -> int:
 
 
 def _guest(make_guest, spin_us, **kw):
-    on_thread = spin_us == EXIT_ON_VCPU_THREAD
     kw.setdefault("time_limit_ms", CALM_LIMIT_MS)
-    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0 if on_thread else spin_us,
-                   mem_mb=MEM_MB, cold_on_caller=not on_thread, **kw)
-    _ok(g)
-    return g
-
-
-def _ok(g):
-    req, res, _keep = request(1, b"123456789")
-    g.offload(req, res)
-    assert res.value == 0xE3069283
-
-
-def _op(g, op, *args):
-    req, res, _keep = request(0, args=args)
-    g.call_op(op, req, res)
-    return res
+    return boot_test_image(make_guest, spin_us, MEM_MB, **kw)
 
 
 def _contained(g, exc_type, match, fn, *args):
@@ -69,7 +60,7 @@ def _contained(g, exc_type, match, fn, *args):
     with pytest.raises(exc_type, match=match) as ei:
         fn(*args)
     assert "\n" not in str(ei.value)
-    _ok(g)
+    assert_guest_serves(g)
     return ei.value
 
 
@@ -98,7 +89,7 @@ MAY_RUN = ["cpuid", "rdtsc", "load_tss_ds"]
 def test_privileged_instruction_faults(make_guest, spin_us, insn):
     g = _guest(make_guest, spin_us)
     creates = g.stats()["creates"]
-    _contained(g, GuestFault, CPU_FAULT, _op, g, lib.EH_OP_TEST_JUMP, stub(insn))
+    _contained(g, GuestFault, CPU_FAULT, call_test_op, g, lib.EH_OP_TEST_JUMP, stub(insn))
     st = g.stats()
     assert st["faults"] == 1 and st["creates"] == creates + 1
 
@@ -108,11 +99,11 @@ def test_privileged_instruction_faults(make_guest, spin_us, insn):
 def test_unprivileged_instructions_run_or_fault(make_guest, spin_us, insn):
     g = _guest(make_guest, spin_us)
     try:
-        _op(g, lib.EH_OP_TEST_JUMP, stub(insn))
+        call_test_op(g, lib.EH_OP_TEST_JUMP, stub(insn))
     except GuestFault as exc:
         assert "\n" not in str(exc)
     for _ in range(3):
-        _ok(g)
+        assert_guest_serves(g)
 
 
 # -- the monitor's memory: system structures, windows, executing data ------------------
@@ -144,23 +135,23 @@ JUMPS = {
 @pytest.mark.parametrize("what", list(READS))
 def test_reading_the_monitors_memory_faults(make_guest, spin_us, what):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, MEM_FAULT, _op, g, lib.EH_OP_TEST_READ, READS[what])
+    _contained(g, GuestFault, MEM_FAULT, call_test_op, g, lib.EH_OP_TEST_READ, READS[what])
 
 
 @PATHS
 @pytest.mark.parametrize("what", list(WRITES))
 def test_writing_the_monitors_memory_faults(make_guest, spin_us, what):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, MEM_FAULT, _op, g, lib.EH_OP_TEST_WRITE, WRITES[what], 0xDEAD)
+    _contained(g, GuestFault, MEM_FAULT, call_test_op, g, lib.EH_OP_TEST_WRITE, WRITES[what], 0xDEAD)
     # a write that went through would show here (the page tables, the IDT):
-    _ok(g)
+    assert_guest_serves(g)
 
 
 @PATHS
 @pytest.mark.parametrize("what", list(JUMPS))
 def test_executing_data_faults(make_guest, spin_us, what):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, JUMP_FAULT, _op, g, lib.EH_OP_TEST_JUMP, JUMPS[what])
+    _contained(g, GuestFault, JUMP_FAULT, call_test_op, g, lib.EH_OP_TEST_JUMP, JUMPS[what])
 
 
 # -- exits the monitor does not define ------------------------------------------------------
@@ -180,7 +171,7 @@ UNDEFINED_EXITS = {
 @pytest.mark.parametrize("stub_name", list(UNDEFINED_EXITS))
 def test_undefined_exit_faults(make_guest, spin_us, stub_name):
     g = _guest(make_guest, spin_us)
-    _contained(g, GuestFault, UNDEFINED_EXITS[stub_name], _op, g, lib.EH_OP_TEST_JUMP,
+    _contained(g, GuestFault, UNDEFINED_EXITS[stub_name], call_test_op, g, lib.EH_OP_TEST_JUMP,
                stub(stub_name))
     assert g.stats()["faults"] == 1
 
@@ -194,11 +185,11 @@ def test_legal_exits_at_the_wrong_moment_end_the_call_cleanly(make_guest, spin_u
     another call."""
     g = _guest(make_guest, spin_us)
     try:
-        _op(g, lib.EH_OP_TEST_JUMP, stub(stub_name))
+        call_test_op(g, lib.EH_OP_TEST_JUMP, stub(stub_name))
     except (GuestFault, GuestTimeout) as exc:
         assert "\n" not in str(exc)
     for _ in range(3):
-        _ok(g)
+        assert_guest_serves(g)
     if stub_name == "log_huge_len":
         assert len(g.last_log()) <= 256
 
@@ -209,14 +200,14 @@ def test_legal_exits_at_the_wrong_moment_end_the_call_cleanly(make_guest, spin_u
 def test_loops_are_stopped_at_the_time_limit(make_guest, spin_us, stub_name):
     g = _guest(make_guest, spin_us, time_limit_ms=LIMIT_MS)
     t0 = time.monotonic()
-    _contained(g, GuestTimeout, f"{LIMIT_MS} ms", _op, g, lib.EH_OP_TEST_JUMP, stub(stub_name))
+    _contained(g, GuestTimeout, f"{LIMIT_MS} ms", call_test_op, g, lib.EH_OP_TEST_JUMP, stub(stub_name))
     assert time.monotonic() - t0 >= LIMIT_MS / 1000
 
 
 @PATHS
 def test_stack_exhaustion_faults_on_the_guard_page(make_guest, spin_us):
     g = _guest(make_guest, spin_us)
-    err = _contained(g, GuestFault, "page fault", _op, g, lib.EH_OP_TEST_JUMP,
+    err = _contained(g, GuestFault, "page fault", call_test_op, g, lib.EH_OP_TEST_JUMP,
                      stub("stack_overflow"))
     assert STACK_TOP - STACK_SIZE - 4096 <= err.addr < STACK_TOP - STACK_SIZE
 
@@ -229,8 +220,8 @@ def test_touching_all_guest_memory_is_bounded_and_reset(make_guest, spin_us):
     before = Resources.now()
     scratch = (MEM_MB << 20) - 0x1000000 - (2 << 20)
     for _ in range(3):
-        _op(g, lib.EH_OP_TEST_DIRTY, scratch)
-        _ok(g)
+        call_test_op(g, lib.EH_OP_TEST_DIRTY, scratch)
+        assert_guest_serves(g)
     assert Resources.now().rss_kib - before.rss_kib < (MEM_MB + 16) * 1024
     req, res, _keep = request(0, args=(0x1000000 + (8 << 20),))
     g.wait_parked()
@@ -246,8 +237,8 @@ def test_many_hostile_guests_leave_nothing_behind(make_guest):
         g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=(0, 100)[i % 2], mem_mb=MEM_MB,
                        time_limit_ms=LIMIT_MS if name.startswith("spin") else CALM_LIMIT_MS)
         with pytest.raises((GuestFault, GuestTimeout)):
-            _op(g, lib.EH_OP_TEST_JUMP, stub(name))
-        _ok(g)
+            call_test_op(g, lib.EH_OP_TEST_JUMP, stub(name))
+        assert_guest_serves(g)
         g.close()
     time.sleep(0.05)  # vCPU threads exit asynchronously after close
     before.assert_flat(Resources.now(), rss_slack_kib=32 * 1024, thread_slack=0)
@@ -269,7 +260,7 @@ def test_guest_that_never_finishes_booting_is_refused(make_guest, tmp_path, stub
     path = _entry_patched(tmp_path, stub(stub_name))
     g = make_guest(image=path, idle_spin_us=0, mem_mb=MEM_MB, time_limit_ms=100)
     with pytest.raises((IsolationUnavailable, GuestFault, GuestTimeout), match=what) as ei:
-        _ok(g)  # the boot has its own time limit
+        assert_guest_serves(g)  # the boot has its own time limit
     assert "\n" not in str(ei.value)
     with pytest.raises((IsolationUnavailable, GuestFault, GuestTimeout)):
-        _ok(g)  # and again: every retry is bounded, nothing is left running
+        assert_guest_serves(g)  # and again: every retry is bounded, nothing is left running
