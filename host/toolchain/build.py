@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from edgehost import paths
 from edgehost.errors import ConfigError, ToolchainMissing
+from edgehost.reload.wasm_binary import uleb
 from edgehost.toolchain import compilers as toolchain
 from edgehost.wasm_config import manifest as manifest_mod
 
@@ -96,26 +97,17 @@ def inputs_stamp(man: manifest_mod.Manifest) -> str:
     return h.hexdigest()
 
 
-def _leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def add_stamp(wasm: bytes, stamp: str) -> bytes:
     """``wasm`` with a trailing custom section holding ``stamp``."""
     name = STAMP_SECTION.encode()
-    body = _leb(len(name)) + name + stamp.encode()
-    return wasm + b"\0" + _leb(len(body)) + body
+    body = uleb(len(name)) + name + stamp.encode()
+    return wasm + b"\0" + uleb(len(body)) + body
 
 
 def read_stamp(wasm: bytes) -> str | None:
     """The stamp :func:`add_stamp` appended (the module's last section), or None."""
     name = STAMP_SECTION.encode()
-    tail = _leb(len(name)) + name
+    tail = uleb(len(name)) + name
     at = wasm.rfind(tail)
     if at < 0 or len(wasm) - at - len(tail) != 64:
         return None
