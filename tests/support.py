@@ -295,6 +295,20 @@ def native_variants(family: str) -> list:
 
 
 
+def wait_for(cond, timeout: float = 30.0, step: float = 0.005):
+    """Polls ``cond`` every ``step`` s until it returns something truthy (then
+    returns it) or ``timeout`` s pass; then returns one last evaluation. The
+    timeout only turns a condition that never holds into a failure instead of
+    a hang: it is not a speed bound."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(step)
+    return cond()
+
+
 # -- raw guest calls (tests/kvm, tests/security/kvm, tests/reliability/kvm) ------------
 # How long a test waits for an idle guest to park (Guest.wait_parked): the wait
 # ends as soon as it parks (after its idle window, well under a second); the

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.support import Load, Server, build_tenants, get, record
+from tests.support import Load, Server, build_tenants, get, record, wait_for
 
 pytestmark = pytest.mark.toolchain
 
@@ -23,12 +23,7 @@ def fault_tenants(tmp_path_factory, c_toolchain):
 
 
 def _wait(cond, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(cond, timeout, step=0.05)
 
 
 def test_worker_killed_mid_request_under_load(fault_tenants):

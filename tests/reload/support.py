@@ -19,6 +19,7 @@ from edgehost.bench._reload_tenant import (  # noqa: F401 (re-exported for the t
     manifest,
     module,
 )
+from tests.support import wait_for  # noqa: F401 (re-exported: tests/reload call support.wait_for)
 
 
 def write_atomic(path: pathlib.Path, data: bytes | str) -> None:
@@ -54,11 +55,3 @@ def make_tenant(root: pathlib.Path, name: str = "gen", *, version: str = "v1",
     return d
 
 
-def wait_for(cond, timeout: float = 30.0, step: float = 0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(step)
-    return cond()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.support import Load, Server, get
+from tests.support import Load, Server, get, wait_for
 
 pytestmark = pytest.mark.toolchain
 
@@ -24,12 +24,7 @@ def tenants(serve_tenants, tmp_path):
 
 
 def _wait(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(cond, timeout, step=0.05)
 
 
 def test_dead_worker_is_replaced_and_the_port_stays_up(tenants):

@@ -8,15 +8,7 @@ import time
 
 from edgehost.state import open_store
 from tests.state.support import get, kv_tenant, put
-
-
-def _wait_for(pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+from tests.support import wait_for
 
 
 def test_sync_tenant_flushes_every_put(tmp_path):
@@ -31,7 +23,7 @@ def test_sync_tenant_flushes_every_put(tmp_path):
 def test_batch_tenant_is_flushed_in_the_background(tmp_path):
     with open_store("lmdb:?flush_ms=20", tmp_path) as store:
         t = kv_tenant(store, "batched")
-        assert _wait_for(lambda: store.syncs >= 1)   # the store's creation flush
+        assert wait_for(lambda: store.syncs >= 1, step=0.01)  # the store's creation flush
         before = store.syncs
         t0 = time.monotonic()
         for i in range(500):
@@ -41,7 +33,7 @@ def test_batch_tenant_is_flushed_in_the_background(tmp_path):
         assert store.syncs - before <= elapsed_ms / 20 + 2
         # ... and the last writes reach the disk without another put.
         mark = store.syncs
-        assert _wait_for(lambda: store.syncs > mark)
+        assert wait_for(lambda: store.syncs > mark, step=0.01)
         assert store.health() is None
 
 
