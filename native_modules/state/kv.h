@@ -149,12 +149,7 @@ void eh_kv_locals_close(eh_kv_store *s);
 /* Monotonic clock in ns (for timeouts and backoff). */
 int64_t eh_kv_now_ns(void);
 
-/* Backend constructors (also in state/ffi.h for Python). */
-eh_kv_store *eh_kv_open_memory(char *err, size_t errlen);
-eh_kv_store *eh_kv_open_lmdb(const char *dir, uint64_t map_size, uint32_t flush_ms, char *err,
-                             size_t errlen);
-eh_kv_store *eh_kv_open_redis(const char *host, int port, int db, const char *password,
-                              const char *prefix, uint32_t connect_timeout_ms,
-                              uint32_t timeout_ms, uint32_t retry_ms, char *err, size_t errlen);
+/* The backend constructors are declared once, in state/ffi.h (Python calls
+ * them); each backend's .c includes it. */
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "state/ffi.h"
 #include "state/kv_lmdb.h"
 
 #define READER_CHECK_NS 1000000000LL /* clear slots of dead processes every second */

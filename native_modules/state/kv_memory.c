@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "state/kv.h"
+#include "state/ffi.h"
 
 typedef struct entry {
     struct entry *next;

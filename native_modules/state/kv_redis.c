@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "state/ffi.h"
 #include "state/kv_redis.h"
 
 /* ARGV: value, key length, quota. Returns 0 or EH_ERR_QUOTA (nothing written). */
