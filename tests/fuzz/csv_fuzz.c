@@ -35,9 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t flags = (ctl >> 2) & 3;
     uint32_t kernel = (ctl & 16) ? EH_KERNEL_CSV_FIELDS : EH_KERNEL_CSV_INDEX;
     uint64_t cap = (ctl & 32) ? (n / 2) & ~3ull : 4 * (n + 2) + n;
-    eh_offload_res first;
-    uint8_t *out0 = 0, *base0 = 0;
-    int have = 0;
+    variant_ref ref = {0};
     for (int v = 0; v < 4; v++) {
         if (eh_csv_set_variant(names[v]) != 0)
             continue;
@@ -50,19 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (res.status == EH_K_OK && kernel == EH_KERNEL_CSV_INDEX)
             check_index(in, n, arg[0] ? (uint8_t)arg[0] : ',', (const eh_u32 *)out,
                         res.out_len / 4);
-        if (!have) {
-            first = res;
-            out0 = out;
-            base0 = base;
-            have = 1;
-            continue;
-        }
-        FUZZ_CHECK(same_res(&first, &res), "variant %s differs", names[v]);
-        if (res.status == EH_K_OK)
-            FUZZ_CHECK(memcmp(out0, out, res.out_len) == 0, "variant %s output differs", names[v]);
-        free(base);
+        variant_ref_check(&ref, names[v], &res, out, base);
     }
-    free(base0);
+    variant_ref_free(&ref);
     free(in);
     return 0;
 }

@@ -46,6 +46,38 @@ static inline int same_res(const eh_offload_res *a, const eh_offload_res *b)
            a->out_len == b->out_len && a->err_offset == b->err_offset;
 }
 
+/* The differential check of the csv and json targets: the first variant
+ * this CPU runs is the reference (its result and its output, kept until
+ * variant_ref_free); every later one must give the same result fields and,
+ * when it succeeds, the same output bytes. */
+typedef struct {
+    int have;
+    eh_offload_res first;
+    uint8_t *out0, *base0; /* the reference output and its allocation */
+} variant_ref;
+
+/* Checks one variant's res and out (inside the allocation base, which this
+ * takes over: kept as the reference or freed). */
+static inline void variant_ref_check(variant_ref *ref, const char *name, const eh_offload_res *res,
+                                     uint8_t *out, uint8_t *base)
+{
+    if (!ref->have) {
+        ref->first = *res;
+        ref->out0 = out;
+        ref->base0 = base;
+        ref->have = 1;
+        return;
+    }
+    FUZZ_CHECK(same_res(&ref->first, res), "variant %s differs: %d/%d %u/%u %llu/%llu", name,
+               ref->first.status, res->status, ref->first.detail, res->detail,
+               (unsigned long long)ref->first.err_offset, (unsigned long long)res->err_offset);
+    if (res->status == EH_K_OK)
+        FUZZ_CHECK(memcmp(ref->out0, out, res->out_len) == 0, "variant %s output differs", name);
+    free(base);
+}
+
+static inline void variant_ref_free(variant_ref *ref) { free(ref->base0); }
+
 static inline void run_req(uint32_t kernel, uint32_t flags, const uint64_t arg[4],
                            const uint8_t *in, uint64_t n, const uint8_t *in2, uint64_t n2,
                            uint8_t *out, uint64_t cap, eh_offload_res *res)

@@ -41,9 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!split)
         plen = strlen((const char *)ptr);
     uint64_t cap = eh_json_scratch_size(n, arg[0]) + ((ctl & 128) ? 0 : n);
-    eh_offload_res first;
-    uint8_t *out0 = 0, *base0 = 0;
-    int have = 0;
+    variant_ref ref = {0};
     for (int v = 0; v < 3; v++) {
         if (eh_json_set_variant(names[v]) != 0)
             continue;
@@ -68,21 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(base2);
             free(mini);
         }
-        if (!have) {
-            first = res;
-            out0 = out;
-            base0 = base;
-            have = 1;
-            continue;
-        }
-        FUZZ_CHECK(same_res(&first, &res), "variant %s differs: %d/%d %u/%u %llu/%llu", names[v],
-                   first.status, res.status, first.detail, res.detail,
-                   (unsigned long long)first.err_offset, (unsigned long long)res.err_offset);
-        if (res.status == EH_K_OK)
-            FUZZ_CHECK(memcmp(out0, out, res.out_len) == 0, "variant %s output differs", names[v]);
-        free(base);
+        variant_ref_check(&ref, names[v], &res, out, base);
     }
-    free(base0);
+    variant_ref_free(&ref);
     free(in);
     free(pbuf);
     return 0;
