@@ -13,18 +13,10 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 NATIVE = HERE.parent.parent
 
-CDEF = """
-typedef eh_offload_status (*eh_bench_run_fn)(eh_vm *vm, const eh_offload_req *req,
-                                             eh_offload_res *res, uint64_t deadline_ns,
-                                             char *err, size_t errlen);
-typedef eh_offload_status (*eh_bench_park_fn)(eh_vm *vm, uint32_t timeout_ms);
-typedef void (*eh_bench_kernel_fn)(const eh_offload_req *req, eh_offload_res *res);
-eh_offload_status eh_bench_calls(eh_bench_run_fn run, eh_bench_park_fn park, eh_vm *vm,
-                                 const eh_offload_req *req, uint32_t n, uint64_t *lat_ns,
-                                 char *err, size_t errlen);
-void eh_bench_inproc(eh_bench_kernel_fn kernel, const eh_offload_req *req, uint32_t n,
-                     uint64_t *lat_ns);
-"""
+# The declarations Python calls: latency.h itself, less its preprocessor
+# lines (cffi's cdef takes none of them), so they are written once.
+CDEF = "\n".join(line for line in (HERE / "latency.h").read_text().splitlines()
+                  if not line.startswith("#"))
 
 
 def _native_builder():
