@@ -224,11 +224,15 @@ static int add_key(redis_store *s, redis_local *r, redisReply *key, void *ctx)
     return 0;
 }
 
-/* A MATCH pattern for keys starting with p (no glob characters in tenant
+/* SCAN over ns's keys: MATCH "<ns prefix>*" (no glob characters in tenant
  * names or prefixes, see eh_kv_open_redis). */
-static void pattern(char *out, size_t cap, const uint8_t *p, uint32_t n)
+static int32_t scan_ns(redis_store *s, redis_local *r, const eh_kv_ns *ns,
+                       int (*fn)(redis_store *s, redis_local *r, redisReply *key, void *ctx),
+                       void *ctx)
 {
-    snprintf(out, cap, "%.*s*", (int)n, (const char *)p);
+    char pat[160];
+    snprintf(pat, sizeof pat, "%.*s*", (int)ns->prefix_len, (const char *)ns->prefix);
+    return scan(s, r, pat, NULL, fn, ctx);
 }
 
 static int32_t rd_keys(eh_kv_ns *ns, eh_kv_buf *out)
@@ -238,10 +242,8 @@ static int32_t rd_keys(eh_kv_ns *ns, eh_kv_buf *out)
     redis_local *r = eh_redis_conn(s, &temp);
     if (!r)
         return EH_ERR_UNAVAILABLE;
-    char pat[160];
-    pattern(pat, sizeof pat, ns->prefix, ns->prefix_len);
     list_ctx lc = {out, ns->prefix_len, NULL};
-    int32_t res = scan(s, r, pat, NULL, add_key, &lc);
+    int32_t res = scan_ns(s, r, ns, add_key, &lc);
     eh_redis_done(r, temp);
     return res;
 }
@@ -265,9 +267,7 @@ static int32_t rd_drop(eh_kv_ns *ns)
     redis_local *r = eh_redis_conn(s, &temp);
     if (!r)
         return EH_ERR_UNAVAILABLE;
-    char pat[160];
-    pattern(pat, sizeof pat, ns->prefix, ns->prefix_len);
-    int32_t res = scan(s, r, pat, NULL, unlink_key, NULL);
+    int32_t res = scan_ns(s, r, ns, unlink_key, NULL);
     if (!res) {
         const char *argv[2] = {"DEL", (const char *)ns->prefix};
         size_t lens[2] = {3, ns->prefix_len - 1};
