@@ -284,6 +284,14 @@ def kvm_skip_reason() -> str | None:
     return None if ok else f"KVM UNAVAILABLE -- NOT TESTED: {reason}"
 
 
+def runnable_variants(family: str) -> list[str]:
+    """The names of the variants of a kernel family this CPU runs: for the
+    hypothesis tests, which parametrise over what runs instead of skipping."""
+    from edgehost.kernels._common import variants
+
+    return [name for name, ok in variants(family) if ok]
+
+
 def native_variants(family: str) -> list:
     """Every native ISA variant of a kernel family as pytest params, skipped
     where this CPU lacks it. The wasm32-only simd128 variant is left out: the

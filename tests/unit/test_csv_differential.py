@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgehost.kernels import csv as ck
-from edgehost.kernels._common import use_variant, variants
+from edgehost.kernels._common import use_variant
+from tests.support import runnable_variants
 
 # EDGEHOST_TEST_SCALE=20 runs 20x the examples (on demand; the default stays fast).
 SCALE = int(os.environ.get("EDGEHOST_TEST_SCALE", "1"))
-RUNNABLE = [name for name, ok in variants("csv") if ok]
+RUNNABLE = runnable_variants("csv")
 FAST = settings(max_examples=200 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 

@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgehost.kernels import json as jk
-from edgehost.kernels._common import use_variant, variants
+from edgehost.kernels._common import use_variant
+from tests.support import runnable_variants
 
 # EDGEHOST_TEST_SCALE=20 runs 20x the examples (on demand; the default stays fast).
 SCALE = int(os.environ.get("EDGEHOST_TEST_SCALE", "1"))
-RUNNABLE = [name for name, ok in variants("json") if ok]
+RUNNABLE = runnable_variants("json")
 FAST = settings(max_examples=150 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 

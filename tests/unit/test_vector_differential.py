@@ -20,9 +20,10 @@ from edgehost.kernels import (
     vec_sum,
     vec_topk,
 )
-from edgehost.kernels._common import use_variant, variants
+from edgehost.kernels._common import use_variant
+from tests.support import runnable_variants
 
-RUNNABLE = [name for name, ok in variants("vector") if ok]
+RUNNABLE = runnable_variants("vector")
 IN = {"isolation": "inproc"}
 EPS = 2.0 ** -24
 finite = st.floats(-1e3, 1e3, width=32, allow_nan=False, allow_infinity=False)

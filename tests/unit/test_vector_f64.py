@@ -23,9 +23,10 @@ from edgehost.kernels import (
     vec_matvec,
     vec_sum,
 )
-from edgehost.kernels._common import call, use_variant, variants
+from edgehost.kernels._common import call, use_variant
+from tests.support import runnable_variants
 
-RUNNABLE = [name for name, ok in variants("vector") if ok]
+RUNNABLE = runnable_variants("vector")
 IN = {"isolation": "inproc"}
 EPS = 2.0 ** -53
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
