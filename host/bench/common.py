@@ -26,6 +26,15 @@ def time_per_call(fn: Callable[[], object], *, number: int, repeat: int = 5) -> 
     return out
 
 
+def int_list(text: str, option: str) -> list[int]:
+    """The integers of a comma-separated option value (empty items skipped);
+    anything else is click's usage error on ``option``."""
+    try:
+        return [int(s) for s in text.split(",") if s]
+    except ValueError:
+        raise click.BadParameter(f"not a list of integers: {text}", param_hint=option) from None
+
+
 def autorange(fn: Callable[[], object], *, target_s: float = 0.05) -> int:
     """A call count that makes one run last about ``target_s``."""
     n = 1

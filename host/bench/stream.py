@@ -26,7 +26,7 @@ import time
 
 import click
 
-from edgehost.bench.common import emit
+from edgehost.bench.common import emit, int_list
 from edgehost.bench.machine import pinned_thread
 from edgehost.bench.report import family_table
 from edgehost.errors import EdgehostError
@@ -247,11 +247,7 @@ def command(as_json, sizes_kib, rounds, reps, quick):
     """STREAM bandwidth: native vs KVM guest (2 MiB / 4 KiB pages) vs WASM."""
     if quick:
         sizes_kib, rounds, reps = ",".join(map(str, QUICK_SIZES_KIB)), 3, 3
-    try:
-        sizes = [int(s) for s in sizes_kib.split(",") if s]
-    except ValueError:
-        raise click.BadParameter(f"not a list of integers: {sizes_kib}",
-                                 param_hint="--sizes-kib") from None
+    sizes = int_list(sizes_kib, "--sizes-kib")
     if not sizes or min(sizes) < 8:
         raise click.BadParameter("sizes start at 8 KiB", param_hint="--sizes-kib")
     if not 1 <= reps <= 1000:

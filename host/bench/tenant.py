@@ -48,7 +48,7 @@ import time
 import click
 
 from edgehost import paths
-from edgehost.bench.common import emit
+from edgehost.bench.common import emit, int_list
 from edgehost.bench.machine import pinned_thread
 from edgehost.bench.report import family_table
 from edgehost.bench.tenant_inputs import CASES, Case
@@ -317,11 +317,7 @@ def command(as_json, sizes, ops, target_ms, rounds, no_kvm, quick):
 
     if quick:
         sizes, target_ms, rounds = ",".join(map(str, QUICK_SIZES)), 3.0, 3
-    try:
-        size_list = [int(s) for s in sizes.split(",") if s]
-    except ValueError:
-        raise click.BadParameter(f"not a list of integers: {sizes}",
-                                 param_hint="--sizes") from None
+    size_list = int_list(sizes, "--sizes")
     op_list = [o for o in ops.split(",") if o]
     for o in op_list:
         if o not in OPS:
