@@ -5,6 +5,7 @@ keep working, and the store recovers when the server returns."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -46,49 +47,51 @@ def _no_kv(t) -> int:
     return struct.unpack("<i", t.call("kv", struct.pack("<iii", 3, 0, 0)).body)[0]
 
 
-def test_server_down_is_a_store_failure_and_it_recovers(tmp_path):
+@contextlib.contextmanager
+def _fragile_tenant(tmp_path, value: bytes):
+    """(server, store, tenant) on a Redis of its own, with key b"k" = value
+    stored; the server is stopped on the way out, whatever the test did."""
     server = LocalRedis(tmp_path / "r").start()
     try:
         with open_store(f"{server.url}?{OPTS}") as store:
             t = kv_tenant(store, "fragile")
-            assert put(t, b"k", b"before") == 0
-            server.stop()                               # clean stop: the AOF has "before"
-            with pytest.raises(StoreUnavailable) as err:
-                _bounded(lambda: get(t, b"k"))
-            assert err.value.kind == "store"
-            assert "kv store unavailable" in str(err.value) and "127.0.0.1" in str(err.value)
-            # While it is down: failing fast, and kv-free calls still work.
-            with pytest.raises(StoreUnavailable):
-                _bounded(lambda: put(t, b"k", b"x"))
-            assert _no_kv(t) == 0
-            assert store.health() is not None
-            server.start()
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    assert get(t, b"k") == b"before"
-                    break
-                except StoreUnavailable:
-                    assert time.monotonic() < deadline, "no recovery after the server came back"
-                    time.sleep(0.05)
-            assert put(t, b"k", b"after") == 0 and get(t, b"k") == b"after"
-            assert store.health() is None
+            assert put(t, b"k", value) == 0
+            yield server, store, t
     finally:
         server.stop()
+
+
+def test_server_down_is_a_store_failure_and_it_recovers(tmp_path):
+    with _fragile_tenant(tmp_path, b"before") as (server, store, t):
+        server.stop()  # clean stop: the AOF has "before"
+        with pytest.raises(StoreUnavailable) as err:
+            _bounded(lambda: get(t, b"k"))
+        assert err.value.kind == "store"
+        assert "kv store unavailable" in str(err.value) and "127.0.0.1" in str(err.value)
+        # While it is down: failing fast, and kv-free calls still work.
+        with pytest.raises(StoreUnavailable):
+            _bounded(lambda: put(t, b"k", b"x"))
+        assert _no_kv(t) == 0
+        assert store.health() is not None
+        server.start()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert get(t, b"k") == b"before"
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline, "no recovery after the server came back"
+                time.sleep(0.05)
+        assert put(t, b"k", b"after") == 0 and get(t, b"k") == b"after"
+        assert store.health() is None
 
 
 def test_server_killed_mid_use(tmp_path):
-    server = LocalRedis(tmp_path / "r").start()
-    try:
-        with open_store(f"{server.url}?{OPTS}") as store:
-            t = kv_tenant(store, "fragile")
-            assert put(t, b"k", b"v") == 0
-            server.kill()
-            for _ in range(3):
-                with pytest.raises(StoreUnavailable):
-                    _bounded(lambda: put(t, b"k", b"v2"))
-    finally:
-        server.stop()
+    with _fragile_tenant(tmp_path, b"v") as (server, _store, t):
+        server.kill()
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                _bounded(lambda: put(t, b"k", b"v2"))
 
 
 def test_a_server_that_never_answers_times_out(tmp_path):
