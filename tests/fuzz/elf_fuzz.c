@@ -11,16 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vmm/vmm_internal.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "elf fuzz check failed: %s: ", #cond);    \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            abort();                                                  \
-        }                                                             \
-    } while (0)
+#define CHECK(cond, ...) FUZZ_CHECK_AS("elf ", cond, __VA_ARGS__)
 
 #define PG_DOWN(x) ((x) & ~(EH_GL_PAGE - 1))
 #define PG_UP(x) (((x) + EH_GL_PAGE - 1) & ~(EH_GL_PAGE - 1))

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/dispatch.h"
+#include "fuzz_check.h"
 
 #define WEAK __attribute__((weak))
 WEAK void eh_crc32c_init(uint64_t c, const char *f) { (void)c; (void)f; }
@@ -20,15 +21,7 @@ WEAK void eh_csv_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (voi
 WEAK void eh_json_init(uint64_t c, const char *f) { (void)c; (void)f; }
 WEAK void eh_json_run(const eh_offload_req *q, eh_offload_res *r) { (void)q; (void)r; }
 
-#define FUZZ_CHECK(cond, ...)                                            \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "fuzz check failed: %s: ", #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                \
-            fprintf(stderr, "\n");                                       \
-            abort();                                                     \
-        }                                                                \
-    } while (0)
+#define FUZZ_CHECK(cond, ...) FUZZ_CHECK_AS("", cond, __VA_ARGS__)
 
 /* Dispatch tables for this CPU, once per process. */
 static inline void fuzz_init(void)

@@ -21,16 +21,9 @@
 #include <string.h>
 #include "state/ffi.h"
 #include "wasmhost/imports.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "hostapi fuzz check failed: %s: ", #cond);   \
-            fprintf(stderr, __VA_ARGS__);                                \
-            fprintf(stderr, "\n");                                       \
-            abort();                                                     \
-        }                                                                \
-    } while (0)
+#define CHECK(cond, ...) FUZZ_CHECK_AS("hostapi ", cond, __VA_ARGS__)
 
 /* ---- the fake wasmtime: one caller, one instance, one memory ---------------- */
 eh_wasmtime_api EH_WT;

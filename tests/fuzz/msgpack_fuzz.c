@@ -14,18 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "edgehost_msgpack.h"
+#include "fuzz_check.h"
 
 #define MAX_DEPTH 1000
 
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "msgpack fuzz check failed: %s: ", #cond);   \
-            fprintf(stderr, __VA_ARGS__);                                \
-            fprintf(stderr, "\n");                                       \
-            abort();                                                     \
-        }                                                                \
-    } while (0)
+#define CHECK(cond, ...) FUZZ_CHECK_AS("msgpack ", cond, __VA_ARGS__)
 
 /* One value from r to w; 0, or -1 when the reader refuses (or it nests
  * deeper than MAX_DEPTH, or is an ext type, which the SDK does not read). */
