@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-import tomllib
 
 from edgehost.errors import ConfigError
 from edgehost.wasm_config import manifest as manifest_mod
@@ -53,14 +52,9 @@ def read_stable(path: pathlib.Path, *, limit: int = MAX_MODULE_BYTES) -> tuple[b
 
 
 def parse_manifest(text: str, path: pathlib.Path) -> manifest_mod.Manifest:
-    """Validate manifest ``text`` as if it were read from ``path``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
-    except RecursionError:
-        raise ConfigError("not valid TOML: nested too deeply", path=str(path)) from None
-    return manifest_mod.from_dict(data, path.resolve())
+    """Validate manifest ``text`` as if it were read from ``path`` (the
+    contract's own parser: a reload judges a manifest as a start does)."""
+    return manifest_mod.loads(text, path)
 
 
 @dataclasses.dataclass(frozen=True)
