@@ -140,6 +140,13 @@ def claim_crc32c(results):
     return _claim("crc32c", claim, measured, verdict, why)
 
 
+def _against(label: str, peer_gbps: float | None, ours_gbps: float) -> str:
+    """"; <label> <GB/s> (<ours/peer>x)", or nothing when the peer was not measured."""
+    if not peer_gbps:
+        return ""
+    return f"; {label} {peer_gbps:.2f} GB/s ({ours_gbps / peer_gbps:.1f}x)"
+
+
 def claim_csv(results):
     claim = "CSV: SIMD parsing beats csvmonkey's SSE4.2 approach and WASM"
     rows = [r for r in _rows(results, "csv") if r.get("gbps")]
@@ -158,12 +165,8 @@ def claim_csv(results):
     measured = f"{best['variant']} {best['gbps']:.2f} GB/s"
     if scalar:
         measured += f" ({best['gbps'] / scalar:.1f}x our scalar state machine)"
-    if monkey:
-        measured += f"; csvmonkey {monkey:.2f} GB/s ({best['gbps'] / monkey:.1f}x)"
-    if best_wasm:
-        measured += f"; best WASM {best_wasm:.2f} GB/s ({best['gbps'] / best_wasm:.1f}x)"
-    if arrow:
-        measured += f"; pyarrow {arrow:.2f} GB/s ({best['gbps'] / arrow:.1f}x)"
+    for label, peer in (("csvmonkey", monkey), ("best WASM", best_wasm), ("pyarrow", arrow)):
+        measured += _against(label, peer, best["gbps"])
     beats = [x for x in (monkey, best_wasm) if x]
     if not monkey:
         verdict = "partly" if best_wasm and best["gbps"] > best_wasm else "not measured"
