@@ -286,6 +286,11 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
         eh_windows_settle(vm); /* the caller ran the guest itself */
     if (rc == EH_OFFLOAD_TIMEOUT) {
         vm->stats.timeouts++;
+        if (atomic_load(&g->replace)) { /* stopped on a caller's thread (cold_call.c) */
+            vm->stats.replaced++;
+            eh_guest_free(vm, g); /* the next call boots a fresh guest */
+            vm->g = NULL;
+        }
     } else if (rc == EH_OFFLOAD_FAULT || rc == EH_OFFLOAD_SYSTEM) {
         if (rc == EH_OFFLOAD_SYSTEM)
             snprintf(g->fault, sizeof g->fault, "vCPU thread did not stop after the deadline");

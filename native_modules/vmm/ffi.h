@@ -55,6 +55,7 @@ typedef struct eh_vm_stats {
     uint64_t log_lines;
     uint64_t forced_parks;   /* idle guests the watchdog had to stop and reset */
     uint64_t emulated_exits; /* exit-page stores KVM failed to emulate, decoded here */
+    uint64_t replaced;       /* guests freed, not reset, after a caller-run call timed out */
     /* cold calls (the vCPU thread was parked) and their time, summed (ns): */
     uint64_t cold_calls;
     uint64_t cold_wake_syscall_ns; /* the caller's futex wake (a cross-CPU IPI)   */

@@ -246,14 +246,13 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
     if (clear_tracked(g) || ioctl(g->vcpu_fd, KVM_SET_REGS, &g->snap_regs) ||
         ioctl(g->vcpu_fd, KVM_SET_XSAVE, &g->snap_xsave))
         return -1;
-    /* A call abandoned by a signal may have stopped the vCPU anywhere,
-     * including inside event delivery to the (emulated, under PVM) ring-0
-     * trampoline: an exception KVM still holds pending, or the ring-0 code
-     * segment, would then meet the ring-3 registers put back above and the
-     * next call would fault on a "corrupt ring-0 stack" (seen under load in
-     * tests/kvm/test_kernel_deadlines.py). So the abandoned path also puts
-     * back the segment state and drops every pending event. Warm resets
-     * happen at an idle exit (a known ring-3 point) and skip the two ioctls. */
+    /* A call abandoned by a signal may have stopped the vCPU anywhere: the
+     * abandoned path also puts back the segment state and drops any event
+     * KVM still holds, so nothing of the stopped call survives in the vCPU
+     * beyond the registers. (This alone did not cure the "corrupt ring-0
+     * stack" faults after a caller-run timeout under PVM: those guests are
+     * freed instead, see cold_call.c.) Warm resets happen at an idle exit,
+     * a known ring-3 point, and skip the two ioctls. */
     if (abandon_call) {
         struct kvm_vcpu_events ev;
         memset(&ev, 0, sizeof ev);

@@ -111,6 +111,7 @@ typedef struct eh_guest {
     int watchdog_ok;
     _Atomic uint64_t forced_parks;
     _Atomic uint64_t emulated_exits; /* exit-page stores KVM failed to emulate (vcpu_thread.c) */
+    _Atomic int replace;       /* abandoned on a caller's thread: free it (cold_call.c) */
     _Atomic uint32_t consume_evt;  /* futex: bumped with consumed_seq       */
     _Atomic int consume_waiting;   /* a reset waits for consumed_seq        */
     _Atomic int refresh_req;       /* caller asks for a reset while warm   */

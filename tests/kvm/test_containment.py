@@ -79,9 +79,13 @@ def test_runaway_kernel_times_out_at_its_limit(make_guest, spin_us):
     with pytest.raises(GuestTimeout, match=f"exceeded its {limit_ms} ms limit"):
         call_test_op(g, lib.EH_OP_TEST_LOOP)
     assert (time.monotonic() - t0) * 1000 >= limit_ms
-    assert_guest_serves(g)  # reset to the snapshot, same VM
+    assert_guest_serves(g)
     st = g.stats()
-    assert st["timeouts"] == 1 and st["creates"] == 1
+    # Stopped on the vCPU thread: reset to the snapshot, same VM. Stopped on
+    # the caller's thread (a cold call run there): freed, and the next call
+    # booted a fresh one (native_modules/vmm/cold_call.c says why).
+    assert st["timeouts"] == 1 and st["replaced"] <= 1
+    assert st["creates"] == 1 + st["replaced"]
 
 
 @PATHS
