@@ -18,8 +18,9 @@ A guest fault destroys that guest's VM inside the monitor and raises
 :class:`~edgehost.errors.GuestFault`; the next call boots a fresh VM. A call
 past its deadline raises :class:`~edgehost.errors.GuestTimeout` and the guest
 is reset to its post-init snapshot (or, if the call ran on the caller's own
-thread, replaced by a fresh one on the next call: ``stats()["replaced"]``). Every outcome comes from one status enum
-(``eh_offload_status`` in native_modules/include/eh_offload_sink.h), read
+thread, replaced by a fresh one on the next call: ``stats()["replaced"]``).
+Every outcome comes from one status enum (``eh_offload_status`` in
+native_modules/include/eh_offload_sink.h), read
 here from the cffi ``lib`` like every other monitor constant.
 
 Large inputs without a per-call copy: a :class:`SharedBuffer` is memory the
