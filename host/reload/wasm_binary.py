@@ -90,29 +90,24 @@ class Reader:
         self.pos += n
         return out
 
-    def uleb(self) -> int:
+    def _leb(self, signed: bool) -> int:
         result = shift = 0
         while True:
             b = self.byte()
             result |= (b & 0x7F) << shift
             shift += 7
             if not b & 0x80:
-                return result
-            if shift > 70:
-                raise Malformed("LEB128 too long")
-
-    def sleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                if b & 0x40:
+                if signed and b & 0x40:  # sign-extend from the last group's top bit
                     result -= 1 << shift
                 return result
             if shift > 70:
                 raise Malformed("LEB128 too long")
+
+    def uleb(self) -> int:
+        return self._leb(False)
+
+    def sleb(self) -> int:
+        return self._leb(True)
 
     def name(self) -> str:
         return self.take(self.uleb()).decode("utf-8", errors="replace")
