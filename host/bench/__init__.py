@@ -19,3 +19,14 @@ def commands() -> list:
         if cmd is not None:
             out.append(cmd)
     return out
+
+
+def command_named(name: str):
+    """The bench command ``name`` (its module is ``name`` with '-' as '_'),
+    importing only that module; None if there is none."""
+    module = name.replace("-", "_")
+    if module.startswith("_") or module == "common" or \
+            module not in {m.name for m in pkgutil.iter_modules(__path__)}:
+        return None
+    cmd = getattr(importlib.import_module(f"{__name__}.{module}"), "command", None)
+    return cmd if cmd is not None and cmd.name == name else None

@@ -71,7 +71,7 @@ def _need(tool: str, package: str) -> str:
 
 def _tenants(work: pathlib.Path) -> dict[str, str]:
     """Bench copies of the examples, built; returns target -> URL path."""
-    from edgehost.toolchain import build
+    from edgehost.bench import bench_tenants
 
     src = paths.examples_dir()
     out = {}
@@ -88,16 +88,11 @@ def _tenants(work: pathlib.Path) -> dict[str, str]:
         d = work / name
         if d.exists():
             shutil.rmtree(d)
-        shutil.copytree(src / example, d, ignore=shutil.ignore_patterns("*.wasm", "target"))
-        man = d / "edgehost.toml"
-        extra = "".join(f'\n{k} = "{v}"' for k, v in fields.items())
-        man.write_text(re.sub(r'^name = ".*"$', f'name = "{name}"{extra}', man.read_text(),
-                              count=1, flags=re.M))
         try:
-            build.build(d)
+            bench_tenants.built_copy(src / example, d, name=name, fields=fields)
         except ToolchainMissing as exc:
             click.echo(f"bench serve: {name} left out: {exc}", err=True)
-            shutil.rmtree(d)
+            shutil.rmtree(d, ignore_errors=True)
             continue
         out[name] = url
     return out
@@ -215,19 +210,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(seconds: float, rounds: int, workers_list: tuple[int, ...]) -> list[dict]:
+def run(seconds: float, rounds: int, workers_list: tuple[int, ...], probes: int = 4) -> list[dict]:
+    """Rows of every target for each worker count; ``probes``: wrk runs at most to find
+    the connection count that loads hello-c at 80 % of its peak."""
     wrk = _need("wrk", "wrk")
     # A directory of this run's own: two benchmarks at once must not build
     # into each other's tenants.
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-serve-", dir=paths.cache_dir()))
     try:
-        return _run(work, wrk, seconds, rounds, workers_list)
+        return _run(work, wrk, seconds, rounds, workers_list, probes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
-         workers_list: tuple[int, ...]) -> list[dict]:
+         workers_list: tuple[int, ...], probes: int) -> list[dict]:
     (work / "tenants").mkdir(parents=True, exist_ok=True)
     targets = _tenants(work / "tenants")
     bodies = _bodies(work)
@@ -274,7 +271,7 @@ def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
                 # Each connection pauses 1 ms after every answer: find the number
                 # of connections that gives about 80 % of the peak, then measure.
                 conns = max(1, round(0.8 * peak / 1000))
-                for _ in range(4):
+                for _ in range(probes):
                     got = _wrk(wrk, url, paced, min(seconds, 1.0), conns, pin_wrk, srv.edge_pids)
                     if abs(got["rps"] / peak - 0.8) < 0.05:
                         break
@@ -320,6 +317,7 @@ def command(as_json, seconds, rounds, workers_list, quick):
     """HTTP: edgehost serve (hello-c, etag-c 64 KiB kvm/inproc, csv-ingest) vs nginx static 200."""
     if quick:
         seconds, rounds, workers_list = 1, 1, "1"
+    probes = 1 if quick else 4
     try:
         workers = tuple(int(w) for w in workers_list.split(","))
     except ValueError:
@@ -327,7 +325,7 @@ def command(as_json, seconds, rounds, workers_list, quick):
                             f"{workers_list!r}") from None
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
-    rows = run(seconds, rounds, workers)
+    rows = run(seconds, rounds, workers, probes)
     for r in rows:
         r["cpu"] = _cpu_name()
         r["loadavg_before"] = float(load)

@@ -34,7 +34,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _tenants(work: pathlib.Path) -> pathlib.Path:
-    from edgehost.toolchain import build
+    from edgehost.bench import bench_tenants
 
     dest = work / "tenants"
     dest.mkdir(parents=True, exist_ok=True)
@@ -43,8 +43,7 @@ def _tenants(work: pathlib.Path) -> pathlib.Path:
         d = dest / name
         if d.exists():
             shutil.rmtree(d)
-        shutil.copytree(src, d, ignore=shutil.ignore_patterns("*.wasm"))
-        build.build(d)
+        bench_tenants.built_copy(src, d)
     return dest
 
 
@@ -70,16 +69,17 @@ def slowloris(port: int, stop: threading.Event, n: int = 50) -> list[threading.T
     return threads
 
 
-def run(seconds: int, rounds: int) -> list[dict]:
+def run(seconds: int, rounds: int, settle_s: float = 0.5) -> list[dict]:
     wrk = _need("wrk", "wrk")
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-serve-abuse-", dir=paths.cache_dir()))
     try:
-        return _run(work, wrk, seconds, rounds)
+        return _run(work, wrk, seconds, rounds, settle_s)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(work: pathlib.Path, wrk: str, seconds: int, rounds: int) -> list[dict]:
+def _run(work: pathlib.Path, wrk: str, seconds: int, rounds: int,
+         settle_s: float) -> list[dict]:
     from edgehost import isolation
 
     tenants = _tenants(work)
@@ -133,7 +133,7 @@ def _run(work: pathlib.Path, wrk: str, seconds: int, rounds: int) -> list[dict]:
                 bad = subprocess.Popen(["taskset", "-c", pin_load, *cmd] if pin_load else cmd,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                time.sleep(0.5)
+                time.sleep(settle_s)  # the abuse under way before hello-c is measured
                 got = [measure() for _ in range(rounds)]
             finally:
                 stop.set()
@@ -169,7 +169,7 @@ def command(as_json, seconds, rounds, quick):
         seconds, rounds = 1, 1
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
-    rows = run(seconds, rounds)
+    rows = run(seconds, rounds, 0.25 if quick else 0.5)
     for r in rows:
         r["cpu"] = _cpu_name()
     emit(rows, as_json, title=f"edgehost bench serve-abuse ({_cpu_name()}; load average {load} "

@@ -19,6 +19,7 @@ benchmarks in :mod:`edgehost.bench`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -143,25 +144,57 @@ def bench_group():
     """Benchmarks: medians of several runs, peers measured in the same run."""
 
 
-def _mount() -> None:
+# Where each command lives: imported only when it runs (or ``--help`` lists
+# it), so a command does not pay for importing every other one -- ``bench
+# all`` starts a process per family. tests/unit/test_cli_layout.py checks
+# that every command those modules define is listed here.
+COMMAND_MODULES = {
+    "build": "edgehost.cli.tenants", "call": "edgehost.cli.tenants",
+    "new": "edgehost.cli.tenants", "demo": "edgehost.cli.tenants",
+    "doctor": "edgehost.cli.system", "setup": "edgehost.cli.system",
+    "kernel": "edgehost.cli.kernel", "serve": "edgehost.cli.serve",
+    "kv": "edgehost.cli.kv", "watch": "edgehost.cli.watch", "status": "edgehost.cli.status",
+}
+
+
+def _command_in(module: str, name: str) -> click.Command | None:
+    mod = importlib.import_module(module)
+    return next((o for o in vars(mod).values()
+                 if isinstance(o, click.Command) and o.name == name), None)
+
+
+def _lazy_get(group: click.Group, ctx, name: str, find) -> click.Command | None:
+    cmd = click.Group.get_command(group, ctx, name)
+    if cmd is None:
+        cmd = find(name)
+        if cmd is not None:
+            group.add_command(cmd)
+    return cmd
+
+
+def _top_list(ctx) -> list[str]:
+    return sorted({*click.Group.list_commands(cli, ctx), *COMMAND_MODULES})
+
+
+def _top_get(ctx, name: str) -> click.Command | None:
+    return _lazy_get(cli, ctx, name, lambda n: _command_in(COMMAND_MODULES[n], n)
+                     if n in COMMAND_MODULES else None)
+
+
+def _bench_list(ctx) -> list[str]:
     from edgehost import bench
-    from edgehost.cli import kernel, serve, status, system, tenants, watch
 
-    for mod in (tenants, system):
-        for obj in vars(mod).values():
-            if isinstance(obj, click.Command) and obj.callback.__module__ == mod.__name__:
-                cli.add_command(obj)
-    cli.add_command(kernel.kernel_group)
-    cli.add_command(serve.serve)
-    from edgehost.cli.kv import kv_group  # noqa: I001 (one line per group keeps merges apart)
-    cli.add_command(kv_group)
-    cli.add_command(watch.watch)
-    cli.add_command(status.status)
-    for cmd in bench.commands():
-        bench_group.add_command(cmd)
+    return sorted(c.name for c in bench.commands())
 
 
-_mount()
+def _bench_get(ctx, name: str) -> click.Command | None:
+    from edgehost import bench
+
+    return _lazy_get(bench_group, ctx, name, bench.command_named)
+
+
+cli.list_commands, cli.get_command = _top_list, _top_get
+bench_group.list_commands, bench_group.get_command = _bench_list, _bench_get
 
 
 def error_line(message: str) -> str:
