@@ -300,14 +300,21 @@ class Master:
 
     def run(self, announce) -> int:
         """Serve until SIGTERM/SIGINT; ``announce(text)`` prints the ready line."""
-        self.tenant_dirs = self.plan_tenants()
+        # The listen address first: a wrong one is reported at once, not after
+        # the tenants are built (the bundled examples take a while the first time).
+        self.open_sockets()
+        try:
+            self.tenant_dirs = self.plan_tenants()
+        except BaseException:
+            for s in self.sockets:
+                s.close()
+            raise
         from edgehost.reload.coordinator import Coordinator
 
         self.coordinator = Coordinator(self, self.tenant_dirs, watch=self.cfg.watch,
                                        build_sources=self.cfg.build_sources)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2):
             signal.signal(sig, self._on_signal)
-        self.open_sockets()
         self.stats = SharedStats.create(self.cfg.workers)
         if self.cfg.access_log == "-":
             self.access_fd = os.dup(sys.stdout.fileno())

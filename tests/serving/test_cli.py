@@ -26,6 +26,16 @@ def test_bad_listen_address():
     assert "--listen" in _one_error_line(_serve("--listen", "nonsense"))
 
 
+def test_an_address_it_cannot_listen_on_is_reported_before_any_build(tmp_path):
+    # A tenant that cannot build: were it built first, its error would be the one line.
+    t = tmp_path / "broken"
+    t.mkdir()
+    (t / "edgehost.toml").write_text('name = "broken"\nlanguage = "c"\nsources = ["b.c"]\n')
+    (t / "b.c").write_text("this is not C\n")
+    line = _one_error_line(_serve(tmp_path, "--listen", "999.1.1.1:80"))
+    assert "cannot listen on 999.1.1.1:80" in line
+
+
 def test_missing_directory(tmp_path):
     assert "no such directory" in _one_error_line(_serve(tmp_path / "nope"))
 
