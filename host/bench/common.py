@@ -14,6 +14,10 @@ from collections.abc import Callable
 
 import click
 
+# Option types: counts of runs, calls and rounds; lengths of timed runs.
+COUNT = click.IntRange(min=1)
+POSITIVE_MS = click.FloatRange(min=0, min_open=True)
+
 
 def time_per_call(fn: Callable[[], object], *, number: int, repeat: int = 5) -> list[float]:
     """Seconds per call of ``fn`` for each of ``repeat`` runs of ``number`` calls."""

@@ -32,7 +32,7 @@ from edgehost.bench._kernelbench import (
     kvm_variant_rows,
     pinned,
 )
-from edgehost.bench.common import emit, gbps
+from edgehost.bench.common import POSITIVE_MS, emit, gbps, int_list
 from edgehost.errors import EdgehostError
 from edgehost.kernels import crc32c as eh_crc32c
 from edgehost.kernels._common import active_variant, cpu_features, use_variant, variants
@@ -170,13 +170,16 @@ def _wasm(sizes_data, target_s):
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--sizes", default=",".join(map(str, SIZES)), show_default=True,
               help="Comma-separated input sizes in bytes.")
-@click.option("--target-ms", default=20.0, show_default=True,
+@click.option("--target-ms", default=20.0, show_default=True, type=POSITIVE_MS,
               help="Length of one timed run; each figure is the median of 5 interleaved rounds.")
 @click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
 def command(as_json, sizes, target_ms, no_wasm):
     """CRC32C throughput by variant and isolation, next to the PyPI peers."""
     target_s = target_ms / 1000
-    datas = [os.urandom(int(s)) for s in sizes.split(",")]
+    size_list = int_list(sizes, "--sizes")
+    if not size_list or min(size_list) < 1:
+        raise click.BadParameter("sizes are positive byte counts", param_hint="--sizes")
+    datas = [os.urandom(n) for n in size_list]
     rows = []
     smallest = min(len(d) for d in datas)
     for data in datas:

@@ -18,7 +18,7 @@ import random
 import click
 
 from edgehost.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
-from edgehost.bench.common import emit, gbps
+from edgehost.bench.common import COUNT, POSITIVE_MS, emit, gbps
 from edgehost.errors import EdgehostError, IsolationUnavailable
 from edgehost.kernels import csv as ck
 from edgehost.kernels._common import use_variant, variants
@@ -179,8 +179,9 @@ def _csvmonkey(data, text, target_s):
 
 @click.command("csv")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
-@click.option("--size", default=8 << 20, show_default=True, help="Bytes of generated CSV.")
-@click.option("--target-ms", default=30.0, show_default=True,
+@click.option("--size", default=8 << 20, show_default=True, type=COUNT,
+              help="Bytes of generated CSV.")
+@click.option("--target-ms", default=30.0, show_default=True, type=POSITIVE_MS,
               help="Length of one timed run; each figure is a median.")
 @click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
 def command(as_json, size, target_ms, no_wasm):

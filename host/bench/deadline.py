@@ -21,7 +21,7 @@ import time
 import click
 import wasmtime
 
-from edgehost.bench.common import emit, median
+from edgehost.bench.common import COUNT, emit, int_list, median
 from edgehost.errors import TenantTrap
 from edgehost.runtime.tenant import Tenant
 from edgehost.wasm_config import manifest as manifest_mod
@@ -120,12 +120,14 @@ def rows(deadlines: list[int], runs: int, neighbours: int) -> list[dict]:
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--deadlines", default="10,100,1000", show_default=True,
               help="Comma-separated deadline_ms values.")
-@click.option("--runs", default=6, show_default=True,
+@click.option("--runs", default=6, show_default=True, type=COUNT,
               help="Calls per deadline (half as many for 1000 ms and above).")
-@click.option("--neighbours", default=2, show_default=True,
+@click.option("--neighbours", default=2, show_default=True, type=click.IntRange(0),
               help="Busy neighbour threads in the loaded runs.")
 def command(as_json, deadlines, runs, neighbours):
     """Deadline overshoot in wall time, idle and with the cores kept busy."""
-    ds = [int(x) for x in deadlines.split(",") if x.strip()]
+    ds = int_list(deadlines.replace(" ", ""), "--deadlines")
+    if not ds or min(ds) < 1:
+        raise click.BadParameter("deadlines are positive milliseconds", param_hint="--deadlines")
     emit(rows(ds, runs, neighbours), as_json,
          title="deadline: overshoot past deadline_ms (ms; tolerance max(10 %, 5 ms))")

@@ -16,7 +16,7 @@ import pathlib
 import click
 import wasmtime
 
-from edgehost.bench.common import autorange, emit, median, time_per_call
+from edgehost.bench.common import COUNT, autorange, emit, median, time_per_call
 from edgehost.bench.wat_loops import wat_loop
 from edgehost.native import ffi, lib
 from edgehost.runtime import engine as engine_mod
@@ -159,7 +159,8 @@ def wasmtime_py_rows(repeat: int) -> list[dict]:
 
 @click.command("hostcall")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
-@click.option("--repeat", default=7, show_default=True, help="Runs per figure (median).")
+@click.option("--repeat", default=7, show_default=True, type=COUNT,
+              help="Runs per figure (median).")
 def command(as_json, repeat):
     """WASM<->host call costs: edgehost's C data plane vs plain wasmtime-py."""
     rows = edgehost_rows(repeat) + wasmtime_py_rows(repeat)

@@ -21,7 +21,7 @@ import time
 import click
 
 from edgehost.bench._kernelbench import NativeRequest, call_seconds, kvm_variant_rows
-from edgehost.bench.common import emit, gbps
+from edgehost.bench.common import POSITIVE_MS, emit, gbps
 from edgehost.errors import EdgehostError, IsolationUnavailable
 from edgehost.kernels import json as jk
 from edgehost.kernels._common import use_variant, variants
@@ -266,13 +266,18 @@ def _interleaved_ratio(doc, target_s, rounds: int = 15):
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--inputs", default=",".join(DOCS), show_default=True,
               help="Comma-separated generated documents.")
-@click.option("--target-ms", default=30.0, show_default=True,
+@click.option("--target-ms", default=30.0, show_default=True, type=POSITIVE_MS,
               help="Length of one timed run; each figure is the median of 5.")
 @click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
 def command(as_json, inputs, target_ms, no_wasm):
     """JSON validation throughput by variant and isolation, next to simdjson/orjson/json."""
     target_s = target_ms / 1000
-    docs = {name: DOCS[name]() for name in inputs.split(",")}
+    names = [n for n in inputs.split(",") if n]
+    unknown = [n for n in names if n not in DOCS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown document {unknown[0] if unknown else inputs!r} "
+                                 f"(choose from {', '.join(DOCS)})", param_hint="--inputs")
+    docs = {name: DOCS[name]() for name in names}
     rows = []
     for name, doc in docs.items():
         rows += list(_ours(name, doc, target_s))

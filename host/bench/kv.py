@@ -22,7 +22,7 @@ import tempfile
 import click
 import wasmtime
 
-from edgehost.bench.common import emit, median, time_per_call
+from edgehost.bench.common import COUNT, emit, median, time_per_call
 from edgehost.bench.wat_loops import wat_loop
 from edgehost.runtime.tenant import Tenant
 from edgehost.state import open_store
@@ -168,7 +168,8 @@ def _redis_py_rows(url: str, repeat: int, n: int) -> list[dict]:
 
 @click.command("kv")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
-@click.option("--repeat", default=7, show_default=True, help="Runs per figure (median).")
+@click.option("--repeat", default=7, show_default=True, type=COUNT,
+              help="Runs per figure (median).")
 @click.option("--data", default=None, metavar="DIR",
               help="Data directory for the embedded store (default: a temporary one).")
 @click.option("--kv", "redis_url", default=None, metavar="redis://HOST:PORT/DB",

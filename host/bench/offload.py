@@ -41,7 +41,7 @@ import time
 import click
 
 from edgehost.bench._kernelbench import guest_latencies, inproc_latencies
-from edgehost.bench.common import emit, percentile
+from edgehost.bench.common import COUNT, emit, percentile
 from edgehost.errors import EdgehostError
 from edgehost.native import ffi, lib
 from edgehost.wasm_config import abi
@@ -361,7 +361,8 @@ def _idle_cpu(vmm):
 
 @click.command("offload")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
-@click.option("--calls", default=20000, show_default=True, help="Calls per latency series.")
+@click.option("--calls", default=20000, show_default=True, type=COUNT,
+              help="Calls per latency series.")
 @click.option("--tenant-calls", default=40, show_default=True,
               help="Calls per tenant kernel-call series.")
 def command(as_json, calls, tenant_calls):

@@ -42,7 +42,7 @@ import time
 import click
 
 from edgehost.bench import _reload_tenant as tenant_src
-from edgehost.bench.common import emit
+from edgehost.bench.common import COUNT, emit
 
 TARGETS_MS = {"compiled": 100.0, "cached": 20.0, "config": 5.0}
 SNAPSHOT_TARGET_US = 50.0
@@ -477,7 +477,8 @@ def _fresh_keep_resident(quick: bool, keep: int) -> list[dict]:
 @click.command("reload")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--quick", is_flag=True, help="Fewer rounds (for bench all --quick).")
-@click.option("--rounds", default=7, show_default=True, help="Reloads per latency case.")
+@click.option("--rounds", default=7, show_default=True, type=COUNT,
+              help="Reloads per latency case.")
 @click.option("--only", type=click.Choice(["latency", "snapshot", "fresh"]), default=None,
               help="One section.")
 def command(as_json, quick, rounds, only):

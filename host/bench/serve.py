@@ -31,7 +31,7 @@ import time
 import click
 
 from edgehost import paths
-from edgehost.bench.common import emit, median
+from edgehost.bench.common import emit, int_list, median
 from edgehost.errors import EdgehostError, ToolchainMissing
 
 CONNECTIONS = 32
@@ -318,11 +318,9 @@ def command(as_json, seconds, rounds, workers_list, quick):
     if quick:
         seconds, rounds, workers_list = 1, 1, "1"
     probes = 1 if quick else 4
-    try:
-        workers = tuple(int(w) for w in workers_list.split(","))
-    except ValueError:
-        raise EdgehostError(f"--workers must be numbers separated by commas, got "
-                            f"{workers_list!r}") from None
+    workers = tuple(int_list(workers_list, "--workers"))
+    if not workers or min(workers) < 1:
+        raise click.BadParameter("worker counts are 1 or more", param_hint="--workers")
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
     rows = run(seconds, rounds, workers, probes)

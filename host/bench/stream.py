@@ -26,7 +26,7 @@ import time
 
 import click
 
-from edgehost.bench.common import emit, int_list
+from edgehost.bench.common import COUNT, emit, int_list
 from edgehost.bench.machine import pinned_thread
 from edgehost.bench.report import family_table
 from edgehost.errors import EdgehostError
@@ -237,7 +237,7 @@ def _measure_size(n, a, b, guests, wasms, rounds, reps, tsc_per_s):
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--sizes-kib", default=",".join(map(str, SIZES_KIB)), show_default=True,
               help="Comma-separated array sizes in KiB (one array; add/triad use three).")
-@click.option("--rounds", default=9, show_default=True,
+@click.option("--rounds", default=9, show_default=True, type=COUNT,
               help="Interleaved rounds; each figure is the best (as STREAM reports).")
 @click.option("--reps", default=8, show_default=True,
               help="Repetitions inside one native/guest call (best one counts).")

@@ -48,7 +48,7 @@ import time
 import click
 
 from edgehost import paths
-from edgehost.bench.common import emit, int_list
+from edgehost.bench.common import COUNT, POSITIVE_MS, emit, int_list
 from edgehost.bench.machine import pinned_thread
 from edgehost.bench.report import family_table
 from edgehost.bench.tenant_inputs import CASES, Case
@@ -305,9 +305,10 @@ def tenants_for(isolations: tuple[str, ...]) -> dict:
               help="Comma-separated body sizes in bytes.")
 @click.option("--ops", default=",".join(OPS), show_default=True,
               help="Comma-separated operations.")
-@click.option("--target-ms", default=10.0, show_default=True,
+@click.option("--target-ms", default=10.0, show_default=True, type=POSITIVE_MS,
               help="Length of one timed request (the handler repeats the operation).")
-@click.option("--rounds", default=5, show_default=True, help="Interleaved timed rounds (median).")
+@click.option("--rounds", default=5, show_default=True, type=COUNT,
+              help="Interleaved timed rounds (median).")
 @click.option("--no-kvm", is_flag=True, help="Leave out the KVM offload path.")
 @click.option("--quick", is_flag=True, help=f"Sizes {','.join(map(str, QUICK_SIZES))}, "
               "3 rounds of 3 ms.")

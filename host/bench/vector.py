@@ -24,7 +24,7 @@ from edgehost.bench._kernelbench import (
     kernel_vs_inproc,
     pinned,
 )
-from edgehost.bench.common import emit, gbps
+from edgehost.bench.common import POSITIVE_MS, emit, gbps
 from edgehost.errors import EdgehostError
 from edgehost.kernels import vector as vk
 from edgehost.kernels._common import active_variant, f32_bits, use_variant, variants
@@ -217,7 +217,7 @@ def _stream_reference(np, target_s):
 
 @click.command("vector")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
-@click.option("--target-ms", default=20.0, show_default=True,
+@click.option("--target-ms", default=20.0, show_default=True, type=POSITIVE_MS,
               help="Length of one timed run; each figure is the median of 5 interleaved rounds.")
 @click.option("--only", default="", help="Comma-separated operations (default: all).")
 @click.option("--no-wasm", is_flag=True, help="Skip the wasm32 rows.")
@@ -238,7 +238,13 @@ def command(as_json, target_ms, only, no_wasm):
     target_s = target_ms / 1000
     cases = _cases(np, np.random.default_rng(0))
     if only:
-        cases = [c for c in cases if c.op in only.split(",")]
+        wanted = [o for o in only.split(",") if o]
+        known = sorted({c.op for c in cases})
+        for o in wanted:
+            if o not in known:
+                raise click.BadParameter(f"unknown operation {o!r} (choose from "
+                                         f"{', '.join(known)})", param_hint="--only")
+        cases = [c for c in cases if c.op in wanted]
     rows = []
     best = active_variant("vector")
     extra = {"note": threads_note} if threads_note else {}
