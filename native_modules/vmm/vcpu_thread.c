@@ -108,7 +108,8 @@ static void fault_from_trampoline(eh_guest *g)
         eh_set_fault(g, 0, 0, "CPU exception (state unreadable)");
         return;
     }
-    if (r.rip == EH_GL_SYSCALL + 9) { /* just past the syscall trampoline's `out` */
+    /* just past the syscall trampoline's `out`, or its `hlt` (lost_report) */
+    if (r.rip == EH_GL_SYSCALL + 9 || r.rip == EH_GL_SYSCALL + 10) {
         eh_set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
                      (unsigned long long)r.rax);
         return;
@@ -133,6 +134,25 @@ static void fault_from_trampoline(eh_guest *g)
     else
         eh_set_fault(g, rip, 1, "%s (vector %llu, error %#llx)", name, (unsigned long long)vec,
                      (unsigned long long)code);
+}
+
+/* A HLT exit just past the `hlt` of a trampoline (guest_mem.c: push ; out ;
+ * hlt): the exit of its `out` report never reached us. Under PVM ring 0 is
+ * emulated, and now and then the emulated `out` ends in no I/O exit: seen
+ * about once in 120 served guest faults, reported as "halt at 0x306a"
+ * instead of the invalid opcode it was. The frame is on the ring-0 stack all
+ * the same, so the report is read from there. Only monitor-written ring-0
+ * code has a `hlt` at those addresses (a ring-3 `hlt` raises #GP instead);
+ * any other HLT stays a plain "halt". */
+#define EH_TRAMPOLINES 33 /* vectors 0-31 and one for all others (guest_mem.c build_idt) */
+static int lost_report(eh_guest *g)
+{
+    struct kvm_regs r;
+    if (ioctl(g->vcpu_fd, KVM_GET_REGS, &r))
+        return 0;
+    int tramp = (r.rip > EH_GL_TRAMP && r.rip <= EH_GL_TRAMP + EH_TRAMPOLINES * 16) ||
+                (r.rip > EH_GL_SYSCALL && r.rip <= EH_GL_SYSCALL + 16);
+    return tramp && g->mem[r.rip - 1] == 0xF4;
 }
 
 static void take_log(eh_guest *g)
@@ -419,7 +439,10 @@ int eh_exit_classify(eh_guest *g)
     case KVM_EXIT_IO:
         return on_io(g);
     case KVM_EXIT_HLT:
-        eh_set_fault(g, 0, 0, "halt");
+        if (lost_report(g))
+            fault_from_trampoline(g);
+        else
+            eh_set_fault(g, 0, 0, "halt");
         return -1;
     case KVM_EXIT_SHUTDOWN:
         eh_set_fault(g, 0, 0, "triple fault (shutdown)");
