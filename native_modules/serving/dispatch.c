@@ -304,11 +304,15 @@ static void run_job(eh_job *j)
         return;
     }
     if (rc != 0) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "handler returned %d", rc);
+        char detail[sizeof inst->error + 64];
         int cause = inst->offload_fail == EH_OFFLOAD_FAULT     ? EH_CAUSE_GUEST_FAULT
                     : inst->offload_fail == EH_OFFLOAD_TIMEOUT ? EH_CAUSE_GUEST_TIMEOUT
                                                                : EH_CAUSE_TENANT_STATUS;
+        if (inst->offload_fail) /* what the guest did, as the monitor reported it */
+            snprintf(detail, sizeof detail, "handler returned %d after a kernel call failed: %s",
+                     rc, inst->error);
+        else
+            snprintf(detail, sizeof detail, "handler returned %d", rc);
         fail(j, cause, detail);
         eh_pool_release(v->pool, inst, 0);
         return;
