@@ -547,6 +547,33 @@ def elf_segments(path: str | os.PathLike) -> list[tuple[int, int, int]]:
     return out
 
 
+def elf_patch(src: str | os.PathLike, dest: str | os.PathLike,
+              patches: dict[str, bytes]) -> pathlib.Path:
+    """A copy of the static ELF64 image ``src`` at ``dest`` whose code at
+    each global symbol of ``patches`` starts with the bytes given (for
+    example ``{"eh_stream_run": UD2}``): a guest image that misbehaves at one
+    precise point. Each symbol must lie in a loaded segment's file bytes."""
+    data = bytearray(pathlib.Path(src).read_bytes())
+    symbols = elf_symbols(src)
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    segs = [struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize) for i in range(phnum)]
+    for name, code in patches.items():
+        va = symbols[name]
+        at = [off + va - vaddr for p_type, _f, off, vaddr, _pa, filesz, _m, _a in segs
+              if p_type == 1 and vaddr <= va and va + len(code) <= vaddr + filesz]
+        if not at:
+            raise ValueError(f"{name} ({va:#x}) is not in a loaded segment of {src}")
+        data[at[0]:at[0] + len(code)] = code
+    dest = pathlib.Path(dest)
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+UD2 = b"\x0f\x0b"        # invalid opcode: a CPU exception in the guest
+JMP_SELF = b"\xeb\xfe"   # jmp . : spins where it stands, forever
+
+
 # -- run records for docs/reliability.md (tests/reliability/report.py) ---------------
 def record(kind: str, **data) -> None:
     """Append one JSON line to $EDGEHOST_REPORT_DIR/events.jsonl when the
@@ -883,17 +910,19 @@ def build_tenants(dest: pathlib.Path, names: list[str], examples: list[str] = ()
 class Server:
     """``edgehost serve`` in a subprocess; ``with Server(dirs, ...) as s:``."""
 
-    def __init__(self, *dirs, workers: int = 1, threads: int = 4, extra: list[str] = ()):
+    def __init__(self, *dirs, workers: int = 1, threads: int = 4, extra: list[str] = (),
+                 env: dict | None = None):
         self.args = [sys.executable, "-m", "edgehost", "serve", *map(str, dirs),
                      "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
                      "--workers", str(workers), "--threads", str(threads), *extra]
+        self.env = {**os.environ, **env} if env else None
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = None
         self.port = self.admin_port = 0
 
     def __enter__(self) -> Server:
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True, env=self.env)
         deadline = time.monotonic() + START_TIMEOUT_S
         line = ""
         while time.monotonic() < deadline:

@@ -60,10 +60,23 @@ def _err() -> object:
     return ffi.new("char[512]")
 
 
+# Test hook, not a setting: the guest image every served tenant's KVM guest
+# boots instead of the bundled one, read from the environment of `edgehost
+# serve` (its workers inherit it). tests/reliability/kvm/
+# test_serve_guest_fault.py serves with an image whose kernel faults. Neither
+# a manifest nor the CLI can set it; a worker that honours it says so in its
+# log (main()).
+TEST_GUEST_IMAGE_ENV = "EDGEHOST_TEST_GUEST_IMAGE"
+
+
 def guest_options(guest_spin_us: int | None) -> dict:
     """The Tenant(guest_options=...) a served tenant's own guest gets: the
-    server's idle spin (--guest-spin-us) when one was set."""
-    return {} if guest_spin_us is None else {"idle_spin_us": guest_spin_us}
+    server's idle spin (--guest-spin-us) when one was set, and the test
+    hook's image (TEST_GUEST_IMAGE_ENV) when that is set."""
+    opts = {} if guest_spin_us is None else {"idle_spin_us": guest_spin_us}
+    if os.environ.get(TEST_GUEST_IMAGE_ENV):
+        opts["image"] = os.environ[TEST_GUEST_IMAGE_ENV]
+    return opts
 
 
 GUEST_COUNTERS = ("calls", "creates", "resets", "faults", "timeouts")
@@ -267,6 +280,9 @@ def main() -> int:
     logging.basicConfig(level=spec.get("log_level", "INFO").upper(), handlers=[
         JsonLines(spec.get("worker", -1))])
     switch = None
+    if os.environ.get(TEST_GUEST_IMAGE_ENV):
+        log.warning("test hook %s is set: every tenant's KVM guest boots %s",
+                    TEST_GUEST_IMAGE_ENV, os.environ[TEST_GUEST_IMAGE_ENV])
     try:
         w = Worker(spec)
         # Every tenant of this worker keeps its state in the store --kv/--data name.
