@@ -34,6 +34,7 @@ _EXPORTS = {
     "TenantClosed": "edgehost.errors",
     "ExportNotFound": "edgehost.errors",
     "TenantTrap": "edgehost.errors",
+    "InstanceLimit": "edgehost.errors",
     "TenantError": "edgehost.errors",
     "KernelError": "edgehost.errors",
     "IsolationUnavailable": "edgehost.errors",

@@ -50,6 +50,18 @@ class StoreUnavailable(TenantTrap):
         super().__init__(tenant, export, message, kind="store")
 
 
+class InstanceLimit(TenantTrap):
+    """No instance could be made for a call, and nothing ran: the tenant
+    already holds its ``limits.instances`` share of the process's instance
+    slots, all in use by its calls (``kind == "instances"``), or every slot
+    of the process is in use by calls (``kind == "slots"``). Idle instances
+    are freed to make room before either is reported. A retry may succeed
+    once calls return (over HTTP: 503)."""
+
+    def __init__(self, tenant: str, export: str, message: str, *, kind: str):
+        super().__init__(tenant, export, message, kind=kind)
+
+
 class StoreError(EdgehostError):
     """A kv store cannot be opened or cannot do what an operator asked.
     ``store`` names it (``lmdb:/path``, ``redis://host:port/db``)."""

@@ -58,8 +58,9 @@ ABI_PROLOGUE = """
 
 
 def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = None,
-               **manifest):
-    """A Tenant from a WAT module body (imports + handlers), inproc isolation by default."""
+               engine=None, **manifest):
+    """A Tenant from a WAT module body (imports + handlers), inproc isolation by
+    default, on ``engine`` (default: the process's shared engine)."""
     from edgehost.runtime.tenant import Tenant
     from edgehost.wasm_config import manifest as manifest_mod
 
@@ -68,7 +69,7 @@ def wat_tenant(body: str, *, name: str = "wat-test", tmp: pathlib.Path | None = 
     data = {"name": name, "isolation": "inproc", **manifest}
     base = tmp or pathlib.Path("/nonexistent-test-dir")
     man = manifest_mod.from_dict(data, base / "edgehost.toml")
-    return Tenant(man, wasm=bytes(wasm))
+    return Tenant(man, wasm=bytes(wasm), engine=engine)
 
 
 HOSTAPI_IMPORTS = """

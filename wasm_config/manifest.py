@@ -66,6 +66,7 @@ LIMIT_DEFAULTS = {
     "log_per_sec": 100,
     "max_body_bytes": 1 << 20,
     "concurrency": 0,
+    "instances": 0,
 }
 LIMIT_BOUNDS = {
     "deadline_ms": (1, 600_000),
@@ -77,6 +78,7 @@ LIMIT_BOUNDS = {
     "log_per_sec": (0, 1 << 20),
     "max_body_bytes": (0, 1 << 30),
     "concurrency": (0, 1024),
+    "instances": (0, 1 << 16),
 }
 # Every top-level field with its meaning (sdk/README.md's reference is generated from this).
 FIELDS = {
@@ -111,6 +113,9 @@ LIMIT_DOCS = {
     "max_body_bytes": "HTTP request body; larger ones get 413 before they are read",
     "concurrency": "handler threads the tenant may hold at once per server worker "
                    "(0 = half of `--threads`)",
+    "instances": "instances alive at once per process, in use or idle: the tenant's share of "
+                 "the process's instance slots (0 = 1/8 of them; more than half is refused at "
+                 "load); past it a call gets a 503 (`InstanceLimit`)",
 }
 TOP_LEVEL = set(FIELDS)
 # [config] values reach tenants as msgpack: integers must fit its 64 bits and

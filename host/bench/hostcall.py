@@ -79,13 +79,13 @@ def edgehost_rows(repeat: int) -> list[dict]:
     rows.append({"op": "python->wasm handler (Tenant.call)",
                  "ns_per_call": median(time_per_call(lambda: t.call("trivial"), number=2000,
                                                      repeat=repeat)) * 1e9})
-    err = ffi.new("char[256]")
+    err, kind = ffi.new("char[256]"), ffi.new("int *")
     for label, pooling in (("pooled", True), ("fresh", False)):
         eng = engine_mod.shared(pooling=pooling)
         t2 = _tenant() if pooling else _tenant_on(eng)
 
         def make_free(t2=t2):
-            p = lib.eh_instance_new(t2.native, err, 256)
+            p = lib.eh_instance_new(t2.native, kind, err, 256)
             lib.eh_instance_free(p)
 
         rows.append({"op": f"instantiate ({label})",

@@ -1,11 +1,22 @@
 """A loaded tenant version: its validated module, native state and instance pool.
 
 Concurrency model: an instance (one wasmtime store) is used by one thread at
-a time. Each tenant keeps a pool of idle instances; a call takes one (or
-instantiates a new one from the pre-linked module), runs with the GIL
-released, and returns it. So two calls -- of one tenant or of two -- run on
-two cores at once. An instance that trapped is dropped, never reused; with
-``instance = "fresh"`` every call gets a new instance.
+a time. Each tenant version keeps a pool of idle instances (a native
+``eh_pool``, the same as the HTTP server's, native_modules/wasmhost/pool.h);
+a call takes one (or instantiates a new one from the pre-linked module),
+runs with the GIL released, and returns it. So two calls -- of one tenant or
+of two -- run on two cores at once. An instance that trapped is dropped,
+never reused; with ``instance = "fresh"`` every call gets a new instance.
+
+Instance slots (native_modules/wasmhost/slots.h): the process's engine has
+``engine.POOL_INSTANCES`` slots, shared by every tenant. A tenant holds at
+most its ``limits.instances`` share of them alive at once (default
+:data:`SHARE_FRACTION` of the slots, at most :data:`MAX_SHARE_FRACTION`):
+past it, one of its own idle instances is freed, and with none idle the call
+fails with :class:`~edgehost.errors.InstanceLimit` instead of taking a
+neighbour's slot. When the slots run out, the least recently used idle
+instance of any tenant is freed, so idle warm instances never pin slots and
+a process loads more tenants than it has slots.
 
 Ownership (one Python owner per native handle, freed deterministically):
 
@@ -15,6 +26,12 @@ Ownership (one Python owner per native handle, freed deterministically):
   :class:`_Native` record, plus the pool of idle :class:`Instance` objects.
 - Every :class:`Instance` owns one native ``eh_instance`` and holds a
   reference on the :class:`_Native` record (never on the Tenant: no cycle).
+- The Tenant owns its pool (``eh_pool``); calls take instances from it
+  without touching reference counts. Closing retires the pool (it frees its
+  idle instances and refuses new calls), and the Tenant's reference on the
+  :class:`_Native` record goes once no pooled instance is out: at once, or
+  when the last call in flight gives its instance back (``eh_pool_retire``
+  says which). The pool's own memory goes with the Tenant object.
 - :meth:`Tenant.close` retires the version: new calls raise
   :class:`~edgehost.errors.TenantClosed`, idle instances are freed at once,
   calls in flight finish on the old version and free their instance when
@@ -39,6 +56,7 @@ from edgehost import isolation, state
 from edgehost.errors import (
     ConfigError,
     ExportNotFound,
+    InstanceLimit,
     StoreUnavailable,
     TenantClosed,
     TenantError,
@@ -56,16 +74,59 @@ LOG_LEVEL_NAMES = {v: k for k, v in abi.LOG_LEVELS.items()}
 _PY_LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40, "fatal": 50}
 POOL_MAX_IDLE = 8
 _WASM_PAGE = 65536
+# A tenant's default share of the process's instance slots, and the most it
+# may ask for (limits.instances): no single tenant can hold more than half of
+# the slots, so its neighbours always keep the other half.
+SHARE_FRACTION = 8
+MAX_SHARE_FRACTION = 2
 
 
 def _trap_kinds() -> dict[int, str]:
     """enum eh_trap_kind (wasmhost/hostapi.h, read through cffi) -> TenantTrap.kind."""
     return {lib.EH_TRAP_NONE: "ok", lib.EH_TRAP_TRAP: "trap", lib.EH_TRAP_DEADLINE: "deadline",
             lib.EH_TRAP_FUEL: "fuel", lib.EH_TRAP_MEMORY: "memory", lib.EH_TRAP_ERROR: "error",
-            lib.EH_TRAP_STORE: "store"}
+            lib.EH_TRAP_STORE: "store", lib.EH_TRAP_INSTANCES: "instances",
+            lib.EH_TRAP_SLOTS: "slots", lib.EH_TRAP_REFUSED: "refused"}
 
 
 TRAP_KINDS = _trap_kinds()
+
+
+def instance_share(man: manifest_mod.Manifest, slots: int) -> int:
+    """The most instances the tenant of ``man`` may hold alive at once on an
+    engine with ``slots`` instance slots (0: not pooled, no process limit):
+    its ``limits.instances``, or 1/SHARE_FRACTION of the slots when that is 0.
+    A share over 1/MAX_SHARE_FRACTION of the slots is a ConfigError."""
+    asked = man.limits["instances"]
+    pool = slots or engine_mod.POOL_INSTANCES
+    if asked == 0:
+        return max(1, pool // SHARE_FRACTION)
+    if slots and asked > slots // MAX_SHARE_FRACTION:
+        raise ConfigError(f"{asked} is more than half of this process's {slots} instance slots "
+                          f"(at most {slots // MAX_SHARE_FRACTION})", path=str(man.path),
+                          field="limits.instances")
+    return asked
+
+
+def slot_stats(engine: engine_mod.Engine) -> dict[str, int]:
+    """The instance slots of ``engine``: capacity (0: not pooled), live
+    instances, idle instances evicted to make room, instances refused."""
+    st = ffi.new("eh_slots_stats *")
+    lib.eh_slots_get_stats(engine.ptr, st)
+    return {"capacity": st.capacity, "live": st.live, "evicted": st.evicted,
+            "refused": st.refused}
+
+
+def _no_instance(name: str, man: manifest_mod.Manifest, kind: int, message: str,
+                 export: str = "instantiate") -> Exception:
+    """The typed error for an instance that could not be made (``kind``:
+    enum eh_trap_kind from eh_instance_new / eh_pool_acquire)."""
+    what = TRAP_KINDS.get(kind, "error")
+    if what in ("instances", "slots"):
+        return InstanceLimit(name, export, message, kind=what)
+    if what == "refused":
+        return ConfigError(message, path=str(man.path))
+    return TenantTrap(name, "instantiate", message, kind="trap" if what == "error" else what)
 
 
 @dataclasses.dataclass
@@ -138,14 +199,13 @@ class Instance:
     thread at a time. ``close()`` frees it (also a context manager); using it
     afterwards raises :class:`~edgehost.errors.TenantClosed`."""
 
-    def __init__(self, native: _Native):
+    def __init__(self, native: _Native, man: manifest_mod.Manifest):
         native.acquire()
-        err = ffi.new("char[512]")
-        ptr = lib.eh_instance_new(native.ptr, err, 512)
+        err, kind = ffi.new("char[512]"), ffi.new("int *")
+        ptr = lib.eh_instance_new(native.ptr, kind, err, 512)
         if ptr == ffi.NULL:
             native.release()
-            raise TenantTrap(native.name, "instantiate",
-                             ffi.string(err).decode(errors="replace"))
+            raise _no_instance(native.name, man, kind[0], ffi.string(err).decode(errors="replace"))
         self._ptr = ptr
         self._native = native
         self._finalizer = weakref.finalize(self, _free_instance, ptr, native)
@@ -221,25 +281,7 @@ class Instance:
         """The TenantTrap for the call that just failed: which limit was hit
         (``deadline_ms=50 exceeded``), else the trap's message without the
         wasm backtrace."""
-        # One line already: the cause without wasmtime's backtrace (instance.c).
-        raw = ffi.string(lib.eh_instance_error(self.ptr, self._kind)).decode(errors="replace")
-        kind = TRAP_KINDS.get(self._kind[0], "trap")
-        if kind == "store":
-            return StoreUnavailable(self._native.name, export, raw)
-        lim = self._native.limits
-        text = raw.strip().removeprefix("wasm trap: ") or kind
-        if kind == "deadline":
-            late = lib.eh_instance_deadline_overshoot_ns(self.ptr) / 1e6
-            text = f"deadline_ms={lim['deadline_ms']} exceeded (stopped {late:.1f} ms after it)"
-        elif kind == "fuel":
-            text = f"fuel={lim['fuel']} exhausted"
-        elif kind == "memory":
-            text = f"memory_mb={lim['memory_mb']} exceeded ({text})"
-        elif kind == "trap":
-            lib.eh_instance_memory(self.ptr, self._size)
-            if self._size[0] + _WASM_PAGE > lim["memory_mb"] << 20:
-                text += f" (memory_mb={lim['memory_mb']} reached: memory cannot grow)"
-        return TenantTrap(self._native.name, export, text, kind=kind)
+        return _call_error(self.ptr, self._native, export, self._kind, self._size)
 
     def call_raw(self, export: str, *args: int) -> list[int]:
         """Call any export with integer arguments; returns the raw result slots."""
@@ -260,18 +302,88 @@ class Instance:
                                         query, len(query), headers, len(headers), body,
                                         len(body), self._status) < 0:
             raise self.error(export)
-        blen, hlen = self._blen, self._hlen
-        body = lib.eh_instance_response(ptr, self._http, blen, self._hdrs, hlen)
-        data = ffi.buffer(body, blen[0])[:] if body != ffi.NULL else b""
-        headers = []
-        if hlen[0]:
-            parts = ffi.buffer(self._hdrs[0], hlen[0])[:].split(b"\0")[:-1]
-            headers = [(parts[i].decode(), parts[i + 1].decode("latin-1"))
-                       for i in range(0, len(parts) - 1, 2)]
-        return Response(self._status[0], self._http[0], headers, data)
+        return _response(ptr, self._status, self._http, self._blen, self._hdrs, self._hlen)
 
 
+def _call_error(ptr, native: _Native, export: str, kind_buf, size_buf) -> TenantTrap:
+    """The TenantTrap for the call of ``export`` on instance ``ptr`` that just
+    failed (see :meth:`Instance.error`); the buffers are the caller's."""
+    # One line already: the cause without wasmtime's backtrace (instance.c).
+    raw = ffi.string(lib.eh_instance_error(ptr, kind_buf)).decode(errors="replace")
+    kind = TRAP_KINDS.get(kind_buf[0], "trap")
+    if kind == "store":
+        return StoreUnavailable(native.name, export, raw)
+    lim = native.limits
+    text = raw.strip().removeprefix("wasm trap: ") or kind
+    if kind == "deadline":
+        late = lib.eh_instance_deadline_overshoot_ns(ptr) / 1e6
+        text = f"deadline_ms={lim['deadline_ms']} exceeded (stopped {late:.1f} ms after it)"
+    elif kind == "fuel":
+        text = f"fuel={lim['fuel']} exhausted"
+    elif kind == "memory":
+        text = f"memory_mb={lim['memory_mb']} exceeded ({text})"
+    elif kind == "trap":
+        lib.eh_instance_memory(ptr, size_buf)
+        if size_buf[0] + _WASM_PAGE > lim["memory_mb"] << 20:
+            text += f" (memory_mb={lim['memory_mb']} reached: memory cannot grow)"
+    return TenantTrap(native.name, export, text, kind=kind)
+
+
+def _response(ptr, status, http, blen, hdrs, hlen) -> Response:
+    """The Response of the call that just succeeded on instance ``ptr``
+    (the other arguments: the call's output buffers)."""
+    body = lib.eh_instance_response(ptr, http, blen, hdrs, hlen)
+    data = ffi.buffer(body, blen[0])[:] if body != ffi.NULL else b""
+    headers = []
+    if hlen[0]:
+        parts = ffi.buffer(hdrs[0], hlen[0])[:].split(b"\0")[:-1]
+        headers = [(parts[i].decode(), parts[i + 1].decode("latin-1"))
+                   for i in range(0, len(parts) - 1, 2)]
+    return Response(status[0], http[0], headers, data)
+
+
+class _CallBuffers:
+    """One thread's output buffers for calls on pooled instances."""
+
+    __slots__ = ("status", "kind", "http", "blen", "hdrs", "hlen", "size", "err")
+
+    def __init__(self):
+        self.status = ffi.new("int32_t *")
+        self.kind = ffi.new("int *")
+        self.http = ffi.new("int32_t *")
+        self.blen = ffi.new("uint32_t *")
+        self.hdrs = ffi.new("const char **")
+        self.hlen = ffi.new("uint32_t *")
+        self.size = ffi.new("uint64_t *")
+        self.err = ffi.new("char[512]")
+
+
+_tls = threading.local()
+
+
+def _call_buffers() -> _CallBuffers:
+    """This thread's _CallBuffers (made on its first call)."""
+    try:
+        return _tls.buffers
+    except AttributeError:
+        b = _tls.buffers = _CallBuffers()
+        return b
 _EMPTY_MAP = msgpack.packb({})
+
+
+def _retire(pool, native: _Native, retired: list[bool]) -> None:
+    """Retire ``pool`` once; the Tenant's reference on ``native`` goes when no
+    instance of it is out (now, or when the last call gives its instance back)."""
+    if not retired[0]:
+        retired[0] = True
+        if lib.eh_pool_retire(pool):
+            native.release()
+
+
+def _drop_version(pool, native: _Native, retired: list[bool]) -> None:
+    """The Tenant object is gone (no call can be running): retire, free the pool."""
+    _retire(pool, native, retired)
+    lib.eh_pool_free(pool)
 
 
 class Tenant:
@@ -313,22 +425,30 @@ class Tenant:
                                   f"export (handlers: {', '.join(self.handlers) or 'none'})",
                                   path=str(man.path), field=f"routes.{route}")
         self.isolation = isolation.resolve(man.isolation)
+        self.share = instance_share(man, self.engine.slots)
         kernels_lib()
         self._native = self._new_native(man)
-        self._finalizer = weakref.finalize(self, self._native.release)
+        try:
+            self._pool = self._new_pool(self._native, man)
+        except BaseException:
+            self._native.release()
+            raise
+        self._retired = [False]  # guarded by self._lock; shared with the finalizer
+        self._finalizer = weakref.finalize(self, _drop_version, self._pool, self._native,
+                                           self._retired)
         self._finalizer.atexit = False
         self._log_buf = ffi.new("eh_log_entry[64]")  # guarded by _log_lock
         self._log_lock = threading.Lock()
         self._dropped = ffi.new("uint64_t *")
         self.log_dropped = 0
         self.log_lines = 0
-        self._pool: list[Instance] = []
+        self._index = {h: i for i, h in enumerate(self.handlers)}  # the pool's order
         self._lock = threading.Lock()
         self._closed = False
         # Instantiate once now: start-up failures and a refused configuration
         # surface at load time, not on the first request.
         try:
-            self._release(self._new_instance())
+            self._warm_up()
         except BaseException:
             self.close()
             raise
@@ -344,6 +464,7 @@ class Tenant:
         limits.kv_max_value = lim["kv_max_value"]
         limits.log_per_sec = lim["log_per_sec"]
         limits.log_burst = max(1, lim["log_per_sec"])
+        limits.max_instances = self.share
         err = ffi.new("char[512]")
         ptr = lib.eh_tenant_new(self.engine.ptr, engine_mod.native_ptr(self.module),
                                 self.name.encode(), limits, err, 512)
@@ -363,6 +484,17 @@ class Tenant:
             native.release()
             raise
         return native
+
+    def _new_pool(self, native: _Native, man: manifest_mod.Manifest):
+        """The version's instance pool: every handler resolved in
+        ``self.handlers`` order, POOL_MAX_IDLE idle at most."""
+        names = [ffi.new("char[]", h.encode()) for h in self.handlers]
+        err = ffi.new("char[512]")
+        pool = lib.eh_pool_new(native.ptr, ffi.new("char *[]", names) if names else ffi.NULL,
+                               len(names), POOL_MAX_IDLE, int(man.instance == "fresh"), err, 512)
+        if pool == ffi.NULL:
+            raise ConfigError(ffi.string(err).decode(errors="replace"), path=str(man.path))
+        return pool
 
     def _set_config(self, ptr, config: dict) -> None:
         items = sorted((k.encode(), msgpack.packb(v)) for k, v in config.items())
@@ -419,13 +551,11 @@ class Tenant:
             if self._closed:
                 return
             self._closed = True
-            idle, self._pool = self._pool, []
-        for inst in idle:
-            inst.close()
         self.drain_logs()  # the version still holds its native tenant here
         with self._log_lock:
             self._log_buf = None  # a retired version keeps no buffers
-        self._finalizer()
+        with self._lock:
+            _retire(self._pool, self._native, self._retired)
         # self.module is not closed here: the module cache hands one compiled
         # module to every version with the same bytes (runtime/module_cache.py).
 
@@ -437,7 +567,7 @@ class Tenant:
 
     # -- instances -----------------------------------------------------------------
     def _new_instance(self) -> Instance:
-        inst = Instance(self._native)
+        inst = Instance(self._native, self.manifest)
         if self._configure:
             try:
                 rc = inst.call_raw(abi.CONFIGURE_EXPORT)[0] & 0xFFFFFFFF
@@ -450,21 +580,34 @@ class Tenant:
                                   f"returned {rc})", path=str(self.manifest.path))
         return inst
 
-    def _acquire(self) -> Instance:
-        with self._lock:
-            if self._closed:
+    def _acquire(self, export: str, b: _CallBuffers):
+        """A pooled instance (``eh_instance *``) for a call; the native version
+        stays alive until :meth:`_give_back` (see the module docstring)."""
+        ptr = lib.eh_pool_acquire(self._pool, b.kind, b.err, 512)
+        if ptr == ffi.NULL:
+            kind = b.kind[0]
+            if kind == lib.EH_TRAP_CLOSED:  # retired meanwhile: finish the retirement
+                self._native.release()
+            if kind == lib.EH_TRAP_CLOSED or self._closed:
                 raise TenantClosed(self.name)
-            if self._pool and self.manifest.instance == "reuse":
-                return self._pool.pop()
-        return self._new_instance()
+            raise _no_instance(self.name, self.manifest, kind,
+                               ffi.string(b.err).decode(errors="replace"), export)
+        return ptr
 
-    def _release(self, inst: Instance) -> None:
-        if self.manifest.instance == "reuse":
-            with self._lock:
-                if len(self._pool) < POOL_MAX_IDLE and not self._closed:
-                    self._pool.append(inst)
-                    return
-        inst.close()
+    def _give_back(self, ptr, discard: bool) -> None:
+        if lib.eh_pool_release(self._pool, ptr, int(discard)):
+            self._native.release()  # the last call out of a retired pool
+
+    def _warm_up(self) -> None:
+        """One instance made and configured now, left idle in the pool."""
+        self._give_back(self._acquire("instantiate", _call_buffers()), False)
+
+    def pool_stats(self) -> dict[str, int]:
+        """This version's pool: idle, live (idle + in use), created,
+        discarded (after a trap), evicted (freed for another's allocation)."""
+        st = ffi.new("eh_pool_stats *")
+        lib.eh_pool_get_stats(self._pool, st)
+        return {k: getattr(st, k) for k in ("idle", "live", "created", "discarded", "evicted")}
 
     # -- calls ---------------------------------------------------------------------
     def call(self, export: str, body: bytes = b"", *, method: str = "POST", path: str = "/",
@@ -478,24 +621,29 @@ class Tenant:
         hdrs = msgpack.packb({k.lower(): v for k, v in headers.items()}) if headers \
             else _EMPTY_MAP
         body = body if type(body) is bytes else bytes(body)
-        inst = self._acquire()
+        m, p, q = method.encode(), path.encode(), query.encode()
+        b = _call_buffers()
+        ptr = self._acquire(export, b)
+        discard = True
         try:
-            resp = inst.handle(export, method.encode(), path.encode(), query.encode(), hdrs, body)
-        except TenantTrap as trap:
-            fatal = [msg for level, msg in self.drain_logs() if level == "fatal"]
-            inst.close()  # after the drain: it may hold the version's last reference
-            if not fatal:
-                raise
-            raise TenantTrap(trap.tenant, trap.export, trap.message, kind=trap.kind,
-                             fatal=fatal[-1]) from None
-        except BaseException:
-            inst.close()
-            raise
-        # Drain while the instance still holds the native tenant (a close()
-        # during the call frees it when the instance is released).
-        if lib.eh_tenant_log_pending(self._native.ptr):
-            self.drain_logs()
-        self._release(inst)
+            if lib.eh_instance_handle_parts(ptr, self._index[export], m, len(m), p, len(p), q,
+                                            len(q), hdrs, len(hdrs), body, len(body),
+                                            b.status) < 0:
+                trap = _call_error(ptr, self._native, export, b.kind, b.size)
+                fatal = [msg for level, msg in self.drain_logs() if level == "fatal"]
+                if fatal:
+                    trap = TenantTrap(trap.tenant, trap.export, trap.message, kind=trap.kind,
+                                      fatal=fatal[-1])
+                discard = trap.kind != "store"  # a store failure leaves the instance sound
+                raise trap
+            resp = _response(ptr, b.status, b.http, b.blen, b.hdrs, b.hlen)
+            discard = False
+            # Drain while the call still holds the native tenant (a close()
+            # during the call frees it when the instance is given back).
+            if lib.eh_tenant_log_pending(self._native.ptr):
+                self.drain_logs()
+        finally:
+            self._give_back(ptr, discard)
         if check and resp.status != 0:
             raise TenantError(self.name, export, resp.status, resp.body[:200].decode(
                 "utf-8", errors="replace"))

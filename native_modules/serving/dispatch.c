@@ -252,7 +252,7 @@ static const int cause_status[EH_CAUSE_COUNT] = {
     [EH_CAUSE_MEMORY] = 500, [EH_CAUSE_FUEL] = 500, [EH_CAUSE_GUEST_FAULT] = 502,
     [EH_CAUSE_GUEST_TIMEOUT] = 504, [EH_CAUSE_TENANT_STATUS] = 500,
     [EH_CAUSE_REQUEST_TIMEOUT] = 408, [EH_CAUSE_CLIENT_ABORT] = 499, [EH_CAUSE_INTERNAL] = 500,
-    [EH_CAUSE_STORE] = 503,
+    [EH_CAUSE_STORE] = 503, [EH_CAUSE_SHARE] = 503, [EH_CAUSE_SLOTS] = 503,
 };
 
 static const char *const cause_reason[EH_CAUSE_COUNT] = {
@@ -263,6 +263,8 @@ static const char *const cause_reason[EH_CAUSE_COUNT] = {
     [EH_CAUSE_GUEST_TIMEOUT] = "tenant kernel exceeded its time limit",
     [EH_CAUSE_TENANT_STATUS] = "tenant handler failed", [EH_CAUSE_INTERNAL] = "internal error",
     [EH_CAUSE_STORE] = "kv store unavailable",
+    [EH_CAUSE_SHARE] = "tenant at its instance limit",
+    [EH_CAUSE_SLOTS] = "no instance slot free",
 };
 
 static void fail(eh_job *j, int cause, const char *detail)
@@ -277,9 +279,12 @@ static void run_job(eh_job *j)
 {
     eh_svc *v = j->svc;
     char err[256];
-    eh_instance *inst = eh_pool_acquire(v->pool, err, sizeof err);
+    int why;
+    eh_instance *inst = eh_pool_acquire(v->pool, &why, err, sizeof err);
     if (!inst) {
-        fail(j, EH_CAUSE_INSTANTIATE, err);
+        fail(j, why == EH_TRAP_INSTANCES ? EH_CAUSE_SHARE
+                : why == EH_TRAP_SLOTS   ? EH_CAUSE_SLOTS
+                                         : EH_CAUSE_INSTANTIATE, err);
         return;
     }
     uint64_t h0 = inst->hostcalls, o0 = inst->offload_calls, ns0 = inst->offload_ns;

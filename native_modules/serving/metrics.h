@@ -37,6 +37,8 @@ enum eh_srv_cause {
     EH_CAUSE_CLIENT_ABORT,       /* the client went away before the response   */
     EH_CAUSE_INTERNAL,           /* 500: the server itself failed (memory)     */
     EH_CAUSE_STORE,              /* 503: the tenant's kv store was unavailable */
+    EH_CAUSE_SHARE,              /* 503: tenant at its limits.instances share  */
+    EH_CAUSE_SLOTS,              /* 503: every instance slot of the worker busy */
     EH_CAUSE_COUNT
 };
 

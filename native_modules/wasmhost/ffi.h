@@ -2,6 +2,8 @@
 #ifndef EH_WASMHOST_FFI_H
 #define EH_WASMHOST_FFI_H
 #include "wasmhost/hostapi.h"
+#include "wasmhost/pool.h"
+#include "wasmhost/slots.h"
 #include "wasmhost/wasmtime_c.h"
 
 typedef struct eh_ticker eh_ticker;
@@ -23,7 +25,10 @@ int eh_tenant_log_drain(eh_tenant *t, eh_log_entry *out, int max, uint64_t *drop
 uint64_t eh_tenant_log_pending(eh_tenant *t);
 void eh_tenant_kv_stats(eh_tenant *t, uint64_t *count, uint64_t *bytes);
 
-eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen);
+/* NULL with err and *kind (enum eh_trap_kind) set when no instance could
+ * be made: EH_TRAP_INSTANCES / EH_TRAP_SLOTS when there is no room
+ * (wasmhost/slots.h), else how instantiation failed. */
+eh_instance *eh_instance_new(eh_tenant *t, int *kind, char *err, size_t errlen);
 void eh_instance_free(eh_instance *inst);
 /* Index of handler export `name` for eh_instance_handle*, or a negative
  * enum eh_export_error. */

@@ -48,7 +48,11 @@ typedef struct eh_limits {
     uint32_t kv_max_value;      /* bytes                                                 */
     uint32_t log_per_sec;       /* token-bucket rate of log lines                        */
     uint32_t log_burst;
+    uint32_t max_instances;     /* instances alive at once, in use or idle, in this      */
+                                /* process (its share of the engine's slots; 0 = none)   */
 } eh_limits;
+
+typedef struct eh_slots eh_slots; /* wasmhost/slots.h */
 
 typedef struct eh_tenant {
     char name[64];
@@ -66,6 +70,8 @@ typedef struct eh_tenant {
     uint8_t **config_vals;
     uint32_t *config_val_lens;
     eh_kv_ns *kv;              /* the tenant's kv namespace (a reference), NULL: none     */
+    eh_slots *slots;           /* its engine's instance slots (wasmhost/slots.h)          */
+    _Atomic uint32_t instances; /* its instances alive now (limits.max_instances caps it) */
     /* A snapshot module's input buffer (set before instances are made; 0 =
      * none): its instances start with it, as if edgehost_alloc(cap) had run. */
     uint32_t input_ptr, input_cap;
@@ -131,6 +137,7 @@ typedef struct eh_instance {
     uint64_t offload_calls, offload_ns; /* kernel calls and their time            */
     int offload_fail;                 /* last kernel call's EH_OFFLOAD_* failure, 0 */
     uint64_t pool_memory;             /* linear memory its pool last counted      */
+    int holds_slot;                   /* counted in its tenant's share and engine's slots */
     char error[512];
 } eh_instance;
 
@@ -142,6 +149,12 @@ enum eh_trap_kind {
     EH_TRAP_MEMORY = 4,
     EH_TRAP_ERROR = 5,
     EH_TRAP_STORE = 6, /* the kv store was unavailable during the call */
+    /* Why no instance could be made (eh_instance_new, eh_pool_acquire): */
+    EH_TRAP_INSTANCES = 7, /* the tenant holds limits.max_instances already, all busy */
+    EH_TRAP_SLOTS = 8,     /* every slot of the engine's pooling allocator is busy  */
+    EH_TRAP_REFUSED = 9,   /* edgehost_configure returned non-zero                  */
+    EH_TRAP_CLOSED = 10,   /* the pool was retired meanwhile, and this was its last */
+                           /* instance out: the caller finishes the retirement      */
 };
 
 /* Import table: defined in registry.c, one row per edgehost.* import. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "wasmhost/ffi.h"
 #include "wasmhost/hostapi.h"
+#include "wasmhost/slots.h"
 
 #define NO_DEADLINE (UINT64_MAX / 4)
 
@@ -153,14 +154,16 @@ static int call_raw(eh_instance *inst, const wasmtime_func_t *f, wasmtime_val_ra
     return 0;
 }
 
-eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
+/* What wasmtime's pooling allocator says when all its slots are taken
+ * ("maximum concurrent limit of N for core instances reached"; a test
+ * fills them through wasmtime-py to keep this current). */
+#define WASMTIME_POOL_FULL "maximum concurrent limit of"
+
+/* A new store for inst with its tenant's limits, instantiated from the
+ * tenant's InstancePre; -1 with inst->error set. */
+static int instantiate(eh_instance *inst)
 {
-    eh_instance *inst = calloc(1, sizeof *inst);
-    if (!inst) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    inst->tenant = t;
+    eh_tenant *t = inst->tenant;
     inst->store = EH_WT.wasmtime_store_new(t->engine, inst, NULL);
     inst->ctx = EH_WT.wasmtime_store_context(inst->store);
     EH_WT.wasmtime_store_epoch_deadline_callback(inst->store, deadline_check, inst, NULL);
@@ -168,13 +171,47 @@ eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
         EH_WT.wasmtime_store_limiter(inst->store, (int64_t)t->limits.max_memory_bytes, -1, -1, -1,
                                      -1);
     if (arm_limits(inst) < 0)
-        goto fail_msg;
+        return -1;
     wasm_trap_t *trap = NULL;
     wasmtime_error_t *e =
         EH_WT.wasmtime_instance_pre_instantiate(t->pre, inst->ctx, &inst->instance, &trap);
     if (e || trap) {
         error_text(inst, "instantiate", e, trap);
-        goto fail_msg;
+        return -1;
+    }
+    return 0;
+}
+
+eh_instance *eh_instance_new(eh_tenant *t, int *kind, char *err, size_t errlen)
+{
+    *kind = EH_TRAP_ERROR;
+    eh_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    inst->tenant = t;
+    /* Its share and a slot first (slots.h): this may free idle instances. */
+    int full = eh_slots_take(t, err, errlen);
+    if (full) {
+        *kind = full;
+        free(inst);
+        return NULL;
+    }
+    inst->holds_slot = 1;
+    while (instantiate(inst) < 0) {
+        if (!strstr(inst->error, WASMTIME_POOL_FULL))
+            goto fail_msg;
+        /* wasmtime's slots ran out while the ledger had room: instances made
+         * outside it (through wasmtime-py) hold some. Free an idle one, retry. */
+        EH_WT.wasmtime_store_delete(inst->store);
+        inst->store = NULL;
+        if (!eh_slots_evict(t)) {
+            snprintf(inst->error, sizeof inst->error,
+                     "every instance slot of this process is in use");
+            inst->trap_kind = EH_TRAP_SLOTS;
+            goto fail_msg;
+        }
     }
     wasmtime_extern_t ext;
     if (!EH_WT.wasmtime_instance_export_get(inst->ctx, &inst->instance, "memory", 6, &ext) ||
@@ -198,9 +235,11 @@ eh_instance *eh_instance_new(eh_tenant *t, char *err, size_t errlen)
         if (call_raw(inst, &init, none, 0) < 0)
             goto fail_msg;
     }
+    *kind = EH_TRAP_NONE;
     return inst;
 fail_msg:
     snprintf(err, errlen, "%s", inst->error);
+    *kind = inst->trap_kind ? inst->trap_kind : EH_TRAP_ERROR;
     eh_instance_free(inst);
     return NULL;
 }
@@ -217,6 +256,8 @@ void eh_instance_free(eh_instance *inst)
         inst->attached_sink->detach(inst->attached_vm, inst->attached_mem); /* to anyone else */
     if (inst->store)
         EH_WT.wasmtime_store_delete(inst->store);
+    if (inst->holds_slot) /* after the store: its slot is free now */
+        eh_slots_give(inst->tenant);
     free(inst);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "wasmhost/ffi.h"
 #include "wasmhost/hostapi.h"
+#include "wasmhost/slots.h"
 #include "vmm/ffi.h"
 
 static void set_err(char *err, size_t errlen, const char *what, wasmtime_error_t *e)
@@ -57,6 +58,10 @@ eh_tenant *eh_tenant_new(void *engine, void *module, const char *name, const eh_
     t->limits = *limits;
     t->sink = &eh_inproc_sink;
     pthread_mutex_init(&t->lock, NULL);
+    if (!(t->slots = eh_slots_of(engine))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     t->linker = EH_WT.wasmtime_linker_new(engine);
     if (define_imports(t->linker, err, errlen) < 0)
         goto fail;

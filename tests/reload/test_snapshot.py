@@ -94,7 +94,7 @@ def test_snapshot_starts_with_its_input_buffer(tmp_path):
     assert (snap.snapshot.input_ptr, snap.snapshot.input_cap) == (65536, 4096)
     assert snap.tenant.call("hello", b"x" * 4000).body == support.answer("buf")
     err = ffi.new("char[512]")
-    inst = lib.eh_instance_new(snap.tenant.native, err, 512)
+    inst = lib.eh_instance_new(snap.tenant.native, ffi.new("int *"), err, 512)
     try:
         ptr, cap = ffi.new("uint32_t *"), ffi.new("uint32_t *")
         lib.eh_instance_input_buffer(inst, ptr, cap)
