@@ -72,6 +72,8 @@ typedef struct eh_tenant {
     eh_kv_ns *kv;              /* the tenant's kv namespace (a reference), NULL: none     */
     eh_slots *slots;           /* its engine's instance slots (wasmhost/slots.h)          */
     _Atomic uint32_t instances; /* its instances alive now (limits.max_instances caps it) */
+    _Atomic uint32_t pins;     /* evictions freeing one of its instances (slots.c):    */
+                               /* eh_tenant_free waits for them                          */
     /* A snapshot module's input buffer (set before instances are made; 0 =
      * none): its instances start with it, as if edgehost_alloc(cap) had run. */
     uint32_t input_ptr, input_cap;

@@ -105,12 +105,18 @@ static int evict_one(eh_slots *s, const eh_tenant *only)
         }
     }
     eh_instance *victim = best ? eh_pool_evict_oldest(best) : NULL;
-    if (victim) {
-        eh_instance_free(victim); /* under s->lock: its pool cannot go meanwhile */
-        s->evicted++;
-    }
+    eh_tenant *owner = victim ? victim->tenant : NULL;
+    if (owner)
+        owner->pins++; /* its pool is registered: the tenant is alive here */
     pthread_mutex_unlock(&s->lock);
-    return victim != NULL;
+    if (!victim)
+        return 0;
+    /* Outside the ledger's lock: freeing may wait for the owner's guest (a
+     * window to detach while a kernel call of the owner runs). */
+    eh_instance_free(victim);
+    s->evicted++;
+    __atomic_fetch_sub(&owner->pins, 1, __ATOMIC_RELEASE);
+    return 1;
 }
 
 int eh_slots_take(eh_tenant *t, char *err, size_t errlen)
@@ -125,8 +131,8 @@ int eh_slots_take(eh_tenant *t, char *err, size_t errlen)
                 continue;
             }
             s->refused++;
-            snprintf(err, errlen, "tenant holds %u instances, its limits.instances share of this "
-                     "process, all in use", n);
+            snprintf(err, errlen, "all %u instances of its limits.instances share are in use",
+                     n);
             return EH_TRAP_INSTANCES;
         }
         if (__atomic_compare_exchange_n(&t->instances, &n, n + 1, 1, __ATOMIC_ACQ_REL,

@@ -25,9 +25,11 @@
  *    wasmtime refuses an instantiation for want of a slot, eh_instance_new
  *    evicts the same way (eh_slots_evict) and retries.
  *  - Only idle instances in a registered pool are ever evicted: an instance
- *    in use belongs to its caller alone. Eviction frees the victim under
- *    slots->lock, and a pool leaves the registry under that lock before it
- *    is freed, so a victim's pool and tenant outlive its eviction.
+ *    in use belongs to its caller alone. Eviction takes the victim out of
+ *    its pool under slots->lock (a pool leaves the registry under that lock
+ *    before it is retired or freed) and pins the victim's tenant
+ *    (tenant->pins, which eh_tenant_free waits out); it frees the victim
+ *    after dropping the lock, since that may wait for the owner's guest.
  *  - Lock order: slots->lock, then a pool's lock. The request path takes
  *    only its pool's lock (and two atomic counters when it makes an instance).
  */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "wasmhost/ffi.h"
 #include "wasmhost/hostapi.h"
 #include "wasmhost/slots.h"
@@ -96,6 +97,12 @@ void eh_tenant_free(eh_tenant *t)
 {
     if (!t)
         return;
+    /* An eviction may still be freeing an instance it took from one of our
+     * pools (they have all left the slot ledger: no new one can start). */
+    while (__atomic_load_n(&t->pins, __ATOMIC_ACQUIRE)) {
+        struct timespec pause = {0, 50000};
+        nanosleep(&pause, NULL);
+    }
     if (t->pre)
         EH_WT.wasmtime_instance_pre_delete(t->pre);
     if (t->linker)
