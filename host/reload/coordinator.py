@@ -12,10 +12,13 @@ For a changed tenant directory (a watch report, SIGHUP, or a rescan):
    worker -- also one started later -- loads exactly these bytes), compiled
    through the module cache and checked against the ABI; its routes must not
    clash with the other tenants';
-4. every worker prepares it (:mod:`.worker_side`: load, configure, golden
-   requests) and answers; if any fails (or dies), every worker drops it and
-   the rejection is one log line; else every worker commits it, each in one
-   route-table swap.
+4. unless files finished meanwhile (then the report that follows judges
+   them all), every worker prepares it (:mod:`.worker_side`: load,
+   configure, golden requests) and answers; if any fails (or dies), every
+   worker drops it and the rejection is one log line; else every worker
+   commits it, each in one route-table swap. A lone worker is told both at
+   once: it commits what it prepared, and a failure leaves it on the old
+   version as an abort would (one round trip instead of two).
 
 A deleted tenant directory unloads the tenant in every worker; a new one is
 loaded like a change. One reload runs at a time; a worker starting during
@@ -73,6 +76,7 @@ class Coordinator:
         self.report = report or _to_stderr
         self.store = pathlib.Path(tempfile.mkdtemp(prefix="edgehost-versions-"))
         self.live: dict[str, dict] = {}              # name -> version spec (what workers run)
+        self.manifests: dict[str, object] = {}       # name -> its live spec's parsed Manifest
         self.status: dict[str, TenantStatus] = {}
         self.name_of: dict[pathlib.Path, str] = {}
         self._switch = threading.RLock()             # one reload at a time; spawns wait
@@ -98,6 +102,7 @@ class Coordinator:
         spec = self._freeze(tf)
         with self._state:
             self.live[tf.name] = spec
+            self.manifests[tf.name] = tf.manifest
             self.name_of[d.resolve()] = tf.name
             st = self.status.setdefault(tf.name, TenantStatus(tf.name, str(d)))
             st.went_live(tf.version, tf.wasm_sha256, "configured", [], None, reload=False)
@@ -121,8 +126,7 @@ class Coordinator:
 
         live = self.live.get(tf.name)
         if live is not None and live["wasm_sha256"] == tf.wasm_sha256 and \
-                files.parse_manifest(live["manifest_text"], pathlib.Path(
-                    live["manifest_path"])).limits["fuel"] == tf.manifest.limits["fuel"]:
+                self.manifests[tf.name].limits["fuel"] == tf.manifest.limits["fuel"]:
             # The module the workers run already passed (a manifest-only change):
             # only the manifest's routes are new, and the workers check them.
             return self._spec(tf, pathlib.Path(live["wasm_path"]))
@@ -198,15 +202,17 @@ class Coordinator:
                 st.form = "snapshot" if state == "live" else "configured"
             self.write_status()
 
-    def _ask(self, workers, stage: str, name: str, version: str, msg: dict,
+    def _ask(self, workers, stage: str, name: str, version: str, msg: dict | None,
              timeout: float) -> dict[int, dict]:
-        """Send ``msg`` to ``workers``; their replies by slot (a worker that
-        died or did not answer in time has none)."""
+        """Send ``msg`` to ``workers`` (None: wait for the replies to one sent
+        before); their replies by slot (a worker that died or did not answer
+        in time has none)."""
         key = (stage, name, version)
         with self._cond:
-            self._replies[key] = {}
-        for w in workers:
-            w.send(msg)
+            self._replies.setdefault(key, {})
+        if msg is not None:   # None: the replies to a message sent before
+            for w in workers:
+                w.send(msg)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -216,17 +222,28 @@ class Coordinator:
                     return self._replies.pop(key)
                 self._cond.wait(min(0.1, max(0.0, deadline - time.monotonic())))
 
-    def _switch_to(self, spec: dict, tf: files.TenantFiles | None) -> pipeline.Rejected | None:
+    def _switch_to(self, spec: dict, tf: files.TenantFiles) -> pipeline.Rejected | None:
         """Two-phase: every worker prepares ``spec``, then every worker commits
-        it; a single failure aborts it everywhere. Returns the rejection."""
+        it; a single failure aborts it everywhere (a lone worker does both on
+        one message). Returns the rejection."""
         name, version = spec["name"], spec["version"]
         workers = [w for w in self.m.workers.values() if w.alive()]
         t0 = time.perf_counter()
-        got = self._ask(workers, "prepare", name, version, {"cmd": "prepare", "spec": spec},
-                        PREPARE_TIMEOUT_S)
+        alone = len(workers) == 1
+        if alone:   # its commit reply is awaited below, like a separate commit's
+            with self._cond:
+                self._replies[("commit", name, version)] = {}
+        msg = {"cmd": "prepare", "spec": spec}
+        if alone:   # it commits only in time: a late one is aborted like any missing reply
+            msg.update(commit=True, commit_by=time.time() + PREPARE_TIMEOUT_S)
+        got = self._ask(workers, "prepare", name, version, msg,
+                        PREPARE_TIMEOUT_S + (COMMIT_TIMEOUT_S if alone else 0))
         failed = [ev for ev in got.values() if ev.get("event") != "prepared"]
         missing = [w for w in workers if w.slot not in got]
         if failed or missing:
+            if alone:
+                with self._cond:
+                    self._replies.pop(("commit", name, version), None)
             for w in workers:
                 w.send({"cmd": "abort", "tenant": name, "version": version})
             if failed:
@@ -236,7 +253,7 @@ class Coordinator:
                                      f"worker {missing[0].slot} did not prepare it (it exited "
                                      "or timed out)")
         done = self._ask(workers, "commit", name, version,
-                         {"cmd": "commit", "tenant": name, "version": version},
+                         None if alone else {"cmd": "commit", "tenant": name, "version": version},
                          COMMIT_TIMEOUT_S)
         bad = [ev for ev in done.values() if ev.get("event") != "committed"]
         if bad:  # cannot happen short of a worker's route table refusing: log, keep going
@@ -245,6 +262,7 @@ class Coordinator:
         checks = next(iter(got.values()), {}).get("checks", []) if got else []
         with self._state:
             self.live[name] = spec
+            self.manifests[name] = tf.manifest
             st = self.status.setdefault(name, TenantStatus(name, spec["dir"]))
             st.directory = spec["dir"]
             st.went_live(version, spec["wasm_sha256"], "configured", checks,
@@ -276,9 +294,11 @@ class Coordinator:
                     self.watcher.mark(d, QUIET_S)
                 return
             except pipeline.Rejected as rej:
+                self._expect(d, None)
                 if not self._newer_coming(d, generation):
                     self._reject(self.name_of.get(d, rej.tenant), str(d), rej)
                 return
+            self._expect(d, tf)
             name = tf.name
             live = self.live.get(name)
             if live is not None and live["version"] == tf.version:
@@ -296,6 +316,9 @@ class Coordinator:
                 except ConfigError as exc:
                     file, reason = pipeline._reason(exc, tf)
                     rej = pipeline.Rejected(name, file, reason)
+            if rej is None and self.watcher is not None and \
+                    self.watcher.newer_ready(d, generation):
+                return   # files finished while these were read: that report takes them all
             if rej is None:
                 rej = self._switch_to(spec, tf)
             if rej is not None:
@@ -311,6 +334,12 @@ class Coordinator:
             self._prune_store()
         self.write_status()
 
+    def _expect(self, d: pathlib.Path, tf: files.TenantFiles | None) -> None:
+        """Tell the watcher which files make ``d``'s version (``edgehost
+        watch`` rebuilds from any file, so there every file counts)."""
+        if self.watcher is not None and not self.build_sources:
+            self.watcher.expect(d, None if tf is None else tf.version_files)
+
     def _newer_coming(self, d: pathlib.Path, generation: int) -> bool:
         return self.watcher is not None and self.watcher.generation(d) != generation
 
@@ -324,8 +353,7 @@ class Coordinator:
         return True
 
     def _check_routes(self, tf: files.TenantFiles) -> pipeline.Rejected | None:
-        mans = [files.parse_manifest(s["manifest_text"], pathlib.Path(s["manifest_path"]))
-                for n, s in self.live.items() if n != tf.name]
+        mans = [m for n, m in self.manifests.items() if n != tf.name]
         try:
             plan.routes([*mans, tf.manifest])
         except ConfigError as exc:
@@ -372,6 +400,7 @@ class Coordinator:
     def _unload(self, name: str) -> None:
         with self._state:
             spec = self.live.pop(name, None)
+            self.manifests.pop(name, None)
             self.status.pop(name, None)
         for w in self.m.workers.values():
             if w.alive():

@@ -73,6 +73,13 @@ class TenantFiles:
     def name(self) -> str:
         return self.manifest.name
 
+    @property
+    def version_files(self) -> tuple[str, str]:
+        """The manifest's and the module's paths relative to the tenant's
+        directory (what the watcher waits on, see Watcher.expect)."""
+        m = self.manifest
+        return m.path.name, str(m.wasm.relative_to(m.path.parent))
+
 
 def version_of(manifest_text: str, wasm_sha256: str, manifest: manifest_mod.Manifest) -> str:
     h = hashlib.sha256(b"manifest\0" + manifest_text.encode() + b"\0module\0"

@@ -5,7 +5,9 @@ loaded version that may take traffic, or a rejection with its reason.
 2. compile through the module cache (a module seen before, on this machine,
    with this wasmtime and these engine settings, is not compiled again;
    in one process the compiled module is shared, so a manifest-only change
-   never recompiles) and check it against the ABI;
+   never recompiles) and check it against the ABI -- or, for a change to the
+   manifest alone (such as ``[config]``), take the live version's compiled
+   and checked module as it is (:func:`load`'s ``like``);
 3. instantiate it and run the tenant's ``edgehost_configure`` under the
    tenant's deadline (a trap, a refusal or a timeout rejects the version);
 4. answer every golden request (``[[check]]``) correctly, in time;
@@ -51,6 +53,14 @@ class Loaded:
     load_ms: float
     snapshot: snapshot.Snapshot | None = None
     guest_options: dict | None = None   # what its KVM guest was made with
+    configured: object = None           # the snapshot form's: its configured form's Tenant
+    #                                     (closed once the snapshot serves; its module stays)
+
+    @property
+    def configured_tenant(self):
+        """The Tenant of this version's configured form: its module is the
+        one a manifest-only change reuses."""
+        return self.configured if self.configured is not None else self.tenant
 
     @property
     def name(self) -> str:
@@ -94,16 +104,27 @@ def _dir_name(directory) -> str:
 
 
 def load(tf: files.TenantFiles, *, run_checks: bool = True,
-         guest_options: dict | None = None) -> Loaded:
+         guest_options: dict | None = None, like: Loaded | None = None) -> Loaded:
     """Steps 2-4 for ``tf``; raises :class:`Rejected`. ``guest_options`` go to
-    the version's own KVM guest (Tenant(guest_options=...))."""
+    the version's own KVM guest (Tenant(guest_options=...)). ``like``: the
+    tenant's live version; when ``tf`` has its module bytes (a change to the
+    manifest alone), its compiled, checked module is used as it is -- not
+    instrumented, hashed, looked up or checked again -- and only the new
+    native tenant is made, configured and checked."""
     from edgehost.runtime.tenant import Tenant
 
     t0 = time.perf_counter()
     tenant = None
+    fuel = tf.manifest.limits["fuel"] > 0
+    same = like is not None and like.files.wasm_sha256 == tf.wasm_sha256 and \
+        like.configured_tenant.engine.fuel == fuel
     try:
-        tenant = Tenant(tf.manifest, wasm=snapshot.served_module(tf.wasm),
-                        guest_options=guest_options)
+        if same:
+            tenant = Tenant(tf.manifest, like=like.configured_tenant,
+                            guest_options=guest_options)
+        else:
+            tenant = Tenant(tf.manifest, wasm=snapshot.served_module(tf.wasm),
+                            guest_options=guest_options)
         results = canary.run_all(tenant, tf.manifest.checks) if run_checks else []
     except EdgehostError as exc:
         if tenant is not None:
@@ -138,4 +159,4 @@ def snapshot_form(loaded: Loaded) -> Loaded:
             tenant.close()
         raise Rejected(tf.name, str(tf.manifest.wasm), f"snapshot refused: {exc}") from None
     return Loaded(tf, tenant, "snapshot", results, (time.perf_counter() - t0) * 1e3, snap,
-                  guest_options=loaded.guest_options)
+                  guest_options=loaded.guest_options, configured=loaded.configured_tenant)

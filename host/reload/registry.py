@@ -145,9 +145,11 @@ class Registry:
             self.watcher.mark(d, QUIET_S)
             return
         except pipeline.Rejected as rej:
+            self.watcher.expect(d, None)
             if self.watcher.generation(d) == generation:
                 self._reject(self._name_of.get(d, rej.tenant), d, rej, None)
             return
+        self.watcher.expect(d, tf.version_files)
         name = tf.name
         with self._lock:
             other = self._dir_of.get(name)
@@ -160,12 +162,15 @@ class Registry:
             if live is not None and live.loaded.version == tf.version:
                 return
         try:
-            loaded = pipeline.load(tf)
+            loaded = pipeline.load(tf, like=live.loaded if live is not None else None)
         except pipeline.Rejected as rej:
             if self.watcher.generation(d) != generation or (
                     rej.maybe_truncated and self._maybe_incomplete(d, tf)):
                 return   # the files changed meanwhile: the newer ones are judged instead
             self._reject(name, d, rej, tf.version)
+            return
+        if self.watcher.newer_ready(d, generation):
+            loaded.close()   # files finished while these were read: that report takes them all
             return
         previous_name = self._name_of.get(d)
         self._go_live(d, loaded, reload=live is not None)

@@ -6,18 +6,25 @@ tenants (one level down), as ``edgehost serve`` reads its DIR arguments. An
 event anywhere under a tenant's directory marks that tenant; the report
 comes after a debounce that depends on what the writer did:
 
-* the writer is done -- it closed the file it wrote, renamed a file into
-  place, deleted something, or a file appeared whole (moved in from
-  elsewhere) -- : report after :data:`SETTLE_S` (1 ms: events of files
-  written together, manifest and module, arrive within it, so they make one
-  report);
+* the writer is done -- it renamed a file into place, deleted something,
+  closed a file of the version it wrote in place (inotify's IN_CLOSE_WRITE),
+  or a file appeared whole (moved in from elsewhere) -- : report after
+  :data:`SETTLE_S` (0: as soon as the watcher's thread picks it up; events
+  that arrive meanwhile, such as the second file of a manifest and module
+  written together, join the same report);
 * the writer may still be at it -- a file was modified or created empty and
-  not closed yet -- : report only after :data:`QUIET_S` without further events.
+  not closed yet, or a file that is not one of the version's was closed (a
+  deploy tool's temporary file, renamed into place next) -- : report only
+  after :data:`QUIET_S` without further events.
 
+Which files make a version (manifest, module) the reader says after each
+read (:meth:`Watcher.expect`); until it has, every closed file counts.
 Each new event for a tenant restarts its wait, so a storm of writes ends in
 one report after the last. The reader of a report still reads the files
 consistently (:mod:`.files`): a writer that is slower than the quiet period
-is caught there and the tenant is reported again later.
+is caught there and the tenant is reported again later; and a reader that
+is about to switch to what it read asks :meth:`Watcher.newer_ready` first,
+so files finished while it was reading are judged together, not one by one.
 
 Events can be missed (the kernel's queue overflows in a storm, a root is
 deleted and created again, an editor swaps directories): every
@@ -47,9 +54,15 @@ from edgehost.wasm_config.manifest import MANIFEST_NAME
 
 log = logging.getLogger("edgehost.reload")
 
-SETTLE_S = 0.001
+SETTLE_S = 0.0
 QUIET_S = 0.2
 RESCAN_S = 1.0
+# The events a watch asks inotify for. Opens, reads (IN_CLOSE_NOWRITE) and
+# directory-modified events never change a version, and the reload's own
+# reads of the files would otherwise come back as events: each is one more
+# trip through watchdog's threads while a reload runs.
+EVENTS = [ev.FileCreatedEvent, ev.DirCreatedEvent, ev.FileModifiedEvent, ev.FileMovedEvent,
+          ev.DirMovedEvent, ev.FileDeletedEvent, ev.DirDeletedEvent, ev.FileClosedEvent]
 # Names a tenant directory may hold that are never part of a version:
 # editors' and builds' temporaries, build trees.
 IGNORED_DIRS = {"target", "__pycache__", ".git"}
@@ -85,6 +98,7 @@ class Watcher:
         self.settle_s, self.quiet_s, self.rescan_s = settle_s, quiet_s, rescan_s
         self._due: dict[pathlib.Path, float] = {}
         self._generation: dict[pathlib.Path, int] = {}
+        self._expected: dict[pathlib.Path, frozenset[str]] = {}
         self._cond = threading.Condition()
         self._closed = False
         self._observer = Observer()
@@ -171,6 +185,37 @@ class Watcher:
         with self._cond:
             return self._generation.get(pathlib.Path(tenant), 0)
 
+    def newer_ready(self, tenant: pathlib.Path, generation: int) -> bool:
+        """Whether files of ``tenant`` were finished (a report is due now)
+        since :meth:`generation` returned ``generation``: a reader about to
+        switch to what it read then should leave it to that report."""
+        tenant = pathlib.Path(tenant)
+        with self._cond:
+            due = self._due.get(tenant)
+            return (self._generation.get(tenant, 0) != generation and due is not None
+                    and due <= time.monotonic())
+
+    def expect(self, tenant: pathlib.Path, names) -> None:
+        """The files (paths relative to ``tenant``) that make its version
+        now; None: not known (every closed file then counts as finished)."""
+        tenant = pathlib.Path(tenant)
+        with self._cond:
+            if names is None:
+                self._expected.pop(tenant, None)
+            else:
+                self._expected[tenant] = frozenset(str(pathlib.PurePath(n)) for n in names)
+
+    def _finished(self, tenant: pathlib.Path, path) -> bool:
+        """A file closed at ``path`` is one of the version's (or unknown)."""
+        with self._cond:
+            names = self._expected.get(tenant)
+        if names is None:
+            return True
+        try:
+            return str(pathlib.Path(os.fsdecode(path)).relative_to(tenant)) in names
+        except ValueError:
+            return True
+
     def pending(self, tenant: pathlib.Path) -> bool:
         """Whether a report of ``tenant`` is waiting for its debounce."""
         with self._cond:
@@ -194,7 +239,10 @@ class Watcher:
         for p in paths:
             tenant = self.tenant_of(p)
             if tenant is not None:
-                self.mark(tenant, self.settle_s if settled else self.quiet_s)
+                done = settled and (not isinstance(event, (ev.FileClosedEvent,
+                                                           ev.FileCreatedEvent))
+                                    or self._finished(tenant, p))
+                self.mark(tenant, self.settle_s if done else self.quiet_s)
             elif isinstance(event, (ev.DirDeletedEvent, ev.DirMovedEvent)):
                 for root in self.roots:
                     if pathlib.Path(os.fsdecode(p)) == root.path:
@@ -217,7 +265,8 @@ class Watcher:
         try:
             st = root.path.stat()
             handler = _Handler(self)
-            root.watch = self._observer.schedule(handler, str(root.path), recursive=True)
+            root.watch = self._observer.schedule(handler, str(root.path), recursive=True,
+                                                 event_filter=EVENTS)
             root.inode = st.st_ino
             root.present = True
         except OSError:

@@ -8,7 +8,12 @@ events they answer with:
   bytes the master froze (checked against their hash), the manifest text the
   master read, compiled through the module cache (the master compiled it:
   a hit), instantiated, configured, its golden requests answered -- and keep
-  it ready. -> ``prepared`` / ``prepare_failed`` (file, reason).
+  it ready. -> ``prepared`` / ``prepare_failed`` (file, reason). A version
+  with the live version's module bytes (a change to the manifest alone,
+  such as ``[config]``) takes the live version's compiled and checked
+  module as it is; it is instantiated, configured and checked all the same.
+  With ``commit`` (the master's only worker) it is committed at once if it
+  was prepared before ``commit_by`` (wall time), and dropped otherwise.
 * ``commit``: put the prepared version in the route table in one swap (the
   other tenants' entries unchanged); requests in flight finish on the old
   version, which is freed after its last one. -> ``committed``.
@@ -39,10 +44,15 @@ log = logging.getLogger("edgehost.serving")
 SWAP_TIMEOUT_MS = 10_000
 
 
-def tenant_files(spec: dict) -> files.TenantFiles:
-    """The version a spec names, from the bytes the master froze."""
+def tenant_files(spec: dict, live: files.TenantFiles | None = None) -> files.TenantFiles:
+    """The version a spec names, from the bytes the master froze (or the
+    ``live`` version's, already checked, when the spec names the same ones)."""
     mpath = pathlib.Path(spec["manifest_path"])
     man = files.parse_manifest(spec["manifest_text"], mpath)
+    if live is not None and live.wasm_sha256 == spec["wasm_sha256"]:
+        return files.TenantFiles(pathlib.Path(spec["dir"]), spec["manifest_text"], man,
+                                 live.wasm, live.wasm_sha256, spec["version"],
+                                 spec.get("in_place_at", 0.0))
     with open(spec["wasm_path"], "rb") as fh:
         wasm = fh.read()
     sha = hashlib.sha256(wasm).hexdigest()
@@ -82,8 +92,10 @@ class Switch:
     def _load(self, spec: dict) -> tuple:
         from edgehost.serving.worker import guest_options
 
-        tf = tenant_files(spec)
-        loaded = pipeline.load(tf, guest_options=guest_options(self.w.spec.get("guest_spin_us")))
+        live = self.loaded.get(spec["name"])
+        tf = tenant_files(spec, live.files if live is not None else None)
+        loaded = pipeline.load(tf, guest_options=guest_options(self.w.spec.get("guest_spin_us")),
+                               like=live)
         return self._version(loaded), loaded
 
     # -- the route table -----------------------------------------------------------------
@@ -132,7 +144,7 @@ class Switch:
                       checks=[c.as_dict() for c in loaded.checks])
             self._snap_in.put((name, loaded))
 
-    def prepare(self, spec: dict) -> None:
+    def prepare(self, spec: dict, *, commit: bool = False, commit_by: float = 0.0) -> None:
         t0 = time.perf_counter()
         key = (spec["name"], spec["version"])
         try:
@@ -148,7 +160,14 @@ class Switch:
         old = self.pending.pop(key, None)
         if old is not None:
             old[0].close()
+        if commit and time.time() > commit_by:
+            version.close()
+            self.emit("prepare_failed", tenant=key[0], version=key[1], file=spec["wasm_path"],
+                      reason="prepared after the master stopped waiting")
+            return
         self.pending[key] = (version, loaded)
+        if commit:   # traffic first, then the news
+            self.commit(*key)
         self.emit("prepared", tenant=key[0], version=key[1],
                   checks=[c.as_dict() for c in loaded.checks],
                   ms=round((time.perf_counter() - t0) * 1e3, 2))
@@ -184,7 +203,8 @@ class Switch:
         """Run a reload command; False when ``cmd`` is not one."""
         kind = cmd.get("cmd")
         if kind == "prepare":
-            self.prepare(cmd["spec"])
+            self.prepare(cmd["spec"], commit=bool(cmd.get("commit")),
+                         commit_by=float(cmd.get("commit_by", 0.0)))
         elif kind == "commit":
             self.commit(cmd["tenant"], cmd["version"])
         elif kind == "abort":

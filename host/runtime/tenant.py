@@ -391,7 +391,7 @@ class Tenant:
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
                  engine: engine_mod.Engine | None = None, store: state.Store | None = None,
-                 guest_options: dict | None = None):
+                 guest_options: dict | None = None, like: Tenant | None = None):
         """Load version ``wasm`` (default: the manifest's built module) of the
         tenant ``man`` describes, on ``engine`` (default: the process's shared
         engine for its fuel setting). Its kv state lives in ``store`` (default:
@@ -399,26 +399,25 @@ class Tenant:
         version finds it. With KVM isolation the version gets its own guest,
         made with ``guest_options`` (keyword arguments of
         :class:`~edgehost.isolation.guest.Guest`, e.g. ``idle_spin_us``); its time
-        limit is the manifest's ``deadline_ms`` unless that says otherwise."""
+        limit is the manifest's ``deadline_ms`` unless that says otherwise.
+        ``like`` (instead of ``wasm``): another version (open or closed) whose
+        compiled, checked module this one runs as it is -- a change to the
+        manifest alone, as hot reload makes it."""
         self._store = store
         self._guest_options = dict(guest_options or {})
         self.manifest = man
         self.name = man.name
-        data = wasm if wasm is not None else _read_wasm(man)
         fuel = man.limits["fuel"] > 0
-        self.engine = engine or engine_mod.shared(fuel=fuel)
+        self.engine = like.engine if like is not None else engine or engine_mod.shared(fuel=fuel)
         if self.engine.fuel != fuel:
             raise ConfigError(f"limits.fuel={man.limits['fuel']} needs an engine "
                               f"{'with' if fuel else 'without'} fuel metering",
                               path=str(man.path), field="limits.fuel")
-        try:
-            self.module = self.engine.compile(data)
-        except Exception as exc:  # wasmtime.WasmtimeError: malformed or invalid binary
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"not a valid WebAssembly module: {first}",
-                              path=str(man.wasm)) from None
-        self.handlers = validate.check_module(self.module, where=str(man.wasm))
-        self._configure = abi.CONFIGURE_EXPORT in {e.name for e in self.module.exports}
+        if like is not None:
+            self.module, self.handlers = like.module, like.handlers
+            self._configure = like._configure
+        else:
+            self._compile(man, wasm if wasm is not None else _read_wasm(man))
         for route, export in man.routes.items():
             if export not in self.handlers:
                 raise ConfigError(f"route {route} names {export!r}, which is not a handler "
@@ -452,6 +451,16 @@ class Tenant:
         except BaseException:
             self.close()
             raise
+
+    def _compile(self, man: manifest_mod.Manifest, data: bytes) -> None:
+        try:
+            self.module = self.engine.compile(data)
+        except Exception as exc:  # wasmtime.WasmtimeError: malformed or invalid binary
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"not a valid WebAssembly module: {first}",
+                              path=str(man.wasm)) from None
+        self.handlers = validate.check_module(self.module, where=str(man.wasm))
+        self._configure = abi.CONFIGURE_EXPORT in {e.name for e in self.module.exports}
 
     def _new_native(self, man: manifest_mod.Manifest) -> _Native:
         limits = ffi.new("eh_limits *")

@@ -268,6 +268,35 @@ class Worker:
         self.stats.close()
 
 
+class _Lines:
+    """The master's lines (spec, then commands), read straight from the pipe:
+    every line that arrived is handed out at once (a buffered reader would
+    keep the second of two lines that came together from select() until
+    more bytes came)."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buf, self.eof = fd, b"", False
+        self.pending: list[str] = []
+
+    def fill(self) -> None:
+        """One read of what the pipe holds (blocks until something or EOF)."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.eof = True
+            return
+        *done, self.buf = (self.buf + chunk).split(b"\n")
+        self.pending += [x.decode() for x in done if x.strip()]
+
+    def first(self) -> str:
+        while not self.pending and not self.eof:
+            self.fill()
+        return self.pending.pop(0) if self.pending else ""
+
+    def take(self) -> list[str]:
+        out, self.pending = self.pending, []
+        return out
+
+
 def emit(event: str, **fields) -> None:
     sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
     sys.stdout.flush()
@@ -276,7 +305,8 @@ def emit(event: str, **fields) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the master handles ^C for the group
     signal.signal(signal.SIGHUP, signal.SIG_IGN)   # reloads come from the master
-    spec = json.loads(sys.stdin.readline() or "{}")
+    lines = _Lines(sys.stdin.fileno())
+    spec = json.loads(lines.first() or "{}")
     logging.basicConfig(level=spec.get("log_level", "INFO").upper(), handlers=[
         JsonLines(spec.get("worker", -1))])
     switch = None
@@ -302,19 +332,19 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: term.append(1))
     emit("ready", pid=os.getpid(), tenants=sorted(w.current))
     sel = selectors.DefaultSelector()
-    sel.register(sys.stdin, selectors.EVENT_READ)
+    sel.register(lines.fd, selectors.EVENT_READ)
     next_stats = 0.0
     while True:
         if term:
             w.drain()
         if w.draining and w.stopped():
             break
-        for _key, _ in sel.select(timeout=0.1):
-            line = sys.stdin.readline()
-            if not line:  # the master is gone
-                sel.unregister(sys.stdin)
+        if not lines.pending and sel.select(timeout=0.1):  # (none registered after EOF)
+            lines.fill()
+            if lines.eof:  # the master is gone
+                sel.unregister(lines.fd)
                 w.drain()
-                break
+        for line in lines.take():
             cmd = json.loads(line)
             if cmd.get("cmd") == "drain":
                 w.drain()
