@@ -37,7 +37,7 @@ import threading
 import time
 
 from edgehost.errors import BuildError, ConfigError, EdgehostError, ToolchainMissing
-from edgehost.reload import files, pipeline, snapshot
+from edgehost.reload import files, pipeline, snapshot, worker_side
 from edgehost.reload.status import TenantStatus, rejection_line
 from edgehost.reload.watcher import QUIET_S, Watcher
 from edgehost.serving import plan
@@ -155,6 +155,7 @@ class Coordinator:
     def _spec(tf: files.TenantFiles, path: pathlib.Path) -> dict:
         return {"name": tf.name, "dir": str(tf.directory), "version": tf.version,
                 "manifest_path": str(tf.manifest.path), "manifest_text": tf.manifest_text,
+                "manifest": worker_side.pack_manifest(tf.manifest),
                 "wasm_path": str(path), "wasm_sha256": tf.wasm_sha256,
                 "in_place_at": tf.in_place_at}
 

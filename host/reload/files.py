@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import stat
 
 from edgehost.errors import ConfigError
 from edgehost.wasm_config import manifest as manifest_mod
@@ -35,13 +36,25 @@ def read_stable(path: pathlib.Path, *, limit: int = MAX_MODULE_BYTES) -> tuple[b
     """The bytes of ``path`` and its mtime, read between two agreeing stats.
     FileNotFoundError when it is absent; ConfigError when it is not a regular
     file or too large; NotReady when it changed meanwhile."""
-    st1 = os.stat(path)
-    if not os.path.isfile(path):
-        raise ConfigError("not a regular file", path=str(path))
-    if st1.st_size > limit:
-        raise ConfigError(f"{st1.st_size} bytes: larger than {limit}", path=str(path))
-    with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
+    # O_NONBLOCK: a FIFO in the file's place must not hang the reader.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st1 = os.fstat(fd)
+        if not stat.S_ISREG(st1.st_mode):
+            raise ConfigError("not a regular file", path=str(path))
+        if st1.st_size > limit:
+            raise ConfigError(f"{st1.st_size} bytes: larger than {limit}", path=str(path))
+        # Up to one byte more than its size (a file that grew is seen), no more.
+        chunks, want = [], st1.st_size + 1
+        while want > 0:
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            want -= len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
     st2 = os.stat(path)
     key1 = (st1.st_size, st1.st_mtime_ns, st1.st_ino)
     key2 = (st2.st_size, st2.st_mtime_ns, st2.st_ino)

@@ -101,6 +101,7 @@ class Watcher:
         self._expected: dict[pathlib.Path, frozenset[str]] = {}
         self._cond = threading.Condition()
         self._closed = False
+        self._wake = 0.0            # when the watcher's thread wakes next (0: it is awake)
         self._observer = Observer()
         self._signatures: dict[pathlib.Path, tuple] = {}
         self._next_scan = time.monotonic() + rescan_s
@@ -174,9 +175,10 @@ class Watcher:
     def mark(self, tenant: pathlib.Path, delay_s: float) -> None:
         """Report ``tenant`` after ``delay_s`` without further events."""
         with self._cond:
-            self._due[tenant] = time.monotonic() + delay_s
+            due = self._due[tenant] = time.monotonic() + delay_s
             self._generation[tenant] = self._generation.get(tenant, 0) + 1
-            self._cond.notify_all()
+            if due < self._wake:  # else the thread wakes in time anyway: let it sleep
+                self._cond.notify_all()
 
     def generation(self, tenant: pathlib.Path) -> int:
         """Counts the events seen for ``tenant``: a reader that sees it change
@@ -316,8 +318,9 @@ class Watcher:
                     due = [t for t, at in self._due.items() if at <= now]
                     if due or now >= self._next_scan:
                         break
-                    wake = min([*self._due.values(), self._next_scan])
+                    wake = self._wake = min([*self._due.values(), self._next_scan])
                     self._cond.wait(max(0.0, wake - now))
+                    self._wake = 0.0
                 if self._closed:
                     return
                 for t in due:

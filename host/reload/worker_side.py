@@ -28,9 +28,11 @@ spec line) and loads them all before it accepts connections.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import pathlib
+import pickle
 import queue
 import threading
 import time
@@ -44,11 +46,17 @@ log = logging.getLogger("edgehost.serving")
 SWAP_TIMEOUT_MS = 10_000
 
 
+def pack_manifest(man) -> str:
+    """The master's parsed, validated manifest as a spec carries it: a
+    worker takes exactly what the master judged, without parsing the text
+    again (the worker's own parent writes its command pipe)."""
+    return base64.b64encode(pickle.dumps(man, protocol=pickle.HIGHEST_PROTOCOL)).decode()
+
+
 def tenant_files(spec: dict, live: files.TenantFiles | None = None) -> files.TenantFiles:
     """The version a spec names, from the bytes the master froze (or the
     ``live`` version's, already checked, when the spec names the same ones)."""
-    mpath = pathlib.Path(spec["manifest_path"])
-    man = files.parse_manifest(spec["manifest_text"], mpath)
+    man = pickle.loads(base64.b64decode(spec["manifest"]))
     if live is not None and live.wasm_sha256 == spec["wasm_sha256"]:
         return files.TenantFiles(pathlib.Path(spec["dir"]), spec["manifest_text"], man,
                                  live.wasm, live.wasm_sha256, spec["version"],
