@@ -13,7 +13,10 @@ loaded version that may take traffic, or a rejection with its reason.
 4. answer every golden request (``[[check]]``) correctly, in time;
 5. -- the caller swaps it in --
 6. later, off the swap: snapshot the configured state (:mod:`.snapshot`) and
-   serve that form of the same version once it passes the same checks.
+   serve that form of the same version once it passes the same checks. It
+   starts :data:`SNAPSHOT_AFTER_S` after the swap, so the new version's first
+   requests (which make its first instances) do not share the CPU with the
+   snapshot's rewrite and compile.
 
 :class:`Rejected` carries which file is at fault and why, for the one log
 line a rejection makes.
@@ -27,6 +30,8 @@ import time
 from edgehost.errors import ConfigError, EdgehostError
 from edgehost.reload import canary, files, snapshot, wasm_binary
 from edgehost.reload.canary import CheckFailed, CheckResult
+
+SNAPSHOT_AFTER_S = 0.05
 
 
 class Rejected(EdgehostError):

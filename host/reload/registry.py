@@ -251,6 +251,7 @@ class Registry:
             if item is None:
                 return
             name, live = item
+            time.sleep(pipeline.SNAPSHOT_AFTER_S)
             with self._lock:
                 if self._live.get(name) is not live or live.loaded.form != "configured":
                     continue

@@ -19,8 +19,9 @@ events they answer with:
   version, which is freed after its last one. -> ``committed``.
 * ``abort``: drop a prepared version. ``unload``: take a tenant out.
 * then, on a background thread, the snapshot form of each committed version
-  is built and checked; the main loop swaps it in the same way (an event
-  ``snapshot`` says how it went).
+  is built and checked (from :data:`~.pipeline.SNAPSHOT_AFTER_S` after the
+  commit); the main loop swaps it in the same way (an event ``snapshot``
+  says how it went).
 
 A worker starts with the master's current version specs (``versions`` in its
 spec line) and loads them all before it accepts connections.
@@ -229,6 +230,7 @@ class Switch:
             name, loaded = self._snap_in.get()
             if name is None:
                 return
+            time.sleep(pipeline.SNAPSHOT_AFTER_S)
             t0 = time.perf_counter()
             try:
                 snap = pipeline.snapshot_form(loaded)

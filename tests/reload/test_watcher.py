@@ -1,0 +1,106 @@
+"""What the watcher reports when: a file renamed into place or closed after
+an in-place write is reported at once; a temporary file a deploy tool closes
+before renaming it waits for the rename; a reader is told when files were
+finished while it read; and the master's command lines reach a worker
+however they arrive on its pipe."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from edgehost.reload import files
+from edgehost.reload.watcher import Watcher
+from edgehost.serving.worker import _Lines
+from tests.reload import support
+
+QUIET_S = 600.0   # a report waiting for quiet would never come within a test
+
+
+class _Reports:
+    def __init__(self):
+        self.seen: list = []
+        self.lock = threading.Lock()
+
+    def __call__(self, tenant):
+        with self.lock:
+            self.seen.append(tenant)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.seen)
+
+
+def _watch(tmp_path):
+    d = support.make_tenant(tmp_path, "gen", version="v1")
+    reports = _Reports()
+    w = Watcher([tmp_path], reports, quiet_s=QUIET_S, rescan_s=QUIET_S)  # started by `with`
+    w.expect(d, files.read(d).version_files)
+    return d, w, reports
+
+
+def test_a_temporary_file_waits_for_its_rename(tmp_path):
+    d, w, reports = _watch(tmp_path)
+    with w:
+        g0 = w.generation(d)
+        tmp = d / ".deploy-x"
+        tmp.write_text(support.manifest("gen", greeting="g2"))      # created, written, closed
+        assert support.wait_for(lambda: w.generation(d) > g0 and w.pending(d))
+        assert reports.count() == 0 and not w.newer_ready(d, g0)   # not finished yet
+        os.replace(tmp, d / "edgehost.toml")
+        assert support.wait_for(lambda: reports.count() == 1)
+        assert reports.seen == [d]
+
+
+def test_an_in_place_write_is_reported_when_the_file_is_closed(tmp_path):
+    d, w, reports = _watch(tmp_path)
+    with w:
+        g0 = w.generation(d)
+        with open(d / "edgehost.toml", "w") as fh:
+            fh.write(support.manifest("gen", greeting="g2")[:20])
+            fh.flush()
+            assert support.wait_for(lambda: w.generation(d) > g0 and w.pending(d))
+            assert reports.count() == 0                 # modified, still open: quiet wait
+            fh.write(support.manifest("gen", greeting="g2")[20:])
+        assert support.wait_for(lambda: reports.count() == 1)
+
+
+def test_until_the_files_are_known_every_closed_file_counts(tmp_path):
+    d, w, reports = _watch(tmp_path)
+    w.expect(d, None)
+    with w:
+        (d / "notes.txt").write_text("x")
+        assert support.wait_for(lambda: reports.count() == 1)
+
+
+def test_newer_ready_tells_a_reader_that_files_were_finished_meanwhile(tmp_path):
+    d = support.make_tenant(tmp_path, "gen", version="v1")
+    w = Watcher([tmp_path], lambda t: None, quiet_s=QUIET_S)   # not started: marks by hand
+    g0 = w.generation(d)
+    assert not w.newer_ready(d, g0)
+    w.mark(d, QUIET_S)                  # a writer still at it
+    assert not w.newer_ready(d, g0)
+    w.mark(d, 0.0)                      # a file finished
+    assert w.newer_ready(d, g0)
+    assert not w.newer_ready(d, w.generation(d))
+
+
+def test_command_lines_are_handed_out_however_they_arrive():
+    r, wr = os.pipe()
+    try:
+        lines = _Lines(r)
+        os.write(wr, b'{"spec": 1}\n{"cmd": "prepare"}\n{"cmd": "com')
+        assert lines.first() == '{"spec": 1}'
+        # what came with the spec line is kept for the command loop, the partial line too
+        assert lines.take() == ['{"cmd": "prepare"}']
+        os.write(wr, b'mit"}\n\n{"cmd": "abort"}\n')
+        lines.fill()
+        assert lines.take() == ['{"cmd": "commit"}', '{"cmd": "abort"}']
+        os.close(wr)
+        wr = -1
+        lines.fill()
+        assert lines.eof and lines.take() == []
+    finally:
+        os.close(r)
+        if wr >= 0:
+            os.close(wr)
