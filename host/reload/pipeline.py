@@ -13,10 +13,10 @@ loaded version that may take traffic, or a rejection with its reason.
 4. answer every golden request (``[[check]]``) correctly, in time;
 5. -- the caller swaps it in --
 6. later, off the swap: snapshot the configured state (:mod:`.snapshot`) and
-   serve that form of the same version once it passes the same checks. It
-   starts :data:`SNAPSHOT_AFTER_S` after the swap, so the new version's first
-   requests (which make its first instances) do not share the CPU with the
-   snapshot's rewrite and compile.
+   serve that form of the same version once it passes the same checks. For
+   a reload it starts :data:`SNAPSHOT_AFTER_S` after the swap, so the new
+   version's first requests (which make its first instances) do not share
+   the CPU with the snapshot's rewrite and compile.
 
 :class:`Rejected` carries which file is at fault and why, for the one log
 line a rejection makes.

@@ -77,7 +77,7 @@ class Registry:
             self._snap_thread.start()
             with self._lock:
                 for name, live in self._live.items():
-                    self._snap_q.put((name, live))
+                    self._snap_q.put((name, live, 0.0))
         if watch:
             self.watcher.start()
 
@@ -215,7 +215,7 @@ class Registry:
             if not self._snapshot:
                 st.snapshot = {"state": "off"}
             elif self._snap_thread is not None:
-                self._snap_q.put((name, new))
+                self._snap_q.put((name, new, pipeline.SNAPSHOT_AFTER_S if reload else 0.0))
         log.info("tenant %s: version %s live (%s, loaded in %.1f ms)", name, loaded.version,
                  loaded.form, loaded.load_ms)
 
@@ -250,8 +250,8 @@ class Registry:
             item = self._snap_q.get()
             if item is None:
                 return
-            name, live = item
-            time.sleep(pipeline.SNAPSHOT_AFTER_S)
+            name, live, after_s = item
+            time.sleep(after_s)
             with self._lock:
                 if self._live.get(name) is not live or live.loaded.form != "configured":
                     continue

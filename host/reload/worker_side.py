@@ -19,8 +19,8 @@ events they answer with:
   version, which is freed after its last one. -> ``committed``.
 * ``abort``: drop a prepared version. ``unload``: take a tenant out.
 * then, on a background thread, the snapshot form of each committed version
-  is built and checked (from :data:`~.pipeline.SNAPSHOT_AFTER_S` after the
-  commit); the main loop swaps it in the same way (an event ``snapshot``
+  is built and checked (a reloaded one from :data:`~.pipeline.SNAPSHOT_AFTER_S`
+  after its commit); the main loop swaps it in the same way (an event ``snapshot``
   says how it went).
 
 A worker starts with the master's current version specs (``versions`` in its
@@ -151,7 +151,7 @@ class Switch:
         for name, loaded in loadeds.items():
             self.emit("loaded", tenant=name, version=loaded.version,
                       checks=[c.as_dict() for c in loaded.checks])
-            self._snap_in.put((name, loaded))
+            self._snap_in.put((name, loaded, 0.0))
 
     def prepare(self, spec: dict, *, commit: bool = False, commit_by: float = 0.0) -> None:
         t0 = time.perf_counter()
@@ -195,7 +195,7 @@ class Switch:
             return
         self.loaded[name] = loaded
         self.emit("committed", tenant=name, version=version)
-        self._snap_in.put((name, loaded))
+        self._snap_in.put((name, loaded, pipeline.SNAPSHOT_AFTER_S))
 
     def abort(self, name: str, version: str) -> None:
         item = self.pending.pop((name, version), None)
@@ -227,10 +227,10 @@ class Switch:
     # -- snapshots ---------------------------------------------------------------------------
     def _snapshots(self) -> None:
         while True:
-            name, loaded = self._snap_in.get()
+            name, loaded, after_s = self._snap_in.get()
             if name is None:
                 return
-            time.sleep(pipeline.SNAPSHOT_AFTER_S)
+            time.sleep(after_s)
             t0 = time.perf_counter()
             try:
                 snap = pipeline.snapshot_form(loaded)
@@ -273,7 +273,7 @@ class Switch:
                       build_ms=round(ms, 1), memory_bytes=s.memory_bytes, segments=s.segments)
 
     def close(self) -> None:
-        self._snap_in.put((None, None))
+        self._snap_in.put((None, None, 0.0))
         self._thread.join(timeout=30)
         for v, _ in self.pending.values():
             v.close()
