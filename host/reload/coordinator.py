@@ -387,7 +387,8 @@ class Coordinator:
         with self._state:
             st = self.status.setdefault(name, TenantStatus(name, d))
             live = self.live.get(name)
-            st.failed(rej.file, rej.reason, None)
+            if not st.failed(rej.file, rej.reason, None):
+                return
         log.error("%s", rejection_line(name, rej.file, rej.reason,
                                        live["version"] if live else None))
         self.write_status()

@@ -194,7 +194,8 @@ class Registry:
         with self._lock:
             st = self._status.setdefault(name, TenantStatus(name, str(d)))
             live = self._live.get(name)
-            st.failed(rej.file, rej.reason, version)
+            if not st.failed(rej.file, rej.reason, version):
+                return
         log.error("%s", rejection_line(name, rej.file, rej.reason,
                                        live.loaded.version if live else None))
 

@@ -10,6 +10,7 @@ import logging
 import time
 
 log = logging.getLogger("edgehost.reload")
+REPEAT_S = 2.0  # see TenantStatus.failed
 
 
 def _iso(ts: float | None) -> str | None:
@@ -47,10 +48,21 @@ class TenantStatus:
         if reload:
             self.reloads += 1
 
-    def failed(self, file: str, reason: str, version: str | None) -> None:
+    def failed(self, file: str, reason: str, version: str | None) -> bool:
+        """Record a rejection; False (nothing recorded, nothing to log) when it
+        repeats the last one -- same file, reason and version -- within
+        REPEAT_S: the watcher may report one write twice, and the same files
+        judged twice are one rejection."""
+        now = time.monotonic()
+        last = self.last_error
+        if last is not None and (last["file"], last["reason"], last["version"]) == \
+                (file, reason, version) and now - getattr(self, "_failed_at", 0.0) < REPEAT_S:
+            return False
+        self._failed_at = now  # not a field: status JSON leaves it out
         self.rejected += 1
         self.last_error = {"at": _iso(time.time()), "file": file, "reason": reason,
                            "version": version}
+        return True
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)

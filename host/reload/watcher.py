@@ -143,8 +143,10 @@ class Watcher:
         return self._closed
 
     # -- which tenant ---------------------------------------------------------------------------
-    def tenant_of(self, path: str | os.PathLike) -> pathlib.Path | None:
-        """The tenant directory an event at ``path`` concerns (None: none)."""
+    def tenant_of(self, path: str | os.PathLike, *,
+                  is_file: bool = False) -> pathlib.Path | None:
+        """The tenant directory an event at ``path`` concerns (None: none).
+        ``is_file``: the event says ``path`` is (or was) a plain file."""
         p = pathlib.Path(os.fsdecode(path))
         for root in self.roots:
             try:
@@ -157,7 +159,10 @@ class Watcher:
                 return None
             if _ignored(pathlib.PurePath(*rel.parts[1:])) if len(rel.parts) > 1 else False:
                 return None
-            return root.path / rel.parts[0]
+            top = root.path / rel.parts[0]
+            if (is_file and len(rel.parts) == 1) or (top.exists() and not top.is_dir()):
+                return None  # a plain file next to the tenants (a log, a README): no tenant
+            return top
         return None
 
     def tenant_dirs(self) -> list[pathlib.Path]:
@@ -239,7 +244,7 @@ class Watcher:
             except OSError:
                 settled = True
         for p in paths:
-            tenant = self.tenant_of(p)
+            tenant = self.tenant_of(p, is_file=not event.is_directory)
             if tenant is not None:
                 done = settled and (not isinstance(event, (ev.FileClosedEvent,
                                                            ev.FileCreatedEvent))

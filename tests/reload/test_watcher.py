@@ -85,6 +85,22 @@ def test_newer_ready_tells_a_reader_that_files_were_finished_meanwhile(tmp_path)
     assert not w.newer_ready(d, w.generation(d))
 
 
+def test_a_plain_file_next_to_the_tenants_is_no_tenant(tmp_path):
+    # A server's log written into the folder it serves made one report (and a
+    # traceback) per write.
+    d, w, reports = _watch(tmp_path)
+    with w:
+        with open(tmp_path / "serve.log", "w") as log:
+            for _ in range(5):
+                log.write("a line\n")
+                log.flush()
+        (tmp_path / "notes.txt").write_text("x")
+        os.replace(tmp_path / "notes.txt", tmp_path / "renamed.txt")
+        (d / "edgehost.toml").write_text(support.manifest("gen", greeting="g2"))  # a marker
+        assert support.wait_for(lambda: reports.count() >= 1)
+        assert set(reports.seen) == {d}
+
+
 def test_command_lines_are_handed_out_however_they_arrive():
     r, wr = os.pipe()
     try:
