@@ -7,7 +7,9 @@
   requests; every failed request is counted. Measured from the moment the
   writer's rename returns to the first answer of the new version on a
   kept-alive connection (polled); the server's own figure (file mtime to
-  swap) is shown next to it.
+  swap) is shown next to it, and the note gives the medians of the steps the
+  server timed itself (``edgehost status``'s ``timings``: watch, read, check,
+  the worker's prepare and commit, the master's whole switch, total).
 * ``snapshot``: a tenant whose ``edgehost_configure`` takes >= 10 ms (it
   builds a 1 MiB table): how long a new instance takes to start configured
   (instantiate + configure) and from the snapshot (instantiate).
@@ -213,6 +215,7 @@ def latency_rows(rounds: int) -> list[dict]:
         srv = _Server(root, env)
         clients = _Clients(srv.port, "/gen/hello")
         out: dict[str, list[tuple[float, float]]] = {"compiled": [], "cached": [], "config": []}
+        steps: dict[str, list[dict]] = {case: [] for case in out}
         try:
             srv.settled("gen")
             greeting = "g1"
@@ -232,8 +235,10 @@ def latency_rows(rounds: int) -> list[dict]:
                         path = d / "edgehost.toml"
                     t0 = _replace(path, data)
                     t1 = _poll_until(srv.port, "/gen/hello", want)
-                    server_ms = srv.status()["gen"].get("live_after_ms") or float("nan")
+                    st = srv.status()["gen"]
+                    server_ms = st.get("live_after_ms") or float("nan")
                     out[case].append(((t1 - t0) * 1e3, server_ms))
+                    steps[case].append(st.get("timings") or {})
                     srv.settled("gen")
         finally:
             clients.close()
@@ -245,7 +250,7 @@ def latency_rows(rounds: int) -> list[dict]:
             rows.append(_row("latency", labels[case], statistics.median(v for v, _ in vals), "ms",
                              target=TARGETS_MS[case],
                              server_ms=round(statistics.median(s for _, s in vals), 2),
-                             rounds=len(vals)))
+                             rounds=len(vals), note=_steps_note(steps[case])))
         rows += _c_module_rows(rounds, env)
         rows.append(_row("latency", "failed requests during the reloads", clients.failed,
                          "requests", target=0, requests=clients.ok + clients.failed,
@@ -253,6 +258,19 @@ def latency_rows(rounds: int) -> list[dict]:
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+STEPS = ("watch", "read", "check", "prepare", "commit", "switch", "total")
+
+
+def _steps_note(rounds: list[dict]) -> str:
+    """Medians of the server's own step timings (TenantStatus.timings), ms."""
+    parts = []
+    for k in STEPS:
+        xs = [r[k] for r in rounds if k in r]
+        if xs:
+            parts.append(f"{k} {statistics.median(xs):.2f}")
+    return "server ms: " + ", ".join(parts) if parts else ""
 
 
 def _with_nonce(wasm: bytes, nonce: str) -> bytes:

@@ -223,13 +223,17 @@ class Coordinator:
                     return self._replies.pop(key)
                 self._cond.wait(min(0.1, max(0.0, deadline - time.monotonic())))
 
-    def _switch_to(self, spec: dict, tf: files.TenantFiles) -> pipeline.Rejected | None:
+    def _switch_to(self, spec: dict, tf: files.TenantFiles, timings: dict,
+                   since: float) -> pipeline.Rejected | None:
         """Two-phase: every worker prepares ``spec``, then every worker commits
         it; a single failure aborts it everywhere (a lone worker does both on
-        one message). Returns the rejection."""
+        one message). Returns the rejection. ``timings`` (ms, see
+        TenantStatus.went_live) gets the switch's steps; ``since``: monotonic
+        time the reload was asked for."""
         name, version = spec["name"], spec["version"]
         workers = [w for w in self.m.workers.values() if w.alive()]
         t0 = time.perf_counter()
+        m0 = time.monotonic()
         alone = len(workers) == 1
         if alone:   # its commit reply is awaited below, like a separate commit's
             with self._cond:
@@ -261,13 +265,18 @@ class Coordinator:
             log.error("tenant %s: worker could not commit version %s: %s", name, version,
                       bad[0].get("reason"))
         checks = next(iter(got.values()), {}).get("checks", []) if got else []
+        done_at = time.monotonic()
+        timings.update(
+            prepare=max((float(ev.get("ms", 0.0)) for ev in got.values()), default=0.0),
+            commit=max((float(ev.get("ms", 0.0)) for ev in done.values()), default=0.0),
+            switch=(done_at - m0) * 1e3, total=(done_at - since) * 1e3)
         with self._state:
             self.live[name] = spec
             self.manifests[name] = tf.manifest
             st = self.status.setdefault(name, TenantStatus(name, spec["dir"]))
             st.directory = spec["dir"]
             st.went_live(version, spec["wasm_sha256"], "configured", checks,
-                         spec["in_place_at"], reload=st.version is not None)
+                         spec["in_place_at"], reload=st.version is not None, timings=timings)
         log.info("tenant %s: version %s live in %d worker(s), %.1f ms after its files were in "
                  "place (switch %.1f ms)", name, version, len(workers), st.live_after_ms or 0,
                  (time.perf_counter() - t0) * 1e3)
@@ -280,8 +289,11 @@ class Coordinator:
     def reconcile(self, d: pathlib.Path) -> None:
         if self._closed:
             return
+        t0 = time.monotonic()
         d = d.resolve() if d.exists() else d
         generation = self.watcher.generation(d) if self.watcher else 0
+        asked = self.watcher.last_event(d) if self.watcher else None
+        timings = {"watch": (t0 - asked) * 1e3} if asked is not None and asked <= t0 else {}
         with self._switch:
             if self.build_sources and (d / MANIFEST_NAME).is_file() and not self._build(d):
                 return
@@ -300,6 +312,8 @@ class Coordinator:
                     self._reject(self.name_of.get(d, rej.tenant), str(d), rej)
                 return
             self._expect(d, tf)
+            t1 = time.monotonic()
+            timings["read"] = (t1 - t0) * 1e3
             name = tf.name
             live = self.live.get(name)
             if live is not None and live["version"] == tf.version:
@@ -321,7 +335,8 @@ class Coordinator:
                     self.watcher.newer_ready(d, generation):
                 return   # files finished while these were read: that report takes them all
             if rej is None:
-                rej = self._switch_to(spec, tf)
+                timings["check"] = (time.monotonic() - t1) * 1e3
+                rej = self._switch_to(spec, tf, timings, asked if "watch" in timings else t0)
             if rej is not None:
                 if self._newer_coming(d, generation) or (
                         rej.maybe_truncated and self._maybe_incomplete(d, tf)):

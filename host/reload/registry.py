@@ -134,8 +134,11 @@ class Registry:
     def _reconcile(self, d: pathlib.Path) -> None:
         if self._closed:
             return
+        t0 = time.monotonic()
         d = pathlib.Path(d)
         generation = self.watcher.generation(d)
+        asked = self.watcher.last_event(d)
+        timings = {"watch": (t0 - asked) * 1e3} if asked is not None and asked <= t0 else {}
         try:
             tf = pipeline.read(d)
         except FileNotFoundError:
@@ -150,6 +153,8 @@ class Registry:
                 self._reject(self._name_of.get(d, rej.tenant), d, rej, None)
             return
         self.watcher.expect(d, tf.version_files)
+        t1 = time.monotonic()
+        timings["read"] = (t1 - t0) * 1e3
         name = tf.name
         with self._lock:
             other = self._dir_of.get(name)
@@ -173,7 +178,9 @@ class Registry:
             loaded.close()   # files finished while these were read: that report takes them all
             return
         previous_name = self._name_of.get(d)
-        self._go_live(d, loaded, reload=live is not None)
+        timings["load"] = (time.monotonic() - t1) * 1e3
+        self._go_live(d, loaded, reload=live is not None, timings=timings,
+                      since=asked if "watch" in timings else t0)
         if previous_name is not None and previous_name != name:
             self._unload(previous_name)
 
@@ -199,9 +206,12 @@ class Registry:
         log.error("%s", rejection_line(name, rej.file, rej.reason,
                                        live.loaded.version if live else None))
 
-    def _go_live(self, d: pathlib.Path, loaded: pipeline.Loaded, *, reload: bool) -> None:
+    def _go_live(self, d: pathlib.Path, loaded: pipeline.Loaded, *, reload: bool,
+                 timings: dict | None = None, since: float | None = None) -> None:
         name = loaded.name
         with self._lock:
+            if timings is not None and since is not None:
+                timings["total"] = (time.monotonic() - since) * 1e3
             old = self._live.get(name)
             new = _Live(loaded)
             self._live[name] = new
@@ -210,7 +220,7 @@ class Registry:
             st.directory = str(d)
             st.went_live(loaded.version, loaded.files.wasm_sha256, loaded.form,
                          [c.as_dict() for c in loaded.checks], loaded.files.in_place_at,
-                         reload=reload)
+                         reload=reload, timings=timings)
             if old is not None:
                 self._retire(old)
             if not self._snapshot:

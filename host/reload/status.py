@@ -33,13 +33,22 @@ class TenantStatus:
     form: str | None = None             # configured | snapshot
     snapshot: dict | None = None        # state, reason, timings
     checks: list[dict] = dataclasses.field(default_factory=list)
+    timings: dict | None = None         # the last reload's steps, ms (see went_live)
     reloads: int = 0
     rejected: int = 0
     last_error: dict | None = None      # {at, file, reason, version}
 
     def went_live(self, version: str, module_sha256: str, form: str, checks: list[dict],
-                  in_place_at: float | None, *, reload: bool) -> None:
+                  in_place_at: float | None, *, reload: bool, timings: dict | None = None) -> None:
+        """Record a version that went live. ``timings``: how long its reload's
+        steps took, in ms -- ``watch`` (from the file event that asked for it
+        to the start of its handling), ``read`` (files read, version named),
+        ``check`` (routes, compile or module reuse, ABI), ``load`` (in one
+        process: configure, checks), ``prepare``/``commit`` (the slowest
+        worker's own load and route swap), ``switch`` (the master's round
+        trips with its workers, both included), ``total`` (event to live)."""
         now = time.time()
+        self.timings = {k: round(v, 3) for k, v in timings.items()} if timings else None
         self.version, self.module_sha256, self.form = version, module_sha256, form
         self.loaded_at = now
         self.checks = checks

@@ -99,6 +99,7 @@ class Watcher:
         self._due: dict[pathlib.Path, float] = {}
         self._generation: dict[pathlib.Path, int] = {}
         self._expected: dict[pathlib.Path, frozenset[str]] = {}
+        self._marked_at: dict[pathlib.Path, float] = {}
         self._cond = threading.Condition()
         self._closed = False
         self._wake = 0.0            # when the watcher's thread wakes next (0: it is awake)
@@ -180,7 +181,8 @@ class Watcher:
     def mark(self, tenant: pathlib.Path, delay_s: float) -> None:
         """Report ``tenant`` after ``delay_s`` without further events."""
         with self._cond:
-            due = self._due[tenant] = time.monotonic() + delay_s
+            now = self._marked_at[tenant] = time.monotonic()
+            due = self._due[tenant] = now + delay_s
             self._generation[tenant] = self._generation.get(tenant, 0) + 1
             if due < self._wake:  # else the thread wakes in time anyway: let it sleep
                 self._cond.notify_all()
@@ -191,6 +193,11 @@ class Watcher:
         (a failure then may be a half-written file, and is not reported)."""
         with self._cond:
             return self._generation.get(pathlib.Path(tenant), 0)
+
+    def last_event(self, tenant: pathlib.Path) -> float | None:
+        """time.monotonic() of the latest event (or rescan) that marked ``tenant``."""
+        with self._cond:
+            return self._marked_at.get(pathlib.Path(tenant))
 
     def newer_ready(self, tenant: pathlib.Path, generation: int) -> bool:
         """Whether files of ``tenant`` were finished (a report is due now)

@@ -175,11 +175,11 @@ class Switch:
                       reason="prepared after the master stopped waiting")
             return
         self.pending[key] = (version, loaded)
+        ms = round((time.perf_counter() - t0) * 1e3, 3)
         if commit:   # traffic first, then the news
             self.commit(*key)
         self.emit("prepared", tenant=key[0], version=key[1],
-                  checks=[c.as_dict() for c in loaded.checks],
-                  ms=round((time.perf_counter() - t0) * 1e3, 2))
+                  checks=[c.as_dict() for c in loaded.checks], ms=ms)
 
     def commit(self, name: str, version: str) -> None:
         item = self.pending.pop((name, version), None)
@@ -187,6 +187,7 @@ class Switch:
             self.emit("commit_failed", tenant=name, version=version, reason="not prepared")
             return
         v, loaded = item
+        t0 = time.perf_counter()
         try:
             self.install({**self.w.current, name: v})
         except EdgehostError as exc:
@@ -194,7 +195,8 @@ class Switch:
             self.emit("commit_failed", tenant=name, version=version, reason=str(exc))
             return
         self.loaded[name] = loaded
-        self.emit("committed", tenant=name, version=version)
+        self.emit("committed", tenant=name, version=version,
+                  ms=round((time.perf_counter() - t0) * 1e3, 3))
         self._snap_in.put((name, loaded, pipeline.SNAPSHOT_AFTER_S))
 
     def abort(self, name: str, version: str) -> None:
