@@ -284,16 +284,18 @@ class Coordinator:
 
     # -- reconcile -------------------------------------------------------------------------------
     def _on_change(self, d: pathlib.Path) -> None:
-        self.reconcile(pathlib.Path(d))
+        self.reconcile(pathlib.Path(d), asked=self.watcher.last_event(d))
 
-    def reconcile(self, d: pathlib.Path) -> None:
+    def reconcile(self, d: pathlib.Path, *, asked: float | None = None) -> None:
+        """Bring tenant directory ``d`` to its files' version (see the module
+        docstring). ``asked``: time.monotonic() of the file event that asked
+        for it (its reload's ``watch`` and ``total`` timings start there)."""
         if self._closed:
             return
         t0 = time.monotonic()
         d = d.resolve() if d.exists() else d
         generation = self.watcher.generation(d) if self.watcher else 0
-        asked = self.watcher.last_event(d) if self.watcher else None
-        timings = {"watch": (t0 - asked) * 1e3} if asked is not None and asked <= t0 else {}
+        timings = {"watch": (t0 - asked) * 1e3} if asked is not None else {}
         with self._switch:
             if self.build_sources and (d / MANIFEST_NAME).is_file() and not self._build(d):
                 return

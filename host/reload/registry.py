@@ -68,7 +68,7 @@ class Registry:
         self._snap_q: queue.Queue = queue.Queue()
         self._snap_thread = None
         self._closed = False
-        self.watcher = Watcher(self._roots, self._reconcile)
+        self.watcher = Watcher(self._roots, self._on_change)
         for d in self.watcher.tenant_dirs():
             self._reconcile(d)
         if snapshot:
@@ -131,14 +131,16 @@ class Registry:
         for d in sorted(set(self.watcher.tenant_dirs()) | known):
             self._reconcile(d)
 
-    def _reconcile(self, d: pathlib.Path) -> None:
+    def _on_change(self, d: pathlib.Path) -> None:
+        self._reconcile(pathlib.Path(d), asked=self.watcher.last_event(d))
+
+    def _reconcile(self, d: pathlib.Path, *, asked: float | None = None) -> None:
         if self._closed:
             return
-        t0 = time.monotonic()
         d = pathlib.Path(d)
+        t0 = time.monotonic()
         generation = self.watcher.generation(d)
-        asked = self.watcher.last_event(d)
-        timings = {"watch": (t0 - asked) * 1e3} if asked is not None and asked <= t0 else {}
+        timings = {"watch": (t0 - asked) * 1e3} if asked is not None else {}
         try:
             tf = pipeline.read(d)
         except FileNotFoundError:

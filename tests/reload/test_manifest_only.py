@@ -111,5 +111,24 @@ def test_a_lone_worker_commits_what_it_prepared_and_keeps_the_old_on_failure(tmp
             support.write_atomic(d / "gen.wasm", support.module("v2"))
             assert _answers(s, support.answer("v2", "g2"))
         assert load.failures() == [] and len(load.results) > 50, load.failures()[:5]
+        # the master records a switch once its worker replied, just after traffic moved
+        assert support.wait_for(lambda: _status(s)["reloads"] == 2, timeout=60)
         st = _status(s)
-        assert st["reloads"] == 2 and st["version"] == files.read(d).version
+        assert st["version"] == files.read(d).version
+        # the server timed the reload's steps itself (bench reload prints them)
+        steps = st["timings"]
+        assert set(steps) == {"watch", "read", "check", "prepare", "commit", "switch", "total"}
+        assert all(v >= 0 for v in steps.values()), steps
+        assert steps["switch"] >= steps["prepare"] and steps["total"] >= steps["switch"], steps
+
+
+def test_the_registry_times_a_reload_too(tmp_path):
+    from edgehost.reload import Registry
+
+    d = support.make_tenant(tmp_path, "gen", version="v1")
+    with Registry(tmp_path, snapshot=False) as reg:
+        support.write_atomic(d / "edgehost.toml", support.manifest("gen", greeting="g2"))
+        assert support.wait_for(lambda: reg.status()["gen"]["reloads"] == 1, timeout=60)
+        steps = reg.status()["gen"]["timings"]
+    assert set(steps) == {"watch", "read", "load", "total"}
+    assert all(v >= 0 for v in steps.values()) and steps["total"] >= steps["load"], steps
