@@ -77,6 +77,7 @@ class Coordinator:
         self.store = pathlib.Path(tempfile.mkdtemp(prefix="edgehost-versions-"))
         self.live: dict[str, dict] = {}              # name -> version spec (what workers run)
         self.manifests: dict[str, object] = {}       # name -> its live spec's parsed Manifest
+        self._last_read: dict[pathlib.Path, files.TenantFiles] = {}   # dir -> latest reading
         self.status: dict[str, TenantStatus] = {}
         self.name_of: dict[pathlib.Path, str] = {}
         self._switch = threading.RLock()             # one reload at a time; spawns wait
@@ -300,8 +301,9 @@ class Coordinator:
             if self.build_sources and (d / MANIFEST_NAME).is_file() and not self._build(d):
                 return
             try:
-                tf = pipeline.read(d)
+                tf = pipeline.read(d, known=self._last_read.get(d))
             except FileNotFoundError:
+                self._last_read.pop(d, None)
                 self._unload_dir(d)
                 return
             except files.NotReady:
@@ -314,6 +316,7 @@ class Coordinator:
                     self._reject(self.name_of.get(d, rej.tenant), str(d), rej)
                 return
             self._expect(d, tf)
+            self._last_read[d] = tf
             t1 = time.monotonic()
             timings["read"] = (t1 - t0) * 1e3
             name = tf.name

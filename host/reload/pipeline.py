@@ -92,10 +92,10 @@ def _reason(exc: BaseException, files_: files.TenantFiles | None) -> tuple[str, 
     return str(files_.manifest.wasm), str(exc)
 
 
-def read(directory) -> files.TenantFiles:
+def read(directory, *, known: files.TenantFiles | None = None) -> files.TenantFiles:
     """:func:`files.read`, with a bad manifest turned into :class:`Rejected`."""
     try:
-        return files.read(directory)
+        return files.read(directory, known=known)
     except ConfigError as exc:
         name = getattr(exc, "tenant", None) or _dir_name(directory)
         file, reason = _reason(exc, None)

@@ -64,6 +64,7 @@ class Registry:
         self._name_of: dict[pathlib.Path, str] = {}
         self._status: dict[str, TenantStatus] = {}
         self._retries: set[tuple[pathlib.Path, str]] = set()
+        self._last_read: dict[pathlib.Path, files.TenantFiles] = {}   # dir -> latest reading
         self._snapshot = snapshot
         self._snap_q: queue.Queue = queue.Queue()
         self._snap_thread = None
@@ -142,8 +143,9 @@ class Registry:
         generation = self.watcher.generation(d)
         timings = {"watch": (t0 - asked) * 1e3} if asked is not None else {}
         try:
-            tf = pipeline.read(d)
+            tf = pipeline.read(d, known=self._last_read.get(d))
         except FileNotFoundError:
+            self._last_read.pop(d, None)
             self._unload_dir(d)
             return
         except files.NotReady:
@@ -155,6 +157,7 @@ class Registry:
                 self._reject(self._name_of.get(d, rej.tenant), d, rej, None)
             return
         self.watcher.expect(d, tf.version_files)
+        self._last_read[d] = tf
         t1 = time.monotonic()
         timings["read"] = (t1 - t0) * 1e3
         name = tf.name

@@ -9,6 +9,7 @@ new one fails."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -132,3 +133,31 @@ def test_the_registry_times_a_reload_too(tmp_path):
         steps = reg.status()["gen"]["timings"]
     assert set(steps) == {"watch", "read", "load", "total"}
     assert all(v >= 0 for v in steps.values()) and steps["total"] >= steps["load"], steps
+
+
+def test_an_unchanged_module_is_not_read_again(tmp_path, monkeypatch):
+    d = support.make_tenant(tmp_path, "gen", version="v1")
+    monkeypatch.setattr(files, "RACY_S", 0.0)   # as if the module were written long ago
+    first = files.read(d)
+    assert first.wasm_stat
+    again = _change(d, greeting="g2")            # the manifest alone changed
+    with open(d / "gen.wasm", "rb") as fh:
+        assert again.wasm_sha256 == first.wasm_sha256 and fh.read() == first.wasm
+    assert files.read(d, known=first).wasm is first.wasm            # taken, not read
+    # the same size, other bytes, a later mtime: read (and hashed) again
+    wasm = d / "gen.wasm"
+    mtime = wasm.stat().st_mtime_ns
+    other = support.module("v2")
+    assert len(other) == len(first.wasm)
+    wasm.write_bytes(other)
+    os.utime(wasm, ns=(mtime + 10**9, mtime + 10**9))
+    tf = files.read(d, known=first)
+    assert tf.wasm == other and tf.wasm_sha256 != first.wasm_sha256
+
+
+def test_a_module_changed_within_the_racy_window_is_always_read(tmp_path):
+    d = support.make_tenant(tmp_path, "gen", version="v1")
+    first = files.read(d)            # written just now: its timestamps prove nothing yet
+    assert first.wasm_stat == ()
+    tf = files.read(d, known=first)
+    assert tf.wasm is not first.wasm and tf.wasm == first.wasm
