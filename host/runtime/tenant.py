@@ -11,7 +11,7 @@ never reused; with ``instance = "fresh"`` every call gets a new instance.
 Instance slots (native_modules/wasmhost/slots.h): the process's engine has
 ``engine.POOL_INSTANCES`` slots, shared by every tenant. A tenant holds at
 most its ``limits.instances`` share of them alive at once (default
-:data:`SHARE_FRACTION` of the slots, at most :data:`MAX_SHARE_FRACTION`):
+1/:data:`SHARE_FRACTION` of the slots, at most 1/:data:`MAX_SHARE_FRACTION`):
 past it, one of its own idle instances is freed, and with none idle the call
 fails with :class:`~edgehost.errors.InstanceLimit` instead of taking a
 neighbour's slot. When the slots run out, the least recently used idle
@@ -23,9 +23,10 @@ Ownership (one Python owner per native handle, freed deterministically):
 - :class:`Tenant` owns one *version* of a tenant: the compiled module, the
   native ``eh_tenant`` and, with KVM isolation, its own KVM guest (never
   shared with another tenant, whatever the names), all held by a
-  :class:`_Native` record, plus the pool of idle :class:`Instance` objects.
-- Every :class:`Instance` owns one native ``eh_instance`` and holds a
-  reference on the :class:`_Native` record (never on the Tenant: no cycle).
+  :class:`_Native` record, plus its instance pool.
+- Every :class:`Instance` (``tenant.instance()``) owns one native
+  ``eh_instance`` and holds a reference on the :class:`_Native` record
+  (never on the Tenant: no cycle).
 - The Tenant owns its pool (``eh_pool``); calls take instances from it
   without touching reference counts. Closing retires the pool (it frees its
   idle instances and refuses new calls), and the Tenant's reference on the
@@ -86,7 +87,8 @@ def _trap_kinds() -> dict[int, str]:
     return {lib.EH_TRAP_NONE: "ok", lib.EH_TRAP_TRAP: "trap", lib.EH_TRAP_DEADLINE: "deadline",
             lib.EH_TRAP_FUEL: "fuel", lib.EH_TRAP_MEMORY: "memory", lib.EH_TRAP_ERROR: "error",
             lib.EH_TRAP_STORE: "store", lib.EH_TRAP_INSTANCES: "instances",
-            lib.EH_TRAP_SLOTS: "slots", lib.EH_TRAP_REFUSED: "refused"}
+            lib.EH_TRAP_SLOTS: "slots", lib.EH_TRAP_REFUSED: "refused",
+            lib.EH_TRAP_CLOSED: "closed"}
 
 
 TRAP_KINDS = _trap_kinds()

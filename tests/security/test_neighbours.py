@@ -15,14 +15,19 @@ import threading
 import pytest
 import wasmtime
 
-from edgehost.errors import InstanceLimit, TenantTrap
+from edgehost.errors import InstanceLimit, TenantClosed, TenantTrap
 from edgehost.native import lib
 from edgehost.runtime import engine
 from edgehost.runtime.tenant import slot_stats
-from tests.support import Server, build_tenants, get, metric, wait_for, wat_tenant
+from tests.support import Server, build_tenants, get, metric, run_threads, wait_for, wat_tenant
 
 SPIN = '(func (export "spin") (param i32 i32) (result i32) (loop $l (br $l)) (i32.const 0))'
 OK = '(func (export "ok") (param i32 i32) (result i32) (i32.const 0))'
+# Counts to 100,000 first: calls overlap on other threads (the GIL is released).
+BUSY = """(func (export "ok") (param i32 i32) (result i32) (local $i i32)
+  (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+           (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))
+  (i32.const 0))"""
 
 
 def test_a_host_loads_more_tenants_than_the_instance_pool_has_slots(tmp_path):
@@ -114,6 +119,39 @@ def test_with_every_slot_in_use_by_calls_a_new_instance_is_a_clear_error(tmp_pat
     assert late.call("ok").status == 0
     for x in held:
         x.close()
+
+
+def test_tenants_racing_for_few_slots_leak_none(tmp_path, small_engine):
+    """8 threads, each calling its own tenant (half of them a fresh instance
+    per call; half closed midway), on 4 slots: a call either answers or finds
+    every slot busy (InstanceLimit "slots"), a closed one says so, and no
+    instance or slot leaks."""
+    tenants = [wat_tenant(BUSY, name=f"race-{i}", tmp=tmp_path, engine=small_engine)
+               for i in range(4)]
+    tenants += [wat_tenant(BUSY, name=f"race-{i}", tmp=tmp_path, engine=small_engine,
+                           instance="fresh") for i in range(4, 8)]
+    outcomes: list[list[str]] = [[] for _ in tenants]
+
+    def work(i):
+        for n in range(300):
+            if n == 250 and i % 2:
+                tenants[i].close()  # retired while the others keep calling
+            try:
+                outcomes[i].append("ok" if tenants[i].call("ok").status == 0 else "bad")
+            except InstanceLimit as exc:
+                outcomes[i].append(exc.kind)
+            except TenantClosed:
+                outcomes[i].append("closed")
+
+    assert run_threads(len(tenants), work) == []
+    seen = {o for per in outcomes for o in per}
+    assert seen <= {"ok", "slots", "closed"} and "ok" in seen
+    assert all(per[250:] == ["closed"] * 50 for per in outcomes[1::2])
+    idle = sum(t.pool_stats()["idle"] for t in tenants)
+    assert slot_stats(small_engine)["live"] == idle <= 4
+    for t in tenants:
+        t.close()
+    assert slot_stats(small_engine)["live"] == 0
 
 
 def _snapshot_state(srv, tenant: str) -> str | None:
