@@ -21,6 +21,7 @@ from tests.support import (
     HOSTAPI_IMPORTS,
     hostapi_tenant,
     ints,
+    wait_for,
     wat_tenant,
 )
 
@@ -70,6 +71,8 @@ def test_a_call_in_flight_finishes_on_the_retired_version(tmp_path):
     th = threading.Thread(target=call)
     th.start()
     started.wait()
+    # In flight = holding its instance (taken in C, with the GIL released).
+    assert wait_for(lambda: "span" in result or t.pool_stats()["idle"] == 0)
     t.close()  # while the busy call runs
     th.join()
     assert result["span"][1] > result["span"][0]  # it ran to the end
