@@ -572,7 +572,7 @@ def elf_patch(src: str | os.PathLike, dest: str | os.PathLike,
 
 
 UD2 = b"\x0f\x0b"        # invalid opcode: a CPU exception in the guest
-JMP_SELF = b"\xeb\xfe"   # jmp . : spins where it stands, forever
+SPIN = b"\xf3\x90\xeb\xfc"  # pause ; jmp back to the pause: spins there forever
 
 
 # -- run records for docs/reliability.md (tests/reliability/report.py) ---------------

@@ -149,6 +149,7 @@ __attribute__((noreturn)) static void serve_forever(void)
             }
         }
         uint64_t seq = __atomic_load_n(&w->req_seq, __ATOMIC_ACQUIRE);
+        w->taken_seq = seq; /* back at the doorbell: the host's hint (call.c) */
         serve(w);
         __atomic_store_n(&w->done_seq, seq, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);

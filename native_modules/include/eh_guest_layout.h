@@ -133,9 +133,12 @@ enum eh_guest_op {
 /* ---- the call window (at EH_GL_WINDOW) ---------------------------------- *
  * Protocol (seq numbers only grow; the guest keeps no state across calls):
  *  host: writes op/req, clears res, then req_seq = n (release).
- *  guest: sees req_seq != done_seq, runs, writes res, done_seq = req_seq
- *         (release), full fence, then exits with EH_DONE_CALL iff
- *         host_waiting != 0 (the host stopped spinning and sleeps).
+ *  guest: sees req_seq != done_seq, stores taken_seq = req_seq, runs,
+ *         writes res, done_seq = req_seq (release), full fence, then exits
+ *         with EH_DONE_CALL iff host_waiting != 0 (the host stopped spinning
+ *         and sleeps). taken_seq is only a hint (the window is guest-
+ *         writable): a guest that burns CPU without taking a posted call is
+ *         stuck since its previous call, and the host replaces it (call.c).
  *  host: sets host_waiting, full fence, re-checks done_seq before sleeping,
  *        so a completion is never missed (Dekker pairing on two fences).
  *  host: stores host_ack = n once it has seen the completion. A guest that
@@ -154,7 +157,8 @@ typedef struct eh_call_window {
     volatile uint64_t host_ack;     /* host has seen done_seq == host_ack   */
     uint64_t _pad0[5];
     volatile uint64_t done_seq;     /* guest -> host completion             */
-    uint64_t _pad1[7];
+    volatile uint64_t taken_seq;    /* guest -> host: the last call it took */
+    uint64_t _pad1[6];
     /* set once by the host before the guest starts */
     uint64_t cpu_features;          /* EH_CPU_* mask detected on the host   */
     uint64_t spin_tsc;              /* idle window in TSC ticks; 0 = none   */

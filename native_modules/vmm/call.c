@@ -82,7 +82,9 @@ int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used)
  * queue on our own CPU, so yield from the first spin. The limits are checked
  * once the spin is over (a warm call never gets there): the vCPU thread's
  * CPU time from then on, plus the spin budget, against lim->cpu_ns; wall
- * time against lim->wall. */
+ * time against lim->wall; and whether the guest took the call at all
+ * (EH_TAKE_CPU_NS: EH_CALL_NOT_TAKEN, the vCPU left running for the caller
+ * to replace the guest). */
 static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
 {
     uint64_t pure_spin = cold ? 0 : EH_PURE_SPIN_NS;
@@ -105,13 +107,17 @@ static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
      * there means this thread was descheduled, not that the guest ran). */
     uint64_t cpu0 = cpu_ns(g->cpu_clock), before = eh_now_ns() - start;
     before = before < EH_SPIN_NS ? before : EH_SPIN_NS;
+    int cpu_clock = g->cpu_clock != CLOCK_MONOTONIC; /* else no CPU time to judge by */
     for (;;) {
         uint32_t e = atomic_load(&g->event);
         if ((rc = finished(g, seq)) <= 0)
             return rc;
-        uint64_t now = eh_now_ns();
-        if (eh_limits_passed(lim, now, before + cpu_ns(g->cpu_clock) - cpu0))
+        uint64_t now = eh_now_ns(), guest_cpu = before + cpu_ns(g->cpu_clock) - cpu0;
+        if (eh_limits_passed(lim, now, guest_cpu))
             break;
+        if (cpu_clock && guest_cpu >= EH_TAKE_CPU_NS &&
+            __atomic_load_n(&g->win->taken_seq, __ATOMIC_ACQUIRE) != seq)
+            return EH_CALL_NOT_TAKEN;
         uint64_t left = lim->wall - now;
         eh_futex_wait(&g->event, e, (int64_t)(left < EH_LIMIT_CHECK_NS ? left : EH_LIMIT_CHECK_NS));
     }
@@ -260,6 +266,16 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     }
     if (!here)
         rc = wait_call(g, seq, lim, !warm);
+    /* Finished, then broke -- a fault in the clean-up after the call, or a
+     * done exit that never came and a fault after it: the result stands,
+     * the guest is replaced below. (done_seq is guest-written, as on every
+     * call: a guest can always claim a result.) */
+    int broke_after = (rc == EH_OFFLOAD_FAULT ||
+                       (rc == 0 && atomic_load(&g->state) == EH_VCPU_DEAD)) &&
+                      __atomic_load_n(&w->done_seq, __ATOMIC_ACQUIRE) == seq &&
+                      __atomic_load_n(&w->taken_seq, __ATOMIC_ACQUIRE) == seq;
+    if (broke_after)
+        rc = 0;
     pthread_mutex_lock(&g->io_lock);
     if (rc == 0) {
         *res = w->res;
@@ -272,7 +288,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     atomic_store(&g->consumed_seq, seq); /* a reset may now run */
     atomic_store(&g->caller_run, 0);
     pthread_mutex_unlock(&g->io_lock);
-    if (here && rc == 0) { /* stopped at its done exit: reset it later */
+    if (here && rc == 0 && !broke_after) { /* stopped at its done exit: reset it later */
         uint64_t idle_ns = vm->cfg.idle_spin_us * 1000ull;
         eh_vcpu_schedule_reset(g, idle_ns > EH_DEFERRED_RESET_NS ? idle_ns : EH_DEFERRED_RESET_NS);
     }
@@ -280,10 +296,22 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
         atomic_fetch_add(&g->consume_evt, 1);
         eh_futex_wake(&g->consume_evt);
     }
+    if (broke_after) {
+        eh_guest_fail(vm, g, NULL, 0); /* the next call boots a fresh guest */
+        return 0;
+    }
     if (rc == 0 && warm)
         refresh(vm, g);
     if (vm->slots_due && vm->g == g && (rc == 0 || rc == EH_OFFLOAD_TIMEOUT))
         eh_windows_settle(vm); /* the caller ran the guest itself */
+    /* Stuck, or faulted, before it took this call: the guest broke since
+     * its previous call (vmm_internal.h, EH_TAKE_CPU_NS); not this call's doing. */
+    if (rc == EH_OFFLOAD_FAULT && __atomic_load_n(&w->taken_seq, __ATOMIC_ACQUIRE) != seq)
+        rc = EH_CALL_NOT_TAKEN;
+    else if (rc == EH_CALL_NOT_TAKEN)
+        snprintf(g->fault, sizeof g->fault,
+                 "stuck since its previous call: did not take call %llu in %llu ms of CPU",
+                 (unsigned long long)seq, EH_TAKE_CPU_NS / 1000000ull);
     if (rc == EH_OFFLOAD_TIMEOUT) {
         vm->stats.timeouts++;
         if (atomic_load(&g->replace)) { /* stopped on a caller's thread (cold_call.c) */
@@ -291,6 +319,9 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
             eh_guest_free(vm, g); /* the next call boots a fresh guest */
             vm->g = NULL;
         }
+    } else if (rc == EH_CALL_NOT_TAKEN) {
+        vm->stats.stalled++;
+        eh_guest_fail(vm, g, err, errlen); /* stops its vCPU; call() runs the call again */
     } else if (rc == EH_OFFLOAD_FAULT || rc == EH_OFFLOAD_SYSTEM) {
         if (rc == EH_OFFLOAD_SYSTEM)
             snprintf(g->fault, sizeof g->fault, "vCPU thread did not stop after the deadline");
@@ -339,6 +370,10 @@ static eh_offload_status call(eh_vm *vm, uint32_t op, uint32_t repeat,
     }
     eh_call_limits lim = call_limits(vm, deadline_ns);
     int rc = call_locked(vm, op, repeat, req, res, &lim, err, errlen);
+    if (rc == EH_CALL_NOT_TAKEN) /* the stuck guest is gone, the call never ran */
+        rc = call_locked(vm, op, repeat, req, res, &lim, err, errlen);
+    if (rc == EH_CALL_NOT_TAKEN) /* a fresh guest stuck before its first call */
+        rc = EH_OFFLOAD_FAULT;
     if (rc == EH_OFFLOAD_TIMEOUT && lim.why != EH_LIMIT_NONE) { /* else: the boot's */
         memset(res, 0, sizeof *res);
         if (lim.why == EH_LIMIT_DEADLINE)

@@ -125,9 +125,16 @@ int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
             /* log, ping, or a guest that has not answered: run on, bounded
              * by the limits */
         }
-        uint64_t now = eh_now_ns();
-        if (now - start >= first && eh_limits_passed(lim, now, thread_cpu_ns() - cpu0)) {
+        uint64_t now = eh_now_ns(), used = thread_cpu_ns() - cpu0;
+        if (now - start >= first && eh_limits_passed(lim, now, used)) {
             rc = EH_OFFLOAD_TIMEOUT;
+            break;
+        }
+        /* a guest entered un-reset (eh_vm_prewarm handed it to the vCPU
+         * thread, which we got ahead of) may be stuck since its last call */
+        if (now - start >= first && used >= EH_TAKE_CPU_NS &&
+            __atomic_load_n(&g->win->taken_seq, __ATOMIC_ACQUIRE) != seq) {
+            rc = EH_CALL_NOT_TAKEN; /* the caller replaces the guest (call.c) */
             break;
         }
     }

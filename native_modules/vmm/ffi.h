@@ -66,6 +66,10 @@ typedef struct eh_vm_stats {
     uint64_t mapped_calls;   /* calls whose input the guest read in place (no copy)  */
     uint64_t window_maps;    /* memory slots registered for windows                  */
     uint64_t window_drops;   /* ... and removed (detached, or the guest went away)    */
+    uint64_t stalled;        /* guests replaced because they were stuck or faulted
+                                before taking a posted call (broken since their
+                                previous one: vmm_internal.h EH_TAKE_CPU_NS); the
+                                call then ran on a fresh guest                       */
 } eh_vm_stats;
 
 /* A handle has owners: its creator, and whoever called eh_vm_retain (a

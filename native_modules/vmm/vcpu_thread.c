@@ -62,7 +62,13 @@ void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...
     g->fault_addr = addr;
     g->fault_has_addr = has_addr;
     atomic_store(&g->abort_kind, EH_ABORT_FAULT);
-    atomic_store(&g->aborted_seq, atomic_load(&g->posted_seq));
+    /* The call in flight fails with the guest -- unless the guest had
+     * finished it first (a fault in the clean-up after it): that call keeps
+     * its result, and its caller, or the next call, replaces the guest
+     * (call.c). */
+    uint64_t posted = atomic_load(&g->posted_seq);
+    if (__atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) != posted)
+        atomic_store(&g->aborted_seq, posted);
 }
 
 /* KVM_RUN failed with errno set. EFAULT is a guest access KVM could not

@@ -267,8 +267,29 @@ typedef struct eh_call_limits {
  * (an upper bound), or EH_LIMIT_NONE. */
 int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used);
 
-/* cold_call.c: 0 done, EH_OFFLOAD_TIMEOUT (guest reset), EH_OFFLOAD_FAULT, or 1
- * when this thread cannot run the vCPU (no timer): use the vCPU thread. */
+/* A guest stuck since its previous call -- hung in the runtime's clean-up
+ * after it (stack and register scrub), or taken over by a kernel -- never
+ * comes back to the doorbell, so a call posted to it would wait its whole
+ * time limit and fail as a timeout of a kernel that never ran. The runtime
+ * stores taken_seq when it takes a call (eh_guest_layout.h); a guest that
+ * has spent EH_TAKE_CPU_NS of CPU time since the call was posted without
+ * taking it (a healthy one takes it within microseconds: what is left of a
+ * scrub) is stuck: the wait (call.c wait_call, or cold_call.c on the
+ * caller's thread) ends with EH_CALL_NOT_TAKEN, the caller replaces the
+ * guest (the fault names the call it did not take; stats.stalled) and runs
+ * the call once more, on the fresh guest. Nothing is lost, and a kernel the
+ * stuck guest took at the last instant runs again: a kernel is a pure
+ * function of its inputs. CPU time, not wall time: a guest the machine
+ * starves is not stuck. A guest that faults before it takes a call (in the
+ * clean-up after the previous one, say) is replaced and the call run again
+ * the same way. taken_seq is guest-written: a guest that lies about it
+ * falls back to the time limit, or has a call run twice (once per call). */
+#define EH_TAKE_CPU_NS 5000000ull
+#define EH_CALL_NOT_TAKEN 2 /* internal outcome, never returned by eh_vm_* */
+
+/* cold_call.c: 0 done, EH_OFFLOAD_TIMEOUT (guest reset), EH_OFFLOAD_FAULT,
+ * EH_CALL_NOT_TAKEN, or 1 when this thread cannot run the vCPU (no timer):
+ * use the vCPU thread. */
 int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim);
 int eh_cold_on_caller_ok(void); /* this kernel re-binds a vCPU cheaply */
 

@@ -1,4 +1,5 @@
-"""A KVM guest fault during a request served by ``edgehost serve``.
+"""A KVM guest fault during a request served by ``edgehost serve``, and
+guests that hang in their clean-up after every call.
 
 The standard guest image has no way to fault, so the server runs with the
 test hook EDGEHOST_TEST_GUEST_IMAGE (host/serving/worker.py): every tenant's
@@ -16,6 +17,11 @@ worker (etag-c: CRC32C in its own guest from the same image) is under load:
 * the guest is destroyed and replaced: the tenant's next request succeeds,
   and the metrics count the fault and a new boot for that tenant only;
 * the neighbour answers every request, the worker is the same process.
+
+With an image whose clean-up after a call hangs instead (the runtime's
+stack scrub patched to spin), every served guest is found stuck by the next
+call posted to it, replaced, and that call run on the fresh guest: under
+load, not one request fails.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import pytest
 
 from edgehost.isolation import guest as vmm
 from tests.support import (
+    SPIN,
     UD2,
     Load,
     Server,
@@ -106,7 +113,8 @@ def test_guest_fault_is_a_502_and_everything_else_keeps_serving(tenants, faultin
         assert {ln["tenant"] for ln in errors} == {"guestcall"}, errors
 
         # each fault destroyed that tenant's guest and the next call booted a new one
-        assert wait_for(lambda: _counters(s, "guestcall") == (FAULTS, boots0 + FAULTS))
+        assert wait_for(lambda: _counters(s, "guestcall") == (FAULTS, boots0 + FAULTS)), \
+            (_counters(s, "guestcall"), boots0)
         text = s.metrics()
         assert metric(text, "edgehost_errors_total", tenant="guestcall",
                       cause="guest_fault") == FAULTS
@@ -120,3 +128,31 @@ def test_guest_fault_is_a_502_and_everything_else_keeps_serving(tenants, faultin
                        f"({FAULTS} faults, {FAULTS} new boots), the next request on the "
                        f"tenant 200; neighbour {len(load.results)} requests, "
                        f"{len(load.failures())} failed; same worker process")
+
+
+def test_guests_hanging_in_their_clean_up_lose_no_request(tenants, tmp_path):
+    hang = elf_patch(vmm.TEST_IMAGE, tmp_path / "hang-in-clean-up.elf",
+                     {"eh_scrub_stack_touched": SPIN})
+    with Server(tenants, env={"EDGEHOST_TEST_GUEST_IMAGE": str(hang)}) as s:
+        (pid,) = s.worker_pids()
+        with Load(s.port, "/guestcall/crc", body=b"123456789", clients=2) as one, \
+                Load(s.port, "/etag-c/etag", body=b"123456789", clients=2) as two:
+            time.sleep(2.0)
+        assert one.failures() == [] and two.failures() == [], (one.failures()[:5],
+                                                               two.failures()[:5])
+        assert one.results and two.results
+        assert s.worker_pids() == [pid]
+        assert [ln for ln in s.log_lines() if ln.get("level") == "error"] == []
+        # the stuck guests were replaced (each a guest fault, and a boot)
+        assert wait_for(lambda: _counters(s, "guestcall")[0] >= 1
+                        and _counters(s, "etag-c")[0] >= 1)
+        text = s.metrics()
+        replaced = {t: metric(text, "edgehost_guest_faults_total", tenant=t)
+                    for t in ("guestcall", "etag-c")}
+        assert metric(text, "edgehost_guest_timeouts_total", tenant="guestcall") == 0
+        assert metric(text, "edgehost_guest_timeouts_total", tenant="etag-c") == 0
+        record("fault", fault="every served KVM guest hangs in its clean-up after each call "
+                              "(2 tenants, 2 s of load each)",
+               outcome=f"{len(one.results) + len(two.results)} requests, "
+                       f"{len(one.failures()) + len(two.failures())} failed, 0 guest timeouts; "
+                       f"stuck guests replaced and their calls rerun: {replaced}")
