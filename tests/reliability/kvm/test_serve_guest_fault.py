@@ -19,9 +19,9 @@ worker (etag-c: CRC32C in its own guest from the same image) is under load:
 * the neighbour answers every request, the worker is the same process.
 
 With an image whose clean-up after a call hangs instead (the runtime's
-stack scrub patched to spin), every served guest is found stuck by the next
-call posted to it, replaced, and that call run on the fresh guest: under
-load, not one request fails.
+stack scrub patched to spin), a guest the next call finds stuck is
+replaced and that call runs on a fresh guest (native_modules/vmm/
+vmm_internal.h, EH_TAKE_CPU_NS): under load, not one request fails.
 """
 
 from __future__ import annotations
