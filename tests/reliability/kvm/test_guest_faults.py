@@ -170,7 +170,8 @@ def test_guest_that_hangs_in_its_clean_up_after_a_call(make_guest, spin_us, how,
     assert g.wait_parked(PARK_WAIT_MS)  # nothing spins on after the last call
     before.assert_flat(Resources.now(), rss_slack_kib=64 * 1024)
     record("fault", fault=f"guest {how} in its clean-up after every call ({rounds} calls, "
-                          f"idle_spin_us={spin_us}{', vCPU thread' if on_vcpu_thread else ''})",
+                          f"idle_spin_us={0 if on_vcpu_thread else spin_us}"
+                          f"{', run by the vCPU thread' if on_vcpu_thread else ''})",
            outcome=f"{st['calls']} calls answered right, 0 timeouts; {st['faults']} broken "
                    f"guests replaced ({st['stalled']} before taking a call, which then ran on "
                    f"the fresh guest), {st['forced_parks']} parked by the "
