@@ -54,8 +54,14 @@ REASON = b"tenant kernel guest faulted"
 
 @pytest.fixture(scope="module")
 def tenants(tmp_path_factory, c_toolchain):
-    return build_tenants(tmp_path_factory.mktemp("guest-fault-tenants"), ["guestcall"],
+    dest = build_tenants(tmp_path_factory.mktemp("guest-fault-tenants"), ["guestcall"],
                          ["etag-c"])
+    # As guestcall's: a limit no well-behaved call comes near on a loaded
+    # machine (etag-c's default 1 s is one a starved vCPU thread can miss:
+    # issue 16 #4). A guest left stuck would still cost a call all of it.
+    with open(dest / "etag-c" / "edgehost.toml", "a") as fh:
+        fh.write("\n[limits]\ndeadline_ms = 5000\n")
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +144,11 @@ def test_guests_hanging_in_their_clean_up_lose_no_request(tenants, tmp_path):
         with Load(s.port, "/guestcall/crc", body=b"123456789", clients=2) as one, \
                 Load(s.port, "/etag-c/etag", body=b"123456789", clients=2) as two:
             time.sleep(2.0)
-        assert one.failures() == [] and two.failures() == [], (one.failures()[:5],
-                                                               two.failures()[:5])
+        errors = [ln for ln in s.log_lines() if ln.get("level") == "error"]
+        assert one.failures() == [] and two.failures() == [], errors[:5]
         assert one.results and two.results
         assert s.worker_pids() == [pid]
-        assert [ln for ln in s.log_lines() if ln.get("level") == "error"] == []
+        assert errors == []
         # the stuck guests were replaced (each a guest fault, and a boot)
         assert wait_for(lambda: _counters(s, "guestcall")[0] >= 1
                         and _counters(s, "etag-c")[0] >= 1)
