@@ -7,11 +7,15 @@ event anywhere under a tenant's directory marks that tenant; the report
 comes after a debounce that depends on what the writer did:
 
 * the writer is done -- it renamed a file into place, deleted something,
-  closed a file of the version it wrote in place (inotify's IN_CLOSE_WRITE),
-  or a file appeared whole (moved in from elsewhere) -- : report after
-  :data:`SETTLE_S` (0: as soon as the watcher's thread picks it up; events
-  that arrive meanwhile, such as the second file of a manifest and module
-  written together, join the same report);
+  or closed a file of the version it wrote in place (inotify's
+  IN_CLOSE_WRITE) -- : report after :data:`SETTLE_S` (0: as soon as the
+  watcher's thread picks it up; events that arrive meanwhile, such as the
+  second file of a manifest and module written together, join the same
+  report);
+* a file of the version appeared with content: moved in whole from outside
+  the watched tree, or created by a writer that already wrote some of it and
+  closes it next: report after :data:`CREATED_S` unless a writer's next
+  event decides first (so a writer's file is reported once, when closed);
 * the writer may still be at it -- a file was modified or created empty and
   not closed yet, or a file that is not one of the version's was closed (a
   deploy tool's temporary file, renamed into place next) -- : report only
@@ -55,6 +59,7 @@ from edgehost.wasm_config.manifest import MANIFEST_NAME
 log = logging.getLogger("edgehost.reload")
 
 SETTLE_S = 0.0
+CREATED_S = 0.02
 QUIET_S = 0.2
 RESCAN_S = 1.0
 # The events a watch asks inotify for. Opens, reads (IN_CLOSE_NOWRITE) and
@@ -256,7 +261,12 @@ class Watcher:
                 done = settled and (not isinstance(event, (ev.FileClosedEvent,
                                                            ev.FileCreatedEvent))
                                     or self._finished(tenant, p))
-                self.mark(tenant, self.settle_s if done else self.quiet_s)
+                if not done:
+                    self.mark(tenant, self.quiet_s)
+                elif isinstance(event, ev.FileCreatedEvent):
+                    self.mark(tenant, self.settle_s + CREATED_S)
+                else:
+                    self.mark(tenant, self.settle_s)
             elif isinstance(event, (ev.DirDeletedEvent, ev.DirMovedEvent)):
                 for root in self.roots:
                     if pathlib.Path(os.fsdecode(p)) == root.path:

@@ -65,6 +65,20 @@ def test_an_in_place_write_is_reported_when_the_file_is_closed(tmp_path):
         assert support.wait_for(lambda: reports.count() >= 1)
 
 
+def test_a_file_moved_in_from_outside_the_watch_is_reported(tmp_path):
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    d = support.make_tenant(root, "gen", version="v1")
+    reports = _Reports()
+    w = Watcher([root], reports, quiet_s=QUIET_S, rescan_s=QUIET_S)
+    w.expect(d, files.read(d).version_files)
+    with w:
+        (elsewhere / "gen.wasm").write_bytes(support.module("v2"))
+        os.replace(elsewhere / "gen.wasm", d / "gen.wasm")   # no close event follows
+        assert support.wait_for(lambda: reports.count() >= 1)
+        assert set(reports.seen) == {d}
+
+
 def test_until_the_files_are_known_every_closed_file_counts(tmp_path):
     d, w, reports = _watch(tmp_path)
     w.expect(d, None)
