@@ -166,7 +166,7 @@ class Watcher:
             if _ignored(pathlib.PurePath(*rel.parts[1:])) if len(rel.parts) > 1 else False:
                 return None
             top = root.path / rel.parts[0]
-            if (is_file and len(rel.parts) == 1) or (top.exists() and not top.is_dir()):
+            if len(rel.parts) == 1 and not top.is_dir() and (is_file or top.exists()):
                 return None  # a plain file next to the tenants (a log, a README): no tenant
             return top
         return None

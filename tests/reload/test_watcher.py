@@ -115,6 +115,18 @@ def test_a_plain_file_next_to_the_tenants_is_no_tenant(tmp_path):
         assert set(reports.seen) == {d}
 
 
+def test_a_tenant_linked_into_the_folder_is_reported(tmp_path):
+    # A symbolic link is a plain file to inotify; the directory it names is a tenant.
+    root = tmp_path / "root"
+    root.mkdir()
+    elsewhere = support.make_tenant(tmp_path, "linked", version="v1")
+    reports = _Reports()
+    with Watcher([root], reports, quiet_s=QUIET_S, rescan_s=QUIET_S):
+        (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+        assert support.wait_for(lambda: reports.count() >= 1)
+        assert set(reports.seen) == {root / "linked"}
+
+
 def test_command_lines_are_handed_out_however_they_arrive():
     r, wr = os.pipe()
     try:
