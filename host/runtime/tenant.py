@@ -213,13 +213,7 @@ class Instance:
         self._finalizer = weakref.finalize(self, _free_instance, ptr, native)
         self._finalizer.atexit = False  # the process is going: nothing to free
         self._exports: dict[str, int] = {}
-        self._status = ffi.new("int32_t *")
-        self._kind = ffi.new("int *")
-        self._http = ffi.new("int32_t *")
-        self._blen = ffi.new("uint32_t *")
-        self._hdrs = ffi.new("const char **")
-        self._hlen = ffi.new("uint32_t *")
-        self._size = ffi.new("uint64_t *")
+        self._buf = _CallBuffers()  # its calls' output buffers (one thread at a time)
 
     # -- lifetime -------------------------------------------------------------------
     @property
@@ -283,7 +277,7 @@ class Instance:
         """The TenantTrap for the call that just failed: which limit was hit
         (``deadline_ms=50 exceeded``), else the trap's message without the
         wasm backtrace."""
-        return _call_error(self.ptr, self._native, export, self._kind, self._size)
+        return _call_error(self.ptr, self._native, export, self._buf.kind, self._buf.size)
 
     def call_raw(self, export: str, *args: int) -> list[int]:
         """Call any export with integer arguments; returns the raw result slots."""
@@ -302,9 +296,10 @@ class Instance:
         ptr = self._ptr
         if lib.eh_instance_handle_parts(ptr, idx, method, len(method), path, len(path),
                                         query, len(query), headers, len(headers), body,
-                                        len(body), self._status) < 0:
+                                        len(body), self._buf.status) < 0:
             raise self.error(export)
-        return _response(ptr, self._status, self._http, self._blen, self._hdrs, self._hlen)
+        b = self._buf
+        return _response(ptr, b.status, b.http, b.blen, b.hdrs, b.hlen)
 
 
 def _call_error(ptr, native: _Native, export: str, kind_buf, size_buf) -> TenantTrap:
@@ -345,7 +340,8 @@ def _response(ptr, status, http, blen, hdrs, hlen) -> Response:
 
 
 class _CallBuffers:
-    """One thread's output buffers for calls on pooled instances."""
+    """Output buffers of calls: one set per thread for calls on pooled
+    instances (:func:`_call_buffers`), one per directly used Instance."""
 
     __slots__ = ("status", "kind", "http", "blen", "hdrs", "hlen", "size", "err")
 
