@@ -7,8 +7,10 @@ tenant (host/bench/tenants/abuse: deadline 200 ms, 16 MiB memory, one
 handler thread). wrk measures hello-c alone (quiet), then while each abuse
 runs: an infinite loop, a memory bomb, a trap storm, a kernel past its
 guest's time limit (kvm only), oversized bodies (413), and 50 slow clients
-trickling headers. Each row: hello-c requests/s, failed requests, p99, and
-p99 against the quiet p99 (the issue's bound is 2x; measured, not asserted).
+trickling headers. The attacker's wrk shares the load CPU with the
+measuring one at nice 19 (on a real deployment it is another machine).
+Each row: hello-c requests/s, failed requests, p99, and p99 against the
+quiet p99 (the issue's bound is 2x; measured, not asserted).
 """
 
 from __future__ import annotations
@@ -130,6 +132,10 @@ def _run(work: pathlib.Path, wrk: str, seconds: int, rounds: int,
                 cmd = [wrk, "-t1", "-c4", f"-d{seconds * rounds + 5}s", "-s",
                        str(_script(work, f"abuse-{name}", body, 0)),
                        f"http://127.0.0.1:{port}{path}"]
+                # The attacker's client stands for another machine: at nice 19
+                # it takes only what the measuring wrk leaves of the load CPU
+                # (the server's cost of the abuse is all still counted).
+                cmd = ["nice", "-n", "19", *cmd]
                 bad = subprocess.Popen(["taskset", "-c", pin_load, *cmd] if pin_load else cmd,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:

@@ -83,6 +83,9 @@ COUNTER_FIELDS = {  # field -> (metric, help)
     "hostcalls": ("edgehost_hostcalls_total",
                   "edgehost.* imports called by handlers (those that touch tenant memory)."),
     "offload_calls": ("edgehost_offload_calls_total", "Kernel calls made by handlers."),
+    "slow_lane": ("edgehost_slow_lane_requests_total",
+                  "Requests whose handler ran on the low-priority lane (the tenant's "
+                  "calls took over 20 us)."),
     "guest_calls": ("edgehost_guest_calls_total", "Calls into the tenant's KVM guest."),
     "guest_creates": ("edgehost_guest_boots_total", "KVM guests booted for the tenant."),
     "guest_resets": ("edgehost_guest_resets_total", "Full resets of the tenant's KVM guest."),

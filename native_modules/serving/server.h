@@ -44,7 +44,10 @@ struct eh_svc {
     uint32_t queued, running;
     int in_ready;
     eh_svc *ready_next;
-    uint64_t avg_ns;           /* moving average of a handler call               */
+    uint64_t avg_ns;           /* moving average of a handler call (wall)        */
+    uint64_t cpu_avg_ns;       /* ... of its CPU time, over CPU-timed calls      */
+    uint64_t hog_at_ns;        /* a call last used over HOG_CPU_NS (dispatch.c)  */
+    uint32_t suspect_left;     /* fast-lane calls still to be CPU-timed          */
     eh_svc *all_next, *all_prev; /* srv->svcs (guarded by srv->svc_lock)         */
 };
 
@@ -89,6 +92,7 @@ struct eh_job {
     struct MHD_Response *resp;
     uint64_t resp_bytes;
     uint64_t hostcalls, offload_calls, offload_ns;
+    int slow_lane;             /* its handler ran on the slow lane (dispatch.c)   */
 };
 
 struct eh_srv {

@@ -64,6 +64,8 @@ void eh_stats_count(eh_srv *s, const eh_job *j, uint64_t now)
     ADD(t->latency_sum_ns, ns);
     if (j->hostcalls)
         ADD(t->hostcalls, j->hostcalls);
+    if (j->slow_lane)
+        ADD(t->slow_lane, 1);
     if (j->offload_calls) {
         ADD(t->offload_calls, j->offload_calls);
         ADD(t->offload_ns, j->offload_ns);
