@@ -196,16 +196,31 @@ def render(stats: SharedStats, workers_up: dict[int, int]) -> str:
         for t, d in data.items():
             if t != UNROUTED:
                 lines.append(f'{name}{{tenant="{lbl(t)}"}} {d[field]}')
-    family("edgehost_worker_up", "gauge", "1 for each worker slot with a live process.")
-    family("edgehost_worker_connections", "gauge", "Open client connections per worker.")
-    family("edgehost_worker_resident_bytes", "gauge", "Resident memory of each worker process.")
-    family("edgehost_worker_reaped_total", "counter",
-           "Connections closed because a request did not arrive in time.")
-    for w in range(stats.nworkers):
-        ws = stats.worker(w)
-        pid = workers_up.get(w)
-        lines.append(f'edgehost_worker_up{{worker="{w}"}} {1 if pid else 0}')
-        lines.append(f'edgehost_worker_connections{{worker="{w}"}} {ws.connections}')
-        lines.append(f'edgehost_worker_resident_bytes{{worker="{w}"}} {_rss(pid) if pid else 0}')
-        lines.append(f'edgehost_worker_reaped_total{{worker="{w}"}} {ws.reaped}')
+    # Per worker; each family's samples follow its own HELP/TYPE lines.
+    workers = [(w, stats.worker(w), workers_up.get(w)) for w in range(stats.nworkers)]
+    for name, kind, help_, value in (
+        ("edgehost_worker_up", "gauge", "1 for each worker slot with a live process.",
+         lambda ws, pid: 1 if pid else 0),
+        ("edgehost_worker_connections", "gauge", "Open client connections per worker.",
+         lambda ws, pid: ws.connections),
+        ("edgehost_worker_resident_bytes", "gauge", "Resident memory of each worker process.",
+         lambda ws, pid: _rss(pid) if pid else 0),
+        ("edgehost_worker_reaped_total", "counter",
+         "Connections closed because a request did not arrive in time.",
+         lambda ws, pid: ws.reaped),
+        ("edgehost_instance_slots", "gauge",
+         "Instance slots of the worker's engines (wasmtime's pooling allocator).",
+         lambda ws, pid: ws.slots),
+        ("edgehost_instance_slots_used", "gauge", "Instances alive in those slots.",
+         lambda ws, pid: ws.slots_live),
+        ("edgehost_instance_evictions_total", "counter",
+         "Idle instances freed to make room for another tenant's.",
+         lambda ws, pid: ws.slots_evicted),
+        ("edgehost_instance_refusals_total", "counter",
+         "Instances refused: a tenant at its share, or every slot in use.",
+         lambda ws, pid: ws.slots_refused),
+    ):
+        family(name, kind, help_)
+        for w, ws, pid in workers:
+            lines.append(f'{name}{{worker="{w}"}} {value(ws, pid)}')
     return "\n".join(lines) + "\n"

@@ -158,6 +158,7 @@ class Worker:
         self.srv = srv
         self.current: dict[str, Version] = {}
         self._guest_base: dict[str, dict] = {}  # name -> counters of closed versions' guests
+        self._engines: dict[int, object] = {}  # every engine its tenants used (slot counters)
         self.retired: list[Version] = []
         self.draining = False
 
@@ -240,6 +241,23 @@ class Worker:
             t.guest_resets = st["resets"]
             t.guest_faults = st["faults"]
             t.guest_timeouts = st["timeouts"]
+        self.publish_slot_stats()
+
+    def publish_slot_stats(self) -> None:
+        """The instance slots of the engines this worker's tenants have used
+        (engines live as long as the process, so the counters only grow)."""
+        from edgehost.runtime.tenant import slot_stats
+
+        for v in self.current.values():
+            self._engines.setdefault(id(v.tenant.engine), v.tenant.engine)
+        sums = dict.fromkeys(("capacity", "live", "evicted", "refused"), 0)
+        for engine in self._engines.values():
+            for k, n in slot_stats(engine).items():
+                sums[k] += n
+        self.slot.slots = sums["capacity"]
+        self.slot.slots_live = sums["live"]
+        self.slot.slots_evicted = sums["evicted"]
+        self.slot.slots_refused = sums["refused"]
 
     # -- life ----------------------------------------------------------------------
     def start(self) -> None:

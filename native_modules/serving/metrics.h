@@ -70,6 +70,9 @@ typedef struct eh_srv_worker_stats {
     uint64_t reaped;                /* closed by the request timeout               */
     uint64_t queued;                /* jobs waiting for a handler thread now       */
     uint64_t ntenants;              /* slots in use                                */
+    /* the worker's instance slots (wasmhost/slots.h), written by its control
+     * plane: capacity, instances alive, idle ones evicted, ones refused */
+    uint64_t slots, slots_live, slots_evicted, slots_refused;
     eh_srv_tenant_stats tenant[EH_SRV_MAX_TENANTS];
 } eh_srv_worker_stats;
 

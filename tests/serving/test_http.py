@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.support import Server, get, metric
+from tests.support import Server, get, metric, wait_for
 
 pytestmark = pytest.mark.toolchain
 
@@ -174,8 +174,15 @@ def test_metrics_format_and_counts(server):
     time.sleep(0.3)  # gauges refresh every 100 ms; counters are immediate
     text = server.metrics()
     sample = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$')
+    family = None
     for line in text.splitlines():
         assert line.startswith("# HELP ") or line.startswith("# TYPE ") or sample.match(line), line
+        if line.startswith("# TYPE "):
+            family = line.split()[2]
+        elif not line.startswith("#"):  # a family's samples follow its own TYPE line
+            name = line.split("{")[0].split()[0]
+            assert name in (family, f"{family}_bucket", f"{family}_sum", f"{family}_count"), \
+                (line, family)
     assert metric(text, "edgehost_requests_total", tenant="probe", code="200") == n0 + 7
     assert metric(text, "edgehost_hostcalls_total", tenant="probe") >= h0 + 7 * 5
     assert metric(text, "edgehost_errors_total", tenant="abuse", cause="trap") >= 1
@@ -185,6 +192,12 @@ def test_metrics_format_and_counts(server):
     assert metric(text, "edgehost_instances", tenant="probe") >= 1
     assert metric(text, "edgehost_instance_memory_bytes", tenant="probe") > 0
     assert metric(text, "edgehost_worker_up", worker="0") == 1
+    # the worker's instance slots, published by its control plane every second
+    wait_for(lambda: metric(server.metrics(), "edgehost_instance_slots", worker="0") > 0)
+    text = server.metrics()
+    assert 1 <= metric(text, "edgehost_instance_slots_used", worker="0") <= metric(
+        text, "edgehost_instance_slots", worker="0")
+    assert "# TYPE edgehost_instance_evictions_total counter" in text
     assert "# TYPE edgehost_guest_resets_total counter" in text
     assert "# TYPE edgehost_offload_seconds_total counter" in text
 
