@@ -75,7 +75,10 @@ class Guest:
     ``mem_mb`` is the guest's RAM and its memory cap; ``time_limit_ms`` bounds
     every call (a caller's own deadline may cut it shorter); ``idle_spin_us``
     is how long the vCPU keeps polling for the next call before it exits and
-    parks (0: exit after every call, the full host reset runs each time);
+    parks (0: exit after every call, the full host reset runs each time; a
+    guest created by a thread allowed on one CPU only never polls, since it
+    would take that CPU from its caller: ``stats()["idle_spin_us"]`` says
+    what is in effect);
     ``page_size`` maps the scratch memory with 2 MiB or 4 KiB pages;
     ``cold_on_caller`` lets a call that finds the guest parked run it on the
     calling thread (False: wake the vCPU thread; see

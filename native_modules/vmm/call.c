@@ -163,6 +163,26 @@ static void refresh(eh_vm *vm, eh_guest *g)
     eh_vcpu_kick(g);
 }
 
+/* A caller-run call on a one-CPU handle (handle.c) finds the guest stopped
+ * at its previous call's done exit: it may run it from there, un-reset --
+ * the runtime scrubs, then takes the call, as on the warm path -- under the
+ * warm path's bound on how long that lasts (EH_WARM_RESET_CALLS calls or
+ * EH_WARM_RESET_NS since the last authoritative reset); 0 when the host
+ * must reset it first. */
+static int resume_unreset(eh_vm *vm, eh_guest *g)
+{
+    uint64_t now = eh_now_ns(), resets = atomic_load(&g->resets);
+    if (resets != vm->resets_seen) { /* reset since (deferred, or by a park) */
+        vm->resets_seen = resets;
+        vm->warm_calls_since_reset = 0;
+        vm->last_reset_at_ns = now;
+    }
+    if (!vm->one_cpu || ++vm->warm_calls_since_reset >= EH_WARM_RESET_CALLS ||
+        now - vm->last_reset_at_ns >= EH_WARM_RESET_NS)
+        return 0;
+    return 1;
+}
+
 static void refresh_wait(eh_vm *vm, eh_guest *g, uint64_t deadline)
 {
     for (;;) {
@@ -223,6 +243,8 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     if (here && atomic_exchange(&g->reset_pending, 0)) {
         if (vm->cfg.idle_spin_us)
             here = 0;
+        else if (resume_unreset(vm, g))
+            eh_vcpu_cancel_reset(g);
         else if (eh_vcpu_cancel_reset(g), eh_snap_reset(g, 0) < 0) {
             snprintf(g->fault, sizeof g->fault, "reset before a call failed: %s", strerror(errno));
             eh_guest_fail(vm, g, err, errlen);

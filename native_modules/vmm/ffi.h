@@ -70,6 +70,8 @@ typedef struct eh_vm_stats {
                                 before taking a posted call (broken since their
                                 previous one: vmm_internal.h EH_TAKE_CPU_NS); the
                                 call then ran on a fresh guest                       */
+    uint64_t idle_spin_us;   /* the spin in effect: 0 where the creating thread had
+                                one CPU (handle.c), else eh_vm_config's             */
 } eh_vm_stats;
 
 /* A handle has owners: its creator, and whoever called eh_vm_retain (a

@@ -163,6 +163,7 @@ struct eh_vm {
     uint64_t warm_calls_since_reset; /* bounded by EH_WARM_RESET_CALLS       */
     uint64_t resets_seen, last_reset_at_ns;
     int refresh_due;   /* a refresh was asked for and not yet seen done (call.c) */
+    int one_cpu;       /* created on one CPU: no spin, caller runs resume (handle.c) */
     eh_vm_stats stats; /* totals of dead guests + live counters on read */
     _Atomic uint64_t lock_timeouts; /* calls whose deadline passed waiting for lock */
     char fault[160];

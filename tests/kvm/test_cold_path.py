@@ -4,6 +4,7 @@ vCPU-thread wake), left stopped, and reset later by its parked vCPU thread
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -90,3 +91,61 @@ def test_cold_calls_from_many_threads(make_guest):
         t.join()
     assert errors == []
     assert g.stats()["calls"] == 200
+
+
+def _on_one_cpu(fn):
+    """fn() on a new thread allowed on one CPU only (its mask is what a
+    guest made there, and its vCPU thread, inherit); its result."""
+    out: dict = {}
+
+    def run():
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # re-raised on the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_a_guest_made_on_one_cpu_does_not_spin(make_guest):
+    """On the only CPU its threads may use, a spinning guest would take the
+    core from the caller it waits for: a handle made there never spins; its
+    calls run on the caller's thread and resume the guest from its previous
+    call's done exit, reset by the host at the warm path's bound (every
+    1024 calls or 50 ms, and 5 ms after the last call), not every call."""
+    g = _on_one_cpu(lambda: make_guest(idle_spin_us=100_000))
+    assert g.stats()["idle_spin_us"] == 0
+    assert make_guest(idle_spin_us=100_000).stats()["idle_spin_us"] == 100_000
+
+    def calls():
+        for _ in range(200):
+            assert _crc(g) == 0xE3069283
+
+    _on_one_cpu(calls)
+    st = g.stats()
+    assert st["warm_calls"] == 0 and st["cold_calls"] == 0 and st["caller_runs"] == 200
+    assert st["resets"] < 100, st  # a guest with idle_spin_us=0 asked for: 199
+
+
+def test_a_one_cpu_guest_left_idle_is_reset(make_guest):
+    """What a call left in a one-CPU guest is gone once it has been idle
+    (the parked vCPU thread's deferred reset), as after a warm window."""
+    g = _on_one_cpu(lambda: make_guest(image=vmm.TEST_IMAGE, idle_spin_us=100_000, mem_mb=64))
+
+    def stash_then_idle():
+        g.boot()
+        resets = g.stats()["resets"]
+        _op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)
+        deadline = time.monotonic() + 2
+        while g.stats()["resets"] == resets and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert g.stats()["resets"] == resets + 1
+        return _op(g, lib.EH_OP_TEST_PEEK).value
+
+    assert _on_one_cpu(stash_then_idle) == 0
