@@ -194,7 +194,7 @@ class Registry:
         half-written by a slow writer: look once more after the quiet time."""
         key = (d, tf.version)
         if key in self._retries or time.time() - tf.in_place_at > FRESH_WRITE_S \
-                or not self.watcher._thread.is_alive():
+                or not self.watcher.running:
             self._retries.discard(key)
             return False
         self._retries.add(key)

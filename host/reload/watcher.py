@@ -19,7 +19,13 @@ comes after a debounce that depends on what the writer did:
 * the writer may still be at it -- a file was modified or created empty and
   not closed yet, or a file that is not one of the version's was closed (a
   deploy tool's temporary file, renamed into place next) -- : report only
-  after :data:`QUIET_S` without further events.
+  after :data:`QUIET_S` without further events. For the temporary file the
+  watcher also looks :data:`PEEK_S` after its close: if the version's files
+  changed meanwhile (their names, sizes, mtimes, inodes), they are reported
+  at once. The rename's own event normally comes first, but watchdog pairs
+  a rename's two inotify events through a delay queue whose reader, when it
+  takes the first of the two before the second arrives, sleeps its whole
+  pairing delay (0.5 s) before it hands on either.
 
 Which files make a version (manifest, module) the reader says after each
 read (:meth:`Watcher.expect`); until it has, every closed file counts.
@@ -37,9 +43,15 @@ tenant directory (names, sizes, mtimes, inodes of its files) with the last
 one and reports what differs. A root that disappears is reported (its
 tenants are gone) and watched again when it comes back.
 
-Reports go to ``on_change(tenant_dir)`` on the watcher's own thread, one at a
-time; a tenant reported while its previous report is being handled is
-reported again afterwards.
+Reports go to ``on_change(tenant_dir)`` one at a time, on the thread of
+watchdog's observer that takes the events from its queue (:class:`_Observer`):
+an event is judged and its report made on one thread, with no hand-off to
+another between the file event and the reload (each hand-off is a wake-up
+that waits for a core while the server is busy). Events that come while a
+report is being handled wait in the queue; the reader's questions
+(:meth:`Watcher.generation`, :meth:`Watcher.newer_ready`) take them first.
+A tenant reported while its previous report is being handled is reported
+again afterwards.
 """
 
 from __future__ import annotations
@@ -47,12 +59,14 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import queue
 import threading
 import time
 from collections.abc import Callable
 
 from watchdog import events as ev
 from watchdog.observers import Observer
+from watchdog.observers.api import EventDispatcher
 
 from edgehost.wasm_config.manifest import MANIFEST_NAME
 
@@ -60,6 +74,7 @@ log = logging.getLogger("edgehost.reload")
 
 SETTLE_S = 0.0
 CREATED_S = 0.02
+PEEK_S = 0.02
 QUIET_S = 0.2
 RESCAN_S = 1.0
 # The events a watch asks inotify for. Opens, reads (IN_CLOSE_NOWRITE) and
@@ -105,13 +120,13 @@ class Watcher:
         self._generation: dict[pathlib.Path, int] = {}
         self._expected: dict[pathlib.Path, frozenset[str]] = {}
         self._marked_at: dict[pathlib.Path, float] = {}
+        self._peeks: dict[pathlib.Path, float] = {}   # tenant -> when to look (PEEK_S)
         self._cond = threading.Condition()
         self._closed = False
-        self._wake = 0.0            # when the watcher's thread wakes next (0: it is awake)
-        self._observer = Observer()
+        self._wake = 0.0            # when the observer's thread wakes next (0: it is awake)
+        self._observer = _Observer(self)
         self._signatures: dict[pathlib.Path, tuple] = {}
         self._next_scan = time.monotonic() + rescan_s
-        self._thread = threading.Thread(target=self._run, name="edgehost-watcher", daemon=True)
         self.reports = 0
 
     # -- life ------------------------------------------------------------------
@@ -120,7 +135,6 @@ class Watcher:
             self._arm(root)
         self._signatures = self._scan()
         self._observer.start()
-        self._thread.start()
         return self
 
     def close(self) -> None:
@@ -129,14 +143,12 @@ class Watcher:
             if self._closed:
                 return
             self._closed = True
-            self._cond.notify_all()
         try:
             self._observer.stop()
-            self._observer.join(timeout=10)
+            if threading.current_thread() is not self._observer:
+                self._observer.join(timeout=60)
         except RuntimeError:  # never started
             pass
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=60)
 
     def __enter__(self) -> Watcher:
         return self.start()
@@ -147,6 +159,11 @@ class Watcher:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def running(self) -> bool:
+        """Whether the watch is started (and not closed): reports will come."""
+        return not self._closed and self._observer.is_alive()
 
     # -- which tenant ---------------------------------------------------------------------------
     def tenant_of(self, path: str | os.PathLike, *,
@@ -189,13 +206,15 @@ class Watcher:
             now = self._marked_at[tenant] = time.monotonic()
             due = self._due[tenant] = now + delay_s
             self._generation[tenant] = self._generation.get(tenant, 0) + 1
-            if due < self._wake:  # else the thread wakes in time anyway: let it sleep
-                self._cond.notify_all()
+            wake = due < self._wake   # else the thread wakes in time anyway: let it sleep
+        if wake and threading.current_thread() is not self._observer:
+            self._observer.wake()
 
     def generation(self, tenant: pathlib.Path) -> int:
         """Counts the events seen for ``tenant``: a reader that sees it change
         while it loaded the tenant's files knows newer files are on the way
         (a failure then may be a half-written file, and is not reported)."""
+        self._take_queued()
         with self._cond:
             return self._generation.get(pathlib.Path(tenant), 0)
 
@@ -209,6 +228,7 @@ class Watcher:
         since :meth:`generation` returned ``generation``: a reader about to
         switch to what it read then should leave it to that report."""
         tenant = pathlib.Path(tenant)
+        self._take_queued()
         with self._cond:
             due = self._due.get(tenant)
             return (self._generation.get(tenant, 0) != generation and due is not None
@@ -263,6 +283,9 @@ class Watcher:
                                     or self._finished(tenant, p))
                 if not done:
                     self.mark(tenant, self.quiet_s)
+                    if isinstance(event, ev.FileClosedEvent):   # a deploy tool's temporary
+                        with self._cond:
+                            self._peeks[tenant] = time.monotonic() + PEEK_S
                 elif isinstance(event, ev.FileCreatedEvent):
                     self.mark(tenant, self.settle_s + CREATED_S)
                 else:
@@ -275,7 +298,6 @@ class Watcher:
     def _rescan_soon(self) -> None:
         with self._cond:
             self._next_scan = 0.0
-            self._cond.notify_all()
 
     # -- the watch itself ----------------------------------------------------------------------
     def _arm(self, root: _Root) -> None:
@@ -288,7 +310,7 @@ class Watcher:
             root.watch = None
         try:
             st = root.path.stat()
-            handler = _Handler(self)
+            handler = _Handler()
             root.watch = self._observer.schedule(handler, str(root.path), recursive=True,
                                                  event_filter=EVENTS)
             root.inode = st.st_ino
@@ -300,13 +322,26 @@ class Watcher:
     def _signature(self, tenant: pathlib.Path) -> tuple:
         try:
             entries = []
-            for p in sorted(tenant.iterdir()):
-                if p.is_file() and not _ignored(pathlib.PurePath(p.name)):
-                    st = p.stat()
-                    entries.append((p.name, st.st_size, st.st_mtime_ns, st.st_ino))
-            return tuple(entries)
+            with os.scandir(tenant) as it:   # one stat per file (the type comes with the name)
+                for e in it:
+                    if e.is_file() and not _ignored(pathlib.PurePath(e.name)):
+                        st = e.stat()
+                        entries.append((e.name, st.st_size, st.st_mtime_ns, st.st_ino))
+            return tuple(sorted(entries))
         except OSError:
             return ()
+
+    def _version_changed(self, tenant: pathlib.Path) -> bool:
+        """Whether the files of ``tenant``'s version (every file, until the
+        reader has said which) differ from its last signature (taken at its
+        last report or rescan)."""
+        with self._cond:
+            names = self._expected.get(tenant)
+        now, then = self._signature(tenant), self._signatures.get(tenant, ())
+        if names is not None:
+            now = tuple(e for e in now if e[0] in names)
+            then = tuple(e for e in then if e[0] in names)
+        return now != then
 
     def _scan(self) -> dict[pathlib.Path, tuple]:
         return {t: self._signature(t) for t in self.tenant_dirs()}
@@ -332,39 +367,105 @@ class Watcher:
                 self.mark(tenant, self.settle_s)
         self._signatures = now
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed:
-                    now = time.monotonic()
-                    due = [t for t, at in self._due.items() if at <= now]
-                    if due or now >= self._next_scan:
-                        break
-                    wake = self._wake = min([*self._due.values(), self._next_scan])
-                    self._cond.wait(max(0.0, wake - now))
-                    self._wake = 0.0
-                if self._closed:
-                    return
-                for t in due:
-                    del self._due[t]
-            if time.monotonic() >= self._next_scan:
-                self._next_scan = time.monotonic() + self.rescan_s
-                try:
-                    self._rescan()
-                except Exception:  # noqa: BLE001 - the watcher must outlive any one scan
-                    log.exception("rescan of the watched directories failed")
-            for t in sorted(due):
-                self.reports += 1
-                self._signatures[t] = self._signature(t)   # the rescan compares with this
-                try:
-                    self.on_change(t)
-                except Exception:  # noqa: BLE001 - one tenant's failure must not stop others
-                    log.exception("handling a change of %s failed", t)
+    def _take_queued(self) -> None:
+        """On the observer's thread (a reader asking from inside a report):
+        judge the events that came meanwhile first."""
+        if threading.current_thread() is self._observer:
+            self._observer.take_queued()
+
+    def _dispatch(self, take: Callable[[float], bool]) -> None:
+        """One turn of the observer's thread: wait for events until the next
+        report, peek (:data:`PEEK_S`) or rescan is due (``take(timeout)``
+        judges what came, False when nothing did), then look and make the
+        reports that are due."""
+        with self._cond:
+            now = time.monotonic()
+            wake = self._wake = min([*self._due.values(), *self._peeks.values(),
+                                     self._next_scan])
+        take(max(0.0, wake - now))   # the events judged may have moved a report
+        with self._cond:
+            now = time.monotonic()
+            peeks = [t for t, at in self._peeks.items() if at <= now]
+            for t in peeks:
+                del self._peeks[t]
+        for t in peeks:
+            if self._version_changed(t):
+                self.mark(t, self.settle_s)
+        with self._cond:
+            self._wake = 0.0
+            if self._closed:
+                return
+            now = time.monotonic()
+            due = sorted(t for t, at in self._due.items() if at <= now)
+            for t in due:
+                del self._due[t]
+        if now >= self._next_scan:
+            self._next_scan = time.monotonic() + self.rescan_s
+            try:
+                self._rescan()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one scan
+                log.exception("rescan of the watched directories failed")
+        for t in due:
+            if self._closed:
+                return
+            self.reports += 1
+            self._signatures[t] = self._signature(t)   # the rescan compares with this
+            try:
+                self.on_change(t)
+            except Exception:  # noqa: BLE001 - one tenant's failure must not stop others
+                log.exception("handling a change of %s failed", t)
+
+
+_WAKE = object()   # queued by Watcher.mark from another thread: a report is due sooner
+
+
+class _Observer(Observer):
+    """watchdog's observer, whose thread takes the events from the emitters'
+    queue itself and makes the watcher's reports (see the module docstring)."""
+
+    def __init__(self, watcher: Watcher):
+        super().__init__()
+        self.watcher = watcher
+        self.name = "edgehost-watcher"
+
+    def dispatch_events(self, event_queue) -> None:
+        self.watcher._dispatch(self._take)
+
+    def wake(self) -> None:
+        self.event_queue.put(_WAKE)
+
+    def _take(self, timeout: float) -> bool:
+        """Judge the next event (waiting up to ``timeout`` s; 0: only one
+        already queued) and every one queued behind it; False when none came."""
+        try:
+            entry = self.event_queue.get(timeout=timeout) if timeout > 0 else \
+                self.event_queue.get_nowait()
+        except queue.Empty:
+            return False
+        self._judge(entry)
+        self.take_queued()
+        return True
+
+    def take_queued(self) -> None:
+        """Judge the events queued now (on this observer's thread only; not
+        those that come meanwhile: a stream of events must not starve the
+        reports)."""
+        for _ in range(self.event_queue.qsize()):
+            try:
+                entry = self.event_queue.get_nowait()
+            except queue.Empty:
+                return
+            self._judge(entry)
+
+    def _judge(self, entry) -> None:
+        try:
+            if entry is not _WAKE and entry is not EventDispatcher.stop_event:
+                event, _watch = entry   # every watch of this observer is the watcher's
+                self.watcher._event(event)
+        finally:
+            self.event_queue.task_done()
 
 
 class _Handler(ev.FileSystemEventHandler):
-    def __init__(self, watcher: Watcher):
-        self.watcher = watcher
-
-    def on_any_event(self, event: ev.FileSystemEvent) -> None:
-        self.watcher._event(event)
+    """What watchdog's schedule() asks for; the events reach Watcher._event
+    through _Observer, which dispatches them itself."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from edgehost.reload import files
 from edgehost.reload.watcher import Watcher
@@ -97,6 +98,41 @@ def test_newer_ready_tells_a_reader_that_files_were_finished_meanwhile(tmp_path)
     w.mark(d, 0.0)                      # a file finished
     assert w.newer_ready(d, g0)
     assert not w.newer_ready(d, w.generation(d))
+
+
+def test_a_rename_whose_event_is_held_back_is_found_by_the_peek(tmp_path):
+    # watchdog may hold a rename's event back for its whole pairing delay
+    # (0.5 s): the watcher looks at the version's files PEEK_S after the
+    # temporary file's close. Events are handed in here one by one, the
+    # rename's never; each turn of the watcher waits as its observer would.
+    from watchdog import events as ev
+
+    from edgehost.reload.watcher import PEEK_S
+
+    d = support.make_tenant(tmp_path, "gen", version="v1")
+    reports = _Reports()
+    w = Watcher([tmp_path], reports, quiet_s=QUIET_S, rescan_s=QUIET_S)
+    w.expect(d, files.read(d).version_files)
+    w._signatures = w._scan()
+
+    def turn():
+        w._dispatch(lambda timeout: time.sleep(min(timeout, 1.0)) or False)
+
+    tmp = d / ".deploy-x"
+    tmp.write_text(support.manifest("gen", greeting="g2"))
+    w._event(ev.FileClosedEvent(str(tmp)))            # not a version file: quiet wait
+    os.replace(tmp, d / "edgehost.toml")              # ... and its rename's event never comes
+    t0 = time.monotonic()
+    while reports.count() == 0 and time.monotonic() - t0 < 5 * PEEK_S + 1.0:
+        turn()
+    assert reports.seen == [d]
+    # a temporary file closed and not renamed (yet): the version is unchanged, no report
+    tmp.write_text("x")
+    w._event(ev.FileClosedEvent(str(tmp)))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 3 * PEEK_S:
+        turn()
+    assert reports.seen == [d]
 
 
 def test_a_plain_file_next_to_the_tenants_is_no_tenant(tmp_path):
