@@ -8,9 +8,11 @@ raises :class:`~edgehost.errors.GuestClosed`.
 
 Who owns which guest:
 
-* a loaded tenant with ``isolation = "kvm"`` creates its own guest and closes
-  it when it is retired (``edgehost.runtime.tenant``): two tenants never
-  share a guest, its lock or its time limit, whatever their names;
+* a loaded tenant with ``isolation = "kvm"`` creates its own guest, closed
+  when its last version using it is retired (``edgehost.runtime.tenant``: a
+  hot reload that changes only the tenant's ``[config]`` keeps the live
+  version's guest); two tenants never share a guest, its lock or its time
+  limit, whatever their names;
 * calls that name no tenant (the CLI, the Python kernel API) share one guest,
   :func:`default_guest`, the only guest this module keeps.
 

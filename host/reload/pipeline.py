@@ -111,11 +111,15 @@ def _dir_name(directory) -> str:
 def load(tf: files.TenantFiles, *, run_checks: bool = True,
          guest_options: dict | None = None, like: Loaded | None = None) -> Loaded:
     """Steps 2-4 for ``tf``; raises :class:`Rejected`. ``guest_options`` go to
-    the version's own KVM guest (Tenant(guest_options=...)). ``like``: the
+    the version's KVM guest (Tenant(guest_options=...)). ``like``: the
     tenant's live version; when ``tf`` has its module bytes (a change to the
     manifest alone), its compiled, checked module is used as it is -- not
     instrumented, hashed, looked up or checked again -- and only the new
-    native tenant is made, configured and checked."""
+    native tenant is made, configured and checked; it keeps the live
+    version's KVM guest when its guest settings are the same (no boot:
+    Tenant(guest_of=...)). A new module gets a guest of its own: until it
+    has passed its checks it must not be able to break the guest the live
+    version's requests run in."""
     from edgehost.runtime.tenant import Tenant
 
     t0 = time.perf_counter()
@@ -126,7 +130,7 @@ def load(tf: files.TenantFiles, *, run_checks: bool = True,
     try:
         if same:
             tenant = Tenant(tf.manifest, like=like.configured_tenant,
-                            guest_options=guest_options)
+                            guest_options=guest_options, guest_of=like.tenant)
         else:
             tenant = Tenant(tf.manifest, wasm=snapshot.served_module(tf.wasm),
                             guest_options=guest_options)
@@ -156,7 +160,8 @@ def snapshot_form(loaded: Loaded) -> Loaded:
         raise Rejected(tf.name, str(tf.manifest.wasm), f"no snapshot: {exc}") from None
     tenant = None
     try:
-        tenant = Tenant(tf.manifest, wasm=snap.wasm, guest_options=loaded.guest_options)
+        tenant = Tenant(tf.manifest, wasm=snap.wasm, guest_options=loaded.guest_options,
+                        guest_of=loaded.tenant)   # the same version: the same guest
         snapshot.apply_input_buffer(tenant, snap)
         results = canary.run_all(tenant, tf.manifest.checks)
     except EdgehostError as exc:

@@ -21,9 +21,15 @@ a process loads more tenants than it has slots.
 Ownership (one Python owner per native handle, freed deterministically):
 
 - :class:`Tenant` owns one *version* of a tenant: the compiled module, the
-  native ``eh_tenant`` and, with KVM isolation, its own KVM guest (never
-  shared with another tenant, whatever the names), all held by a
-  :class:`_Native` record, plus its instance pool.
+  native ``eh_tenant`` and, with KVM isolation, a use of a KVM guest
+  (:class:`_GuestUse`), all held by a :class:`_Native` record, plus its
+  instance pool. A guest is never shared with another tenant, whatever the
+  names; a version that hot reload makes from the live one with the same
+  module and guest settings (a ``[config]`` change) runs its kernels in the
+  live version's guest (``Tenant(guest_of=...)``: the guest holds no tenant
+  configuration -- that lives in the native tenant -- and no data between
+  calls of one tenant and another), and the last version using a guest
+  closes it.
 - Every :class:`Instance` (``tenant.instance()``) owns one native
   ``eh_instance`` and holds a reference on the :class:`_Native` record
   (never on the Tenant: no cycle).
@@ -156,15 +162,22 @@ class _Native:
 
     Reference counted: the Tenant holds one reference until it is closed and
     every Instance holds one while it lives; the last release frees the
-    native tenant, then the guest (instances tell the guest to forget their
-    memory when they are freed, so it must outlive them)."""
+    native tenant, then leaves its guest, closed by the guest's last user
+    (instances tell the guest to forget their memory when they are freed,
+    so it must outlive them)."""
 
     def __init__(self, ptr, name: str, handlers: list[str], limits: dict[str, int]):
         self._ptr = ptr
         self.name, self.handlers, self.limits = name, handlers, limits
-        self.guest = None
+        self.guest_use: _GuestUse | None = None
         self._refs = 1
         self._lock = threading.Lock()
+
+    @property
+    def guest(self):
+        """The KVM guest this version's kernels run in (None: in process, or freed)."""
+        use = self.guest_use
+        return use.guest if use is not None else None
 
     @property
     def ptr(self):
@@ -185,10 +198,38 @@ class _Native:
             if self._refs:
                 return
             ptr, self._ptr = self._ptr, None
-            guest, self.guest = self.guest, None
-        lib.eh_tenant_free(ptr)
-        if guest is not None:
-            guest.close()
+            use, self.guest_use = self.guest_use, None
+        lib.eh_tenant_free(ptr)   # drops the native tenant's own hold on the VM
+        if use is not None:
+            use.leave()
+
+
+class _GuestUse:
+    """One KVM guest and the versions of one tenant that run their kernels
+    in it (see the module docstring): each :class:`_Native` using it holds
+    one use; the last to leave closes the guest. ``settings``: the Guest
+    keyword arguments it was made with (a version joins only a guest made
+    as it would make its own)."""
+
+    def __init__(self, guest, tenant: str, settings: dict):
+        self.guest, self.tenant, self.settings = guest, tenant, settings
+        self._users = 1
+        self._lock = threading.Lock()
+
+    def join(self) -> bool:
+        """One more user; False once the guest is closed or its last user left."""
+        with self._lock:
+            if self._users == 0 or self.guest.closed:
+                return False
+            self._users += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users:
+                return
+        self.guest.close()
 
 
 def _free_instance(ptr, native: _Native) -> None:
@@ -389,20 +430,26 @@ class Tenant:
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
                  engine: engine_mod.Engine | None = None, store: state.Store | None = None,
-                 guest_options: dict | None = None, like: Tenant | None = None):
+                 guest_options: dict | None = None, like: Tenant | None = None,
+                 guest_of: Tenant | None = None):
         """Load version ``wasm`` (default: the manifest's built module) of the
         tenant ``man`` describes, on ``engine`` (default: the process's shared
         engine for its fuel setting). Its kv state lives in ``store`` (default:
         :func:`edgehost.state.default_store`) under its name, so a reloaded
-        version finds it. With KVM isolation the version gets its own guest,
-        made with ``guest_options`` (keyword arguments of
+        version finds it. With KVM isolation the version gets a guest (its
+        own, or ``guest_of``'s), made with ``guest_options`` (keyword arguments of
         :class:`~edgehost.isolation.guest.Guest`, e.g. ``idle_spin_us``); its time
         limit is the manifest's ``deadline_ms`` unless that says otherwise.
         ``like`` (instead of ``wasm``): another version (open or closed) whose
         compiled, checked module this one runs as it is -- a change to the
-        manifest alone, as hot reload makes it."""
+        manifest alone, as hot reload makes it. ``guest_of``: another version
+        of this tenant (open, or closed with calls still in flight) whose KVM
+        guest this one shares, when that guest is still open and was made
+        with the settings this version's own would get; else it boots its
+        own (see the module docstring)."""
         self._store = store
         self._guest_options = dict(guest_options or {})
+        self._guest_of = guest_of   # only until the native tenant is made
         self.manifest = man
         self.name = man.name
         fuel = man.limits["fuel"] > 0
@@ -424,7 +471,10 @@ class Tenant:
         self.isolation = isolation.resolve(man.isolation)
         self.share = instance_share(man, self.engine.slots)
         kernels_lib()
-        self._native = self._new_native(man)
+        try:
+            self._native = self._new_native(man)
+        finally:
+            self._guest_of = None   # no hold on another version
         try:
             self._pool = self._new_pool(self._native, man)
         except BaseException:
@@ -524,14 +574,21 @@ class Tenant:
         self.store = store
 
     def _attach_guest(self, native: _Native) -> None:
-        """Give this version its own KVM guest (owned by ``native``, freed with it)."""
+        """Give this version a KVM guest: ``guest_of``'s when it may share it,
+        else its own (one use of it held by ``native``, left when it is freed)."""
         from edgehost.isolation.guest import Guest
 
-        config = {"time_limit_ms": self.manifest.limits["deadline_ms"], **self._guest_options}
-        native.guest = Guest(**config)
-        # Booted now, at load: a request never pays for (or waits behind) a
-        # boot, and a guest that cannot start fails the load, not a request.
-        native.guest.boot()
+        settings = {"time_limit_ms": self.manifest.limits["deadline_ms"], **self._guest_options}
+        other = self._guest_of
+        use = other._native.guest_use if other is not None and other.name == self.name \
+            else None
+        if use is not None and use.settings == settings and use.join():
+            native.guest_use = use   # booted already; its counters go on
+        else:
+            native.guest_use = _GuestUse(Guest(**settings), self.name, settings)
+            # Booted now, at load: a request never pays for (or waits behind) a
+            # boot, and a guest that cannot start fails the load, not a request.
+            native.guest.boot()
         # The native tenant takes its own reference (eh_vm_retain): the VM
         # outlives every instance that may still call into it.
         lib.eh_tenant_set_guest(native.ptr, native.guest.handle)

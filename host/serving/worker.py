@@ -200,18 +200,19 @@ class Worker:
         self.retire()
 
     def retire(self) -> None:
-        """Free old versions nothing uses any more, each with its own KVM guest."""
+        """Free old versions nothing uses any more; each leaves its KVM guest,
+        which goes with its last user."""
         keep = []
         for v in self.retired:
             if v.users() != 0:
                 keep.append(v)
                 continue
-            st = _guest_counters(v)
-            if st:  # its guest's counters outlive it (publish_guest_stats)
+            guest, st = v.tenant.guest, _guest_counters(v)
+            v.close()  # drains its pending log lines, leaves its guest
+            if st and guest.closed:  # its guest went with it: its counters outlive it
                 acc = self._guest_base.setdefault(v.name, dict.fromkeys(GUEST_COUNTERS, 0))
-                for k in GUEST_COUNTERS:
+                for k in GUEST_COUNTERS:   # (publish_guest_stats)
                     acc[k] += st[k]
-            v.close()  # drains its pending log lines, frees its own guest
         self.retired = keep
 
     # -- periodic control-plane work ---------------------------------------------
@@ -222,10 +223,16 @@ class Worker:
 
     def publish_guest_stats(self) -> None:
         """Per tenant name, the counters of every guest its versions have had:
-        each version owns its own guest, so a reload (or the snapshot form
-        that follows a load) must not reset the exported totals."""
+        a reload whose guest settings changed boots a new guest, and that
+        must not reset the exported totals; versions sharing a guest (a
+        config-only reload, the snapshot form) count it once."""
         totals = {name: dict(base) for name, base in self._guest_base.items()}
+        seen = set()
         for v in [*self.current.values(), *self.retired]:
+            guest = v.tenant.guest
+            if guest is None or id(guest) in seen:
+                continue
+            seen.add(id(guest))
             st = _guest_counters(v)
             if st:
                 acc = totals.setdefault(v.name, dict.fromkeys(GUEST_COUNTERS, 0))
