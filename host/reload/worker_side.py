@@ -128,8 +128,9 @@ class Switch:
             raise EdgehostError("the server did not take the new route table in time")
         old = self.w.current
         self.w.current = dict(versions)
+        # Freed by the worker's main loop (Worker.retire) once this command's
+        # answer is sent: the master hears of the switch before that CPU is spent.
         self.w.retired.extend(v for n, v in old.items() if versions.get(n) is not v)
-        self.w.retire()
 
     # -- commands --------------------------------------------------------------------------
     def start(self, specs: list[dict]) -> None:
