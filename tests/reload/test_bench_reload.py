@@ -9,6 +9,7 @@ import math
 from click.testing import CliRunner
 
 from edgehost.cli.main import cli
+from edgehost.isolation import kvm_usable
 
 
 def _rows(*args) -> list[dict]:
@@ -27,6 +28,12 @@ def test_latency_rows_are_measured_and_no_request_failed():
         assert r["rounds"] == 3
     failed = rows["failed requests during the reloads"]
     assert failed["value"] == 0 and failed["requests"] > 0, failed
+    kvm = rows["[config]-only change, isolation kvm"]
+    if kvm_usable():   # the new versions kept the live version's guest
+        assert math.isfinite(kvm["value"]) and kvm["rounds"] == 3, kvm
+        assert kvm["note"].endswith("guests booted in 3 reloads: 0"), kvm
+    else:
+        assert kvm["note"].startswith("left out: "), kvm
 
 
 def test_snapshot_rows_compare_the_two_starts():
