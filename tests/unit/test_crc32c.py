@@ -30,9 +30,12 @@ VECTORS = [
 # three-chain tails, 256 and 512 start ymm and zmm folding, 736 (4 steps of
 # 184), 1984 (8 of 248) and 3008 (8 of 376) the xmm, ymm and zmm hybrid
 # passes, 768 and 12288 the table-merged 3-way blocks; 184*2048, 248*2048
-# and 376*2048 are the largest single hybrid passes.
+# and 376*2048 are the largest single hybrid passes. The ymm pass runs two
+# steps per loop iteration and one more when m - 1 is odd: 248*9 .. 248*11
+# give both parities just above its smallest pass.
 EDGE_LENGTHS = sorted({*range(0, 300), 511, 512, 513, 735, 736, 737, 767, 768, 769, 1023, 1024,
                        1983, 1984, 1985, 1984 + 248, 3071, 3072, 3073, 3743, 3744, 3745,
+                       248 * 9 - 1, 248 * 9, 248 * 10, 248 * 10 + 7, 248 * 11, 248 * 11 + 247,
                        3007, 3008, 3009, 3 * 4096 - 1, 3 * 4096, 3 * 4096 + 8,
                        184 * 2048 - 1, 184 * 2048 + 7, 248 * 2048 - 1, 248 * 2048 + 249,
                        376 * 2048, 376 * 2048 + 377, (1 << 20) + 13})
