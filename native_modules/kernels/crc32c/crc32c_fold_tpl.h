@@ -126,7 +126,7 @@ static inline uint32_t shift(uint32_t r, uint32_t k)
  * fold, row, fold, row), and the loop runs two steps per iteration. Written
  * as asm statements because the compiler otherwise emits the 15 crc32 of a
  * step back to back, and on Zen 3 (EPYC family 25 model 1) this order runs
- * 8-9 % faster from 16 KiB to 1 MiB, timed beside the compiler's order (the
+ * 8-11 % faster from 16 KiB to 1 MiB, timed beside the compiler's order (the
  * README's CRC32C note). The arithmetic is crc_fold's and the other widths', operand for
  * operand: lo = clmul(x.lo, k.lo), hi = clmul(x.hi, k.hi), x' = hi ^ (lo ^ d). */
 typedef uint64_t crc_u64u __attribute__((aligned(1), may_alias));
