@@ -34,9 +34,9 @@ eh_offload_status eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, 
      * only CPU it may use, the spin takes the core from the very caller it
      * waits for (measured under PVM, caller and guest on one CPU: a 64 KiB
      * CRC32C call 128 us p50 with a 100 us spin, 75 us exiting each time).
-     * Such a handle runs every call on the caller's thread and, unlike an
-     * idle_spin_us of 0 asked for, keeps the warm path's reset policy
-     * (call.c: resume_unreset). */
+     * Such a handle runs its calls on the caller's thread (where the kernel
+     * allows it, cold_call.c) and, unlike an idle_spin_us of 0 asked for,
+     * keeps the warm path's reset policy (call.c: resume_unreset). */
     cpu_set_t mask;
     if (vm->cfg.idle_spin_us && sched_getaffinity(0, sizeof mask, &mask) == 0 &&
         CPU_COUNT(&mask) == 1) {
