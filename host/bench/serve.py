@@ -269,14 +269,20 @@ def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
                 url = f"http://127.0.0.1:{srv.edge_port}{targets['hello-c']}"
                 paced = _script(work, "hello-80", None, 1)
                 # Each connection pauses 1 ms after every answer: find the number
-                # of connections that gives about 80 % of the peak, then measure.
+                # of connections that gives about 80 % of the peak, then measure
+                # with the one whose probe came closest (a guess after the last
+                # probe is never measured unprobed: a noisy probe once sent the
+                # 2-worker run to 88 %).
                 conns = max(1, round(0.8 * peak / 1000))
+                tried: list[tuple[float, int]] = []
                 for _ in range(probes):
                     got = _wrk(wrk, url, paced, min(seconds, 1.0), conns, pin_wrk, srv.edge_pids)
-                    if abs(got["rps"] / peak - 0.8) < 0.05:
+                    tried.append((abs(got["rps"] / peak - 0.8), conns))
+                    if tried[-1][0] < 0.05:
                         break
                     conns = max(1, min(CONNECTIONS * 8, round(conns * 0.8 * peak / max(
                         got["rps"], 1.0))))
+                conns = min(tried)[1]
                 lr = [_wrk(wrk, url, paced, seconds, conns, pin_wrk, srv.edge_pids)
                       for _ in range(rounds)]
                 rows.append({"bench": "serve", "workers": workers, "impl": "hello-c@80%",
