@@ -10,9 +10,10 @@
  * Two lanes, each with its own threads: the fast lane, and the slow lane
  * whose threads run at a lower CPU priority (nice SLOW_LANE_NICE, set once
  * when each thread starts, so no privilege is needed). A version is slow
- * while the moving average of its calls' CPU time is over SLOW_CPU_NS, and
- * for SLOW_HOLD_NS after one call used more than HOG_CPU_NS; its jobs then
- * queue on the slow lane. So a tenant that spins to its deadline, grows
+ * while most of its calls use over SLOW_CPU_NS of CPU, or their mean is
+ * over HEAVY_CPU_NS (moving over 16 sampled calls), and for SLOW_HOLD_NS
+ * after one call used more than HOG_CPU_NS; its jobs then queue on the
+ * slow lane. So a tenant that spins to its deadline, grows
  * memory to its cap or traps on every request takes CPU from the other
  * tenants only where they leave some: a fast tenant's request waits for a
  * core at most until the scheduler preempts a slow-lane thread, not for the
@@ -48,11 +49,13 @@
 #include "wasmhost/ffi.h"
 
 #define BATCH_MAX 16
-#define SLOW_CPU_NS 40000ull           /* a version's mean CPU per call over this: slow */
+#define SLOW_CPU_NS 100000ull          /* most calls of a version over this: slow       */
+#define HEAVY_CPU_NS 250000ull         /* ... or its mean CPU per call over this        */
 #define HOG_CPU_NS 1000000ull          /* one call using this much CPU ...             */
 #define SLOW_HOLD_NS 1000000000ull     /* ... makes it slow for this long              */
 #define SUSPECT_CALLS 4                /* CPU-timed fast-lane calls after a long one   */
 #define SAMPLE_EVERY 16                /* ... and one fast-lane call in this many      */
+#define SHARE_ONE 65536u               /* slow_share's fixed-point 1                    */
 #define SLOW_LANE_NICE 10              /* CPU weight 110 against 1024 at nice 0        */
 
 enum { LANE_FAST, LANE_SLOW, LANES };
@@ -79,7 +82,8 @@ struct eh_disp {
 /* Called with d->lock held. */
 static int is_slow(const eh_svc *v, uint64_t now)
 {
-    return v->cpu_avg_ns > SLOW_CPU_NS || (v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS);
+    return v->slow_share > SHARE_ONE / 2 || v->cpu_avg_ns > HEAVY_CPU_NS ||
+           (v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS);
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -227,12 +231,19 @@ static void *thread_main(void *arg)
         pthread_mutex_lock(&d->lock);
         v->avg_ns = v->avg_ns ? (v->avg_ns * 7 + took) / 8 : took;
         if (cpu_timed) {
-            /* Over 16 samples, each capped at HOG_CPU_NS (a hog is held
-             * slow by hog_at_ns): a well-behaved tenant's rare long call
-             * (hello-c here: 7.6 us median, 60 us p99, 11 us mean, 0.5 ms
-             * at worst) must not demote it. */
+            /* Moving over 16 samples, from 0: the share of calls over
+             * SLOW_CPU_NS, and the mean with each sample capped at
+             * HOG_CPU_NS (a hog is held slow by hog_at_ns). A well-behaved
+             * tenant's long calls must not demote it: requests queued on
+             * the slow lane wait at nice 10. hello-c here: 7.6 us median
+             * and 11 us mean with one worker, but with two workers and wrk
+             * on 2 CPUs its sampled mean nears 40 us (the CPU clock also
+             * charges the softirq work that lands on the thread) and 1.7-12
+             * % of its requests went to the slow lane when that mean
+             * decided. The trap storm: ~60 us every call. */
             uint64_t c = cpu < HOG_CPU_NS ? cpu : HOG_CPU_NS;
-            v->cpu_avg_ns = v->cpu_avg_ns ? (v->cpu_avg_ns * 15 + c) / 16 : c;
+            v->cpu_avg_ns = (v->cpu_avg_ns * 15 + c) / 16;
+            v->slow_share = (v->slow_share * 15 + (cpu > SLOW_CPU_NS ? SHARE_ONE : 0)) / 16;
             if (cpu > HOG_CPU_NS)
                 v->hog_at_ns = t1;
         } else if (took > SLOW_CPU_NS) {

@@ -46,6 +46,7 @@ struct eh_svc {
     eh_svc *ready_next;
     uint64_t avg_ns;           /* moving average of a handler call (wall)        */
     uint64_t cpu_avg_ns;       /* ... of its CPU time, over CPU-timed calls      */
+    uint32_t slow_share;       /* ... of those over SLOW_CPU_NS (1 = 65536)      */
     uint64_t hog_at_ns;        /* a call last used over HOG_CPU_NS (dispatch.c)  */
     uint32_t suspect_left;     /* fast-lane calls still to be CPU-timed          */
     eh_svc *all_next, *all_prev; /* srv->svcs (guarded by srv->svc_lock)         */

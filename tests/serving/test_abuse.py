@@ -98,9 +98,9 @@ def test_slow_tenant_runs_on_the_low_priority_lane(server):
     support.wait_for(lambda: counted("abuse")[0] >= 2)
     slow, total = counted("hello-c")
     assert total >= 50
-    # CPU time decides: hello-c (~10 us per call, a rare call 0.5 ms) may
-    # visit the slow lane after such a call, never for most of its calls
-    # (2-3 % of them in the runs here).
+    # CPU time decides, and most calls must be slow: hello-c (~10 us per
+    # call alone, ~45 us sampled beside these abuses) stays on the fast lane
+    # (0 of its calls in the runs here; a rule on a 40 us mean moved 22 %).
     print(f"\nslow lane: abuse {counted('abuse')[0]:.0f} requests, "
           f"hello-c {slow:.0f} of {total:.0f}")
-    assert slow <= total / 4, (slow, total)
+    assert slow <= total / 10, (slow, total)
