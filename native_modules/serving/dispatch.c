@@ -32,7 +32,8 @@
  * Hand-off cost: the loop wakes a thread only when one sleeps (once per
  * round of requests, eh_disp_flush), and results go back in batches: a
  * thread publishes what it finished when it runs out of work, has 16
- * results, or is about to start a slow version's job -- so a fast answer
+ * results, or is about to start a job of a version whose calls average
+ * over PUBLISH_BEFORE_NS of wall time -- so a fast answer
  * never waits behind a slow call, and the loop is woken (one eventfd
  * write) only when its result list was empty.
  */
@@ -49,6 +50,7 @@
 #include "wasmhost/ffi.h"
 
 #define BATCH_MAX 16
+#define PUBLISH_BEFORE_NS 20000ull     /* results go out before a job this long (wall)  */
 #define SLOW_CPU_NS 100000ull          /* most calls of a version over this: slow       */
 #define HEAVY_CPU_NS 250000ull         /* ... or its mean CPU per call over this        */
 #define HOG_CPU_NS 1000000ull          /* one call using this much CPU ...             */
@@ -212,7 +214,7 @@ static void *thread_main(void *arg)
         for (int i = 0; i < LANES; i++) /* more work than this thread: wake another */
             if (d->lane[i].ready_head && d->lane[i].idle)
                 pthread_cond_signal(&d->lane[i].cond);
-        if (nlocal >= BATCH_MAX || (nlocal && v->avg_ns > SLOW_CPU_NS))
+        if (nlocal >= BATCH_MAX || (nlocal && v->avg_ns > PUBLISH_BEFORE_NS))
             publish(d, &local, &local_tail, &nlocal);
         rng ^= rng << 13;
         rng ^= rng >> 17;
@@ -240,7 +242,7 @@ static void *thread_main(void *arg)
              * on 2 CPUs its sampled mean nears 40 us (the CPU clock also
              * charges the softirq work that lands on the thread) and 1.7-12
              * % of its requests went to the slow lane when that mean
-             * decided. The trap storm: ~60 us every call. */
+             * decided. The trap storm (~60 us every call) stays fast. */
             uint64_t c = cpu < HOG_CPU_NS ? cpu : HOG_CPU_NS;
             v->cpu_avg_ns = (v->cpu_avg_ns * 15 + c) / 16;
             v->slow_share = (v->slow_share * 15 + (cpu > SLOW_CPU_NS ? SHARE_ONE : 0)) / 16;
