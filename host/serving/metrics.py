@@ -101,6 +101,23 @@ GAUGE_FIELDS = {
     "running": ("edgehost_running_handlers", "Handler calls running now."),
 }
 
+WORKER_FIELDS = {  # field of eh_srv_worker_stats (up, resident: from the process) -> metric
+    "up": ("edgehost_worker_up", "gauge", "1 for each worker slot with a live process."),
+    "connections": ("edgehost_worker_connections", "gauge",
+                    "Open client connections per worker."),
+    "resident": ("edgehost_worker_resident_bytes", "gauge",
+                 "Resident memory of each worker process."),
+    "reaped": ("edgehost_worker_reaped_total", "counter",
+               "Connections closed because a request did not arrive in time."),
+    "slots": ("edgehost_instance_slots", "gauge",
+              "Instance slots of the worker's engines (wasmtime's pooling allocator)."),
+    "slots_live": ("edgehost_instance_slots_used", "gauge", "Instances alive in those slots."),
+    "slots_evicted": ("edgehost_instance_evictions_total", "counter",
+                      "Idle instances freed to make room for another tenant's."),
+    "slots_refused": ("edgehost_instance_refusals_total", "counter",
+                      "Instances refused: a tenant at its share, or every slot in use."),
+}
+
 
 def collect(stats: SharedStats) -> dict[str, dict]:
     """Per tenant name, the counters of every worker summed."""
@@ -197,30 +214,14 @@ def render(stats: SharedStats, workers_up: dict[int, int]) -> str:
             if t != UNROUTED:
                 lines.append(f'{name}{{tenant="{lbl(t)}"}} {d[field]}')
     # Per worker; each family's samples follow its own HELP/TYPE lines.
-    workers = [(w, stats.worker(w), workers_up.get(w)) for w in range(stats.nworkers)]
-    for name, kind, help_, value in (
-        ("edgehost_worker_up", "gauge", "1 for each worker slot with a live process.",
-         lambda ws, pid: 1 if pid else 0),
-        ("edgehost_worker_connections", "gauge", "Open client connections per worker.",
-         lambda ws, pid: ws.connections),
-        ("edgehost_worker_resident_bytes", "gauge", "Resident memory of each worker process.",
-         lambda ws, pid: _rss(pid) if pid else 0),
-        ("edgehost_worker_reaped_total", "counter",
-         "Connections closed because a request did not arrive in time.",
-         lambda ws, pid: ws.reaped),
-        ("edgehost_instance_slots", "gauge",
-         "Instance slots of the worker's engines (wasmtime's pooling allocator).",
-         lambda ws, pid: ws.slots),
-        ("edgehost_instance_slots_used", "gauge", "Instances alive in those slots.",
-         lambda ws, pid: ws.slots_live),
-        ("edgehost_instance_evictions_total", "counter",
-         "Idle instances freed to make room for another tenant's.",
-         lambda ws, pid: ws.slots_evicted),
-        ("edgehost_instance_refusals_total", "counter",
-         "Instances refused: a tenant at its share, or every slot in use.",
-         lambda ws, pid: ws.slots_refused),
-    ):
+    workers = []
+    for w in range(stats.nworkers):
+        ws, pid = stats.worker(w), workers_up.get(w)
+        workers.append((w, {"up": 1 if pid else 0, "resident": _rss(pid) if pid else 0,
+                            **{f: getattr(ws, f) for f in WORKER_FIELDS
+                               if f not in ("up", "resident")}}))
+    for field, (name, kind, help_) in WORKER_FIELDS.items():
         family(name, kind, help_)
-        for w, ws, pid in workers:
-            lines.append(f'{name}{{worker="{w}"}} {value(ws, pid)}')
+        for w, values in workers:
+            lines.append(f'{name}{{worker="{w}"}} {values[field]}')
     return "\n".join(lines) + "\n"

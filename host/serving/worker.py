@@ -248,7 +248,6 @@ class Worker:
             t.guest_resets = st["resets"]
             t.guest_faults = st["faults"]
             t.guest_timeouts = st["timeouts"]
-        self.publish_slot_stats()
 
     def publish_slot_stats(self) -> None:
         """The instance slots of the engines this worker's tenants have used
@@ -391,6 +390,7 @@ def main() -> int:
         w.retire()
         if time.monotonic() >= next_stats:
             w.publish_guest_stats()
+            w.publish_slot_stats()
             next_stats = time.monotonic() + 1.0
     w.drain_tenant_logs()
     if switch is not None:
