@@ -121,7 +121,8 @@ def test_a_guest_made_on_one_cpu_does_not_spin(make_guest):
     1024 calls or 50 ms, and 5 ms after the last call), not every call."""
     g = _on_one_cpu(lambda: make_guest(idle_spin_us=100_000))
     assert g.stats()["idle_spin_us"] == 0
-    assert make_guest(idle_spin_us=100_000).stats()["idle_spin_us"] == 100_000
+    if len(os.sched_getaffinity(0)) > 1:  # this thread's own mask: the spin stays
+        assert make_guest(idle_spin_us=100_000).stats()["idle_spin_us"] == 100_000
 
     def calls():
         for _ in range(200):
