@@ -12,8 +12,10 @@ the output says. hello-c is also run at about 80 % of its own peak (wrk
 pausing 1 ms between requests on fewer connections) for its p99 there. The
 server's CPU time per request (from /proc) is the profile: how much of a
 core one request costs in nginx and in edgehost, and -- against a 404
-answered on the loop thread -- what the hand-off to a handler thread and the
-tenant call add.
+answered on the loop thread -- what the tenant call adds (with the share of
+hello-c's requests that ran inline on the loop thread, the others paying a
+hand-off to a handler thread). The server gets a kv store of its own in the
+run's directory.
 """
 
 from __future__ import annotations
@@ -166,11 +168,15 @@ class _Servers:
         (ndir / "nginx.conf").write_text(NGINX.format(workers=workers, port=self.nginx_port))
         self.procs.append(subprocess.Popen([*prefix, nginx, "-p", str(ndir), "-c",
                                             str(ndir / "nginx.conf")]))
-        self.edge_port, admin = _free_port(), _free_port()
+        self.edge_port = _free_port()
+        self.admin_port = admin = _free_port()
         self.edge = subprocess.Popen(
             [*prefix, sys.executable, "-m", "edgehost", "serve", str(work / "tenants"),
              "--listen", f"127.0.0.1:{self.edge_port}", "--admin", f"127.0.0.1:{admin}",
-             "--workers", str(workers), "--log-level", "error"],
+             "--workers", str(workers), "--log-level", "error",
+             # a kv store of its own: hello-c's visits counter measures the
+             # server, not whatever the user's default store has grown into
+             "--data", str(work / "data")],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.procs.append(self.edge)
         line = self.edge.stdout.readline()
@@ -192,6 +198,21 @@ class _Servers:
                 p.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _inline_share(admin_port: int, tenant: str) -> float:
+    """The share of tenant's requests so far whose handler ran on the loop
+    thread (no hand-off), from the server's /metrics."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read().decode()
+    counts = {"edgehost_inline_requests_total": 0.0, "edgehost_requests_total": 0.0}
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if name in counts and f'tenant="{tenant}"' in rest:
+            counts[name] += float(line.rsplit(" ", 1)[1])
+    total = counts["edgehost_requests_total"]
+    return counts["edgehost_inline_requests_total"] / total if total else 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -248,8 +269,8 @@ def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
                     res[name] = _wrk(wrk, f"http://127.0.0.1:{srv.edge_port}{url}",
                                      _script(work, name, bodies.get(name), 0), seconds,
                                      CONNECTIONS, pin_wrk, srv.edge_pids)
-                # Answered on the loop thread (no hand-off, no tenant): the
-                # difference to hello-c is what the hand-off and the handler cost.
+                # Answered on the loop thread (no tenant): the difference to
+                # hello-c is what its call costs (and the hand-off, if not inline).
                 res["edgehost-404"] = _wrk(wrk, f"http://127.0.0.1:{srv.edge_port}/no/route",
                                            _script(work, "404", None, 0), seconds,
                                            CONNECTIONS, pin_wrk, srv.edge_pids)
@@ -263,6 +284,8 @@ def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
                 for k in runs[0]:
                     row[k] = median([r[k] for r in runs])
                 row["placement"] = placement
+                if name == "hello-c":
+                    row["inline_share"] = _inline_share(srv.admin_port, "hello-c")
                 rows.append(row)
             if "hello-c" in per:
                 peak = median([r["rps"] for r in per["hello-c"]])
@@ -349,9 +372,10 @@ def _verdict(rows: list[dict]) -> None:
                        f"{by['nginx-static']['cpu_us']:.1f} us")
             if "edgehost-404" in by:
                 click.echo(f"workers={w}: profile: parse+route+respond on the loop thread "
-                           f"(404) {by['edgehost-404']['cpu_us']:.1f} us; hand-off to a "
-                           f"handler thread + the hello-c call "
-                           f"{h['cpu_us'] - by['edgehost-404']['cpu_us']:.1f} us")
+                           f"(404) {by['edgehost-404']['cpu_us']:.1f} us; the hello-c call "
+                           f"{h['cpu_us'] - by['edgehost-404']['cpu_us']:.1f} us "
+                           f"({h.get('inline_share', 0) * 100:.0f} % of its requests inline "
+                           f"on the loop thread, the others handed off to a handler thread)")
         if "hello-c@80%" in by:
             a = by["hello-c@80%"]
             click.echo(f"workers={w}: hello-c at {a['load'] * 100:.0f}% of its peak: p99 "

@@ -95,7 +95,8 @@ def _run(work: pathlib.Path, wrk: str, seconds: int, rounds: int,
     prefix = ["taskset", "-c", pin_srv] if pin_srv else []
     srv = subprocess.Popen([*prefix, sys.executable, "-m", "edgehost", "serve", str(tenants),
                             "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin}",
-                            "--request-timeout", "2", "--log-level", "error"],
+                            "--request-timeout", "2", "--log-level", "error",
+                            "--data", str(work / "data")],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         if "serving" not in srv.stdout.readline():

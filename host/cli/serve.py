@@ -19,7 +19,12 @@ from edgehost.state.options import check_store, store_options
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Handler threads per worker (tenant code runs only there).")
+              help="Handler threads per worker, per lane (fast and low-priority).")
+@click.option("--inline/--no-inline", default=True, show_default=True,
+              help="Let a worker's event-loop thread run the calls of tenants proven fast "
+                   "itself (no hand-off to a handler thread; past 1 ms such a call is "
+                   "preempted and queued, see README). --no-inline: tenant code runs only "
+                   "on handler threads.")
 @click.option("--admin", default=None, metavar="HOST:PORT",
               help="Admin listener: /metrics (Prometheus), /healthz, /status.")
 @click.option("--request-timeout", default=10.0, show_default=True,
@@ -43,7 +48,7 @@ from edgehost.state.options import check_store, store_options
 @store_options
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Hot reload: load a tenant's new module or manifest when it changes on disk.")
-def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout, queue,
+def serve(dirs, listen, workers, threads, inline, admin, request_timeout, drain_timeout, queue,
           access_log, log_level, guest_spin_us, data, kv, watch=True):
     """Serve the tenants in DIRS over HTTP (default: the bundled examples).
 
@@ -64,7 +69,7 @@ def serve(dirs, listen, workers, threads, admin, request_timeout, drain_timeout,
         dirs = (str(bundled_examples()),)
     cfg = ServeConfig(
         dirs=list(dirs), listen=parse_addr(listen, "--listen"), workers=workers,
-        threads=threads, admin=parse_addr(admin, "--admin") if admin else None,
+        threads=threads, inline=inline, admin=parse_addr(admin, "--admin") if admin else None,
         request_timeout_ms=int(request_timeout * 1000), drain_timeout_ms=int(drain_timeout * 1000),
         queue=queue, access_log=access_log, log_level=log_level, guest_spin_us=guest_spin_us,
         kv=kv, data=data, watch=watch,

@@ -47,6 +47,7 @@ class ServeConfig:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     workers: int = 1
     threads: int = 4
+    inline: bool = True             # proven-fast calls may run on the loop thread (dispatch.c)
     admin: tuple[str, int] | None = None
     request_timeout_ms: int = 10_000
     drain_timeout_ms: int = 30_000
@@ -82,7 +83,7 @@ class WorkerProc:
         sock = master.sockets[slot]
         spec = {
             "worker": slot, "listen_fd": sock.fileno(), "stats": str(master.stats.path),
-            "threads": master.cfg.threads, "queue": master.cfg.queue,
+            "threads": master.cfg.threads, "inline": master.cfg.inline, "queue": master.cfg.queue,
             "request_timeout_ms": master.cfg.request_timeout_ms,
             "drain_timeout_ms": master.cfg.drain_timeout_ms,
             "max_connections": master.cfg.max_connections,

@@ -84,8 +84,14 @@ COUNTER_FIELDS = {  # field -> (metric, help)
                   "edgehost.* imports called by handlers (those that touch tenant memory)."),
     "offload_calls": ("edgehost_offload_calls_total", "Kernel calls made by handlers."),
     "slow_lane": ("edgehost_slow_lane_requests_total",
-                  "Requests whose handler ran on the low-priority lane (the tenant's "
-                  "calls took over 20 us)."),
+                  "Requests whose handler ran on the low-priority lane (most of the "
+                  "tenant's sampled calls used over 100 us of CPU, or their mean over 250 us)."),
+    "inline_requests": ("edgehost_inline_requests_total",
+                        "Requests whose handler ran on the worker's event-loop thread, with no "
+                        "hand-off (versions proven fast)."),
+    "inline_preempted": ("edgehost_inline_preempted_total",
+                         "Inline handler calls stopped at the 1 ms budget before any effect "
+                         "and run again on a handler thread."),
     "guest_calls": ("edgehost_guest_calls_total", "Calls into the tenant's KVM guest."),
     "guest_creates": ("edgehost_guest_boots_total", "KVM guests booted for the tenant."),
     "guest_resets": ("edgehost_guest_resets_total", "Full resets of the tenant's KVM guest."),

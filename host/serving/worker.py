@@ -143,6 +143,7 @@ class Worker:
         cfg = ffi.new("eh_srv_config *")
         cfg.listen_fd = spec["listen_fd"]
         cfg.threads = self.threads
+        cfg.no_inline = 0 if spec.get("inline", True) else 1
         cfg.request_timeout_ms = spec["request_timeout_ms"]
         cfg.drain_timeout_ms = spec["drain_timeout_ms"]
         cfg.max_connections = spec["max_connections"]

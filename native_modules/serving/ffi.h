@@ -18,7 +18,8 @@ typedef struct eh_disp eh_disp;
 
 typedef struct eh_srv_config {
     int listen_fd;               /* a bound, listening socket the worker inherited */
-    uint32_t threads;            /* handler threads (tenant code runs only there)  */
+    uint32_t threads;            /* handler threads per lane (dispatch.c)          */
+    int no_inline;               /* never run tenant code on the loop thread       */
     uint32_t request_timeout_ms; /* to read one request (headers + body) and to
                                     wait for the next one on a kept-alive connection */
     uint32_t drain_timeout_ms;   /* after this, draining closes what is left       */

@@ -8,7 +8,9 @@
  *     the tenant's in-flight cap, 413 when Content-Length is over its body
  *     limit (answered before the body is read; MHD then closes)
  *   body chunks      -> appended; past the limit (chunked bodies): 413 now
- *   body complete    -> suspend the connection, queue the job (dispatch.c)
+ *   body complete    -> a proven-fast version runs here and now (inline) and
+ *                       its response is queued; otherwise suspend the
+ *                       connection and queue the job (dispatch.c)
  *   result           -> resume; the next call queues the response
  *   completed        -> count (stats.c), access log, drop the version's ref
  *
@@ -347,12 +349,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return answer_local(s, j, EH_CAUSE_INTERNAL, 500, "out of memory");
         if (j->c)
             wait_stop(s, j->c);
+        if (eh_disp_run_inline(s->disp, j))
+            goto respond;
         MHD_suspend_connection(conn);
         j->phase = J_QUEUED;
         s->jobs_out++;
         eh_disp_submit(s->disp, j);
         return MHD_YES;
     case J_DONE:
+    respond:
         if (!j->resp)
             return MHD_NO;
         if (s->draining)
@@ -570,7 +575,7 @@ eh_srv *eh_srv_new(const eh_srv_config *cfg, char *err, size_t errlen)
     s->m->connections = 0;
     if (s->cfg.access_log_fd >= 0 && !(s->alog = malloc(s->alog_cap = 64 << 10)))
         goto fail_errno;
-    if (!(s->disp = eh_disp_new(s, s->cfg.threads, err, errlen)))
+    if (!(s->disp = eh_disp_new(s, s->cfg.threads, !s->cfg.no_inline, err, errlen)))
         goto fail;
     /* The connection memory pool holds the request line and headers: its
      * size is the header limit (MHD answers 431/413 beyond it). */

@@ -4,7 +4,8 @@
  * Threads (one worker process):
  *  - the loop thread runs libmicrohttpd in "external epoll" mode: it parses,
  *    routes, reads bodies, enforces limits and timeouts, and sends
- *    responses. It never runs tenant code.
+ *    responses. It runs tenant code only for versions proven fast, under a
+ *    budget past which the call is preempted (dispatch.c, "Inline").
  *  - handler threads (dispatch.c) run tenant handlers from per-tenant queues
  *    (a tenant holds at most max_running of them) and hand results back
  *    through an eventfd, in batches.
@@ -49,6 +50,9 @@ struct eh_svc {
     uint32_t slow_share;       /* ... of those over SLOW_CPU_NS (1 = 65536)      */
     uint64_t hog_at_ns;        /* a call last used over HOG_CPU_NS (dispatch.c)  */
     uint32_t suspect_left;     /* fast-lane calls still to be CPU-timed          */
+    uint32_t fast_streak;      /* fast, sound threaded calls in a row (inline)   */
+    uint32_t inline_strikes;   /* inline calls preempted (each doubles the streak) */
+    int inline_barred;         /* never inline again (dispatch.c)                */
     eh_svc *all_next, *all_prev; /* srv->svcs (guarded by srv->svc_lock)         */
 };
 
@@ -94,6 +98,9 @@ struct eh_job {
     uint64_t resp_bytes;
     uint64_t hostcalls, offload_calls, offload_ns;
     int slow_lane;             /* its handler ran on the slow lane (dispatch.c)   */
+    int inlined;               /* ... on the loop thread itself                   */
+    int preempted;             /* an inline run was preempted; then it was queued */
+    uint64_t overran_cpu_ns;   /* CPU it used past the inline budget, after an effect */
 };
 
 struct eh_srv {
@@ -143,8 +150,11 @@ const eh_route *eh_routes_find(const eh_routes *r, const char *host, size_t host
 void eh_routes_release(eh_routes *r);
 
 /* dispatch.c */
-eh_disp *eh_disp_new(eh_srv *s, uint32_t threads, char *err, size_t errlen);
+eh_disp *eh_disp_new(eh_srv *s, uint32_t threads, int inline_on, char *err, size_t errlen);
 void eh_disp_free(eh_disp *d);
+/* Loop thread: runs j now if its version may run inline; 1 = answered
+ * (j->resp, status, cause set), 0 = not run or preempted: submit it. */
+int eh_disp_run_inline(eh_disp *d, eh_job *j);
 void eh_disp_submit(eh_disp *d, eh_job *j);     /* loop thread              */
 void eh_disp_flush(eh_disp *d);                 /* loop thread, per round   */
 eh_job *eh_disp_take_done(eh_disp *d);          /* loop thread              */

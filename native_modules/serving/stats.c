@@ -66,6 +66,10 @@ void eh_stats_count(eh_srv *s, const eh_job *j, uint64_t now)
         ADD(t->hostcalls, j->hostcalls);
     if (j->slow_lane)
         ADD(t->slow_lane, 1);
+    if (j->inlined)
+        ADD(t->inline_requests, 1);
+    if (j->preempted)
+        ADD(t->inline_preempted, 1);
     if (j->offload_calls) {
         ADD(t->offload_calls, j->offload_calls);
         ADD(t->offload_ns, j->offload_ns);

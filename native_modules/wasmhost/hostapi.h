@@ -129,6 +129,18 @@ typedef struct eh_instance {
     uint64_t deadline_at_ns;
     uint64_t deadline_stop_ns;        /* when the check stopped the last call    */
     int deadline_hit;                 /* the last failure was the deadline      */
+    /* Preemption, for a caller that can run the call again elsewhere (the
+     * HTTP server's loop thread, serving/dispatch.c): set before a call, the
+     * call is stopped at the first tick past preempt_at_ns (eh_now_mono_ns()
+     * scale; 0 = never) if it has made no effect outside the instance yet
+     * (effects == 0), and `preempted` says so: nothing the call did is
+     * visible, so running it again from the start is safe. A call past an
+     * effect runs on: `overran` is set and overran_cpu_ns holds the thread's
+     * CPU clock at that tick. arm_limits() clears effects and both flags. */
+    uint64_t preempt_at_ns;
+    uint32_t effects;                 /* kv_put, kv_delete, log calls so far    */
+    int preempted, overran;
+    uint64_t overran_cpu_ns;
     int import_trap_kind;             /* an import's trap is of this kind (0: trap) */
     const eh_offload_sink *attached_sink; /* the sink shown this instance's memory, */
     eh_vm *attached_vm;               /*   told on free (copied: the tenant may go  */
@@ -195,6 +207,9 @@ int32_t eh_copy_out(const eh_mem *m, uint32_t out, uint32_t cap, const void *src
 
 int64_t eh_now_mono_ns(void);
 int64_t eh_now_wall_ns(void);
+/* CPU time of the calling thread: a system call (~0.6 us under PVM), so
+ * for rare paths and samples only. */
+uint64_t eh_thread_cpu_ns(void);
 
 void eh_kv_free_all(eh_tenant *t); /* releases the tenant's kv namespace */
 /* At the end of every call into an instance: releases the call's kv read

@@ -41,6 +41,7 @@ wasm_trap_t *eh_imp_log(void *env, wasmtime_caller_t *caller, wasmtime_val_raw_t
     if (len > EH_LOG_MSG_MAX)
         len = EH_LOG_MSG_MAX;
     int64_t now = eh_now_wall_ns();
+    m.inst->effects++; /* a line others may read: the call cannot be preempted now */
     pthread_mutex_lock(&t->lock);
     if (log_admit(t, eh_now_mono_ns())) {
         if (t->log_head - t->log_tail >= EH_LOG_RING) {

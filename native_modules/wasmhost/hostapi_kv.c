@@ -80,8 +80,10 @@ EH_IMPORT_DEF(kv_put)
         args[0].i32 = EH_ERR_UNAVAILABLE;
     else if (!key_ok(t, klen) || vlen > t->limits.kv_max_value)
         args[0].i32 = EH_ERR_INVALID;
-    else
+    else {
+        m.inst->effects++; /* from here the call cannot be preempted (instance.c) */
         args[0].i32 = result(ns->store->be->put(ns, key, klen, val, vlen));
+    }
     return NULL;
 }
 
@@ -97,8 +99,10 @@ EH_IMPORT_DEF(kv_delete)
         args[0].i32 = EH_ERR_UNAVAILABLE;
     else if (!key_ok(m.inst->tenant, klen))
         args[0].i32 = EH_ERR_INVALID;
-    else
+    else {
+        m.inst->effects++;
         args[0].i32 = result(ns->store->be->del(ns, key, klen));
+    }
     return NULL;
 }
 

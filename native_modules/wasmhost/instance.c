@@ -94,10 +94,19 @@ static wasmtime_error_t *deadline_check(wasmtime_context_t *ctx, void *env, uint
 {
     eh_instance *inst = env;
     uint64_t now = (uint64_t)eh_now_mono_ns();
-    if (now >= inst->deadline_at_ns) {
+    if (inst->deadline_at_ns && now >= inst->deadline_at_ns) {
         inst->deadline_hit = 1;
         inst->deadline_stop_ns = now;
         return EH_WT.wasmtime_error_new("deadline exceeded");
+    }
+    if (inst->preempt_at_ns && now >= inst->preempt_at_ns) {
+        inst->preempt_at_ns = 0;
+        if (!inst->effects) {
+            inst->preempted = 1;
+            return EH_WT.wasmtime_error_new("preempted (to be run again)");
+        }
+        inst->overran = 1; /* past an effect: it runs on */
+        inst->overran_cpu_ns = eh_thread_cpu_ns();
     }
     *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
     *delta = 1; /* look again at the next tick */
@@ -109,13 +118,11 @@ static int arm_limits(eh_instance *inst)
     const eh_limits *l = &inst->tenant->limits;
     inst->deadline_hit = 0;
     inst->import_trap_kind = EH_TRAP_NONE;
-    if (l->deadline_ns) {
-        inst->deadline_at_ns = (uint64_t)eh_now_mono_ns() + l->deadline_ns;
-        EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx, 1);
-    } else {
-        inst->deadline_at_ns = 0;
-        EH_WT.wasmtime_context_set_epoch_deadline(inst->ctx, NO_DEADLINE);
-    }
+    inst->effects = 0;
+    inst->preempted = inst->overran = 0;
+    inst->deadline_at_ns = l->deadline_ns ? (uint64_t)eh_now_mono_ns() + l->deadline_ns : 0;
+    EH_WT.wasmtime_context_set_epoch_deadline(
+        inst->ctx, inst->deadline_at_ns || inst->preempt_at_ns ? 1 : NO_DEADLINE);
     if (l->fuel) {
         wasmtime_error_t *e = EH_WT.wasmtime_context_set_fuel(inst->ctx, l->fuel);
         if (e) {

@@ -51,8 +51,8 @@ EDGEHOST_HANDLER(echo)
     return eh_respond(out, at);
 }
 
-/* Busy for ?ms=N milliseconds (a request that is in flight for a while). */
-EDGEHOST_HANDLER(sleep)
+/* Busy until ?ms=N milliseconds from now. */
+static void busy_for_query_ms(void)
 {
     char q[32];
     int32_t n = eh_request_query(q, sizeof q);
@@ -62,5 +62,21 @@ EDGEHOST_HANDLER(sleep)
     int64_t end = eh_time_monotonic_ns() + (int64_t)ms * 1000000;
     while (eh_time_monotonic_ns() < end) {
     }
+}
+
+/* Busy for ?ms=N milliseconds (a request that is in flight for a while);
+ * no effect outside the instance, so the server may stop and rerun it. */
+EDGEHOST_HANDLER(sleep)
+{
+    busy_for_query_ms();
+    return eh_respond_str("slept");
+}
+
+/* The same after a log line: an effect, so once it has run the call cannot
+ * be stopped and run again. */
+EDGEHOST_HANDLER(logsleep)
+{
+    eh_log(EH_LOG_INFO, "logsleep");
+    busy_for_query_ms();
     return eh_respond_str("slept");
 }

@@ -1,0 +1,89 @@
+"""Inline calls (native_modules/serving/dispatch.c, "Inline"): a worker's
+loop thread runs the calls of a version proven fast itself; a call still
+running at the 1 ms budget with no effect yet is stopped and run again on a
+handler thread; one that keeps running after an effect (a log line here)
+bars its version from the loop thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests import support
+from tests.support import Server
+
+pytestmark = pytest.mark.toolchain
+STREAK = 32  # fast threaded calls a version shows before it runs inline (INLINE_AFTER)
+
+
+def _counter(s: Server, name: str, tenant: str) -> float:
+    return support.metric(s.metrics(), name, tenant=tenant)
+
+
+def _requests(s: Server, tenant: str) -> float:
+    text = s.metrics()
+    return sum(support.metric(text, "edgehost_requests_total", tenant=tenant, code=c)
+               for c in ("200", "500", "504"))
+
+
+def _calls(s: Server, path: str, n: int) -> None:
+    for _ in range(n):
+        status, _, body = support.get(s.port, path)
+        assert status == 200, body
+
+
+def _inline(s: Server, tenant: str, total: int) -> float:
+    """Inline requests of tenant once its first `total` requests are counted
+    (a request is counted just after its response went out)."""
+    support.wait_for(lambda: _requests(s, tenant) >= total)
+    return _counter(s, "edgehost_inline_requests_total", tenant)
+
+
+@pytest.fixture
+def server(serve_tenants):
+    """A fresh server per test: versions start with no streak."""
+    with Server(serve_tenants, threads=2) as s:
+        yield s
+
+
+def test_a_fast_tenant_runs_inline_unless_told_not_to(serve_tenants):
+    with Server(serve_tenants, threads=2) as s:
+        _calls(s, "/hello-c/hello", 100)
+        inline = _inline(s, "hello-c", 100)
+    # The first STREAK calls ran on the threads; a call that took over 50 us
+    # there (an instance's first call, a preempted thread) restarts the streak.
+    assert 20 <= inline <= 100 - STREAK, inline
+    with Server(serve_tenants, threads=2, extra=["--no-inline"]) as s:
+        _calls(s, "/hello-c/hello", 100)
+        assert _inline(s, "hello-c", 100) == 0
+
+
+def test_a_long_call_with_no_effect_is_preempted_and_run_on_a_thread(server):
+    _calls(server, "/probe/sleep?ms=0", STREAK + 8)
+    assert _inline(server, "probe", STREAK + 8) > 0
+    result = {}
+    slow = threading.Thread(
+        target=lambda: result.update(r=support.get(server.port, "/probe/sleep?ms=3000")))
+    slow.start()
+    time.sleep(0.1)
+    # The loop thread is free again: another request is answered meanwhile.
+    assert support.get(server.port, "/hello-c/hello")[0] == 200
+    assert slow.is_alive()
+    slow.join()
+    assert result["r"][0] == 200 and result["r"][2] == b"slept"
+    support.wait_for(
+        lambda: _counter(server, "edgehost_inline_preempted_total", "probe") == 1)
+
+
+def test_a_call_long_after_an_effect_bars_its_version_from_the_loop(server):
+    _calls(server, "/probe/logsleep?ms=0", STREAK + 8)
+    before = _inline(server, "probe", STREAK + 8)
+    assert before > 0
+    # Past the budget after its log line: it runs to its end on the loop
+    # thread (20 ms), and the version never runs inline again.
+    _calls(server, "/probe/logsleep?ms=20", 1)
+    _calls(server, "/probe/logsleep?ms=0", STREAK + 8)
+    assert _inline(server, "probe", 2 * (STREAK + 8) + 1) == before + 1
+    assert _counter(server, "edgehost_inline_preempted_total", "probe") == 0
