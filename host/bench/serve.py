@@ -20,6 +20,7 @@ run's directory.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -200,6 +201,37 @@ class _Servers:
                 p.kill()
 
 
+def _paced_rps(wrk, url, script, seconds, pin, pids, conns: int) -> float:
+    return _wrk(wrk, url, script, seconds, conns, pin, pids)["rps"]
+
+
+def _connections_for(load: float, peak: float, probes: int, rps_with) -> int:
+    """The number of paced connections (each pausing 1 ms after every answer)
+    whose probe came closest to ``load`` x ``peak`` requests/s, found by
+    bisection between a count known to give less and one known to give more
+    (requests/s stop growing with connections near saturation, so a
+    proportional step alone overshoots: it once measured 105 % for 80 %).
+    A count is only ever returned after it was probed."""
+    target = load * peak
+    conns, under, over = max(1, round(target / 1000)), 0, 0
+    tried: list[tuple[float, int]] = []
+    for _ in range(probes):
+        got = rps_with(conns)
+        tried.append((abs(got / peak - load), conns))
+        if tried[-1][0] < 0.03:
+            break
+        if got < target:
+            under = conns
+        else:
+            over = conns
+        nxt = ((under + over) // 2 if under and over
+               else round(conns * target / max(got, 1.0)))
+        if under and over and nxt in (under, over):
+            break  # adjacent counts: nothing between them to try
+        conns = max(1, min(CONNECTIONS * 8, nxt))
+    return min(tried)[1]
+
+
 def _inline_share(admin_port: int, tenant: str) -> float:
     """The share of tenant's requests so far whose handler ran on the loop
     thread (no hand-off), from the server's /metrics."""
@@ -231,7 +263,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(seconds: float, rounds: int, workers_list: tuple[int, ...], probes: int = 4) -> list[dict]:
+def run(seconds: float, rounds: int, workers_list: tuple[int, ...], probes: int = 6) -> list[dict]:
     """Rows of every target for each worker count; ``probes``: wrk runs at most to find
     the connection count that loads hello-c at 80 % of its peak."""
     wrk = _need("wrk", "wrk")
@@ -291,21 +323,9 @@ def _run(work: pathlib.Path, wrk: str, seconds: float, rounds: int,
                 peak = median([r["rps"] for r in per["hello-c"]])
                 url = f"http://127.0.0.1:{srv.edge_port}{targets['hello-c']}"
                 paced = _script(work, "hello-80", None, 1)
-                # Each connection pauses 1 ms after every answer: find the number
-                # of connections that gives about 80 % of the peak, then measure
-                # with the one whose probe came closest (a guess after the last
-                # probe is never measured unprobed: a noisy probe once sent the
-                # 2-worker run to 88 %).
-                conns = max(1, round(0.8 * peak / 1000))
-                tried: list[tuple[float, int]] = []
-                for _ in range(probes):
-                    got = _wrk(wrk, url, paced, min(seconds, 1.0), conns, pin_wrk, srv.edge_pids)
-                    tried.append((abs(got["rps"] / peak - 0.8), conns))
-                    if tried[-1][0] < 0.05:
-                        break
-                    conns = max(1, min(CONNECTIONS * 8, round(conns * 0.8 * peak / max(
-                        got["rps"], 1.0))))
-                conns = min(tried)[1]
+                probe = functools.partial(_paced_rps, wrk, url, paced, min(seconds, 1.0),
+                                          pin_wrk, srv.edge_pids)
+                conns = _connections_for(0.8, peak, probes, probe)
                 lr = [_wrk(wrk, url, paced, seconds, conns, pin_wrk, srv.edge_pids)
                       for _ in range(rounds)]
                 rows.append({"bench": "serve", "workers": workers, "impl": "hello-c@80%",
@@ -346,7 +366,7 @@ def command(as_json, seconds, rounds, workers_list, quick):
     """HTTP: edgehost serve (hello-c, etag-c 64 KiB kvm/inproc, csv-ingest) vs nginx static 200."""
     if quick:
         seconds, rounds, workers_list = 1, 1, "1"
-    probes = 1 if quick else 4
+    probes = 1 if quick else 6
     workers = tuple(int_list(workers_list, "--workers"))
     if not workers or min(workers) < 1:
         raise click.BadParameter("worker counts are 1 or more", param_hint="--workers")
