@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import click
 
@@ -106,7 +107,7 @@ def call(tenant_dir, export, input_, headers, method, req_path, query, isolation
         man.isolation = isolation
     with tenant_mod.Tenant(man) as t:
         resp = t.call(export, body, method=method, path=req_path, query=query, headers=hdrs)
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     if include:
         out.write(resp.head().encode("latin-1"))
     out.write(resp.body)
@@ -143,7 +144,7 @@ def _read_input(spec):
     if spec is None:
         return b""
     if spec == "-":
-        return click.get_binary_stream("stdin").read()
+        return sys.stdin.buffer.read()
     try:
         with open(spec, "rb") as fh:
             return fh.read()
