@@ -30,9 +30,10 @@
  * calls turn fast again returns to the fast lane.
  *
  * Inline: the loop thread runs a call itself, with no hand-off, when the
- * version has proven fast: its last INLINE_AFTER calls on the threads (times
- * 2^inline_strikes) each took under INLINE_FAST_NS of wall time, succeeded
- * and made no kernel call, and none of its jobs is queued or running. The hand-off
+ * version has proven fast: a streak of INLINE_AFTER calls on the threads
+ * (times 2^inline_strikes) that succeeded, made no kernel call and took
+ * under INLINE_FAST_NS of wall time (count_streak), and none of its jobs is
+ * queued or running. The hand-off
  * (a futex wake, two context switches, the eventfd and MHD's
  * suspend/resume) costs more than such a call: 7-8 us of the ~21 us a
  * hello-c request took on the Zen 3 here. An inline call still running
@@ -42,7 +43,10 @@
  * version must show twice the streak before it runs inline again. A call
  * past an effect cannot be stopped and runs to its end; if it used
  * INLINE_BUDGET_NS more CPU after the budget, or made a kernel call (which
- * blocks), the version never runs inline again in this worker. So the loop
+ * blocks), the version never runs inline again in this worker. Any other
+ * inline call that fails or takes longer than the budget (wall time: the
+ * OS may have preempted the loop thread in it) sends the version back to
+ * the threads to show its streak again. So the loop
  * is held up by a tenant's call for at most the budget plus one tick, except
  * once per version and worker for a call that turns long after a kv write
  * or a log line (bounded by its deadline_ms). `serve --no-inline` keeps
@@ -190,17 +194,20 @@ static void publish(eh_disp *d, eh_job **local, eh_job **local_tail, uint32_t *n
     }
 }
 
-static int run_job(eh_job *j, uint64_t preempt_at_ns);
+static int run_job(eh_job *j, uint64_t preempt_at_ns, uint64_t *cpu_ns);
 
-/* Called with d->lock held, after a call of v on a handler thread. */
+/* Called with d->lock held, after a call of v on a handler thread. A
+ * failure or a kernel call ends the streak; a call over INLINE_FAST_NS of
+ * wall time takes 8 off it (a busy core delays some fast calls: a version
+ * with more than one slow call in 9 never gets there). */
 static void count_streak(eh_svc *v, const eh_job *j, uint64_t took)
 {
-    if (j->cause < 0 && !j->offload_calls && took < INLINE_FAST_NS) {
-        if (v->fast_streak < INLINE_AFTER << INLINE_STRIKES_MAX)
-            v->fast_streak++;
-    } else {
+    if (j->cause >= 0 || j->offload_calls)
         v->fast_streak = 0;
-    }
+    else if (took >= INLINE_FAST_NS)
+        v->fast_streak = v->fast_streak > 8 ? v->fast_streak - 8 : 0;
+    else if (v->fast_streak < INLINE_AFTER << INLINE_STRIKES_MAX)
+        v->fast_streak++;
 }
 
 int eh_disp_run_inline(eh_disp *d, eh_job *j)
@@ -217,7 +224,7 @@ int eh_disp_run_inline(eh_disp *d, eh_job *j)
     pthread_mutex_unlock(&d->lock);
     if (!ok)
         return 0;
-    int preempted = run_job(j, t0 + INLINE_BUDGET_NS);
+    int preempted = run_job(j, t0 + INLINE_BUDGET_NS, NULL);
     uint64_t t1 = eh_srv_now(), took = t1 - t0;
     pthread_mutex_lock(&d->lock);
     v->running--;
@@ -228,8 +235,11 @@ int eh_disp_run_inline(eh_disp *d, eh_job *j)
             v->inline_strikes++;
     } else if (j->offload_calls || j->overran_cpu_ns >= INLINE_BUDGET_NS) {
         v->inline_barred = 1;
-    } else if (j->cause >= 0 || j->overran_cpu_ns) {
-        v->fast_streak = 0; /* a failure, or a call just past the budget: earn it again */
+    } else if (j->cause >= 0 || took > INLINE_BUDGET_NS) {
+        /* A failure, or a call past the budget (a long one the tick missed,
+         * or one preempted by the OS: its CPU time is not known): back to
+         * the threads until the version shows its streak again. */
+        v->fast_streak = 0;
     }
     pthread_mutex_unlock(&d->lock);
     if (preempted) {
@@ -290,9 +300,8 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&d->lock);
 
         j->slow_lane = l->nice != 0;
-        uint64_t c0 = cpu_timed ? eh_thread_cpu_ns() : 0;
-        run_job(j, 0);
-        uint64_t cpu = cpu_timed ? eh_thread_cpu_ns() - c0 : 0;
+        uint64_t cpu = 0;
+        run_job(j, 0, cpu_timed ? &cpu : NULL);
         uint64_t t1 = eh_srv_now(), took = t1 - t0;
 
         pthread_mutex_lock(&d->lock);
@@ -462,8 +471,11 @@ static void fail(eh_job *j, int cause, const char *detail)
 
 /* Runs j's handler and fills in its response. preempt_at_ns: see
  * eh_instance.preempt_at_ns; returns 1 when the call was preempted, and
- * then j is as it was (nothing was answered, counted or logged). */
-static int run_job(eh_job *j, uint64_t preempt_at_ns)
+ * then j is as it was (nothing was answered, counted or logged). cpu_ns
+ * (if not NULL): the thread's CPU time in the handler call, without making
+ * its instance (the pool grows after a reload, an eviction or a preempted
+ * call; that is the host's work, not a sign of a slow tenant). */
+static int run_job(eh_job *j, uint64_t preempt_at_ns, uint64_t *cpu_ns)
 {
     eh_svc *v = j->svc;
     char err[256];
@@ -486,7 +498,10 @@ static int run_job(eh_job *j, uint64_t preempt_at_ns)
         j->body, (uint32_t)j->body_len,
     };
     int32_t rc = 0;
+    uint64_t c0 = cpu_ns ? eh_thread_cpu_ns() : 0;
     int failed = eh_instance_handle(inst, (int)j->handler, &req, &rc) < 0;
+    if (cpu_ns)
+        *cpu_ns = eh_thread_cpu_ns() - c0;
     inst->preempt_at_ns = 0;
     if (failed && inst->preempted) {
         eh_pool_release(v->pool, inst, 1); /* stopped mid-call: its state is not sound */
