@@ -85,7 +85,8 @@ COUNTER_FIELDS = {  # field -> (metric, help)
     "offload_calls": ("edgehost_offload_calls_total", "Kernel calls made by handlers."),
     "slow_lane": ("edgehost_slow_lane_requests_total",
                   "Requests whose handler ran on the low-priority lane (most of the "
-                  "tenant's sampled calls used over 100 us of CPU, or their mean over 250 us)."),
+                  "tenant's sampled calls used over 100 us of CPU, or their mean over 250 us, "
+                  "or most of its calls failed)."),
     "inline_requests": ("edgehost_inline_requests_total",
                         "Requests whose handler ran on the worker's event-loop thread, with no "
                         "hand-off (versions proven fast)."),

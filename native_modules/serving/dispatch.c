@@ -12,7 +12,9 @@
  * when each thread starts, so no privilege is needed). A version is slow
  * while most of its calls use over SLOW_CPU_NS of CPU, or their mean is
  * over HEAVY_CPU_NS (moving over 16 sampled calls), and for SLOW_HOLD_NS
- * after one call used more than HOG_CPU_NS; its jobs then queue on the
+ * after one call used more than HOG_CPU_NS, or while most of its calls
+ * fail by its own doing (tenant_failed: a trap storm's ~60 us calls are
+ * not slow, but nothing comes of them); its jobs then queue on the
  * slow lane. So a tenant that spins to its deadline, grows
  * memory to its cap or traps on every request takes CPU from the other
  * tenants only where they leave some: a fast tenant's request waits for a
@@ -112,7 +114,8 @@ struct eh_disp {
 /* Called with d->lock held. */
 static int is_slow(const eh_svc *v, uint64_t now)
 {
-    return v->slow_share > SHARE_ONE / 2 || v->cpu_avg_ns > HEAVY_CPU_NS ||
+    return v->slow_share > SHARE_ONE / 2 || v->fail_share > SHARE_ONE / 2 ||
+           v->cpu_avg_ns > HEAVY_CPU_NS ||
            (v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS);
 }
 
@@ -195,6 +198,20 @@ static void publish(eh_disp *d, eh_job **local, eh_job **local_tail, uint32_t *n
 }
 
 static int run_job(eh_job *j, uint64_t preempt_at_ns, uint64_t *cpu_ns);
+
+/* Did the tenant's own code fail the call (a trap, its deadline or memory
+ * cap, a kernel fault, a non-zero status)? The host's refusals (no
+ * instance slot, its share, the kv store) are not the tenant's doing. */
+static int tenant_failed(const eh_job *j)
+{
+    switch (j->cause) {
+    case EH_CAUSE_TRAP: case EH_CAUSE_DEADLINE: case EH_CAUSE_MEMORY: case EH_CAUSE_FUEL:
+    case EH_CAUSE_GUEST_FAULT: case EH_CAUSE_GUEST_TIMEOUT: case EH_CAUSE_TENANT_STATUS:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /* Called with d->lock held, after a call of v on a handler thread. A
  * failure or a kernel call ends the streak; a call over INLINE_FAST_NS of
@@ -307,6 +324,7 @@ static void *thread_main(void *arg)
         pthread_mutex_lock(&d->lock);
         v->avg_ns = v->avg_ns ? (v->avg_ns * 7 + took) / 8 : took;
         count_streak(v, j, took);
+        v->fail_share = (v->fail_share * 15 + (tenant_failed(j) ? SHARE_ONE : 0)) / 16;
         if (cpu_timed) {
             /* Moving over 16 samples, from 0: the share of calls over
              * SLOW_CPU_NS, and the mean with each sample capped at

@@ -48,6 +48,7 @@ struct eh_svc {
     uint64_t avg_ns;           /* moving average of a handler call (wall)        */
     uint64_t cpu_avg_ns;       /* ... of its CPU time, over CPU-timed calls      */
     uint32_t slow_share;       /* ... of those over SLOW_CPU_NS (1 = 65536)      */
+    uint32_t fail_share;       /* ... of its calls the tenant failed (all calls) */
     uint64_t hog_at_ns;        /* a call last used over HOG_CPU_NS (dispatch.c)  */
     uint32_t suspect_left;     /* fast-lane calls still to be CPU-timed          */
     uint32_t fast_streak;      /* fast, sound threaded calls in a row (inline)   */

@@ -104,3 +104,16 @@ def test_slow_tenant_runs_on_the_low_priority_lane(server):
     print(f"\nslow lane: abuse {counted('abuse')[0]:.0f} requests, "
           f"hello-c {slow:.0f} of {total:.0f}")
     assert slow <= total / 10, (slow, total)
+
+
+def test_a_tenant_whose_calls_fail_runs_on_the_low_priority_lane(serve_tenants):
+    """A trap storm's calls are short (~60 us) but every one fails: once most
+    of a version's recent calls failed by its own doing, its requests queue on
+    the slow lane (from about the 11th failure in a row)."""
+    with Server(serve_tenants, threads=2) as s:
+        for _ in range(40):
+            assert support.get(s.port, "/abuse/trap")[0] == 500
+        support.wait_for(lambda: support.metric(
+            s.metrics(), "edgehost_requests_total", tenant="abuse", code="500") >= 40)
+        slow = support.metric(s.metrics(), "edgehost_slow_lane_requests_total", tenant="abuse")
+    assert 20 <= slow <= 30, slow
