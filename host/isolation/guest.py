@@ -351,6 +351,11 @@ class SharedBuffer:
 
 # The CLI's and the Python kernel API's guest: the only guest kept here.
 DEFAULT_GUEST_MB = lib.EH_GL_MEM_MAX >> 20
+# Its per-call limit (guest CPU time): the caller's own data, up to the
+# guest's whole memory, so more room than a tenant guest's 1 s -- a 250 MiB
+# JSON document took over 1 s in the guest on a loaded Zen 3 under PVM
+# (first touches of its pages are shadow faults there).
+DEFAULT_GUEST_TIME_LIMIT_MS = 10_000
 _default: Guest | None = None
 _default_lock = threading.Lock()
 
@@ -358,11 +363,12 @@ _default_lock = threading.Lock()
 def default_guest() -> Guest:
     """The guest shared by calls that name no tenant (CLI, Python kernel API),
     created on first use with the largest memory a guest may have (it is
-    reserved, not committed: pages cost only once touched)."""
+    reserved, not committed: pages cost only once touched) and a per-call
+    limit of DEFAULT_GUEST_TIME_LIMIT_MS."""
     global _default
     with _default_lock:
         if _default is None or _default.closed:
-            _default = Guest(mem_mb=DEFAULT_GUEST_MB)
+            _default = Guest(mem_mb=DEFAULT_GUEST_MB, time_limit_ms=DEFAULT_GUEST_TIME_LIMIT_MS)
         return _default
 
 
