@@ -105,3 +105,19 @@ def emit(rows: list[dict], as_json: bool, *, title: str = "") -> None:
     click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def served_metrics(admin_port: int, tenant: str, *names: str) -> dict[str, float | None]:
+    """Each named metric of ``tenant`` from an ``edgehost serve`` admin
+    listener's /metrics, summed over its samples (status codes, say); None
+    for a metric with no sample."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out: dict[str, float | None] = dict.fromkeys(names)
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if name in out and f'tenant="{tenant}"' in rest.partition("}")[0]:
+            out[name] = (out[name] or 0.0) + float(line.rsplit(" ", 1)[1])
+    return out

@@ -47,7 +47,7 @@ import time
 import click
 
 from edgehost.bench import _reload_tenant as tenant_src
-from edgehost.bench.common import COUNT, emit
+from edgehost.bench.common import COUNT, emit, served_metrics
 
 TARGETS_MS = {"compiled": 100.0, "cached": 20.0, "config": 5.0}
 SNAPSHOT_TARGET_US = 50.0
@@ -269,12 +269,9 @@ STEPS = ("watch", "read", "check", "prepare", "commit", "switch", "total")
 
 def _guest_boots(srv: _Server) -> float:
     """The tenant gen's edgehost_guest_boots_total in the server's /metrics."""
-    c = http.client.HTTPConnection("127.0.0.1", srv.admin, timeout=10)
-    c.request("GET", "/metrics")
-    for line in c.getresponse().read().decode().splitlines():
-        if line.startswith('edgehost_guest_boots_total{tenant="gen"} '):
-            return float(line.rsplit(" ", 1)[1])
-    return float("nan")
+    boots = served_metrics(srv.admin, "gen", "edgehost_guest_boots_total")
+    got = boots["edgehost_guest_boots_total"]
+    return float("nan") if got is None else got
 
 
 def _kvm_config_rows(rounds: int, env: dict) -> list[dict]:

@@ -34,7 +34,7 @@ import time
 import click
 
 from edgehost import paths
-from edgehost.bench.common import emit, int_list, median
+from edgehost.bench.common import emit, int_list, median, served_metrics
 from edgehost.errors import EdgehostError, ToolchainMissing
 
 CONNECTIONS = 32
@@ -235,16 +235,10 @@ def _connections_for(load: float, peak: float, probes: int, rps_with) -> int:
 def _inline_share(admin_port: int, tenant: str) -> float:
     """The share of tenant's requests so far whose handler ran on the loop
     thread (no hand-off), from the server's /metrics."""
-    import urllib.request
-
-    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read().decode()
-    counts = {"edgehost_inline_requests_total": 0.0, "edgehost_requests_total": 0.0}
-    for line in text.splitlines():
-        name, _, rest = line.partition("{")
-        if name in counts and f'tenant="{tenant}"' in rest:
-            counts[name] += float(line.rsplit(" ", 1)[1])
-    total = counts["edgehost_requests_total"]
-    return counts["edgehost_inline_requests_total"] / total if total else 0.0
+    m = served_metrics(admin_port, tenant, "edgehost_inline_requests_total",
+                       "edgehost_requests_total")
+    total = m["edgehost_requests_total"]
+    return (m["edgehost_inline_requests_total"] or 0.0) / total if total else 0.0
 
 
 def _children(pid: int) -> list[int]:
