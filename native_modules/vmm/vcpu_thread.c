@@ -114,8 +114,8 @@ static void fault_from_trampoline(eh_guest *g)
         eh_set_fault(g, 0, 0, "CPU exception (state unreadable)");
         return;
     }
-    /* just past the syscall trampoline's `out`, or its `hlt` (lost_report) */
-    if (r.rip == EH_GL_SYSCALL + 9 || r.rip == EH_GL_SYSCALL + 10) {
+    /* at or just past the syscall trampoline's `out` or `hlt` (stopped_in_trampoline_report) */
+    if (r.rip == EH_GL_SYSCALL + 7 || r.rip == EH_GL_SYSCALL + 9 || r.rip == EH_GL_SYSCALL + 10) {
         eh_set_fault(g, r.rcx, 1, "syscall %llu (no system calls in this guest)",
                      (unsigned long long)r.rax);
         return;
@@ -142,23 +142,37 @@ static void fault_from_trampoline(eh_guest *g)
                      (unsigned long long)code);
 }
 
-/* A HLT exit just past the `hlt` of a trampoline (guest_mem.c: push ; out ;
- * hlt): the exit of its `out` report never reached us. Under PVM ring 0 is
- * emulated, and now and then the emulated `out` ends in no I/O exit: seen
- * about once in 120 served guest faults, reported as "halt at 0x306a"
- * instead of the invalid opcode it was. The frame is on the ring-0 stack all
- * the same, so the report is read from there. Only monitor-written ring-0
- * code has a `hlt` at those addresses (a ring-3 `hlt` raises #GP instead);
- * any other HLT stays a plain "halt". */
+/* Where the guest stopped inside a monitor-written trampoline (guest_mem.c:
+ * [push 0 ;] push vector ; out ; hlt ; jmp back), once its pushes are done:
+ * at its `out`, at its `hlt`, or just past the `hlt`. The exception frame is
+ * then complete on the ring-0 stack. Under PVM ring 0 is emulated, and now
+ * and then the emulated `out` never reaches us: KVM_RUN ends in a HLT exit
+ * just past the `hlt` (about once in 120 served guest faults, reported as
+ * "halt at 0x306a" before this was read), or in KVM_EXIT_UNKNOWN at or past
+ * the `out` or `hlt` (once in a CI run: hardware reason 0x100e30101 at
+ * 0x306a, an invalid opcode); a KVM internal error there is read the same
+ * way. Only ring-0 code runs at these addresses
+ * (their pages are supervisor-only), so the frame there is the monitor's
+ * own and the report is read from it. */
 #define EH_TRAMPOLINES 33 /* vectors 0-31 and one for all others (guest_mem.c build_idt) */
-static int lost_report(eh_guest *g)
+#define EH_TRAMP_SLOT 16  /* bytes per trampoline */
+static int stopped_in_trampoline_report(eh_guest *g)
 {
     struct kvm_regs r;
     if (ioctl(g->vcpu_fd, KVM_GET_REGS, &r))
         return 0;
-    int tramp = (r.rip > EH_GL_TRAMP && r.rip <= EH_GL_TRAMP + EH_TRAMPOLINES * 16) ||
-                (r.rip > EH_GL_SYSCALL && r.rip <= EH_GL_SYSCALL + 16);
-    return tramp && g->mem[r.rip - 1] == 0xF4;
+    uint64_t slot;
+    if (r.rip >= EH_GL_TRAMP && r.rip < EH_GL_TRAMP + EH_TRAMPOLINES * EH_TRAMP_SLOT)
+        slot = r.rip - (r.rip - EH_GL_TRAMP) % EH_TRAMP_SLOT;
+    else if (r.rip >= EH_GL_SYSCALL && r.rip < EH_GL_SYSCALL + EH_TRAMP_SLOT)
+        slot = EH_GL_SYSCALL;
+    else
+        return 0;
+    const uint8_t *c = g->mem + slot;
+    uint64_t out = slot + (c[0] == 0x6A ? 7 : 5); /* past `push 0` (2 bytes) and `push imm32` (5) */
+    if (c[out - slot] != 0xE6 || c[out - slot + 2] != 0xF4)
+        return 0; /* not a trampoline the monitor wrote */
+    return r.rip == out || r.rip == out + 2 || r.rip == out + 3;
 }
 
 static void take_log(eh_guest *g)
@@ -445,7 +459,7 @@ int eh_exit_classify(eh_guest *g)
     case KVM_EXIT_IO:
         return on_io(g);
     case KVM_EXIT_HLT:
-        if (lost_report(g))
+        if (stopped_in_trampoline_report(g))
             fault_from_trampoline(g);
         else
             eh_set_fault(g, 0, 0, "halt");
@@ -456,7 +470,10 @@ int eh_exit_classify(eh_guest *g)
     case KVM_EXIT_MMIO:
         return classify_mmio(g);
     case KVM_EXIT_INTERNAL_ERROR:
-        eh_set_fault(g, 0, 0, "KVM internal error (suberror %u)", run->internal.suberror);
+        if (stopped_in_trampoline_report(g))
+            fault_from_trampoline(g);
+        else
+            eh_set_fault(g, 0, 0, "KVM internal error (suberror %u)", run->internal.suberror);
         return -1;
     case KVM_EXIT_FAIL_ENTRY:
         eh_set_fault(g, 0, 0, "VM entry failed (reason %#llx)",
@@ -466,6 +483,10 @@ int eh_exit_classify(eh_guest *g)
         uint32_t port, val;
         if (failed_exit_store(g, &port, &val))
             return exit_write(g, port, val);
+        if (stopped_in_trampoline_report(g)) {
+            fault_from_trampoline(g);
+            return -1;
+        }
         eh_set_fault(g, 0, 0, "KVM could not handle an exit (hardware reason %#llx)",
                      (unsigned long long)run->hw.hardware_exit_reason);
         return -1;
