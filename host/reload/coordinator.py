@@ -124,6 +124,7 @@ class Coordinator:
         """Check ``tf`` the master's way (compile via the cache, ABI) and keep
         its module bytes for the workers; ConfigError if it cannot serve."""
         from edgehost.runtime import engine as engine_mod
+        from edgehost.runtime.tenant import check_memory_count
 
         live = self.live.get(tf.name)
         if live is not None and live["wasm_sha256"] == tf.wasm_sha256 and \
@@ -140,6 +141,7 @@ class Coordinator:
             raise ConfigError(f"not a valid WebAssembly module: {first}",
                               path=str(tf.manifest.wasm)) from None
         handlers = validate.check_module(module, where=str(tf.manifest.wasm))
+        check_memory_count(tf.wasm, str(tf.manifest.wasm))
         for route, export in tf.manifest.routes.items():
             if export not in handlers:
                 raise ConfigError(f"route {route} names {export!r}, which is not a handler "

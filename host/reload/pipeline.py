@@ -160,9 +160,14 @@ def snapshot_form(loaded: Loaded) -> Loaded:
         raise Rejected(tf.name, str(tf.manifest.wasm), f"no snapshot: {exc}") from None
     tenant = None
     try:
-        tenant = Tenant(tf.manifest, wasm=snap.wasm, guest_options=loaded.guest_options,
-                        guest_of=loaded.tenant)   # the same version: the same guest
+        fresh = tf.manifest.instance == "fresh"
+        wasm = snapshot.fresh_module(snap) if fresh else snap.wasm
+        tenant = Tenant(tf.manifest, wasm=wasm, guest_options=loaded.guest_options,
+                        guest_of=loaded.tenant,   # the same version: the same guest
+                        write_tracked=bool(snap.fresh_in_place))
         snapshot.apply_input_buffer(tenant, snap)
+        if snap.fresh_in_place:
+            snapshot.apply_fresh_image(tenant, snap)
         results = canary.run_all(tenant, tf.manifest.checks)
     except EdgehostError as exc:
         if tenant is not None:

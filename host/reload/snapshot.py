@@ -20,6 +20,12 @@ as a reused instance keeps the buffer of its earlier requests (the ABI lets
 the host reuse it) -- so a fresh instance need not grow its memory for the
 request body.
 
+For ``instance = "fresh"`` the snapshot module is also rewritten to track
+its writes (:mod:`.write_tracking`), and the tenant is given the snapshot's
+memory and globals as the image its used instances are put back to after
+every request (:func:`apply_fresh_image`) -- instead of a new instance per
+request. A module the rewrite refuses keeps a new instance per request.
+
 What a snapshot cannot carry is refused (:class:`~.wasm_binary.Unsupported`)
 and the version keeps being served from its instrumented module: state the
 tenant keeps outside its memory and globals (its tables: ``configure`` must
@@ -34,7 +40,7 @@ import hashlib
 import time
 
 from edgehost.native import ffi, lib
-from edgehost.reload import wasm_binary
+from edgehost.reload import wasm_binary, write_tracking
 
 INPUT_PREALLOC = 1 << 20
 
@@ -51,6 +57,12 @@ class Snapshot:
     segments: int
     configure_ms: float      # instantiate + _initialize + edgehost_configure of the template
     take_ms: float           # reading the state and rewriting the module
+    memory: bytes = dataclasses.field(default=b"", repr=False)   # the configured memory
+    global_bits: dict = dataclasses.field(default_factory=dict)  # mutable globals' raw bits
+    # instance = "fresh": True when used instances are put back in place
+    # (fresh_module), False when each request gets a new one; None otherwise
+    fresh_in_place: bool | None = None
+    fresh_note: str = ""
 
 
 def served_module(original: bytes) -> bytes:
@@ -103,7 +115,35 @@ def take(tenant, original: bytes, *, prealloc: int = INPUT_PREALLOC) -> Snapshot
     wasm = wasm_binary.snapshot(original, memory, bits)
     t2 = time.perf_counter()
     return Snapshot(wasm, hashlib.sha256(wasm).hexdigest(), ptr, cap, len(memory),
-                    len(wasm_binary.memory_segments(memory)), (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+                    len(wasm_binary.memory_segments(memory)), (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                    memory, bits)
+
+
+def fresh_module(snap: Snapshot) -> bytes:
+    """The module an ``instance = "fresh"`` tenant is served from: the
+    snapshot rewritten to track its writes, or the snapshot itself when the
+    rewrite refuses it (``snap.fresh_in_place`` / ``fresh_note`` say which)."""
+    try:
+        wasm = write_tracking.track_writes(snap.wasm)
+    except (wasm_binary.Unsupported, wasm_binary.Malformed) as exc:
+        snap.fresh_in_place, snap.fresh_note = False, f"a new instance per request: {exc}"
+        return snap.wasm
+    snap.fresh_in_place, snap.fresh_note = True, "used instances are put back in place"
+    return wasm
+
+
+def apply_fresh_image(tenant, snap: Snapshot) -> None:
+    """Used instances of ``tenant`` (loaded from :func:`fresh_module`'s
+    rewrite of ``snap``) are put back to the snapshot's state after each
+    request. Call before its first instance is made."""
+    names = [ffi.new("char[]", wasm_binary.global_export_name(i).encode())
+             for i in snap.global_bits]
+    rc = lib.eh_tenant_set_fresh_image(
+        tenant.native, ffi.from_buffer(snap.memory), len(snap.memory),
+        write_tracking.DIRTY_EXPORT.encode(), len(names), ffi.new("char *[]", names or [ffi.NULL]),
+        ffi.new("uint64_t[]", list(snap.global_bits.values()) or [0]))
+    if rc < 0:
+        raise MemoryError("no memory for the fresh-instance image")
 
 
 def apply_input_buffer(tenant, snap: Snapshot) -> None:

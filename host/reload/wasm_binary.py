@@ -203,6 +203,14 @@ def imports(secs: list[Section]) -> Imports:
     return out
 
 
+def memory_count(wasm: bytes) -> int:
+    """Memories the module imports or defines."""
+    secs = sections(wasm)
+    n = imports(secs).memories
+    sec = _find(secs, MEMORY)
+    return n + (Reader(sec.payload).uleb() if sec is not None else 0)
+
+
 # -- constant expressions -----------------------------------------------------------------
 _NO_IMMEDIATE = {0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E}   # i32/i64 add, sub, mul
 

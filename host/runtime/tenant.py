@@ -425,13 +425,25 @@ def _drop_version(pool, native: _Native, retired: list[bool]) -> None:
     lib.eh_pool_free(pool)
 
 
+def check_memory_count(wasm: bytes, where: str, *, allowed: int = 1) -> None:
+    """A tenant module has one memory (its instances' memory cap holds per
+    memory, and the engine's pool has room for two per instance: the
+    memory and the dirty map of the host's write-tracking rewrite).
+    ``wasm`` has compiled already, so its sections parse."""
+    from edgehost.reload import wasm_binary
+
+    n = wasm_binary.memory_count(wasm)
+    if n > allowed:
+        raise ConfigError(f"a tenant module has one memory; this one has {n}", path=where)
+
+
 class Tenant:
     """One loaded version of a tenant (see the module docstring for ownership)."""
 
     def __init__(self, man: manifest_mod.Manifest, wasm: bytes | None = None, *,
                  engine: engine_mod.Engine | None = None, store: state.Store | None = None,
                  guest_options: dict | None = None, like: Tenant | None = None,
-                 guest_of: Tenant | None = None):
+                 guest_of: Tenant | None = None, write_tracked: bool = False):
         """Load version ``wasm`` (default: the manifest's built module) of the
         tenant ``man`` describes, on ``engine`` (default: the process's shared
         engine for its fuel setting). Its kv state lives in ``store`` (default:
@@ -446,7 +458,10 @@ class Tenant:
         of this tenant (open, or closed with calls still in flight) whose KVM
         guest this one shares, when that guest is still open and was made
         with the settings this version's own would get; else it boots its
-        own (see the module docstring)."""
+        own (see the module docstring). ``write_tracked``: ``wasm`` is the
+        host's write-tracking rewrite of a snapshot (hot reload's
+        ``instance = "fresh"``), whose second memory is its dirty map; a
+        tenant's own module has one memory."""
         self._store = store
         self._guest_options = dict(guest_options or {})
         self._guest_of = guest_of   # only until the native tenant is made
@@ -462,7 +477,8 @@ class Tenant:
             self.module, self.handlers = like.module, like.handlers
             self._configure = like._configure
         else:
-            self._compile(man, wasm if wasm is not None else _read_wasm(man))
+            self._compile(man, wasm if wasm is not None else _read_wasm(man),
+                          memories=2 if write_tracked else 1)
         for route, export in man.routes.items():
             if export not in self.handlers:
                 raise ConfigError(f"route {route} names {export!r}, which is not a handler "
@@ -500,7 +516,7 @@ class Tenant:
             self.close()
             raise
 
-    def _compile(self, man: manifest_mod.Manifest, data: bytes) -> None:
+    def _compile(self, man: manifest_mod.Manifest, data: bytes, *, memories: int) -> None:
         try:
             self.module = self.engine.compile(data)
         except Exception as exc:  # wasmtime.WasmtimeError: malformed or invalid binary
@@ -508,6 +524,7 @@ class Tenant:
             raise ConfigError(f"not a valid WebAssembly module: {first}",
                               path=str(man.wasm)) from None
         self.handlers = validate.check_module(self.module, where=str(man.wasm))
+        check_memory_count(data, str(man.wasm), allowed=memories)
         self._configure = abi.CONFIGURE_EXPORT in {e.name for e in self.module.exports}
 
     def _new_native(self, man: manifest_mod.Manifest) -> _Native:

@@ -194,7 +194,10 @@ def build(path: str | pathlib.Path, *, out_dir: pathlib.Path | None = None,
 
 def _validate(wasm: pathlib.Path, man: manifest_mod.Manifest) -> None:
     from edgehost.runtime import engine
+    from edgehost.runtime.tenant import check_memory_count
     from edgehost.wasm_config import validate
 
-    module = engine.shared(fuel=man.limits["fuel"] > 0).compile(wasm.read_bytes())
+    data = wasm.read_bytes()
+    module = engine.shared(fuel=man.limits["fuel"] > 0).compile(data)
     validate.check_module(module, where=f"{man.name} (fresh build)")
+    check_memory_count(data, f"{man.name} (fresh build)")

@@ -18,7 +18,10 @@ void eh_config_tune(void *config, int epoch, int fuel, uint32_t pool_instances,
     if (pool_instances) {
         wasmtime_pooling_allocation_config_t *p = EH_WT.wasmtime_pooling_allocation_config_new();
         EH_WT.wasmtime_pooling_allocation_config_total_core_instances_set(p, pool_instances);
-        EH_WT.wasmtime_pooling_allocation_config_total_memories_set(p, pool_instances);
+        /* Two memories per instance: the linear memory and, for modules
+         * rewritten to track their writes (fresh.c), the dirty map. */
+        EH_WT.wasmtime_pooling_allocation_config_total_memories_set(p, 2 * pool_instances);
+        EH_WT.wasmtime_pooling_allocation_config_max_memories_per_module_set(p, 2);
         EH_WT.wasmtime_pooling_allocation_config_total_tables_set(p, pool_instances);
         EH_WT.wasmtime_pooling_allocation_config_total_stacks_set(p, pool_instances);
         EH_WT.wasmtime_pooling_allocation_config_max_memory_size_set(p, (size_t)pool_max_memory);

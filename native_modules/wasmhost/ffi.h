@@ -60,5 +60,12 @@ const char *eh_abi_import(uint32_t i, const char **params, const char **results)
 int eh_instance_global_get(eh_instance *inst, const char *name, uint64_t *bits);
 void eh_instance_input_buffer(eh_instance *inst, uint32_t *ptr, uint32_t *cap);
 void eh_tenant_set_input_buffer(eh_tenant *t, uint32_t ptr, uint32_t cap);
+/* instance = "fresh" on a write-tracking module (fresh.c): the memory image
+ * and mutable globals (export names, raw bits) its instances are put back
+ * to after each request, and the export name of its dirty map. -1: out of
+ * memory or a length that is not whole pages. */
+int eh_tenant_set_fresh_image(eh_tenant *t, const uint8_t *memory, uint64_t len,
+                              const char *map_export, uint32_t nglobals,
+                              const char *const *global_names, const uint64_t *global_bits);
 
 #endif

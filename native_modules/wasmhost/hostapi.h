@@ -53,6 +53,11 @@ typedef struct eh_limits {
 } eh_limits;
 
 typedef struct eh_slots eh_slots; /* wasmhost/slots.h */
+typedef struct eh_fresh_image eh_fresh_image; /* wasmhost/fresh.c */
+
+/* Write tracking (fresh.c, host/reload/write_tracking.py): one dirty-map
+ * byte per page of this many address bits. */
+#define EH_DIRTY_PAGE_SHIFT 12
 
 typedef struct eh_tenant {
     char name[64];
@@ -77,6 +82,9 @@ typedef struct eh_tenant {
     /* A snapshot module's input buffer (set before instances are made; 0 =
      * none): its instances start with it, as if edgehost_alloc(cap) had run. */
     uint32_t input_ptr, input_cap;
+    /* instance = "fresh" on a write-tracking module: the state its used
+     * instances are put back to (fresh.c; NULL: a new instance each time) */
+    eh_fresh_image *fresh;
 
     pthread_mutex_t lock;      /* guards everything below                                 */
     eh_log_entry log[EH_LOG_RING];
@@ -152,6 +160,13 @@ typedef struct eh_instance {
     int offload_fail;                 /* last kernel call's EH_OFFLOAD_* failure, 0 */
     uint64_t pool_memory;             /* linear memory its pool last counted      */
     int holds_slot;                   /* counted in its tenant's share and engine's slots */
+    /* Write tracking (fresh.c): the dirty map, one byte per page of linear
+     * memory (NULL: not tracked), the mutable globals to reset, and whether
+     * something wrote where the map cannot tell since the last reset. */
+    uint8_t *dirty;
+    wasmtime_global_t *fresh_globals;
+    uint8_t *fresh_kinds;
+    int untracked_writes;
     char error[512];
 } eh_instance;
 
@@ -201,6 +216,20 @@ static inline uint8_t *eh_mem_range(const eh_mem *m, uint32_t ptr, uint32_t len)
 }
 wasm_trap_t *eh_trap_range(const char *import, uint32_t ptr, uint32_t len, uint64_t size);
 wasm_trap_t *eh_trap_msg(const char *fmt, ...);
+
+/* Marks [ptr, ptr+len) written in a tracked instance's dirty map: every
+ * host write into linear memory goes through this (fresh.c). */
+void eh_fresh_mark_slow(eh_instance *inst, uint32_t ptr, uint64_t len);
+static inline void eh_fresh_mark(eh_instance *inst, uint32_t ptr, uint64_t len)
+{
+    if (inst->dirty && len)
+        eh_fresh_mark_slow(inst, ptr, len);
+}
+void eh_fresh_bind(eh_instance *inst);
+void eh_fresh_unbind(eh_instance *inst);
+void eh_fresh_image_free(eh_fresh_image *img);
+/* 0: inst is back in its image's state; -1: it must be replaced. */
+int eh_fresh_reset(eh_instance *inst);
 
 /* Copies src into [out, out+cap) if it fits; returns the full length either way. */
 int32_t eh_copy_out(const eh_mem *m, uint32_t out, uint32_t cap, const void *src, uint32_t len);

@@ -40,8 +40,10 @@ eh_mem eh_caller_mem(wasmtime_caller_t *caller)
 
 int32_t eh_copy_out(const eh_mem *m, uint32_t out, uint32_t cap, const void *src, uint32_t len)
 {
-    if (len <= cap && len)
+    if (len <= cap && len) {
         memcpy(m->base + out, src, len);
+        eh_fresh_mark(m->inst, out, len);
+    }
     return (int32_t)len;
 }
 

@@ -80,6 +80,7 @@ wasm_trap_t *eh_imp_random_fill(void *env, wasmtime_caller_t *caller, wasmtime_v
 {
     eh_mem m = eh_caller_mem(caller);
     EH_RANGE_OR_TRAP("random_fill", m, A(0), A(1), dst);
+    eh_fresh_mark(m.inst, A(0), (uint32_t)A(1));
     size_t left = (uint32_t)A(1);
     while (left) {
         ssize_t got = getrandom(dst, left, 0);

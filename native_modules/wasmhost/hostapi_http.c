@@ -123,8 +123,10 @@ EH_IMPORT_DEF(request_body)
     }
     uint32_t left = r->body_len - off;
     uint32_t n = left < (uint32_t)A(1) ? left : (uint32_t)A(1);
-    if (n)
+    if (n) {
         memcpy(dst, r->body + off, n);
+        eh_fresh_mark(m.inst, A(0), n);
+    }
     args[0].i32 = (int32_t)left;
     return NULL;
 }

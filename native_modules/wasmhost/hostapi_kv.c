@@ -59,8 +59,10 @@ EH_IMPORT_DEF(kv_get)
         args[0].i32 = EH_ERR_UNAVAILABLE;
     else if (!key_ok(m.inst->tenant, klen))
         args[0].i32 = EH_ERR_INVALID;
-    else /* copy-out rule: the full length; the bytes only if they fit in cap */
+    else { /* copy-out rule: the full length; the bytes only if they fit in cap */
+        eh_fresh_mark(m.inst, out, cap);
         args[0].i32 = result(ns->store->be->get(ns, key, klen, m.base + out, cap));
+    }
     return NULL;
 }
 

@@ -75,6 +75,12 @@ int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_
         return EH_ERR_DENIED;
     }
     inst->offload_calls++;
+    /* A guest writes into the memory it is shown where it likes; a kernel
+     * in this process writes its output range only. */
+    if (t->vm)
+        inst->untracked_writes = 1;
+    else if (req->out_cap)
+        eh_fresh_mark(inst, (uint32_t)(req->out - (uintptr_t)m->base), req->out_cap);
     int64_t t0 = eh_now_mono_ns();
     attach_memory(inst, t, m);
     eh_offload_status s = t->sink->run(t->vm, req, res, inst->deadline_at_ns, inst->error,
@@ -128,6 +134,7 @@ EH_IMPORT_DEF(offload)
     if (res.status == EH_K_OK && res.out_len > w.out_cap)
         res.out_len = w.out_cap;
     memcpy(rs, &res, sizeof res);
+    eh_fresh_mark(m.inst, A(1), sizeof res);
     args[0].i32 = 0;
     return NULL;
 }

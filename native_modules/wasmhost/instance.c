@@ -234,6 +234,7 @@ eh_instance *eh_instance_new(eh_tenant *t, int *kind, char *err, size_t errlen)
         snprintf(inst->error, sizeof inst->error, "module does not export 'edgehost_alloc'");
         goto fail_msg;
     }
+    eh_fresh_bind(inst);
     if (t->sink->prewarm) /* its kernel calls come next: let the sink get ready */
         t->sink->prewarm(t->vm);
     wasmtime_func_t init;
@@ -259,6 +260,7 @@ void eh_instance_free(eh_instance *inst)
         free(inst->export_names[i]);
     free(inst->export_names);
     free(inst->exports);
+    eh_fresh_unbind(inst);
     if (inst->attached_mem && inst->attached_sink->detach) /* before the pages can go */
         inst->attached_sink->detach(inst->attached_vm, inst->attached_mem); /* to anyone else */
     if (inst->store)
@@ -363,9 +365,11 @@ int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_
         inst->input_ptr = p;
         inst->input_cap = len ? len : 1;
     }
-    if (len)
+    if (len) {
         memcpy(EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory) + inst->input_ptr, req->body,
                len);
+        eh_fresh_mark(inst, inst->input_ptr, len);
+    }
     uint64_t vals[2] = {inst->input_ptr, len};
     if (eh_instance_call(inst, idx, vals, 2) < 0)
         return -1;

@@ -173,8 +173,11 @@ int eh_pool_release(eh_pool *p, eh_instance *inst, int discard)
     uint64_t mem = inst_memory(inst); /* linear memory only grows */
     p->memory += mem - inst->pool_memory;
     inst->pool_memory = mem;
+    /* A fresh pool keeps an instance only once it is back in the state a
+     * new one starts in (fresh.c); reset outside the lock: it copies pages. */
+    int keep = !discard && (!p->fresh || eh_fresh_reset(inst) == 0);
     pthread_mutex_lock(&p->lock);
-    if (!discard && !p->fresh && !p->retired && p->nidle < p->max_idle) {
+    if (keep && !p->retired && p->nidle < p->max_idle) {
         p->idle_since[p->nidle] = (uint64_t)eh_now_mono_ns();
         p->idle[p->nidle++] = inst;
         pthread_mutex_unlock(&p->lock);

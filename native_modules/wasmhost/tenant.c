@@ -108,6 +108,7 @@ void eh_tenant_free(eh_tenant *t)
     if (t->linker)
         EH_WT.wasmtime_linker_delete(t->linker);
     free_config(t);
+    eh_fresh_image_free(t->fresh);
     eh_kv_free_all(t);
     if (t->vm)
         eh_vm_destroy(t->vm); /* the tenant's reference */

@@ -141,6 +141,8 @@ typedef wasmtime_error_t *(*wasmtime_epoch_cb_t)(wasmtime_context_t *ctx, void *
       (wasmtime_pooling_allocation_config_t *, uint32_t))                                     \
     X(void, wasmtime_pooling_allocation_config_max_memory_size_set,                           \
       (wasmtime_pooling_allocation_config_t *, size_t))                                       \
+    X(void, wasmtime_pooling_allocation_config_max_memories_per_module_set,                   \
+      (wasmtime_pooling_allocation_config_t *, uint32_t))                                     \
     X(void, wasmtime_pooling_allocation_config_max_unused_warm_slots_set,                     \
       (wasmtime_pooling_allocation_config_t *, uint32_t))                                     \
     X(void, wasmtime_pooling_allocation_config_linear_memory_keep_resident_set,               \
@@ -180,6 +182,8 @@ typedef wasmtime_error_t *(*wasmtime_epoch_cb_t)(wasmtime_context_t *ctx, void *
     X(void, wasmtime_extern_delete, (wasmtime_extern_t *))                                    \
     X(void, wasmtime_global_get,                                                              \
       (wasmtime_context_t *, const wasmtime_global_t *, wasmtime_val_t *))                    \
+    X(wasmtime_error_t *, wasmtime_global_set,                                                \
+      (wasmtime_context_t *, const wasmtime_global_t *, const wasmtime_val_t *))              \
     X(uint8_t *, wasmtime_memory_data, (const wasmtime_context_t *, const wasmtime_memory_t *)) \
     X(size_t, wasmtime_memory_data_size,                                                      \
       (const wasmtime_context_t *, const wasmtime_memory_t *))                                \

@@ -162,7 +162,7 @@ EXPORT_CASES = {
     "initialize-typed": (PRO_MEM + PRO_MARK + PRO_ALLOC + '(func (export "_initialize") '
                          '(param i32))', "'_initialize' must have type"),
     "two-memories": (PRO_MARK + PRO_ALLOC + '(memory 1) (memory (export "memory") 1)',
-                     "not a valid WebAssembly module"),
+                     "a tenant module has one memory; this one has 2"),
     "shared-memory": (PRO_MARK + PRO_ALLOC + '(memory (export "memory") 1 1 shared)',
                       "not a valid WebAssembly module"),
 }

@@ -1,0 +1,155 @@
+"""instance = "fresh" by putting used instances back in place: the write
+tracking rewrite (host/reload/write_tracking.py) and the reset
+(native_modules/wasmhost/fresh.c). What a request writes -- by every kind of
+store, bulk operation, global, and through the host -- is never seen by the
+next request, and the rewrite changes nothing else the module does."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import wasmtime
+
+from edgehost.reload import files, pipeline, wasm_binary, write_tracking
+from tests.reload import support
+
+# Each call reports, 8 bytes each, what earlier calls left where it writes,
+# then leaves traces there: plain, page-straddling, bulk, SIMD and lane
+# stores, a global, and host writes (request_body, and the request body
+# itself in the input buffer: a short body after a long one shows the long
+# one's tail). "table" reports the memory's size, then grows it.
+LEAKY = """
+(module
+  (import "edgehost" "response_set_body" (func $set_body (param i32 i32) (result i32)))
+  (import "edgehost" "request_body" (func $req_body (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (global $g (mut i32) (i32.const 0))
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 65536))
+  (func (export "hello") (param $p i32) (param $n i32) (result i32)
+    (i64.store (i32.const 100) (i64.load (i32.const 20000)))
+    (i64.store (i32.const 108) (i64.extend_i32_u (global.get $g)))
+    (i64.store (i32.const 116) (i64.load (i32.const 32764)))
+    (i64.store (i32.const 124) (i64.load (i32.const 40092)))
+    (i64.store (i32.const 132) (i64.load (i32.const 50000)))
+    (i64.store (i32.const 140) (i64.load (i32.const 60008)))
+    (i64.store (i32.const 148) (i64.load (i32.const 70000)))
+    (i64.store (i32.const 156) (i64.load (i32.add (local.get $p) (local.get $n))))
+    (i64.store (i32.const 164) (i64.load (i32.const 80000)))
+    (i64.store (i32.const 20000) (i64.const 0x1111111111111111))
+    (global.set $g (i32.const 7))
+    (i64.store (i32.const 32764) (i64.const -1))
+    (memory.fill (i32.const 36000) (i32.const 0xAB) (i32.const 4100))
+    (memory.copy (i32.const 50000) (local.get $p) (local.get $n))
+    (v128.store (i32.const 60000) (v128.const i64x2 -1 -1))
+    (drop (call $req_body (i32.const 70000) (i32.const 64) (i32.const 0)))
+    (v128.store64_lane 1 (i32.const 80000) (v128.const i64x2 0 0x2222))
+    (drop (call $set_body (i32.const 100) (i32.const 72)))
+    (i32.const 0))
+  (func (export "table") (param i32 i32) (result i32)
+    (i64.store (i32.const 100) (i64.extend_i32_u (memory.size)))
+    (drop (memory.grow (i32.const 1)))
+    (drop (call $set_body (i32.const 100) (i32.const 8)))
+    (i32.const 0))
+)
+"""
+CLEAN = bytes(72)   # what a new instance reports
+
+
+def _served(tmp_path: pathlib.Path, wat: str, instance: str) -> pipeline.Loaded:
+    d = support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(wat)),
+                            extra=f'instance = "{instance}"\n[limits]\nmax_body_bytes = 4096')
+    return pipeline.snapshot_form(pipeline.load(files.read(d)))
+
+
+def test_no_request_sees_what_an_earlier_one_wrote(tmp_path):
+    snap = _served(tmp_path, LEAKY, "fresh")
+    assert snap.snapshot.fresh_in_place is True, snap.snapshot.fresh_note
+    for i in range(50):
+        body = b"A" * 16 if i % 2 == 0 else b"B" * 8
+        assert snap.tenant.call("hello", body).body == CLEAN, i
+    assert snap.tenant.call("table", b"").body == (2).to_bytes(8, "little")
+    assert snap.tenant.call("table", b"").body == (2).to_bytes(8, "little")  # grew: replaced
+    assert snap.tenant.pool_stats()["created"] <= 3   # put back in place, not made anew
+    snap.tenant.close()
+
+
+def test_a_reused_instance_shows_the_leaks_the_probe_looks_for(tmp_path):
+    """The probe above would see every trace if instances were only reused."""
+    snap = _served(tmp_path, LEAKY, "reuse")
+    snap.tenant.call("hello", b"A" * 16)
+    seen = snap.tenant.call("hello", b"B" * 8).body
+    words = [seen[i:i + 8] for i in range(0, 72, 8)]
+    assert all(w != bytes(8) for w in words), words
+    snap.tenant.close()
+
+
+def test_a_module_the_rewrite_refuses_gets_a_new_instance_per_request(tmp_path):
+    wat = LEAKY.replace('(global $g (mut i32) (i32.const 0))',
+                        '(global $g (mut i32) (i32.const 0))\n  (table 1 funcref)'
+                        '\n  (func $t (table.set (i32.const 0) (ref.null func)))')
+    snap = _served(tmp_path, wat, "fresh")
+    assert snap.snapshot.fresh_in_place is False
+    assert "table.set" in snap.snapshot.fresh_note
+    for body in (b"A" * 16, b"B" * 8, b"C" * 8):
+        assert snap.tenant.call("hello", body).body == CLEAN
+    snap.tenant.close()
+
+
+# -- the rewrite itself, in plain wasmtime -------------------------------------------------------
+WRITES = """
+(module
+  (memory (export "memory") 2)
+  (global $g (mut i64) (i64.const 5))
+  (func (export "w") (param $x i32)
+    (i32.store offset=8 (i32.const 4090) (local.get $x))
+    (f64.store (i32.const 12284) (f64.const 1.5))
+    (i64.store16 (i32.const 24576) (i64.const 0x7777))
+    (memory.fill (i32.const 40000) (i32.const 3) (i32.const 9000))
+    (memory.copy (i32.const 70000) (i32.const 4090) (i32.const 0))
+    (memory.copy (i32.const 90000) (i32.const 4090) (i32.const 20))
+    (v128.store offset=4 (i32.const 110580) (v128.const i32x4 1 2 3 4))
+    (global.set $g (i64.const 6)))
+)
+"""
+
+
+def _run(wasm: bytes):
+    store = wasmtime.Store()
+    inst = wasmtime.Instance(store, wasmtime.Module(store.engine, wasm), [])
+    inst.exports(store)["w"](store, 0x01020304)
+    mem = inst.exports(store)["memory"]
+    return store, inst, bytes(mem.read(store, 0, mem.data_len(store)))
+
+
+def test_the_rewrite_marks_exactly_the_pages_written_and_changes_nothing_else():
+    wasm = bytes(wasmtime.wat2wasm(WRITES))
+    _, _, plain = _run(wasm)
+    store, inst, tracked = _run(write_tracking.track_writes(wasm))
+    assert tracked == plain
+    dirty = inst.exports(store)[write_tracking.DIRTY_EXPORT]
+    marks = bytes(dirty.read(store, 0, 64))
+    pages = {i for i, b in enumerate(marks) if b}
+    want = {4098 >> 12,                                 # i32 at 4090+8 (one page)
+            12284 >> 12, 12291 >> 12,                   # f64 straddling pages 2 and 3
+            24576 >> 12,
+            *range(40000 >> 12, (48999 >> 12) + 1),      # memory.fill
+            *range(90000 >> 12, (90019 >> 12) + 1),      # memory.copy (the empty one marks none)
+            110584 >> 12, 110599 >> 12}                 # v128 straddling pages 26 and 27
+    assert pages == want
+    assert inst.exports(store)[wasm_binary.global_export_name(0)].value(store) == 6
+
+
+@pytest.mark.parametrize("wat, why", [
+    ("(memory 1) (table 1 funcref) (func (table.set (i32.const 0) (ref.null func)))",
+     "table.set"),
+    ("(memory 1) (memory 1)", "more than one memory"),
+    ('(import "m" "mem" (memory 1))', "one memory"),
+    ("(memory 1) (table 1 funcref) (func (drop (table.grow (ref.null func) (i32.const 1))))",
+     "table.grow"),
+])
+def test_what_the_rewrite_cannot_track_is_refused(wat, why):
+    module = f'(module {wat} (func (export "f")))'
+    with pytest.raises(wasm_binary.Unsupported, match=why):
+        write_tracking.track_writes(bytes(wasmtime.wat2wasm(module)))
