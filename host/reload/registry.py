@@ -301,6 +301,8 @@ class Registry:
                         "build_ms": round((time.perf_counter() - t0) * 1e3, 1),
                         "memory_bytes": snap.snapshot.memory_bytes,
                         "segments": snap.snapshot.segments}
+                    if snap.snapshot.fresh_in_place is not None:
+                        st.snapshot["fresh"] = snap.snapshot.fresh_note
             log.info("tenant %s: version %s now starts from its snapshot", name,
                      live.loaded.version)
 

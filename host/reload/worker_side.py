@@ -273,7 +273,8 @@ class Switch:
             s = snap.snapshot
             self.emit("snapshot", tenant=name, version=loaded.version, state="live",
                       module_sha256=s.sha256, configure_ms=round(s.configure_ms, 3),
-                      build_ms=round(ms, 1), memory_bytes=s.memory_bytes, segments=s.segments)
+                      build_ms=round(ms, 1), memory_bytes=s.memory_bytes, segments=s.segments,
+                      **({"fresh": s.fresh_note} if s.fresh_in_place is not None else {}))
 
     def close(self) -> None:
         self._snap_in.put((None, None, 0.0))

@@ -28,6 +28,7 @@ LEAKY = """
   (func (export "edgehost_abi_v1"))
   (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 65536))
   (func (export "hello") (param $p i32) (param $n i32) (result i32)
+    (i32.store (i32.const 96) (i32.const 0x4b41454c))
     (i64.store (i32.const 100) (i64.load (i32.const 20000)))
     (i64.store (i32.const 108) (i64.extend_i32_u (global.get $g)))
     (i64.store (i32.const 116) (i64.load (i32.const 32764)))
@@ -45,7 +46,7 @@ LEAKY = """
     (v128.store (i32.const 60000) (v128.const i64x2 -1 -1))
     (drop (call $req_body (i32.const 70000) (i32.const 64) (i32.const 0)))
     (v128.store64_lane 1 (i32.const 80000) (v128.const i64x2 0 0x2222))
-    (drop (call $set_body (i32.const 100) (i32.const 72)))
+    (drop (call $set_body (i32.const 96) (i32.const 76)))
     (i32.const 0))
   (func (export "table") (param i32 i32) (result i32)
     (i64.store (i32.const 100) (i64.extend_i32_u (memory.size)))
@@ -54,7 +55,7 @@ LEAKY = """
     (i32.const 0))
 )
 """
-CLEAN = bytes(72)   # what a new instance reports
+CLEAN = b"LEAK" + bytes(72)   # what a new instance reports (the response is read before reset)
 
 
 def _served(tmp_path: pathlib.Path, wat: str, instance: str) -> pipeline.Loaded:
@@ -80,7 +81,7 @@ def test_a_reused_instance_shows_the_leaks_the_probe_looks_for(tmp_path):
     snap = _served(tmp_path, LEAKY, "reuse")
     snap.tenant.call("hello", b"A" * 16)
     seen = snap.tenant.call("hello", b"B" * 8).body
-    words = [seen[i:i + 8] for i in range(0, 72, 8)]
+    words = [seen[i:i + 8] for i in range(4, 76, 8)]
     assert all(w != bytes(8) for w in words), words
     snap.tenant.close()
 
@@ -153,3 +154,28 @@ def test_what_the_rewrite_cannot_track_is_refused(wat, why):
     module = f'(module {wat} (func (export "f")))'
     with pytest.raises(wasm_binary.Unsupported, match=why):
         write_tracking.track_writes(bytes(wasmtime.wat2wasm(module)))
+
+
+def test_served_over_http_fresh_in_place(tmp_path):
+    """edgehost serve takes the rewrite too: once the snapshot is live, every
+    worker puts its used instances back, and every answer is a new
+    instance's."""
+    import json
+
+    from tests.support import Server, get
+
+    support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(LEAKY)),
+                        extra='instance = "fresh"\n[limits]\nmax_body_bytes = 4096')
+
+    def workers():
+        st = json.loads(get(s.admin_port, "/status")[2])["versions"]["leaky"]
+        return (st.get("snapshot") or {}).get("workers", {})
+
+    with Server(tmp_path, workers=2) as s:
+        assert support.wait_for(lambda: len(workers()) == 2 and all(
+            w.get("state") == "live" for w in workers().values()), timeout=60)
+        assert all(w["fresh"] == "used instances are put back in place"
+                   for w in workers().values()), workers()
+        for _ in range(40):
+            status, _, body = get(s.port, "/leaky/hello")
+            assert (status, body) == (200, CLEAN)
