@@ -8,10 +8,12 @@
  * instance's dirty map -- the module's own stores by the rewrite, the host's
  * writes (request body, kv reads, kernel results) by eh_fresh_mark() -- so
  * the reset copies back only those pages, clears their marks and sets the
- * globals. Invariant: when eh_fresh_reset() returns 0, the instance's memory
- * equals the image byte for byte, its globals equal the image's, and its map
- * is all zero. Whatever the marks cannot vouch for makes it return -1 and the
- * instance is replaced by a new one: a memory that grew, a kernel call
+ * globals. Invariant: after eh_fresh_reset() returned 0 and before any code
+ * of the instance runs, eh_fresh_restore() runs, and then its memory equals
+ * the image byte for byte (but for a range the caller overwrites next), its
+ * globals equal the image's, and its map is all zero. Whatever the marks
+ * cannot vouch for makes eh_fresh_reset() return -1 and the instance is
+ * replaced by a new one: a memory that grew, a kernel call
  * through a KVM guest (the guest writes into the memory it is shown, and the
  * host does not see where), a map or a global the instance lacks. */
 #include <stdlib.h>
@@ -148,34 +150,15 @@ void eh_fresh_mark_slow(eh_instance *inst, uint32_t ptr, uint64_t len)
     memset(inst->dirty + first, 1, last - first + 1);
 }
 
+/* At release: everything but the pages. The pages wait for the next use
+ * (eh_fresh_restore), which knows what the host is about to overwrite. */
 int eh_fresh_reset(eh_instance *inst)
 {
     const eh_fresh_image *img = inst->tenant->fresh;
     if (!img || !inst->dirty || inst->untracked_writes)
         return -1;
-    uint8_t *mem = EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory);
     if (EH_WT.wasmtime_memory_data_size(inst->ctx, &inst->memory) != img->len)
         return -1;
-    /* Marks past the memory's end belong to writes that trapped: such an
-     * instance is never reset (the caller discards it), so only [0, len)
-     * is read. Eight map bytes at a time: most are zero. */
-    uint64_t pages = img->len >> EH_DIRTY_PAGE_SHIFT;
-    uint8_t *map = inst->dirty;
-    for (uint64_t i = 0; i < pages; i += 8) {
-        uint64_t word;
-        memcpy(&word, map + i, 8);
-        if (!word)
-            continue;
-        for (uint64_t j = i; j < i + 8 && j < pages; j++) {
-            if (!map[j])
-                continue;
-            if (img->zero[j])
-                memset(mem + j * PAGE, 0, PAGE);
-            else
-                memcpy(mem + j * PAGE, img->memory + j * PAGE, PAGE);
-            map[j] = 0;
-        }
-    }
     for (uint32_t i = 0; i < img->nglobals; i++) {
         wasmtime_val_t v;
         memset(&v, 0, sizeof v);
@@ -196,5 +179,41 @@ int eh_fresh_reset(eh_instance *inst)
     /* The allocator state in memory is the image's again: so is its buffer. */
     inst->input_ptr = inst->tenant->input_ptr;
     inst->input_cap = inst->tenant->input_cap;
+    inst->restore_pending = 1;
     return 0;
+}
+
+/* Before any code of the instance runs again. Pages wholly inside
+ * [keep_lo, keep_hi) are left as they are: the caller overwrites every byte
+ * of that range before the instance runs (the next request's body in the
+ * image's input buffer) -- for a 1 MiB body that is the whole cost of the
+ * reset. Every mark is cleared; the caller's own write marks its range. */
+void eh_fresh_restore(eh_instance *inst, uint64_t keep_lo, uint64_t keep_hi)
+{
+    const eh_fresh_image *img = inst->tenant->fresh;
+    uint8_t *mem = EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory);
+    /* Marks past the memory's end belong to writes that trapped: such an
+     * instance is never reset (the caller discards it), so only [0, len)
+     * is read. Eight map bytes at a time: most are zero. */
+    uint64_t pages = img->len >> EH_DIRTY_PAGE_SHIFT;
+    uint8_t *map = inst->dirty;
+    for (uint64_t i = 0; i < pages; i += 8) {
+        uint64_t word;
+        memcpy(&word, map + i, 8);
+        if (!word)
+            continue;
+        for (uint64_t j = i; j < i + 8 && j < pages; j++) {
+            if (!map[j])
+                continue;
+            map[j] = 0;
+            uint64_t lo = j * PAGE;
+            if (lo >= keep_lo && lo + PAGE <= keep_hi)
+                continue;
+            if (img->zero[j])
+                memset(mem + lo, 0, PAGE);
+            else
+                memcpy(mem + lo, img->memory + lo, PAGE);
+        }
+    }
+    inst->restore_pending = 0;
 }

@@ -167,6 +167,7 @@ typedef struct eh_instance {
     wasmtime_global_t *fresh_globals;
     uint8_t *fresh_kinds;
     int untracked_writes;
+    int restore_pending;              /* eh_fresh_restore() must run before any code */
     char error[512];
 } eh_instance;
 
@@ -228,8 +229,10 @@ static inline void eh_fresh_mark(eh_instance *inst, uint32_t ptr, uint64_t len)
 void eh_fresh_bind(eh_instance *inst);
 void eh_fresh_unbind(eh_instance *inst);
 void eh_fresh_image_free(eh_fresh_image *img);
-/* 0: inst is back in its image's state; -1: it must be replaced. */
+/* At release -- 0: inst goes back to its image's state (its pages at the
+ * next use, eh_fresh_restore); -1: it must be replaced. */
 int eh_fresh_reset(eh_instance *inst);
+void eh_fresh_restore(eh_instance *inst, uint64_t keep_lo, uint64_t keep_hi);
 
 /* Copies src into [out, out+cap) if it fits; returns the full length either way. */
 int32_t eh_copy_out(const eh_mem *m, uint32_t out, uint32_t cap, const void *src, uint32_t len);

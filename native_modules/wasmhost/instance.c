@@ -149,6 +149,8 @@ static int get_func(eh_instance *inst, const char *name, wasmtime_func_t *out)
 static int call_raw(eh_instance *inst, const wasmtime_func_t *f, wasmtime_val_raw_t *vals,
                     size_t n)
 {
+    if (inst->restore_pending) /* no code runs on a half-reset instance */
+        eh_fresh_restore(inst, 0, 0);
     if (arm_limits(inst) < 0)
         return -1;
     wasm_trap_t *trap = NULL;
@@ -347,6 +349,11 @@ int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_
     inst->trap_kind = EH_TRAP_NONE;
     inst->error[0] = 0;
     uint32_t len = req->body_len;
+    if (inst->restore_pending) { /* the body overwrites its part of the input buffer */
+        int fits = inst->input_ptr && len <= inst->input_cap;
+        eh_fresh_restore(inst, fits ? inst->input_ptr : 0,
+                         fits ? (uint64_t)inst->input_ptr + len : 0);
+    }
     if (len > inst->input_cap || !inst->input_ptr) {
         wasmtime_val_raw_t v[1];
         memset(v, 0, sizeof v);
