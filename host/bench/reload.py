@@ -17,8 +17,10 @@
   builds a 1 MiB table): how long a new instance takes to start configured
   (instantiate + configure) and from the snapshot (instantiate).
 * ``fresh``: the etag-c example (CRC32C of the body, in process) at 64 B and
-  1 MiB: a request on a reused instance, on a fresh instance from the
-  configured module, and on a fresh instance from the snapshot, through the
+  1 MiB: a request on a reused instance, on a new instance of the
+  configured module, and with ``instance = "fresh"`` once the snapshot is
+  live (used instances put back in place: the write-tracking rewrite; the
+  row's note says whether the rewrite took the module), through the
   C instance pool ``edgehost serve`` runs (acquire, handle, release) and
   through ``Tenant.call``; and once more in a subprocess whose engine keeps
   freed memory resident (``EDGEHOST_POOL_KEEP_RESIDENT``).
@@ -528,12 +530,13 @@ def fresh_rows(quick: bool) -> list[dict]:
                              ratio=round(cfg / base, 2), keep_resident=kr))
             rows.append(_row("fresh", f"{size_s}: fresh from the snapshot (C pool) / reused",
                              sn / base, "x", target=FRESH_TARGET[size], us=round(sn, 2),
-                             keep_resident=kr))
+                             keep_resident=kr, note=snap.snapshot.fresh_note))
             cb = _call_us(reuse.tenant, body, max(5, n // 2), repeat)
             cs = _call_us(snap.tenant, body, max(5, n // 2), repeat)
             rows.append(_row("fresh", f"{size_s}: fresh from the snapshot / reused, "
                              "Tenant.call", cs / cb, "x", target=FRESH_TARGET[size],
-                             us=round(cs, 2), reused_us=round(cb, 2), keep_resident=kr))
+                             us=round(cs, 2), reused_us=round(cb, 2), keep_resident=kr,
+                             note=snap.snapshot.fresh_note))
         for x in (snap, fresh, reuse):
             x.close()
         return rows
