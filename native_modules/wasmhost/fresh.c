@@ -6,16 +6,16 @@
  * whole linear memory and the values of its mutable globals (exported by
  * the rewrite). Every write to linear memory marks its 4 KiB pages in the
  * instance's dirty map -- the module's own stores by the rewrite, the host's
- * writes (request body, kv reads, kernel results) by eh_fresh_mark() -- so
+ * writes (request body, kv reads, kernel output) by eh_fresh_mark() -- so
  * the reset copies back only those pages, clears their marks and sets the
  * globals. Invariant: after eh_fresh_reset() returned 0 and before any code
  * of the instance runs, eh_fresh_restore() runs, and then its memory equals
  * the image byte for byte (but for a range the caller overwrites next), its
  * globals equal the image's, and its map is all zero. Whatever the marks
  * cannot vouch for makes eh_fresh_reset() return -1 and the instance is
- * replaced by a new one: a memory that grew, a kernel call
- * through a KVM guest (the guest writes into the memory it is shown, and the
- * host does not see where), a map or a global the instance lacks. */
+ * replaced by a new one: a memory that grew, a map or a global the instance
+ * lacks. (Kernels write only their output range, which the host API marks:
+ * a KVM guest sees the memory read-only and the monitor copies its output.) */
 #include <stdlib.h>
 #include <string.h>
 #include "wasmhost/ffi.h"
@@ -155,7 +155,7 @@ void eh_fresh_mark_slow(eh_instance *inst, uint32_t ptr, uint64_t len)
 int eh_fresh_reset(eh_instance *inst)
 {
     const eh_fresh_image *img = inst->tenant->fresh;
-    if (!img || !inst->dirty || inst->untracked_writes)
+    if (!img || !inst->dirty)
         return -1;
     if (EH_WT.wasmtime_memory_data_size(inst->ctx, &inst->memory) != img->len)
         return -1;

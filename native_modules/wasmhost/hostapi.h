@@ -161,12 +161,10 @@ typedef struct eh_instance {
     uint64_t pool_memory;             /* linear memory its pool last counted      */
     int holds_slot;                   /* counted in its tenant's share and engine's slots */
     /* Write tracking (fresh.c): the dirty map, one byte per page of linear
-     * memory (NULL: not tracked), the mutable globals to reset, and whether
-     * something wrote where the map cannot tell since the last reset. */
+     * memory (NULL: not tracked), the mutable globals to reset. */
     uint8_t *dirty;
     wasmtime_global_t *fresh_globals;
     uint8_t *fresh_kinds;
-    int untracked_writes;
     int restore_pending;              /* eh_fresh_restore() must run before any code */
     char error[512];
 } eh_instance;

@@ -75,11 +75,10 @@ int eh_tenant_run_kernel(const eh_mem *m, const eh_offload_req *req, eh_offload_
         return EH_ERR_DENIED;
     }
     inst->offload_calls++;
-    /* A guest writes into the memory it is shown where it likes; a kernel
-     * in this process writes its output range only. */
-    if (t->vm)
-        inst->untracked_writes = 1;
-    else if (req->out_cap)
+    /* Where a kernel may write in the tenant's memory: its output range
+     * (a guest sees that memory read-only, vmm/windows.c; the monitor copies
+     * the output there, vmm/call.c; a kernel in process writes it in place). */
+    if (req->out_cap)
         eh_fresh_mark(inst, (uint32_t)(req->out - (uintptr_t)m->base), req->out_cap);
     int64_t t0 = eh_now_mono_ns();
     attach_memory(inst, t, m);

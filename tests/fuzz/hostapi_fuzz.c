@@ -12,7 +12,10 @@
  * ranges (from the ABI: abi.py's pointer/length pairs, mirrored in RANGES)
  * lies outside the memory, or a log level is out of 0..4, or the sink says
  * the kernel call ran past the deadline; a sink only ever sees pointers
- * inside the caller's memory. The in-process kernel is a probe
+ * inside the caller's memory, and every byte a callback changed in the
+ * memory lies in a page it marked in the instance's dirty map (what makes
+ * instance = "fresh" put a used instance back: wasmhost/fresh.c). The
+ * in-process kernel is a probe
  * (the kernels have fuzz targets of their own): it reads every byte of the
  * inputs and writes every byte of the output the host handed it, so ASan
  * flags any range the host translated wrongly. */
@@ -255,7 +258,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(&req_out_cap, g_mem + a[0] + 60, 4);
     g_trapped = 0;
     g_sink_timeout = 0;
+    /* one map byte per page of every 32-bit address, as the rewrite's map */
+    static uint8_t *dirty;
+    if (!dirty && !(dirty = calloc((size_t)1 << (32 - EH_DIRTY_PAGE_SHIFT), 1)))
+        abort();
+    memset(dirty, 0, (g_mem_size >> EH_DIRTY_PAGE_SHIFT) + 1);
+    g_inst.dirty = dirty;
+    uint8_t *before = malloc(g_mem_size ? g_mem_size : 1);
+    memcpy(before, g_mem, g_mem_size);
     wasm_trap_t *trap = d->cb(NULL, (wasmtime_caller_t *)&g_inst, args, np > 1 ? np : 1);
+    for (uint64_t i = 0; i < g_mem_size; i++)
+        CHECK(g_mem[i] == before[i] || dirty[i >> EH_DIRTY_PAGE_SHIFT],
+              "%s wrote byte %llu without marking its page", d->name, (unsigned long long)i);
+    free(before);
     CHECK((trap != NULL) == g_trapped, "trap pointer vs trap_new");
     want |= g_sink_timeout; /* a kernel call past the deadline traps (hostapi_offload.c) */
     CHECK(g_trapped == want, "%s: trapped %d, expected %d (%s)", d->name, g_trapped, want,

@@ -152,7 +152,7 @@ def hostapi_seeds() -> dict[str, bytes]:
 def test_fuzz_hostapi(tmp_path):
     wasmhost = NATIVE / "wasmhost"
     src = [HERE / "hostapi_fuzz.c", *sorted(wasmhost.glob("hostapi_*.c")),
-           wasmhost / "registry.c",
+           wasmhost / "registry.c", wasmhost / "fresh.c",
            # the kv imports' store: the in-process backend (no library to link)
            NATIVE / "state" / "kv_store.c", NATIVE / "state" / "kv_memory.c"]
     exe = build_fuzzer("hostapi", src)
