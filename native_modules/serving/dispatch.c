@@ -12,7 +12,10 @@
  * when each thread starts, so no privilege is needed). A version is slow
  * while most of its calls use over SLOW_CPU_NS of CPU, or their mean is
  * over HEAVY_CPU_NS (moving over 16 sampled calls), and for SLOW_HOLD_NS
- * after one call used more than HOG_CPU_NS, or while most of its calls
+ * after a second call within SLOW_HOLD_NS used more than HOG_CPU_NS (one
+ * such call is not enough: hello-c, ~10 us of CPU a call, was once
+ * charged 2.5 ms -- softirq or reclaim work that landed on its thread --
+ * and spent a second on the slow lane under load), or while most of its calls
  * fail by its own doing (tenant_failed: a trap storm's ~60 us calls are
  * not slow, but nothing comes of them); its jobs then queue on the
  * slow lane. So a tenant that spins to its deadline, grows
@@ -78,8 +81,8 @@
 #define PUBLISH_BEFORE_NS 20000ull     /* results go out before a job this long (wall)  */
 #define SLOW_CPU_NS 100000ull          /* most calls of a version over this: slow       */
 #define HEAVY_CPU_NS 250000ull         /* ... or its mean CPU per call over this        */
-#define HOG_CPU_NS 1000000ull          /* one call using this much CPU ...             */
-#define SLOW_HOLD_NS 1000000000ull     /* ... makes it slow for this long              */
+#define HOG_CPU_NS 1000000ull          /* two calls using this much CPU ...            */
+#define SLOW_HOLD_NS 1000000000ull     /* ... this close make it slow for this long    */
 #define SUSPECT_CALLS 4                /* CPU-timed fast-lane calls after a long one   */
 #define SAMPLE_EVERY 16                /* ... and one fast-lane call in this many      */
 #define SHARE_ONE 65536u               /* slow_share's fixed-point 1                    */
@@ -339,8 +342,11 @@ static void *thread_main(void *arg)
             uint64_t c = cpu < HOG_CPU_NS ? cpu : HOG_CPU_NS;
             v->cpu_avg_ns = (v->cpu_avg_ns * 15 + c) / 16;
             v->slow_share = (v->slow_share * 15 + (cpu > SLOW_CPU_NS ? SHARE_ONE : 0)) / 16;
-            if (cpu > HOG_CPU_NS)
-                v->hog_at_ns = t1;
+            if (cpu > HOG_CPU_NS) {
+                if (v->hog_seen_ns && t1 - v->hog_seen_ns < SLOW_HOLD_NS)
+                    v->hog_at_ns = t1;
+                v->hog_seen_ns = t1;
+            }
         } else if (took > SLOW_CPU_NS) {
             v->suspect_left = SUSPECT_CALLS;
         }

@@ -49,7 +49,9 @@ struct eh_svc {
     uint64_t cpu_avg_ns;       /* ... of its CPU time, over CPU-timed calls      */
     uint32_t slow_share;       /* ... of those over SLOW_CPU_NS (1 = 65536)      */
     uint32_t fail_share;       /* ... of its calls the tenant failed (all calls) */
-    uint64_t hog_at_ns;        /* a call last used over HOG_CPU_NS (dispatch.c)  */
+    uint64_t hog_at_ns;        /* held slow from here: a second call over        */
+                               /* HOG_CPU_NS within SLOW_HOLD_NS (dispatch.c)    */
+    uint64_t hog_seen_ns;      /* the last call over HOG_CPU_NS                   */
     uint32_t suspect_left;     /* fast-lane calls still to be CPU-timed          */
     uint32_t fast_streak;      /* fast, sound threaded calls in a row (inline)   */
     uint32_t inline_strikes;   /* inline calls preempted (each doubles the streak) */
