@@ -316,4 +316,8 @@ def track_writes(wasm: bytes) -> bytes:
     if any(n == DIRTY_EXPORT for n, _, _ in entries):
         raise Unsupported(f"the module exports {DIRTY_EXPORT} itself")
     exp.payload = wb._encode_exports(entries + [(DIRTY_EXPORT, 0x02, 1)])
+    # Code metadata (branch hints) names instructions by their offsets in the
+    # bodies, which the marks moved: it goes (it is only a hint).
+    secs = [s for s in secs if s.id != wb.CUSTOM
+            or not Reader(s.payload).name().startswith("metadata.code.")]
     return wb.encode(secs)

@@ -183,3 +183,14 @@ def test_served_over_http_fresh_in_place(tmp_path):
         for _ in range(40):
             status, _, body = get(s.port, "/leaky/hello")
             assert (status, body) == (200, CLEAN)
+
+
+def test_code_metadata_goes_and_other_custom_sections_stay():
+    """Branch hints name instructions by offset, which the marks move."""
+    secs = wasm_binary.sections(bytes(wasmtime.wat2wasm(WRITES)))
+    for name in ("metadata.code.branch_hint", "producers"):
+        secs.append(wasm_binary.Section(wasm_binary.CUSTOM, wasm_binary.uleb(len(name))
+                                        + name.encode() + b"\0"))
+    out = wasm_binary.sections(write_tracking.track_writes(wasm_binary.encode(secs)))
+    names = [wasm_binary.Reader(s.payload).name() for s in out if s.id == wasm_binary.CUSTOM]
+    assert names == ["producers"]
