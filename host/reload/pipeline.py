@@ -148,8 +148,6 @@ def snapshot_form(loaded: Loaded) -> Loaded:
     """Step 6: the same version started from its configured state. Raises
     :class:`Rejected` (the snapshot's checks failed, or it could not be
     built: then ``reason`` says why and the configured form stays)."""
-    from edgehost.runtime.tenant import Tenant
-
     tf = loaded.files
     t0 = time.perf_counter()
     try:
@@ -160,14 +158,7 @@ def snapshot_form(loaded: Loaded) -> Loaded:
         raise Rejected(tf.name, str(tf.manifest.wasm), f"no snapshot: {exc}") from None
     tenant = None
     try:
-        fresh = tf.manifest.instance == "fresh"
-        wasm = snapshot.fresh_module(snap) if fresh else snap.wasm
-        tenant = Tenant(tf.manifest, wasm=wasm, guest_options=loaded.guest_options,
-                        guest_of=loaded.tenant,   # the same version: the same guest
-                        write_tracked=bool(snap.fresh_in_place))
-        snapshot.apply_input_buffer(tenant, snap)
-        if snap.fresh_in_place:
-            snapshot.apply_fresh_image(tenant, snap)
+        tenant = snapshot.start_from(snap, loaded.tenant, guest_options=loaded.guest_options)
         results = canary.run_all(tenant, tf.manifest.checks)
     except EdgehostError as exc:
         if tenant is not None:

@@ -146,6 +146,59 @@ def apply_fresh_image(tenant, snap: Snapshot) -> None:
         raise MemoryError("no memory for the fresh-instance image")
 
 
+def start_from(snap: Snapshot, configured, *, guest_options: dict | None = None):
+    """A new Tenant: the version ``configured`` (a Tenant loaded from
+    :func:`served_module`, which ``snap`` was taken of) started from ``snap``
+    -- its module, its input buffer, and for ``instance = "fresh"`` the
+    write-tracking rewrite with the image used instances are put back to
+    (``snap.fresh_in_place`` says whether the rewrite took). It runs its
+    kernels in ``configured``'s KVM guest. The caller runs its checks."""
+    from edgehost.runtime.tenant import Tenant
+
+    man = configured.manifest
+    wasm = fresh_module(snap) if man.instance == "fresh" else snap.wasm
+    tenant = Tenant(man, wasm=wasm, store=configured.store, guest_options=guest_options,
+                    guest_of=configured, write_tracked=bool(snap.fresh_in_place))
+    try:
+        apply_input_buffer(tenant, snap)
+        if snap.fresh_in_place:
+            apply_fresh_image(tenant, snap)
+    except BaseException:
+        tenant.close()
+        raise
+    return tenant
+
+
+def fresh_tenant(man, wasm: bytes | None = None, **tenant_kw):
+    """An ``instance = "fresh"`` tenant as ``edgehost serve`` and
+    :class:`~edgehost.reload.Registry` serve it, for the Python API
+    (:func:`edgehost.load`): loaded from its instrumented module, configured
+    once, snapshotted, and started from the snapshot with used instances put
+    back in place after every call. Where the snapshot or the rewrite is
+    refused, the snapshot form makes a new instance per call -- or, with no
+    snapshot at all, the configured version does; ``tenant.fresh_note`` says
+    which. ``wasm``: the module (default: the manifest's); ``tenant_kw`` go
+    to :class:`~edgehost.runtime.tenant.Tenant`."""
+    from edgehost.runtime.tenant import Tenant, read_module
+
+    original = wasm if wasm is not None else read_module(man)
+    configured = Tenant(man, wasm=served_module(original), **tenant_kw)
+    try:
+        snap = take(configured, original)
+    except (wasm_binary.Unsupported, wasm_binary.Malformed) as exc:
+        configured.fresh_note = f"a new instance per call: no snapshot: {exc}"
+        return configured
+    except BaseException:
+        configured.close()
+        raise
+    try:
+        tenant = start_from(snap, configured, guest_options=tenant_kw.get("guest_options"))
+    finally:
+        configured.close()   # its guest stays with the snapshot form (Tenant(guest_of=...))
+    tenant.fresh_note = snap.fresh_note
+    return tenant
+
+
 def apply_input_buffer(tenant, snap: Snapshot) -> None:
     """New instances of ``tenant`` (loaded from ``snap.wasm``) start with the
     snapshot's input buffer."""

@@ -6,7 +6,10 @@ a time. Each tenant version keeps a pool of idle instances (a native
 a call takes one (or instantiates a new one from the pre-linked module),
 runs with the GIL released, and returns it. So two calls -- of one tenant or
 of two -- run on two cores at once. An instance that trapped is dropped,
-never reused; with ``instance = "fresh"`` every call gets a new instance.
+never reused; with ``instance = "fresh"`` every call gets a new instance --
+or, for a version started from a write-tracking snapshot (``write_tracked``,
+as :func:`load`, hot reload and ``edgehost serve`` make them), a used one put
+back in place.
 
 Instance slots (native_modules/wasmhost/slots.h): the process's engine has
 ``engine.POOL_INSTANCES`` slots, shared by every tenant. A tenant holds at
@@ -467,6 +470,10 @@ class Tenant:
         self._guest_of = guest_of   # only until the native tenant is made
         self.manifest = man
         self.name = man.name
+        #: For ``instance = "fresh"``: how each call gets a new instance's state.
+        self.fresh_note = "" if man.instance != "fresh" else \
+            "used instances are put back in place" if write_tracked else \
+            "a new instance per call"
         fuel = man.limits["fuel"] > 0
         self.engine = like.engine if like is not None else engine or engine_mod.shared(fuel=fuel)
         if self.engine.fuel != fuel:
@@ -477,7 +484,7 @@ class Tenant:
             self.module, self.handlers = like.module, like.handlers
             self._configure = like._configure
         else:
-            self._compile(man, wasm if wasm is not None else _read_wasm(man),
+            self._compile(man, wasm if wasm is not None else read_module(man),
                           memories=2 if write_tracked else 1)
         for route, export in man.routes.items():
             if export not in self.handlers:
@@ -773,7 +780,7 @@ class Tenant:
 MAX_MODULE_BYTES = 256 << 20
 
 
-def _read_wasm(man: manifest_mod.Manifest) -> bytes:
+def read_module(man: manifest_mod.Manifest) -> bytes:
     """The module's bytes (tenant-supplied: a regular file of at most
     MAX_MODULE_BYTES, see :func:`edgehost.wasm_config.files.read_regular`)."""
     try:
@@ -784,5 +791,15 @@ def _read_wasm(man: manifest_mod.Manifest) -> bytes:
 
 
 def load(path: str | pathlib.Path) -> Tenant:
-    """Load the tenant in directory ``path`` (its manifest and built module)."""
-    return Tenant(manifest_mod.load(path))
+    """Load the tenant in directory ``path`` (its manifest and built module).
+    An ``instance = "fresh"`` tenant is loaded as ``edgehost serve`` serves
+    it: started from a snapshot of its configured state, each used instance
+    put back in that state after every call rather than a new one made per
+    call (:func:`edgehost.reload.snapshot.fresh_tenant`; ``fresh_note`` says
+    which it got)."""
+    man = manifest_mod.load(path)
+    if man.instance != "fresh":
+        return Tenant(man)
+    from edgehost.reload import snapshot  # the reload layer builds on this one
+
+    return snapshot.fresh_tenant(man)

@@ -102,6 +102,34 @@ def test_a_module_the_rewrite_refuses_gets_a_new_instance_per_request(tmp_path):
     snap.tenant.close()
 
 
+def test_the_python_api_loads_fresh_tenants_as_served(tmp_path):
+    """edgehost.load: an instance = "fresh" tenant gets the snapshot form with
+    used instances put back in place, as edgehost serve would run it."""
+    import edgehost
+
+    d = support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(LEAKY)),
+                            extra='instance = "fresh"\n[limits]\nmax_body_bytes = 16384')
+    with edgehost.load(d) as t:
+        assert t.fresh_note == "used instances are put back in place"
+        for i, size in enumerate([16, 8192, 8, 4196, 100, 16384, 0] * 4):
+            assert t.call("hello", bytes([65 + i % 26]) * size).body == CLEAN, i
+        assert t.pool_stats()["created"] <= 2
+
+
+def test_the_python_api_says_when_a_fresh_tenant_gets_new_instances(tmp_path):
+    import edgehost
+
+    wat = LEAKY.replace("(memory (export", "(table 1 funcref)\n  (func $t (table.set "
+                        "(i32.const 0) (ref.null func)))\n  (memory (export")
+    d = support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(wat)),
+                            extra='instance = "fresh"\n[limits]\nmax_body_bytes = 16384')
+    with edgehost.load(d) as t:
+        assert t.fresh_note.startswith("a new instance per request") and \
+            "table.set" in t.fresh_note, t.fresh_note
+        for body in (b"A" * 8192, b"B" * 16, b"C"):
+            assert t.call("hello", body).body == CLEAN
+
+
 # -- the rewrite itself, in plain wasmtime -------------------------------------------------------
 WRITES = """
 (module
