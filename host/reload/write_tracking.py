@@ -11,14 +11,22 @@ memory image, only the pages the request wrote, and resets the mutable
 globals (native_modules/wasmhost/fresh.c).
 
 The rewritten module has a second memory, the *dirty map*: one byte per
-4 KiB page of memory 0 (2^20 bytes: every 32-bit address has its byte, so
-marking never traps), exported as :data:`DIRTY_EXPORT`. The tenant's own
-code cannot name it -- the original module had one memory, and its code only
-uses memory 0 -- so it cannot clear its own marks. Each store becomes::
+4 KiB page of memory 0, and one more (2^20 + 1 bytes, rounded up to wasm
+pages: every 32-bit address has its byte and the next, so marking never
+traps), exported as :data:`DIRTY_EXPORT`. The tenant's own code cannot name
+it -- the original module had one memory, and its code only uses memory 0 --
+so it cannot clear its own marks. Each store of more than one byte becomes::
 
-    local.set $value ; local.set $addr
-    mark (addr + offset) >> 12 ; mark (addr + offset + size - 1) >> 12
+    local.set $value ; local.tee $addr
+    i32.const offset ; i32.add ; i32.const 12 ; i32.shr_u ; local.set $page
+    (if (i32.ne (i32.load16_u map (local.get $page)) (i32.const 0x0101))
+      (then (i32.store16 map (local.get $page) (i32.const 0x0101))))
     local.get $addr ; local.get $value ; <the store>
+
+A store writes at most 16 bytes, so its last byte lies in page p or p + 1:
+one 16-bit mark covers both (a store inside one page also marks the next
+one, which the host then restores without need), and is stored only when
+not there yet (see :func:`_mark_once`). A one-byte store marks p alone.
 
 and ``memory.fill`` / ``memory.copy`` / ``memory.init`` call an added
 function that marks every page of their destination range first. Writes the
@@ -42,7 +50,8 @@ from edgehost.reload.wasm_binary import Reader, Section, Unsupported, sleb, uleb
 
 DIRTY_EXPORT = "__edgehost_dirty"
 PAGE_SHIFT = lib.EH_DIRTY_PAGE_SHIFT          # declared in wasmhost/ffi.h
-DIRTY_MAP_PAGES = (1 << (32 - PAGE_SHIFT)) // wb.PAGE   # one byte per page of 4 GiB
+# One byte per page of 4 GiB, and one past it for a 16-bit mark of the last page.
+DIRTY_MAP_PAGES = (1 << (32 - PAGE_SHIFT)) // wb.PAGE + 1
 V128 = 0x7B
 
 # store opcode -> (bytes written, value type)
@@ -60,6 +69,23 @@ _BULK_WRITES = {8, 10, 11}                    # memory.init, memory.copy, memory
 # flag 0x40, memory 1, offset 0), and the mark of one page: [index] -> []
 _STORE8_MAP = b"\x3a\x40\x01\x00"
 _MARK = b"\x41\x01" + _STORE8_MAP             # i32.const 1 ; i32.store8 map
+_LOAD8_MAP = b"\x2d\x40\x01\x00"             # i32.load8_u map
+_STORE16_MAP = b"\x3b\x40\x01\x00"
+_LOAD16_MAP = b"\x2f\x40\x01\x00"            # i32.load16_u map
+_TWO_MARKS = b"\x41\x81\x02"                  # i32.const 0x0101
+
+
+def _mark_once(page: int, both: bool) -> bytes:
+    """[] -> []: marks page (local ``page``), and the next one when ``both``,
+    unless they are marked already. Testing first is the cheaper: a store to
+    the map byte the previous store marked costs the core far more than a
+    load and a predicted branch (a loop of 8-byte stores on the Zen 3: 4.9
+    GB/s always storing the mark, 8.4 testing first; 24 untracked)."""
+    if both:
+        return (_get(page) + _LOAD16_MAP + _TWO_MARKS + b"\x47\x04\x40"   # if != 0x0101
+                + _get(page) + _TWO_MARKS + _STORE16_MAP + b"\x0b")
+    return (_get(page) + _LOAD8_MAP + b"\x45\x04\x40"                    # if == 0
+            + _get(page) + _MARK + b"\x0b")
 
 
 def _i32_const(v: int) -> bytes:
@@ -101,12 +127,12 @@ def _mark_range_body() -> bytes:
 
 
 class _Temps:
-    """The locals a rewritten body adds after its own: addr, end, x, len (i32)
-    and one per stored value type."""
+    """The locals a rewritten body adds after its own: addr, x, len, page
+    (i32; x also holds a stored i32) and one per other stored value type."""
 
     def __init__(self, first: int):
-        self.addr, self.ea, self.x, self.len = first, first + 1, first + 2, first + 3
-        self.value = {wb.I32: first + 2, wb.I64: first + 4, wb.F32: first + 5,
+        self.addr, self.x, self.len, self.page = first, first + 1, first + 2, first + 3
+        self.value = {wb.I32: self.x, wb.I64: first + 4, wb.F32: first + 5,
                       wb.F64: first + 6, V128: first + 7}
 
     GROUPS = 5
@@ -119,11 +145,11 @@ class _Temps:
 
 
 def _store_prefix(t: _Temps, vtype: int, offset: int, size: int) -> bytes:
-    out = (_set(t.value[vtype]) + _set(t.addr) + _get(t.addr) + _i32_const(offset) + b"\x6a"
-           + _tee(t.ea) + _SHIFT + _MARK)
-    if size > 1:
-        out += _get(t.ea) + _i32_const(size - 1) + b"\x6a" + _SHIFT + _MARK
-    return out + _get(t.addr) + _get(t.value[vtype])
+    out = _set(t.value[vtype]) + _tee(t.addr)
+    if offset:
+        out += _i32_const(offset) + b"\x6a"
+    return (out + _SHIFT + _set(t.page) + _mark_once(t.page, size > 1)
+            + _get(t.addr) + _get(t.value[vtype]))
 
 
 def _bulk_prefix(t: _Temps, mark_fn: int) -> bytes:

@@ -100,7 +100,10 @@ void eh_fresh_bind(eh_instance *inst)
         return;
     }
     wasmtime_memory_t map = ext.of.memory;
-    if (EH_WT.wasmtime_memory_data_size(inst->ctx, &map) < (1ull << (32 - EH_DIRTY_PAGE_SHIFT)))
+    /* A byte per page of 4 GiB and one past it (the rewrite's 16-bit mark
+     * of the last page also marks the next). */
+    if (EH_WT.wasmtime_memory_data_size(inst->ctx, &map) <
+        (1ull << (32 - EH_DIRTY_PAGE_SHIFT)) + 1)
         return;
     wasmtime_global_t *g = calloc(img->nglobals ? img->nglobals : 1, sizeof *g);
     uint8_t *kinds = calloc(img->nglobals ? img->nglobals : 1, 1);
@@ -194,7 +197,9 @@ void eh_fresh_restore(eh_instance *inst, uint64_t keep_lo, uint64_t keep_hi)
     uint8_t *mem = EH_WT.wasmtime_memory_data(inst->ctx, &inst->memory);
     /* Marks past the memory's end belong to writes that trapped: such an
      * instance is never reset (the caller discards it), so only [0, len)
-     * is read. Eight map bytes at a time: most are zero. */
+     * is read -- and the byte just past it, which a store in the last page
+     * marks too (16-bit marks: write_tracking.py), is cleared. Eight map
+     * bytes at a time: most are zero. */
     uint64_t pages = img->len >> EH_DIRTY_PAGE_SHIFT;
     uint8_t *map = inst->dirty;
     for (uint64_t i = 0; i < pages; i += 8) {
@@ -215,5 +220,6 @@ void eh_fresh_restore(eh_instance *inst, uint64_t keep_lo, uint64_t keep_hi)
                 memcpy(mem + lo, img->memory + lo, PAGE);
         }
     }
+    map[pages] = 0; /* pages <= 2^20: inside the map (eh_fresh_bind) */
     inst->restore_pending = 0;
 }

@@ -80,6 +80,33 @@ def test_no_request_sees_what_an_earlier_one_wrote(tmp_path):
     snap.tenant.close()
 
 
+LAST_PAGE = """
+(module
+  (import "edgehost" "response_set_body" (func $set_body (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "hello") (param i32 i32) (result i32)
+    (i64.store (i32.const 64) (i64.load (i32.const 131064)))
+    (i64.store (i32.const 131064) (i64.const -1))
+    (drop (call $set_body (i32.const 64) (i32.const 8)))
+    (i32.const 0))
+  (func (export "table") (param i32 i32) (result i32) (i32.const 0))
+)
+"""
+
+
+def test_a_store_in_the_last_page_is_put_back(tmp_path):
+    """Its 16-bit mark also marks the page past the memory's end: no trap,
+    and the store is undone like any other."""
+    snap = _served(tmp_path, LAST_PAGE, "fresh")
+    assert snap.snapshot.fresh_in_place is True, snap.snapshot.fresh_note
+    for _ in range(5):
+        assert snap.tenant.call("hello", b"x").body == bytes(8)
+    assert snap.tenant.pool_stats()["created"] <= 2
+    snap.tenant.close()
+
+
 def test_a_reused_instance_shows_the_leaks_the_probe_looks_for(tmp_path):
     """The probe above would see every trace if instances were only reused."""
     snap = _served(tmp_path, LEAKY, "reuse")
@@ -156,7 +183,10 @@ def _run(wasm: bytes):
     return store, inst, bytes(mem.read(store, 0, mem.data_len(store)))
 
 
-def test_the_rewrite_marks_exactly_the_pages_written_and_changes_nothing_else():
+def test_the_rewrite_marks_the_pages_written_and_changes_nothing_else():
+    """A store of more than one byte marks its first byte's page and the next
+    (one 16-bit mark: its last byte lies in one of them); bulk writes mark
+    exactly their range."""
     wasm = bytes(wasmtime.wat2wasm(WRITES))
     _, _, plain = _run(wasm)
     store, inst, tracked = _run(write_tracking.track_writes(wasm))
@@ -164,9 +194,9 @@ def test_the_rewrite_marks_exactly_the_pages_written_and_changes_nothing_else():
     dirty = inst.exports(store)[write_tracking.DIRTY_EXPORT]
     marks = bytes(dirty.read(store, 0, 64))
     pages = {i for i, b in enumerate(marks) if b}
-    want = {4098 >> 12,                                 # i32 at 4090+8 (one page)
+    want = {4098 >> 12, (4098 >> 12) + 1,               # i32 at 4090+8 (inside page 1)
             12284 >> 12, 12291 >> 12,                   # f64 straddling pages 2 and 3
-            24576 >> 12,
+            24576 >> 12, (24576 >> 12) + 1,             # i64.store16
             *range(40000 >> 12, (48999 >> 12) + 1),      # memory.fill
             *range(90000 >> 12, (90019 >> 12) + 1),      # memory.copy (the empty one marks none)
             110584 >> 12, 110599 >> 12}                 # v128 straddling pages 26 and 27
