@@ -157,8 +157,9 @@ def start_from(snap: Snapshot, configured, *, guest_options: dict | None = None)
 
     man = configured.manifest
     wasm = fresh_module(snap) if man.instance == "fresh" else snap.wasm
-    tenant = Tenant(man, wasm=wasm, store=configured.store, guest_options=guest_options,
-                    guest_of=configured, write_tracked=bool(snap.fresh_in_place))
+    tenant = Tenant(man, wasm=wasm, engine=configured.engine, store=configured.store,
+                    guest_options=guest_options, guest_of=configured,
+                    write_tracked=bool(snap.fresh_in_place))
     try:
         apply_input_buffer(tenant, snap)
         if snap.fresh_in_place:
