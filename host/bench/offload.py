@@ -255,7 +255,8 @@ def _tenant(isolation: str, instance: str, kernels):
     man = manifest_mod.from_dict(
         {"name": f"bench-{isolation}-{instance}", "isolation": isolation, "instance": instance,
          "kernels": list(kernels),
-         "limits": {"memory_mb": TENANT_PAGES // 16 + 1, "deadline_ms": 60_000}},
+         "limits": {"memory_mb": TENANT_PAGES // 16 + 1, "deadline_ms": 60_000,
+                    "max_body_bytes": 4 << 20}},   # two 1 MiB inputs and the request head
         pathlib.Path("/nonexistent-bench-dir/edgehost.toml"))
     wasm = bytes(wasmtime.wat2wasm(TENANT_WAT))
     if instance == "fresh":   # as edgehost.load and edgehost serve run it: put back in place

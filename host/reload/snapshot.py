@@ -18,7 +18,11 @@ The snapshot instance also asks for its input buffer up front
 the tenant's ``max_body_bytes``), and new instances start with that buffer --
 as a reused instance keeps the buffer of its earlier requests (the ABI lets
 the host reuse it) -- so a fresh instance need not grow its memory for the
-request body.
+request body, and an instance put back in place (below) finds every body
+the tenant accepts room there: the pages a body covers whole need no
+restore, where a body the buffer cannot hold costs a restore of all the
+pages the previous one wrote (the allocator must run on restored memory
+before it says where the body goes).
 
 For ``instance = "fresh"`` the snapshot module is also rewritten to track
 its writes (:mod:`.write_tracking`), and the tenant is given the snapshot's
@@ -42,7 +46,7 @@ import time
 from edgehost.native import ffi, lib
 from edgehost.reload import wasm_binary, write_tracking
 
-INPUT_PREALLOC = 1 << 20
+INPUT_PREALLOC = 16 << 20   # at most; never more than the tenant's max_body_bytes
 
 
 @dataclasses.dataclass
@@ -57,7 +61,8 @@ class Snapshot:
     segments: int
     configure_ms: float      # instantiate + _initialize + edgehost_configure of the template
     take_ms: float           # reading the state and rewriting the module
-    memory: bytes = dataclasses.field(default=b"", repr=False)   # the configured memory
+    # the configured memory, until start_from() has made the version from it
+    memory: bytes = dataclasses.field(default=b"", repr=False)
     global_bits: dict = dataclasses.field(default_factory=dict)  # mutable globals' raw bits
     # instance = "fresh": True when used instances are put back in place
     # (fresh_module), False when each request gets a new one; None otherwise
@@ -167,6 +172,7 @@ def start_from(snap: Snapshot, configured, *, guest_options: dict | None = None)
     except BaseException:
         tenant.close()
         raise
+    snap.memory = b""   # in the module's data segments (and the native image) now
     return tenant
 
 

@@ -56,7 +56,10 @@ int eh_tenant_set_fresh_image(eh_tenant *t, const uint8_t *memory, uint64_t len,
     eh_fresh_image *img = calloc(1, sizeof *img);
     if (!img)
         return -1;
-    img->memory = malloc(len ? len : 1);
+    /* calloc: a large block comes zeroed from the kernel, untouched; only
+     * the image's non-zero pages are copied in (zero ones are memset at
+     * restore and never read here), so an image costs what it holds. */
+    img->memory = calloc(len ? len : 1, 1);
     img->zero = calloc(len / PAGE + 1, 1);
     img->map_export = strdup(map_export);
     img->global_names = calloc(nglobals ? nglobals : 1, sizeof *img->global_names);
@@ -66,11 +69,11 @@ int eh_tenant_set_fresh_image(eh_tenant *t, const uint8_t *memory, uint64_t len,
         eh_fresh_image_free(img);
         return -1;
     }
-    memcpy(img->memory, memory, len);
     img->len = len;
     static const uint8_t zeros[PAGE];
     for (uint64_t i = 0; i < len / PAGE; i++)
-        img->zero[i] = !memcmp(memory + i * PAGE, zeros, PAGE);
+        if (!(img->zero[i] = !memcmp(memory + i * PAGE, zeros, PAGE)))
+            memcpy(img->memory + i * PAGE, memory + i * PAGE, PAGE);
     for (uint32_t i = 0; i < nglobals; i++) {
         if (!(img->global_names[i] = strdup(global_names[i]))) {
             eh_fresh_image_free(img);

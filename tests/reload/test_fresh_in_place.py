@@ -107,6 +107,34 @@ def test_a_store_in_the_last_page_is_put_back(tmp_path):
     snap.tenant.close()
 
 
+ECHO = """
+(module
+  (import "edgehost" "response_set_body" (func $set_body (param i32 i32) (result i32)))
+  (memory (export "memory") 64)
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 65536))
+  (func (export "hello") (param $p i32) (param $n i32) (result i32)
+    (drop (call $set_body (i32.sub (i32.add (local.get $p) (local.get $n)) (i32.const 8))
+                          (i32.const 8)))
+    (i32.const 0))
+  (func (export "table") (param i32 i32) (result i32) (i32.const 0))
+)
+"""
+
+
+def test_every_body_the_tenant_accepts_fits_the_snapshot_input_buffer(tmp_path):
+    """Past 1 MiB too: a body that did not fit would make every request
+    restore all the pages the previous body wrote before the allocator runs."""
+    d = support.make_tenant(tmp_path, "echo", wasm=bytes(wasmtime.wat2wasm(ECHO)),
+                            extra='instance = "fresh"\n[limits]\nmax_body_bytes = 3145728')
+    snap = pipeline.snapshot_form(pipeline.load(files.read(d)))
+    assert (snap.snapshot.input_ptr, snap.snapshot.input_cap) == (65536, 3 << 20)
+    for i in range(4):
+        body = bytes([i]) * (3 << 20) if i % 2 else bytes([i]) * 1000
+        assert snap.tenant.call("hello", body).body == bytes([i]) * 8
+    snap.tenant.close()
+
+
 def test_a_reused_instance_shows_the_leaks_the_probe_looks_for(tmp_path):
     """The probe above would see every trace if instances were only reused."""
     snap = _served(tmp_path, LEAKY, "reuse")
