@@ -58,9 +58,11 @@ LEAKY = """
 CLEAN = b"LEAK" + bytes(72)   # what a new instance reports (the response is read before reset)
 
 
-def _served(tmp_path: pathlib.Path, wat: str, instance: str) -> pipeline.Loaded:
+def _served(tmp_path: pathlib.Path, wat: str, instance: str,
+            max_body: int = 16384) -> pipeline.Loaded:
     d = support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(wat)),
-                            extra=f'instance = "{instance}"\n[limits]\nmax_body_bytes = 16384')
+                            extra=f'instance = "{instance}"\n[limits]\n'
+                                  f'max_body_bytes = {max_body}')
     return pipeline.snapshot_form(pipeline.load(files.read(d)))
 
 
@@ -80,20 +82,25 @@ def test_no_request_sees_what_an_earlier_one_wrote(tmp_path):
     snap.tenant.close()
 
 
-LAST_PAGE = """
+def _small(pages: int, alloc: int, hello: str) -> str:
+    """A tenant module whose "hello" runs ``hello`` (params $p $n), with
+    ``pages`` of memory and an edgehost_alloc that always answers ``alloc``."""
+    return f"""
 (module
   (import "edgehost" "response_set_body" (func $set_body (param i32 i32) (result i32)))
-  (memory (export "memory") 2)
+  (memory (export "memory") {pages})
   (func (export "edgehost_abi_v1"))
-  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "hello") (param i32 i32) (result i32)
-    (i64.store (i32.const 64) (i64.load (i32.const 131064)))
-    (i64.store (i32.const 131064) (i64.const -1))
-    (drop (call $set_body (i32.const 64) (i32.const 8)))
-    (i32.const 0))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const {alloc}))
+  (func (export "hello") (param $p i32) (param $n i32) (result i32) {hello} (i32.const 0))
   (func (export "table") (param i32 i32) (result i32) (i32.const 0))
 )
 """
+
+
+LAST_PAGE = _small(2, 1024, """
+    (i64.store (i32.const 64) (i64.load (i32.const 131064)))
+    (i64.store (i32.const 131064) (i64.const -1))
+    (drop (call $set_body (i32.const 64) (i32.const 8)))""")
 
 
 def test_a_store_in_the_last_page_is_put_back(tmp_path):
@@ -107,27 +114,15 @@ def test_a_store_in_the_last_page_is_put_back(tmp_path):
     snap.tenant.close()
 
 
-ECHO = """
-(module
-  (import "edgehost" "response_set_body" (func $set_body (param i32 i32) (result i32)))
-  (memory (export "memory") 64)
-  (func (export "edgehost_abi_v1"))
-  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 65536))
-  (func (export "hello") (param $p i32) (param $n i32) (result i32)
+ECHO = _small(64, 65536, """
     (drop (call $set_body (i32.sub (i32.add (local.get $p) (local.get $n)) (i32.const 8))
-                          (i32.const 8)))
-    (i32.const 0))
-  (func (export "table") (param i32 i32) (result i32) (i32.const 0))
-)
-"""
+                          (i32.const 8)))""")
 
 
 def test_every_body_the_tenant_accepts_fits_the_snapshot_input_buffer(tmp_path):
     """Past 1 MiB too: a body that did not fit would make every request
     restore all the pages the previous body wrote before the allocator runs."""
-    d = support.make_tenant(tmp_path, "echo", wasm=bytes(wasmtime.wat2wasm(ECHO)),
-                            extra='instance = "fresh"\n[limits]\nmax_body_bytes = 3145728')
-    snap = pipeline.snapshot_form(pipeline.load(files.read(d)))
+    snap = _served(tmp_path, ECHO, "fresh", max_body=3 << 20)
     assert (snap.snapshot.input_ptr, snap.snapshot.input_cap) == (65536, 3 << 20)
     for i in range(4):
         body = bytes([i]) * (3 << 20) if i % 2 else bytes([i]) * 1000
