@@ -463,38 +463,48 @@ def _etag_dir(work: pathlib.Path) -> pathlib.Path | None:
     return d
 
 
-def _pool_us(tenant, fresh: bool, body: bytes, n: int, repeat: int) -> float:
+def _pools_us(pools: list[tuple], body: bytes, n: int, repeat: int) -> list[float]:
+    """Median microseconds per request through each (tenant, fresh) pair's own
+    C pool (``eh_pool``, as the server's), in ``repeat`` rounds that take
+    the pools in turn -- so a machine that slows down meanwhile slows all of
+    them alike -- after one warm-up round (which makes the instances)."""
     from edgehost.native import ffi, lib
 
     err, kind = ffi.new("char[512]"), ffi.new("int *")
     names = [ffi.new("char[]", b"etag")]
-    pool = lib.eh_pool_new(tenant.native, ffi.new("char *[]", names), 1, 4, int(fresh), err, 512)
+    made = [lib.eh_pool_new(t.native, ffi.new("char *[]", names), 1, 4, int(fresh), err, 512)
+            for t, fresh in pools]
     st = ffi.new("int32_t *")
     acquire, handle, release = lib.eh_pool_acquire, lib.eh_instance_handle_parts, \
         lib.eh_pool_release
     blen = len(body)
-    xs = []
+    xs: list[list[float]] = [[] for _ in made]
     try:
-        for _ in range(repeat):
+        for r in range(repeat + 1):
+            for i, pool in enumerate(made):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    inst = acquire(pool, kind, err, 512)
+                    handle(inst, 0, b"POST", 4, b"/etag", 5, b"", 0, b"\x80", 1, body, blen, st)
+                    release(pool, inst, 0)
+                if r:
+                    xs[i].append((time.perf_counter() - t0) / n * 1e6)
+    finally:
+        for pool in made:
+            lib.eh_pool_free(pool)
+    return [statistics.median(x) for x in xs]
+
+
+def _calls_us(tenants: list, body: bytes, n: int, repeat: int) -> list[float]:
+    """Median microseconds per Tenant.call of each tenant, rounds in turn."""
+    xs: list[list[float]] = [[] for _ in tenants]
+    for _ in range(repeat):
+        for i, tenant in enumerate(tenants):
             t0 = time.perf_counter()
             for _ in range(n):
-                inst = acquire(pool, kind, err, 512)
-                handle(inst, 0, b"POST", 4, b"/etag", 5, b"", 0, b"\x80", 1, body, blen, st)
-                release(pool, inst, 0)
-            xs.append((time.perf_counter() - t0) / n * 1e6)
-    finally:
-        lib.eh_pool_free(pool)
-    return statistics.median(xs)
-
-
-def _call_us(tenant, body: bytes, n: int, repeat: int) -> float:
-    xs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            tenant.call("etag", body)
-        xs.append((time.perf_counter() - t0) / n * 1e6)
-    return statistics.median(xs)
+                tenant.call("etag", body)
+            xs[i].append((time.perf_counter() - t0) / n * 1e6)
+    return [statistics.median(x) for x in xs]
 
 
 def fresh_rows(quick: bool) -> list[dict]:
@@ -520,9 +530,8 @@ def fresh_rows(quick: bool) -> list[dict]:
             body = os.urandom(size)
             want = f"{crc32c(body):08x}"
             assert snap.tenant.call("etag", body).body.decode() == want
-            base = _pool_us(reuse.tenant, False, body, n, repeat)
-            cfg = _pool_us(fresh.tenant, True, body, n, repeat)
-            sn = _pool_us(snap.tenant, True, body, n, repeat)
+            base, cfg, sn = _pools_us([(reuse.tenant, False), (fresh.tenant, True),
+                                       (snap.tenant, True)], body, n, repeat)
             size_s = "64 B" if size == 64 else "1 MiB"
             rows.append(_row("fresh", f"{size_s}: reused instance (C pool)", base, "us",
                              keep_resident=kr))
@@ -531,8 +540,7 @@ def fresh_rows(quick: bool) -> list[dict]:
             rows.append(_row("fresh", f"{size_s}: fresh from the snapshot (C pool) / reused",
                              sn / base, "x", target=FRESH_TARGET[size], us=round(sn, 2),
                              keep_resident=kr, note=snap.snapshot.fresh_note))
-            cb = _call_us(reuse.tenant, body, max(5, n // 2), repeat)
-            cs = _call_us(snap.tenant, body, max(5, n // 2), repeat)
+            cb, cs = _calls_us([reuse.tenant, snap.tenant], body, max(5, n // 2), repeat)
             rows.append(_row("fresh", f"{size_s}: fresh from the snapshot / reused, "
                              "Tenant.call", cs / cb, "x", target=FRESH_TARGET[size],
                              us=round(cs, 2), reused_us=round(cb, 2), keep_resident=kr,
