@@ -261,7 +261,7 @@ def _tenant(isolation: str, instance: str, kernels):
     wasm = bytes(wasmtime.wat2wasm(TENANT_WAT))
     if instance == "fresh":   # as edgehost.load and edgehost serve run it: put back in place
         t = snapshot.fresh_tenant(man, wasm)
-        if t.fresh_note != "used instances are put back in place":
+        if not t.write_tracked:
             t.close()
             raise EdgehostError(f"bench offload: the fresh tenant is not put back in place: "
                                 f"{t.fresh_note}")

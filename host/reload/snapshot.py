@@ -128,12 +128,14 @@ def fresh_module(snap: Snapshot) -> bytes:
     """The module an ``instance = "fresh"`` tenant is served from: the
     snapshot rewritten to track its writes, or the snapshot itself when the
     rewrite refuses it (``snap.fresh_in_place`` / ``fresh_note`` say which)."""
+    from edgehost.runtime.tenant import FRESH_IN_PLACE, FRESH_NEW
+
     try:
         wasm = write_tracking.track_writes(snap.wasm)
     except (wasm_binary.Unsupported, wasm_binary.Malformed) as exc:
-        snap.fresh_in_place, snap.fresh_note = False, f"a new instance per request: {exc}"
+        snap.fresh_in_place, snap.fresh_note = False, f"{FRESH_NEW}: {exc}"
         return snap.wasm
-    snap.fresh_in_place, snap.fresh_note = True, "used instances are put back in place"
+    snap.fresh_in_place, snap.fresh_note = True, FRESH_IN_PLACE
     return wasm
 
 
@@ -186,14 +188,14 @@ def fresh_tenant(man, wasm: bytes | None = None, **tenant_kw):
     snapshot at all, the configured version does; ``tenant.fresh_note`` says
     which. ``wasm``: the module (default: the manifest's); ``tenant_kw`` go
     to :class:`~edgehost.runtime.tenant.Tenant`."""
-    from edgehost.runtime.tenant import Tenant, read_module
+    from edgehost.runtime.tenant import FRESH_NEW, Tenant, read_module
 
     original = wasm if wasm is not None else read_module(man)
     configured = Tenant(man, wasm=served_module(original), **tenant_kw)
     try:
         snap = take(configured, original)
     except (wasm_binary.Unsupported, wasm_binary.Malformed) as exc:
-        configured.fresh_note = f"a new instance per call: no snapshot: {exc}"
+        configured.fresh_note = f"{FRESH_NEW}: no snapshot: {exc}"
         return configured
     except BaseException:
         configured.close()

@@ -470,10 +470,11 @@ class Tenant:
         self._guest_of = guest_of   # only until the native tenant is made
         self.manifest = man
         self.name = man.name
+        #: ``wasm`` tracks its writes: used instances are put back in place.
+        self.write_tracked = write_tracked
         #: For ``instance = "fresh"``: how each call gets a new instance's state.
         self.fresh_note = "" if man.instance != "fresh" else \
-            "used instances are put back in place" if write_tracked else \
-            "a new instance per call"
+            FRESH_IN_PLACE if write_tracked else FRESH_NEW
         fuel = man.limits["fuel"] > 0
         self.engine = like.engine if like is not None else engine or engine_mod.shared(fuel=fuel)
         if self.engine.fuel != fuel:
@@ -778,6 +779,9 @@ class Tenant:
 
 
 MAX_MODULE_BYTES = 256 << 20
+# Tenant.fresh_note for instance = "fresh" (a refusal's reason may follow FRESH_NEW).
+FRESH_IN_PLACE = "used instances are put back in place"
+FRESH_NEW = "a new instance per call"
 
 
 def read_module(man: manifest_mod.Manifest) -> bytes:

@@ -12,6 +12,7 @@ import pytest
 import wasmtime
 
 from edgehost.reload import files, pipeline, wasm_binary, write_tracking
+from edgehost.runtime import tenant as tenant_mod
 from tests.reload import support
 
 # Each call reports, 8 bytes each, what earlier calls left where it writes,
@@ -160,7 +161,7 @@ def test_the_python_api_loads_fresh_tenants_as_served(tmp_path):
     d = support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(LEAKY)),
                             extra='instance = "fresh"\n[limits]\nmax_body_bytes = 16384')
     with edgehost.load(d) as t:
-        assert t.fresh_note == "used instances are put back in place"
+        assert t.write_tracked and t.fresh_note == tenant_mod.FRESH_IN_PLACE
         for i, size in enumerate([16, 8192, 8, 4196, 100, 16384, 0] * 4):
             assert t.call("hello", bytes([65 + i % 26]) * size).body == CLEAN, i
         assert t.pool_stats()["created"] <= 2
@@ -174,7 +175,7 @@ def test_the_python_api_says_when_a_fresh_tenant_gets_new_instances(tmp_path):
     d = support.make_tenant(tmp_path, "leaky", wasm=bytes(wasmtime.wat2wasm(wat)),
                             extra='instance = "fresh"\n[limits]\nmax_body_bytes = 16384')
     with edgehost.load(d) as t:
-        assert t.fresh_note.startswith("a new instance per request") and \
+        assert not t.write_tracked and t.fresh_note.startswith(tenant_mod.FRESH_NEW) and \
             "table.set" in t.fresh_note, t.fresh_note
         for body in (b"A" * 8192, b"B" * 16, b"C"):
             assert t.call("hello", body).body == CLEAN
@@ -259,7 +260,7 @@ def test_served_over_http_fresh_in_place(tmp_path):
     with Server(tmp_path, workers=2) as s:
         assert support.wait_for(lambda: len(workers()) == 2 and all(
             w.get("state") == "live" for w in workers().values()), timeout=60)
-        assert all(w["fresh"] == "used instances are put back in place"
+        assert all(w["fresh"] == tenant_mod.FRESH_IN_PLACE
                    for w in workers().values()), workers()
         for _ in range(40):
             status, _, body = get(s.port, "/leaky/hello")
