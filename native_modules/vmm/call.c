@@ -115,7 +115,7 @@ static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
         uint64_t now = eh_now_ns(), guest_cpu = before + cpu_ns(g->cpu_clock) - cpu0;
         if (eh_limits_passed(lim, now, guest_cpu))
             break;
-        if (cpu_clock && guest_cpu >= EH_TAKE_CPU_NS &&
+        if (cpu_clock && lim->may_be_stuck && guest_cpu >= EH_TAKE_CPU_NS &&
             __atomic_load_n(&g->win->taken_seq, __ATOMIC_ACQUIRE) != seq)
             return EH_CALL_NOT_TAKEN;
         uint64_t left = lim->wall - now;
@@ -265,6 +265,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     w->host_waiting = here; /* the guest exits as soon as it is done */
     atomic_store(&g->caller_run, here);
     atomic_store(&g->caller_cpu, sched_getcpu());
+    lim->may_be_stuck = !atomic_exchange(&g->at_snapshot, 0);
     uint64_t seq = ++vm->seq;
     atomic_store(&g->posted_seq, seq);
     __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */

@@ -130,9 +130,10 @@ int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
             rc = EH_OFFLOAD_TIMEOUT;
             break;
         }
-        /* a guest entered un-reset (eh_vm_prewarm handed it to the vCPU
-         * thread, which we got ahead of) may be stuck since its last call */
-        if (now - start >= first && used >= EH_TAKE_CPU_NS &&
+        /* a guest entered un-reset (resumed on a one-CPU handle, or handed
+         * to the vCPU thread by eh_vm_prewarm, which we got ahead of) may be
+         * stuck since its last call; one at its snapshot cannot be */
+        if (lim->may_be_stuck && now - start >= first && used >= EH_TAKE_CPU_NS &&
             __atomic_load_n(&g->win->taken_seq, __ATOMIC_ACQUIRE) != seq) {
             rc = EH_CALL_NOT_TAKEN; /* the caller replaces the guest (call.c) */
             break;

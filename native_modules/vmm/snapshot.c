@@ -166,6 +166,7 @@ int eh_snap_take(eh_guest *g, const eh_elf_info *elf, char *err, size_t errlen)
         EH_ERR(err, errlen, "write-protecting the image's data: %m");
         return EH_OFFLOAD_SYSTEM;
     }
+    atomic_store(&g->at_snapshot, 1);
     return 0;
 }
 
@@ -271,6 +272,7 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
     w->req_seq = posted;
     __atomic_store_n(&w->done_seq, posted, __ATOMIC_RELEASE);
     atomic_fetch_add(&g->resets, 1);
+    atomic_store(&g->at_snapshot, 1);
     atomic_store(&g->last_reset_pages, pages);
     atomic_store(&g->last_reset_ns, eh_now_ns() - t0);
     return 0;

@@ -119,6 +119,8 @@ typedef struct eh_guest {
     _Atomic uint64_t woke_at_ns;   /* when park() last returned for a call  */
     _Atomic int caller_run;    /* a caller runs the vCPU itself (cold_call.c) */
     _Atomic int reset_pending; /* stopped after a caller's run, not yet reset */
+    _Atomic int at_snapshot;   /* reset (or just booted), no call posted since:
+                                  set under io_lock by resets, cleared by posting */
     _Atomic int caller_cpu;    /* CPU of the last caller (sched_getcpu) */
     int pinned;                /* vCPU thread moved off the caller's CPU */
     cpu_set_t affinity;        /* the vCPU thread's own mask, restored on park */
@@ -262,6 +264,7 @@ typedef struct eh_call_limits {
     uint64_t wall;      /* CLOCK_MONOTONIC instant                          */
     uint64_t cpu_ns;    /* guest CPU time allowed                           */
     int callers;        /* wall is the caller's deadline (else a backstop)  */
+    int may_be_stuck;   /* the guest ran since its last reset (EH_TAKE_CPU_NS) */
     int why;            /* EH_LIMIT_* that stopped the call                 */
 } eh_call_limits;
 /* Which limit has run out, given the guest's CPU time since the call began
@@ -284,7 +287,11 @@ int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used);
  * starves is not stuck. A guest that faults before it takes a call (in the
  * clean-up after the previous one, say) is replaced and the call run again
  * the same way. taken_seq is guest-written: a guest that lies about it
- * falls back to the time limit, or has a call run twice (once per call). */
+ * falls back to the time limit, or has a call run twice (once per call).
+ * Only a guest that ran since its last reset can be stuck so: one posted a
+ * call at its snapshot (eh_guest.at_snapshot) goes straight from the
+ * doorbell loop to taking it, and CPU time spent before that is the host's
+ * (faulting its memory in); such a call keeps only the time limit. */
 #define EH_TAKE_CPU_NS 5000000ull
 #define EH_CALL_NOT_TAKEN 2 /* internal outcome, never returned by eh_vm_* */
 
