@@ -215,7 +215,10 @@ def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> t
     two), over n - 1 (the input copy and the doorbell cancel); in process, a
     C loop. Medians; the guest figure is None when noise swamped every round
     (a busy machine), never a made-up one. n makes the long call at least
-    20x the single one."""
+    20x the single one, and at most a quarter of the guest's time limit: the
+    guest runs the in-process code, so a run is priced at no less than half
+    the in-process one (a noisy 64-run probe once priced a 4 KiB CRC32C at
+    ~0 and the long call hit the 1 s limit, losing the rows)."""
     res = ffi.new("eh_offload_res *")
 
     def in_process(n):
@@ -224,9 +227,11 @@ def kernel_vs_inproc(kvm: KvmRunner, req, target_s: float, rounds: int = 7) -> t
     def single():
         return min(kvm.repeat_seconds(req, 1) for _ in range(2))
 
+    local_run = loop_seconds(in_process, target_s / 4, repeat=1)
     one = single()
-    per_run = max(kvm.repeat_seconds(req, 64) - one, 1e-9) / 63
-    n = max(8, min(1 << 24, int(max(target_s, 20 * one) / per_run)))
+    per_run = max((kvm.repeat_seconds(req, 64) - one) / 63, local_run / 2, 1e-9)
+    most = int(kvm.guest.time_limit_ms / 1000 / 4 / per_run)
+    n = max(8, min(1 << 24, most, int(max(target_s, 20 * one) / per_run)))
     guest, local = [], []
     for _ in range(rounds):
         diff = kvm.repeat_seconds(req, n) - single()
