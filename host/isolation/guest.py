@@ -53,6 +53,7 @@ from edgehost.errors import (
     KernelError,
 )
 from edgehost.native import ffi, lib
+from edgehost.native_modules import _fastcall
 from edgehost.wasm_config import abi
 
 GUEST_DIR = pathlib.Path(native_modules.__file__).resolve().parent / "guest"
@@ -64,6 +65,9 @@ PAGE_2M, PAGE_4K = lib.EH_GL_HUGE, lib.EH_GL_PAGE
 KERNEL_NAMES = {v: k for k, v in abi.KERNELS.items()}
 
 _ERRLEN = 256
+# Guest calls over Python buffers (Guest.run_buffers) go through the CPython
+# extension, not cffi (native_modules/fastcall/fastcall.c says why).
+_fastcall.bind_guest(int(ffi.cast("uintptr_t", ffi.addressof(lib, "eh_vm_offload"))))
 
 
 def kernel_name(kernel: int) -> str:
@@ -118,6 +122,7 @@ class Guest:
         if rc:
             raise IsolationUnavailable("kvm", ffi.string(err).decode(errors="replace"))
         self._vm = ffi.gc(out[0], lib.eh_vm_destroy)
+        self._addr = int(ffi.cast("uintptr_t", self._vm))  # for run_buffers
 
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
@@ -183,7 +188,7 @@ class Guest:
         try:
             rc = fn(vm, *args, err, _ERRLEN)
             if rc:
-                self._check(rc, what, vm, err)
+                self._raise(rc, what, vm, ffi.string(err).decode(errors="replace"))
         finally:
             self._end()
 
@@ -197,6 +202,24 @@ class Guest:
         filling ``res``; ``deadline_ns`` (CLOCK_MONOTONIC, 0 = none) cuts the
         call short of the guest's time limit."""
         self._run(lib.eh_vm_offload, req, res, deadline_ns, what=kernel_name(req.kernel))
+
+    def run_buffers(self, kernel: int, flags: int, arg0: int, arg1: int, data, data2,
+                    out) -> tuple[int, int, int, int, int]:
+        """One kernel call over Python buffers -- ``data``/``data2`` readable
+        (copied in, or read in place where they lie in a :class:`SharedBuffer`
+        of this guest), ``out`` writable, each None when unused -- without
+        cffi objects (the kernel API's path). Returns ``(status, detail,
+        value, out_len, err_offset)``; a monitor failure raises as
+        :meth:`offload`, an argument that is no buffer BufferError/TypeError."""
+        vm = self._begin()
+        try:
+            rc, *res, msg = _fastcall.offload(self._addr, kernel, flags, arg0, arg1,
+                                              data, data2, out)
+            if rc:
+                self._raise(rc, kernel_name(kernel), vm, msg)
+        finally:
+            self._end()
+        return tuple(res)
 
     def call_op(self, op: int, req, res, *, deadline_ns: int = 0) -> None:
         """Run a runtime op (``lib.EH_OP_*``; test ops need :data:`TEST_IMAGE`),
@@ -252,9 +275,9 @@ class Guest:
             self._end()
         return ffi.string(buf).decode(errors="replace")
 
-    def _check(self, rc: int, what: str, vm, err) -> None:
-        """Raise the typed error for a monitor status (one table: eh_offload_status)."""
-        msg = ffi.string(err).decode(errors="replace")
+    def _raise(self, rc: int, what: str, vm, msg: str) -> None:
+        """Raise the typed error for a monitor status (one table:
+        eh_offload_status) and its error text ``msg``."""
         if rc == lib.EH_OFFLOAD_FAULT:
             buf = ffi.new("char[]", 256)
             addr = ffi.new("uint64_t *")

@@ -42,6 +42,16 @@ def run_kvm(req, res, guest=None) -> None:
     (guest or guests.default_guest()).offload(req, res)
 
 
+def run_kvm_buffers(kernel: int, flags: int, arg0: int, arg1: int, data, data2, out,
+                    guest=None) -> tuple[int, int, int, int, int]:
+    """One kernel call in ``guest`` (the default guest when None) over Python
+    buffers (:meth:`~edgehost.isolation.guest.Guest.run_buffers`): ``(status,
+    detail, value, out_len, err_offset)``. Raises as :func:`run_kvm`."""
+    resolve("kvm")
+    return (guest or guests.default_guest()).run_buffers(kernel, flags, arg0, arg1,
+                                                          data, data2, out)
+
+
 def run(req, res, isolation: str, *, guest=None) -> None:
     """Run one request under ``isolation``; see the module docstring."""
     if isolation == "inproc":
@@ -53,4 +63,4 @@ def run(req, res, isolation: str, *, guest=None) -> None:
     raise IsolationUnavailable(isolation, f"unknown isolation; choose one of {ISOLATIONS}")
 
 
-__all__ = ["ISOLATIONS", "run", "run_inproc", "run_kvm", "ffi"]
+__all__ = ["ISOLATIONS", "run", "run_inproc", "run_kvm", "run_kvm_buffers", "ffi"]

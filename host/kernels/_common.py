@@ -59,28 +59,13 @@ def run_request(kernel_name: str, kernel_id: int, iso: str, *, data=None, data2=
     the result whatever its status; at most two ``args``."""
     a0 = args[0] if args else 0
     a1 = args[1] if len(args) > 1 else 0
-    if iso == "inproc":
-        try:
-            return KernelResult(*_fast.run(kernel_id, flags, a0, a1, data, data2, out))
-        except (BufferError, TypeError) as exc:
-            raise bad_buffer(kernel_name, exc) from None
-    req = ffi.new("eh_offload_req *")
-    res = ffi.new("eh_offload_res *")
-    req.arg[0], req.arg[1] = a0, a1
     try:
-        # The cdata views pin the buffers (and their exports) until the call returns.
-        b1 = ffi.from_buffer(data) if data is not None else ffi.NULL
-        b2 = ffi.from_buffer(data2) if data2 is not None else ffi.NULL
-        bo = ffi.from_buffer(out, require_writable=True) if out is not None else ffi.NULL
+        if iso == "inproc":
+            return KernelResult(*_fast.run(kernel_id, flags, a0, a1, data, data2, out))
+        return KernelResult(*offload.run_kvm_buffers(kernel_id, flags, a0, a1, data, data2,
+                                                     out))
     except (BufferError, TypeError) as exc:
         raise bad_buffer(kernel_name, exc) from None
-    from edgehost.native import lib
-
-    lib.eh_req_fill(req, kernel_id, flags, b1, len(b1) if data is not None else 0,
-                    b2, len(b2) if data2 is not None else 0,
-                    bo, len(bo) if out is not None else 0)
-    offload.run(req, res, iso)
-    return KernelResult(res.status, res.detail, res.value, res.out_len, res.err_offset)
 
 
 def raise_for(kernel_name: str, res: KernelResult) -> None:
@@ -125,7 +110,10 @@ def float_dtype(data, dtype: str | None) -> str:
         if dtype not in FLOAT_TYPES:
             raise InputError(f"dtype must be one of {sorted(FLOAT_TYPES)}, not {dtype!r}")
         return dtype
-    fmt = memoryview(data).format.lstrip("<=@")
+    try:
+        fmt = memoryview(data).format.lstrip("<=@")
+    except TypeError as exc:  # not a buffer (a str, a list): what float_buffer says too
+        raise InputError(f"vector: {exc}") from None
     return "float64" if fmt == "d" else "float32"
 
 
