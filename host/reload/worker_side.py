@@ -264,6 +264,7 @@ class Switch:
                 continue
             try:
                 v = self._version(snap)
+                lib.eh_svc_inherit(v.svc, self.w.current[name].svc)  # the same module
                 self.install({**self.w.current, name: v})
             except EdgehostError as exc:
                 self.emit("snapshot", tenant=name, version=loaded.version, state="declined",

@@ -56,6 +56,11 @@ eh_svc *eh_svc_new(eh_srv *s, eh_pool *pool, const char *name, uint64_t body_lim
 uint64_t eh_svc_users(eh_svc *v);
 void eh_svc_free(eh_svc *v);
 uint32_t eh_svc_slot(eh_svc *v);
+/* `to`, the snapshot form of the version `from` serves (the same module,
+ * started from its configured state), takes over the share of from's calls
+ * that the tenant failed (the slow lane's failure rule: dispatch.c) before
+ * it is routed. */
+void eh_svc_inherit(eh_svc *to, eh_svc *from);
 
 eh_routes *eh_routes_new(void);
 /* host "" matches any Host; path is the full path (prefix included); strip

@@ -764,6 +764,7 @@ eh_svc *eh_svc_new(eh_srv *s, eh_pool *pool, const char *name, uint64_t body_lim
 
 uint64_t eh_svc_users(eh_svc *v) { return eh_pool_users(v->pool); }
 uint32_t eh_svc_slot(eh_svc *v) { return v->slot; }
+void eh_svc_inherit(eh_svc *to, eh_svc *from) { eh_disp_inherit(to->srv->disp, to, from); }
 
 void eh_svc_free(eh_svc *v)
 {

@@ -163,6 +163,7 @@ void eh_disp_flush(eh_disp *d);                 /* loop thread, per round   */
 eh_job *eh_disp_take_done(eh_disp *d);          /* loop thread              */
 int eh_disp_fd(eh_disp *d);
 uint64_t eh_disp_queued(eh_disp *d);
+void eh_disp_inherit(eh_disp *d, eh_svc *to, const eh_svc *from);
 
 /* respond.c */
 struct MHD_Response *eh_error_response(eh_job *j, int status, const char *reason);

@@ -117,3 +117,32 @@ def test_a_tenant_whose_calls_fail_runs_on_the_low_priority_lane(serve_tenants):
             s.metrics(), "edgehost_requests_total", tenant="abuse", code="500") >= 40)
         slow = support.metric(s.metrics(), "edgehost_slow_lane_requests_total", tenant="abuse")
     assert 20 <= slow <= 30, slow
+
+
+def test_the_snapshot_form_keeps_the_slow_lane(serve_tenants):
+    """A version's snapshot form goes live in place of its configured form
+    a moment after it starts: a new served version (eh_svc) of the same
+    module, which takes over the share of failed calls (dispatch.c,
+    eh_disp_inherit). A trap storm demoted before the swap stays demoted
+    after it; with a clean record its next 11 failures ran on the fast lane
+    (CI once counted 18 slow-lane requests of 40 in the test above, the
+    swap landing mid-storm)."""
+    import json
+
+    def snapshot_live():
+        st = json.loads(support.get(s.admin_port, "/status")[2])["versions"]["abuse"]
+        return (st.get("snapshot") or {}).get("state") == "live"
+
+    with Server(serve_tenants, threads=2) as s:
+        for _ in range(40):
+            assert support.get(s.port, "/abuse/trap")[0] == 500
+        assert support.wait_for(snapshot_live, timeout=60)
+        before = support.metric(s.metrics(), "edgehost_slow_lane_requests_total",
+                                tenant="abuse")
+        for _ in range(6):
+            assert support.get(s.port, "/abuse/trap")[0] == 500
+        support.wait_for(lambda: support.metric(
+            s.metrics(), "edgehost_requests_total", tenant="abuse", code="500") >= 46)
+        after = support.metric(s.metrics(), "edgehost_slow_lane_requests_total",
+                               tenant="abuse")
+    assert after - before == 6, (before, after)
