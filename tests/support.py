@@ -970,6 +970,18 @@ class Server:
                     pass
         return out
 
+    def wait_snapshots(self, timeout: float = 60.0) -> None:
+        """Wait until every version's snapshot form is live or declined: it
+        replaces the configured form a moment after the start, as a new
+        served version whose inline streak starts again (dispatch.c,
+        eh_disp_inherit)."""
+        def settled():
+            versions = json.loads(get(self.admin_port, "/status")[2])["versions"]
+            return all((v.get("snapshot") or {}).get("state") in ("live", "declined")
+                       for v in versions.values())
+
+        assert wait_for(settled, timeout=timeout), "snapshots still pending"
+
     def worker_pids(self) -> list[int]:
         st = json.loads(get(self.admin_port, "/status")[2])
         return [int(p) for p in st["workers"].values()]

@@ -181,20 +181,27 @@ eh_job *eh_disp_take_done(eh_disp *d)
 int eh_disp_fd(eh_disp *d) { return d->efd; }
 uint64_t eh_disp_queued(eh_disp *d) { return __atomic_load_n(&d->queued, __ATOMIC_RELAXED); }
 
-/* How often a version's calls failed describes its snapshot form too (the
- * same module): the form takes the failure share over, so a trap storm on
- * the slow lane stays there across the swap (a clean share needs 11
- * failures in a row to demote it again). Not the CPU-time record: the
- * swap comes a moment after the version starts, while the snapshot is
- * built beside its first calls, and their CPU clocks are charged for it
+/* A version's snapshot form (the same module) takes over what says how
+ * its calls behave rather than what they cost: the share of calls the
+ * tenant failed, so a trap storm on the slow lane stays there across the
+ * swap (a clean share needs 11 failures in a row to demote it again), and
+ * the loop thread's verdicts -- a bar, and the preempted inline calls that
+ * each double the streak it must show again -- since a module that ran
+ * long after an effect does so as its snapshot form too. These only
+ * restrict the form; its streak starts from 0. Not the CPU-time record:
+ * the swap comes a moment after the version starts, while the snapshot is
+ * built beside its first calls, whose CPU clocks are charged for that
  * (hello-c, inheriting it, was once held on the slow lane for the hog
  * rule's second: 36 of its first 50 calls); a tenant that burns CPU is
- * demoted again within two calls anyway. Before `to` is routed: no call
- * of it runs yet, and the lock orders the copy after from's finished calls. */
+ * demoted again within two calls anyway. Called before `to` is routed: no
+ * call of it runs yet, and the lock orders the copy after from's finished
+ * calls. */
 void eh_disp_inherit(eh_disp *d, eh_svc *to, const eh_svc *from)
 {
     pthread_mutex_lock(&d->lock);
     to->fail_share = from->fail_share;
+    to->inline_barred = from->inline_barred;
+    to->inline_strikes = from->inline_strikes;
     pthread_mutex_unlock(&d->lock);
 }
 

@@ -58,8 +58,9 @@ void eh_svc_free(eh_svc *v);
 uint32_t eh_svc_slot(eh_svc *v);
 /* `to`, the snapshot form of the version `from` serves (the same module,
  * started from its configured state), takes over the share of from's calls
- * that the tenant failed (the slow lane's failure rule: dispatch.c) before
- * it is routed. */
+ * that the tenant failed (the slow lane's failure rule) and the loop
+ * thread's verdicts on it (dispatch.c, eh_disp_inherit) before it is
+ * routed. */
 void eh_svc_inherit(eh_svc *to, eh_svc *from);
 
 eh_routes *eh_routes_new(void);

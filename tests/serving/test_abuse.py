@@ -127,16 +127,10 @@ def test_the_snapshot_form_keeps_the_slow_lane(serve_tenants):
     after it; with a clean record its next 11 failures ran on the fast lane
     (CI once counted 18 slow-lane requests of 40 in the test above, the
     swap landing mid-storm)."""
-    import json
-
-    def snapshot_live():
-        st = json.loads(support.get(s.admin_port, "/status")[2])["versions"]["abuse"]
-        return (st.get("snapshot") or {}).get("state") == "live"
-
     with Server(serve_tenants, threads=2) as s:
         for _ in range(40):
             assert support.get(s.port, "/abuse/trap")[0] == 500
-        assert support.wait_for(snapshot_live, timeout=60)
+        s.wait_snapshots()
         before = support.metric(s.metrics(), "edgehost_slow_lane_requests_total",
                                 tenant="abuse")
         for _ in range(6):

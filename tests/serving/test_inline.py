@@ -57,8 +57,10 @@ def _until_inline(s: Server, tenant: str, path: str, most: int = 10 * STREAK) ->
 
 @pytest.fixture
 def server(serve_tenants):
-    """A fresh server per test: versions start with no streak."""
+    """A fresh server per test: versions start with no streak (their
+    snapshot forms live, so none is swapped in during the test)."""
     with Server(serve_tenants, threads=2) as s:
+        s.wait_snapshots()
         yield s
 
 
