@@ -62,19 +62,24 @@ static int ready(Py_ssize_t nargs, Py_ssize_t want, const char *usage)
     return 0;
 }
 
+/* The non-NULL address an int holds; NULL with a Python error naming what. */
+static void *address(PyObject *o, const char *what)
+{
+    void *a = PyLong_AsVoidPtr(o);
+    if (!a && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "%s: NULL address", what);
+    return PyErr_Occurred() ? NULL : a;
+}
+
 static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "bind(crc32c_addr, kernel_run_addr)");
         return NULL;
     }
-    void *a = PyLong_AsVoidPtr(args[0]), *b = PyLong_AsVoidPtr(args[1]);
-    if (PyErr_Occurred())
+    void *a = address(args[0], "bind"), *b = a ? address(args[1], "bind") : NULL;
+    if (!b)
         return NULL;
-    if (!a || !b) {
-        PyErr_SetString(PyExc_ValueError, "bind: NULL function address");
-        return NULL;
-    }
     crc32c_ptr = (crc_fn)a;
     kernel_run_ptr = (run_fn)b;
     Py_RETURN_NONE;
@@ -201,13 +206,9 @@ static PyObject *fc_bind_guest(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "bind_guest(vm_offload_addr)");
         return NULL;
     }
-    void *a = PyLong_AsVoidPtr(args[0]);
-    if (PyErr_Occurred())
+    void *a = address(args[0], "bind_guest");
+    if (!a)
         return NULL;
-    if (!a) {
-        PyErr_SetString(PyExc_ValueError, "bind_guest: NULL function address");
-        return NULL;
-    }
     vm_offload_ptr = (vm_offload_fn)a;
     Py_RETURN_NONE;
 }
@@ -223,13 +224,9 @@ static PyObject *fc_offload(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_RuntimeError, "_fastcall: bind_guest() was not called");
         return NULL;
     }
-    void *vm = PyLong_AsVoidPtr(args[0]);
-    if (PyErr_Occurred())
+    void *vm = address(args[0], "offload: guest handle");
+    if (!vm)
         return NULL;
-    if (!vm) {
-        PyErr_SetString(PyExc_ValueError, "offload: NULL guest handle");
-        return NULL;
-    }
     eh_offload_req req;
     req_bufs b;
     if (request(args + 1, &req, &b) < 0)
