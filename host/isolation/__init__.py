@@ -3,7 +3,7 @@
 ``kvm`` runs kernels in a per-tenant KVM guest (:mod:`edgehost.isolation.guest`
 owns those handles); ``inproc`` runs them in this process. :func:`resolve`
 turns what a manifest, a CLI flag or a Python caller asked for into one of
-the two; :mod:`edgehost.isolation.offload` runs one request under it.
+the two; :mod:`edgehost.isolation.offload` runs one request in a guest.
 """
 
 from __future__ import annotations

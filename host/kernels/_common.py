@@ -62,8 +62,7 @@ def run_request(kernel_name: str, kernel_id: int, iso: str, *, data=None, data2=
     try:
         if iso == "inproc":
             return KernelResult(*_fast.run(kernel_id, flags, a0, a1, data, data2, out))
-        return KernelResult(*offload.run_kvm_buffers(kernel_id, flags, a0, a1, data, data2,
-                                                     out))
+        return KernelResult(*offload.run_kvm(kernel_id, flags, a0, a1, data, data2, out))
     except (BufferError, TypeError) as exc:
         raise bad_buffer(kernel_name, exc) from None
 
