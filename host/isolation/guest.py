@@ -84,7 +84,8 @@ class Guest:
     parks (0: exit after every call, the full host reset runs each time; a
     guest created by a thread allowed on one CPU only never polls, since it
     would take that CPU from its caller: ``stats()["idle_spin_us"]`` says
-    what is in effect);
+    what is in effect; the window in use adapts between that and 4x it,
+    ``stats()["idle_window_us"]``, see native_modules/vmm/README.md);
     ``page_size`` maps the scratch memory with 2 MiB or 4 KiB pages;
     ``cold_on_caller`` lets a call that finds the guest parked run it on the
     calling thread (False: wake the vCPU thread; see

@@ -159,7 +159,8 @@ typedef struct eh_call_window {
     volatile uint64_t done_seq;     /* guest -> host completion             */
     volatile uint64_t taken_seq;    /* guest -> host: the last call it took */
     uint64_t _pad1[6];
-    /* set once by the host before the guest starts */
+    /* set by the host before the guest starts (spin_tsc also at every
+     * reset and when the idle window adapts, vmm/idle.c) */
     uint64_t cpu_features;          /* EH_CPU_* mask detected on the host   */
     uint64_t spin_tsc;              /* idle window in TSC ticks; 0 = none   */
     char variant[EH_GL_VARIANT_MAX];/* kernel variant override, "" = auto   */
@@ -177,5 +178,8 @@ typedef struct eh_call_window {
 
 _Static_assert(sizeof(eh_call_window) <= EH_GL_WINDOW_SIZE, "window fits");
 _Static_assert(__builtin_offsetof(eh_call_window, done_seq) == 64, "own cache line");
+/* Where spin_tsc sits in the window (tests write it from a hostile guest). */
+#define EH_GL_WIN_SPIN_TSC 136
+_Static_assert(__builtin_offsetof(eh_call_window, spin_tsc) == EH_GL_WIN_SPIN_TSC, "spin_tsc");
 
 #endif

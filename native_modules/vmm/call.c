@@ -238,7 +238,10 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
      * such call left the guest unreset and the tenant has an idle window:
      * then the vCPU thread takes it on into the warm regime. A parked thread
      * stays parked while we hold vm->lock and have posted nothing. */
-    int here = atomic_load(&g->state) == EH_VCPU_PARKED &&
+    int parked = atomic_load(&g->state) == EH_VCPU_PARKED;
+    if (parked)
+        eh_idle_found_parked(vm, g);
+    int here = parked &&
                !(vm->cfg.flags & EH_VM_F_COLD_ON_VCPU_THREAD) && eh_cold_on_caller_ok();
     if (here && atomic_exchange(&g->reset_pending, 0)) {
         if (vm->cfg.idle_spin_us)
@@ -312,7 +315,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     atomic_store(&g->caller_run, 0);
     pthread_mutex_unlock(&g->io_lock);
     if (here && rc == 0 && !broke_after) { /* stopped at its done exit: reset it later */
-        uint64_t idle_ns = vm->cfg.idle_spin_us * 1000ull;
+        uint64_t idle_ns = atomic_load(&vm->idle_ns);
         eh_vcpu_schedule_reset(g, idle_ns > EH_DEFERRED_RESET_NS ? idle_ns : EH_DEFERRED_RESET_NS);
     }
     if (atomic_load(&g->consume_waiting)) {

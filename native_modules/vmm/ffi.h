@@ -72,6 +72,10 @@ typedef struct eh_vm_stats {
                                 call then ran on a fresh guest                       */
     uint64_t idle_spin_us;   /* the spin in effect: 0 where the creating thread had
                                 one CPU (handle.c), else eh_vm_config's             */
+    uint64_t idle_window_us; /* the idle window now: idle_spin_us, grown up to
+                                EH_IDLE_GROW_MAX times while calls come just after
+                                the guest parked (vmm/idle.c)                        */
+    uint64_t idle_grows;     /* times it grew                                        */
 } eh_vm_stats;
 
 /* A handle has owners: its creator, and whoever called eh_vm_retain (a

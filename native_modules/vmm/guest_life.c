@@ -58,7 +58,7 @@ static void window_config(eh_vm *vm, eh_guest *g)
 {
     eh_call_window *w = g->win;
     w->cpu_features = eh_cpu_detect();
-    w->spin_tsc = vm->spin_tsc;
+    w->spin_tsc = eh_idle_tsc(vm);
     if (vm->variant)
         snprintf(w->variant, sizeof w->variant, "%s", vm->variant);
     w->mem_end = g->mem_len;

@@ -65,7 +65,7 @@ eh_offload_status eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, 
         eh_vm_destroy(vm);
         return rc;
     }
-    vm->spin_tsc = (uint64_t)(vm->cfg.idle_spin_us * eh_vm_tsc_per_us());
+    eh_idle_init(vm);
     if (eh_live_add(vm)) {
         eh_vm_destroy(vm);
         return EH_OFFLOAD_SYSTEM;
@@ -107,6 +107,7 @@ void eh_vm_prewarm(eh_vm *vm)
         return; /* a call holds the guest: it is not parked */
     eh_guest *g = vm->g; /* none yet: the first call boots it, as before */
     if (g && vm->cfg.idle_spin_us && atomic_load(&g->state) == EH_VCPU_PARKED) {
+        eh_idle_found_parked(vm, g);
         if (atomic_exchange(&g->reset_pending, 0)) /* as call.c: into the warm regime */
             eh_vcpu_cancel_reset(g);
         atomic_store(&g->consumed_at_ns, eh_now_ns()); /* the watchdog's idle clock */
@@ -148,6 +149,7 @@ void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out)
     pthread_mutex_lock(&vm->lock);
     *out = vm->stats;
     out->idle_spin_us = vm->cfg.idle_spin_us;
+    out->idle_window_us = atomic_load(&vm->idle_ns) / 1000u;
     out->timeouts += atomic_load(&vm->lock_timeouts);
     eh_guest *g = vm->g;
     if (g) {

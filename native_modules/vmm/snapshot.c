@@ -267,6 +267,7 @@ static int snap_reset_locked(eh_guest *g, int abandon_call)
     eh_call_window *w = g->win;
     uint64_t posted = atomic_load(&g->posted_seq);
     w->log_len = 0;
+    w->spin_tsc = eh_idle_tsc(g->owner);
     if (abandon_call)
         memset(&w->res, 0, sizeof w->res);
     w->req_seq = posted;

@@ -298,8 +298,9 @@ void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns)
  * interrupt lands on the caller's CPU: one more exit, ~25 us here). */
 void eh_vcpu_cancel_reset(eh_guest *g) { watchdog_arm(g, 0); }
 
-/* Returns 0 to keep running, -1 to stop the thread. */
-static int park(eh_guest *g, int reset)
+/* Returns 0 to keep running, -1 to stop the thread. idle: the guest's idle
+ * window ran out (EH_DONE_IDLE), which the adaptive window learns from. */
+static int park(eh_guest *g, int reset, int idle)
 {
     if (reset) {
         int rc = eh_snap_reset(g, 0);
@@ -313,6 +314,7 @@ static int park(eh_guest *g, int reset)
     }
     unpin(g);
     watchdog_arm(g, 0);
+    atomic_store(&g->idle_parked_at_ns, idle ? eh_now_ns() : 0);
     atomic_store(&g->state, EH_VCPU_PARKED);
     notify(g);
     for (;;) {
@@ -351,11 +353,11 @@ static int on_signal(eh_guest *g)
     }
     uint64_t req = atomic_load(&g->posted_seq);
     if (req == atomic_load(&g->consumed_seq)) { /* no call in flight */
-        uint64_t idle_ns = (uint64_t)g->owner->cfg.idle_spin_us * 1000ull;
+        uint64_t idle_ns = atomic_load(&g->owner->idle_ns);
         if (atomic_load(&g->state) == EH_VCPU_RUNNING &&
             eh_now_ns() - atomic_load(&g->consumed_at_ns) > idle_ns + EH_WATCHDOG_NS) {
             atomic_fetch_add(&g->forced_parks, 1); /* the guest did not park itself */
-            return park(g, 1);
+            return park(g, 1, 0);
         }
         return 0;
     }
@@ -368,7 +370,7 @@ static int on_signal(eh_guest *g)
     }
     atomic_store(&g->abort_kind, EH_ABORT_TIMEOUT);
     atomic_store(&g->aborted_seq, req);
-    return park(g, 0);
+    return park(g, 0, 0);
 }
 
 /* The ring-0 trampoline's report: the only port I/O we accept. */
@@ -512,13 +514,13 @@ static int handle_exit(eh_guest *g)
             eh_set_fault(g, 0, 0, "snapshot failed: %m");
             return -1;
         }
-        return park(g, 0);
+        return park(g, 0, 0);
     case EH_DONE_CALL:
         notify(g);
         share_core_less(g);
         return 0;
     case EH_DONE_IDLE:
-        return park(g, 1);
+        return park(g, 1, 1);
     case EH_DONE_PING:
         atomic_fetch_add(&g->pings, 1);
         return 0;

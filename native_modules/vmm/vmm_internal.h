@@ -117,6 +117,8 @@ typedef struct eh_guest {
     _Atomic int refresh_req;       /* caller asks for a reset while warm   */
     _Atomic int warm_req;          /* parked thread: start spinning (prewarm) */
     _Atomic uint64_t woke_at_ns;   /* when park() last returned for a call  */
+    _Atomic uint64_t idle_parked_at_ns; /* parked at its idle window's end, not
+                                      yet found by a call (idle.c); else 0 */
     _Atomic int caller_run;    /* a caller runs the vCPU itself (cold_call.c) */
     _Atomic int reset_pending; /* stopped after a caller's run, not yet reset */
     _Atomic int at_snapshot;   /* reset (or just booted), no call posted since:
@@ -161,7 +163,10 @@ struct eh_vm {
     eh_window windows[EH_GL_WINDOWS];
     uint32_t slots_due;   /* windows whose slot to register once the call is posted */
     uint64_t seq;
-    uint64_t spin_tsc;
+    /* The idle window in effect, ns (written under lock, read by the vCPU
+     * thread's watchdog): cfg.idle_spin_us, grown while calls keep finding
+     * the guest just parked (idle.c). The guest's copy is win->spin_tsc. */
+    _Atomic uint64_t idle_ns;
     uint64_t warm_calls_since_reset; /* bounded by EH_WARM_RESET_CALLS       */
     uint64_t resets_seen, last_reset_at_ns;
     int refresh_due;   /* a refresh was asked for and not yet seen done (call.c) */
@@ -210,6 +215,11 @@ void eh_set_fault(eh_guest *g, uint64_t addr, int has_addr, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 /* Marks the guest for reset and has the parked vCPU thread do it in delay_ns. */
 void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns);
+
+/* The adaptive idle window (idle.c). */
+void eh_idle_init(eh_vm *vm);                 /* cfg.idle_spin_us, at create      */
+uint64_t eh_idle_tsc(eh_vm *vm);              /* the window in TSC ticks          */
+void eh_idle_found_parked(eh_vm *vm, eh_guest *g); /* a call or prewarm found it parked */
 /* Cancels a scheduled deferred reset (its caller settles reset_pending). */
 void eh_vcpu_cancel_reset(eh_guest *g);
 
