@@ -51,9 +51,12 @@ typedef struct eh_offload_sink {
     /* mem is about to be freed (its pages may go to another tenant): stop
      * showing it. Safe on a guest already destroyed. Optional. */
     void (*detach)(eh_vm *vm, const void *mem);
-    /* A tenant instance was just created: its kernel calls are about to
-     * come; the sink may get ready for them (boot or wake its guest) now,
-     * so the instance's first call costs what any call does. Optional. */
+    /* Kernel calls are about to come: a tenant instance was just created,
+     * or a request starts for a tenant whose previous request made kernel
+     * calls (wasmhost/instance.c). The sink may get ready for them (boot or
+     * wake its guest) now, while the host copies the request in and the
+     * tenant's code runs, so that call costs what a warm call does. Cheap
+     * when already ready; never blocks on a call in flight. Optional. */
     void (*prewarm)(eh_vm *vm);
 } eh_offload_sink;
 

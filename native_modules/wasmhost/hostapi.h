@@ -79,6 +79,9 @@ typedef struct eh_tenant {
     _Atomic uint32_t instances; /* its instances alive now (limits.max_instances caps it) */
     _Atomic uint32_t pins;     /* evictions freeing one of its instances (slots.c):    */
                                /* eh_tenant_free waits for them                          */
+    /* Its latest request made kernel calls (any instance; a hint, racy by
+     * design): the next request prewarms the sink (eh_instance_handle). */
+    _Atomic int kernels_last;
     /* A snapshot module's input buffer (set before instances are made; 0 =
      * none): its instances start with it, as if edgehost_alloc(cap) had run. */
     uint32_t input_ptr, input_cap;

@@ -7,6 +7,7 @@
  * compares the clock with deadline_at_ns and either extends by one tick or
  * stops the call. A late ticker delays only the last check, never adds up. */
 #define _GNU_SOURCE /* memmem */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,10 @@ int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_
     inst->resp.status = 200;
     inst->trap_kind = EH_TRAP_NONE;
     inst->error[0] = 0;
+    eh_tenant *t = inst->tenant;
+    if (t->sink->prewarm && atomic_load_explicit(&t->kernels_last, memory_order_relaxed))
+        t->sink->prewarm(t->vm); /* overlaps waking its guest with the copy below */
+    uint64_t kernel_calls = inst->offload_calls;
     uint32_t len = req->body_len;
     if (inst->restore_pending) { /* the body overwrites its part of the input buffer */
         int fits = inst->input_ptr && len <= inst->input_cap;
@@ -378,7 +383,11 @@ int eh_instance_handle(eh_instance *inst, int idx, const eh_request *req, int32_
         eh_fresh_mark(inst, inst->input_ptr, len);
     }
     uint64_t vals[2] = {inst->input_ptr, len};
-    if (eh_instance_call(inst, idx, vals, 2) < 0)
+    int rc = eh_instance_call(inst, idx, vals, 2);
+    int used = inst->offload_calls != kernel_calls;
+    if (atomic_load_explicit(&t->kernels_last, memory_order_relaxed) != used)
+        atomic_store_explicit(&t->kernels_last, used, memory_order_relaxed);
+    if (rc < 0)
         return -1;
     *status = (int32_t)vals[0];
     return 0;

@@ -1,0 +1,44 @@
+"""Prewarm per request (wasmhost/instance.c): a request of a tenant whose
+previous request made kernel calls wakes its parked guest before the body is
+copied in and the handler runs; one after a request that made none leaves
+the guest parked."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support import PARK_WAIT_MS, wait_for, wat_tenant
+
+pytestmark = pytest.mark.kvm
+
+WAT = """
+  (import "edgehost" "crc32c" (func $crc (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "edgehost_abi_v1"))
+  (func (export "edgehost_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "crc") (param $p i32) (param $n i32) (result i32)
+    (call $crc (local.get $p) (local.get $n) (i32.const 0)))
+  (func (export "nop") (param $p i32) (param $n i32) (result i32) (i32.const 0))
+"""
+
+
+def test_only_a_request_after_kernel_calls_wakes_the_guest():
+    t = wat_tenant(WAT, name="prewarm", isolation="kvm", kernels=["crc32c"])
+    try:
+        for _ in range(2):
+            assert t.call("crc", b"123456789", check=False).status & 0xFFFFFFFF == 0xE3069283
+        assert t.guest.wait_parked(PARK_WAIT_MS)
+        resets = t.guest.stats()["resets"]
+        t.call("nop", b"")           # after kernel calls: wakes the guest, which idles, then parks
+        assert wait_for(lambda: t.guest.stats()["resets"] > resets)
+        assert t.guest.wait_parked(PARK_WAIT_MS)
+        st = t.guest.stats()
+        t.call("nop", b"")           # after a request without: the guest stays parked
+        time.sleep(0.05)
+        after = t.guest.stats()
+        assert (after["resets"], after["calls"]) == (st["resets"], st["calls"])
+        assert st["calls"] == 2
+    finally:
+        t.close()
