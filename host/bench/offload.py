@@ -23,8 +23,9 @@ Rows (``bench`` = "offload"):
   with a reused instance (median; and its very first call) and with
   ``instance = "fresh"`` (used instances put back in place, as
   ``edgehost.load`` and ``edgehost serve`` run it), next to the same tenant
-  in process; ``vs_inproc`` is
-  in process / KVM (target >= 0.9 from 64 KiB);
+  in process; ``vs_inproc`` is in process / KVM (target >= 0.9 from
+  64 KiB); ``warm_share`` is the share of those calls that found the guest
+  spinning (the rest paid an exit: native_modules/vmm/idle.c);
 * ``idle_cpu`` -- CPU the vCPU thread burns once its idle window is over.
 
 STREAM in the guest (2 MiB and 4 KiB pages) vs native vs WASM is ``edgehost
@@ -316,14 +317,16 @@ def _tenant_calls(t, body, n) -> list[int]:
     return out
 
 
-def _path_calls(t, body, n) -> tuple[list[int], str]:
-    """``n`` tenant calls, and what the monitor did with their inputs: read in
-    place through the instance memory's window, or copied (guest counters)."""
-    m0 = t.guest.stats()["mapped_calls"]
+def _path_calls(t, body, n) -> tuple[list[int], str, float]:
+    """``n`` tenant calls, what the monitor did with their inputs (read in
+    place through the instance memory's window, or copied), and the share of
+    them that found the guest spinning (warm) -- from the guest's counters."""
+    s0 = t.guest.stats()
     ns = _tenant_calls(t, body, n)
-    mapped = t.guest.stats()["mapped_calls"] - m0
+    s1 = t.guest.stats()
+    mapped = s1["mapped_calls"] - s0["mapped_calls"]
     return ns, ("in place" if mapped == n else "copied" if mapped == 0
-                else f"in place {mapped}/{n}")
+                else f"in place {mapped}/{n}"), (s1["warm_calls"] - s0["warm_calls"]) / n
 
 
 def _tenant_rows(sizes, n):
@@ -337,19 +340,21 @@ def _tenant_rows(sizes, n):
     try:
         for size in sizes:
             for fam, body in _family_bodies(size, rnd).items():
-                (first,), first_path = _path_calls(tenants["kvm", "reuse"], body, 1)
-                reused, path = _path_calls(tenants["kvm", "reuse"], body, n)
-                fresh, fresh_path = _path_calls(tenants["kvm", "fresh"], body, max(n // 4, 5))
+                (first,), first_path, _ = _path_calls(tenants["kvm", "reuse"], body, 1)
+                reused, path, warm = _path_calls(tenants["kvm", "reuse"], body, n)
+                fresh, fresh_path, fresh_warm = _path_calls(tenants["kvm", "fresh"], body,
+                                                            max(n // 4, 5))
                 reused, fresh = statistics.median(reused), statistics.median(fresh)
                 local = statistics.median(_tenant_calls(tenants["inproc", "reuse"], body, n))
                 op = f"tenant_{fam}_{_size_name(size)}"
                 rows += [
                     {"bench": "offload", "impl": "kvm-tenant", "op": op, "ns_per_call": reused,
                      "first_ns": first, "vs_inproc": local / reused, "path": path,
-                     "first_path": first_path,
+                     "first_path": first_path, "warm_share": warm,
                      "note": "reused instance: median; first_ns = its first kernel call"},
                     {"bench": "offload", "impl": "kvm-tenant-fresh", "op": op,
                      "ns_per_call": fresh, "vs_inproc": local / fresh, "path": fresh_path,
+                     "warm_share": fresh_warm,
                      "note": "instance = fresh, used instances put back in place: median"},
                     {"bench": "offload", "impl": "inproc-tenant", "op": op,
                      "ns_per_call": local}]
