@@ -322,7 +322,11 @@ class SharedBuffer:
         self.guest = guest or default_guest()
         huge = lib.EH_GL_HUGE
         size = (nbytes + huge - 1) // huge * huge
-        self._raw = mmap.mmap(-1, size + huge)
+        # Private anonymous memory: transparent huge pages apply to it (to a
+        # shared anonymous mapping -- shmem -- only where shmem_enabled says
+        # so, which it does not by default), and the guest's shadow/EPT
+        # entries are 2 MiB only where the host's pages are.
+        self._raw = mmap.mmap(-1, size + huge, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         base = int(ffi.cast("uintptr_t", ffi.from_buffer(self._raw)))
         self._off = -base % huge
         self._raw.madvise(mmap.MADV_HUGEPAGE, self._off, size)
