@@ -49,6 +49,7 @@ ABUSES = {
 @pytest.mark.parametrize("abuse", list(ABUSES))
 def test_well_behaved_tenant_keeps_answering(server, quiet_p99, abuse):
     quiet = quiet_p99
+    slow0 = _slow_calls(server, "hello-c")
     stop = threading.Event()
     threads = ABUSES[abuse](server.port, stop)
     try:
@@ -62,7 +63,12 @@ def test_well_behaved_tenant_keeps_answering(server, quiet_p99, abuse):
     assert load.failures() == [], load.failures()[:5]
     assert len(load.results) > 20
     print(f"\n{abuse}: hello-c {len(load.results)} requests, 100% ok; p99 {load.p99_ms():.2f} ms "
-          f"under abuse vs {quiet:.2f} ms quiet")
+          f"under abuse vs {quiet:.2f} ms quiet; "
+          f"{_slow_calls(server, 'hello-c') - slow0:.0f} on the slow lane")
+
+
+def _slow_calls(server, tenant: str) -> float:
+    return support.metric(server.metrics(), "edgehost_slow_lane_requests_total", tenant=tenant)
 
 
 def _niceness(pid: int) -> list[int]:
@@ -78,14 +84,28 @@ def _niceness(pid: int) -> list[int]:
     return out
 
 
-def test_slow_tenant_runs_on_the_low_priority_lane(server):
+@pytest.fixture
+def lane_server(serve_tenants):
+    """A server of its own: the abuse phases above can leave hello-c held on
+    the slow lane for a second -- the loopback softirq work of the 1 MiB
+    bodies lands on its threads and is charged to its calls' CPU clocks
+    (hello-c calls of 1-6 ms CPU seen only during oversized-bodies; two
+    within a second make a hog, native_modules/serving/dispatch.c) -- and
+    this test judges the lane rule, not that."""
+    with Server(serve_tenants, threads=4, extra=["--request-timeout", "2"]) as s:
+        s.wait_snapshots()  # the lane tests count one version's calls
+        yield s
+
+
+def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
     """A tenant whose calls burn CPU (here: spin to the 200 ms deadline) is
     moved to the slow lane, whose threads run at a lower CPU priority, within
     a few calls; a well-behaved tenant's calls stay on the fast lane."""
+    server = lane_server
     [worker] = server.worker_pids()
     nices = _niceness(worker)
     assert nices.count(10) >= 4, nices  # --threads 4: four slow-lane threads
-    for _ in range(4):
+    for _ in range(6):  # the second and third are CPU-timed hogs: the rest run slow
         assert support.get(server.port, "/abuse/spin")[0] == 504
     for _ in range(50):
         assert support.get(server.port, "/hello-c/hello")[0] == 200
@@ -96,7 +116,8 @@ def test_slow_tenant_runs_on_the_low_priority_lane(server):
                 sum(support.metric(text, "edgehost_requests_total", tenant=tenant, code=c)
                     for c in ("200", "504")))
 
-    support.wait_for(lambda: counted("abuse")[0] >= 2)
+    assert support.wait_for(lambda: counted("abuse")[0] >= 2 and counted("hello-c")[1] >= 50), \
+        (counted("abuse"), counted("hello-c"))
     slow, total = counted("hello-c")
     assert total >= 50
     # CPU time decides, and most calls must be slow: hello-c (~10 us per
