@@ -30,27 +30,27 @@ def _after(seconds):
         pass
 
 
-def test_calls_just_after_the_guest_parked_grow_the_window(make_guest):
+def _grown_guest(make_guest):
+    """A guest whose window grew to its bound: each second call comes just
+    after a park -- less than the window's length after it."""
     g = make_guest(idle_spin_us=BASE_US)
     g.boot()
     assert g.stats()["idle_window_us"] == BASE_US
     for _ in range(4):
-        _crc(g)
-        assert g.wait_parked(PARK_WAIT_MS)   # parked: the gap outlasted the window
-        _crc(g)                              # ...by less than 4x: it grows
-    st = g.stats()
+        _crc(g)    # (after a caller-run call: the vCPU thread takes this one, warm)
+        assert g.wait_parked(PARK_WAIT_MS)
+        _crc(g)    # finds it just parked: the window doubles
+    return g
+
+
+def test_calls_just_after_the_guest_parked_grow_the_window(make_guest):
+    st = _grown_guest(make_guest).stats()
     assert st["idle_grows"] >= 2, st
     assert st["idle_window_us"] == MAX_US, st   # doubled, and no further
 
 
 def test_a_grown_window_keeps_calls_warm_across_gaps_it_covers(make_guest):
-    g = make_guest(idle_spin_us=BASE_US)
-    g.boot()
-    for _ in range(3):
-        _crc(g)
-        assert g.wait_parked(PARK_WAIT_MS)
-        _crc(g)
-    assert g.stats()["idle_window_us"] == MAX_US
+    g = _grown_guest(make_guest)
     warm0 = g.stats()["warm_calls"]
     for _ in range(10):
         _after(1.5 * BASE_US / 1e6)          # past the configured window, inside the grown one
@@ -60,12 +60,7 @@ def test_a_grown_window_keeps_calls_warm_across_gaps_it_covers(make_guest):
 
 
 def test_long_gaps_shrink_the_window_back(make_guest):
-    g = make_guest(idle_spin_us=BASE_US)
-    g.boot()
-    for _ in range(3):
-        _crc(g)
-        assert g.wait_parked(PARK_WAIT_MS)
-        _crc(g)
+    g = _grown_guest(make_guest)
     assert g.stats()["idle_window_us"] == MAX_US
     for _ in range(3):
         _crc(g)                              # into the warm regime (a caller-run
