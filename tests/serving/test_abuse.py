@@ -19,11 +19,17 @@ pytestmark = pytest.mark.toolchain
 ABUSE_S = 1.0
 
 
+def _abuse_server(serve_tenants):
+    """Four handler threads a lane, 2 s request timeout; yields once every
+    version's snapshot form is live (no swap lands inside a count)."""
+    with Server(serve_tenants, threads=4, extra=["--request-timeout", "2"]) as s:
+        s.wait_snapshots()
+        yield s
+
+
 @pytest.fixture(scope="module")
 def server(serve_tenants):
-    with Server(serve_tenants, threads=4, extra=["--request-timeout", "2"]) as s:
-        s.wait_snapshots()  # the lane tests count one version's calls
-        yield s
+    yield from _abuse_server(serve_tenants)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +74,7 @@ def test_well_behaved_tenant_keeps_answering(server, quiet_p99, abuse):
 
 
 def _slow_calls(server, tenant: str) -> float:
+    """Requests of ``tenant`` run on the slow lane so far."""
     return support.metric(server.metrics(), "edgehost_slow_lane_requests_total", tenant=tenant)
 
 
@@ -92,9 +99,7 @@ def lane_server(serve_tenants):
     (hello-c calls of 1-6 ms CPU seen only during oversized-bodies; two
     within a second make a hog, native_modules/serving/dispatch.c) -- and
     this test judges the lane rule, not that."""
-    with Server(serve_tenants, threads=4, extra=["--request-timeout", "2"]) as s:
-        s.wait_snapshots()  # the lane tests count one version's calls
-        yield s
+    yield from _abuse_server(serve_tenants)
 
 
 def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
@@ -155,12 +160,10 @@ def test_the_snapshot_form_keeps_the_slow_lane(serve_tenants):
         for _ in range(40):
             assert support.get(s.port, "/abuse/trap")[0] == 500
         s.wait_snapshots()
-        before = support.metric(s.metrics(), "edgehost_slow_lane_requests_total",
-                                tenant="abuse")
+        before = _slow_calls(s, "abuse")
         for _ in range(6):
             assert support.get(s.port, "/abuse/trap")[0] == 500
         support.wait_for(lambda: support.metric(
             s.metrics(), "edgehost_requests_total", tenant="abuse", code="500") >= 46)
-        after = support.metric(s.metrics(), "edgehost_slow_lane_requests_total",
-                               tenant="abuse")
+        after = _slow_calls(s, "abuse")
     assert after - before == 6, (before, after)
