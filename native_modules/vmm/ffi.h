@@ -76,6 +76,9 @@ typedef struct eh_vm_stats {
                                 EH_IDLE_GROW_MAX times while calls come just after
                                 the guest parked (vmm/idle.c)                        */
     uint64_t idle_grows;     /* times it grew                                        */
+    uint64_t last_reset_kept; /* of last_reset_pages, scratch pages in the I/O
+                                 ranges of the calls before that reset, restored
+                                 but left writable (vmm/snapshot.c)                  */
 } eh_vm_stats;
 
 /* A handle has owners: its creator, and whoever called eh_vm_retain (a

@@ -162,6 +162,7 @@ void eh_vm_get_stats(eh_vm *vm, eh_vm_stats *out)
         out->window_drops += atomic_load(&g->window_drops);
         out->last_reset_ns = atomic_load(&g->last_reset_ns);
         out->last_reset_pages = atomic_load(&g->last_reset_pages);
+        out->last_reset_kept = atomic_load(&g->last_reset_kept);
         clockid_t cid;
         struct timespec ts;
         if (pthread_getcpuclockid(g->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0)

@@ -89,4 +89,6 @@ void eh_io_stage(eh_guest *g, const eh_offload_req *req, const eh_io_plan *p)
     g->stale[0].lo = a_lo, g->stale[0].hi = a_hi;
     g->stale[1].lo = b_lo, g->stale[1].hi = b_hi;
     g->stale[2].lo = p->out, g->stale[2].hi = p->end;
+    if (p->end > g->io_hi)
+        g->io_hi = p->end;
 }

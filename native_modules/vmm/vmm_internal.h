@@ -91,6 +91,10 @@ typedef struct eh_guest {
     struct { uint64_t lo, hi; } stale[3]; /* scratch ranges the last call's
                             copies or its output may have written (io_plan.c
                             zeroes what the next call does not overwrite) */
+    uint64_t io_hi;      /* calls since the last reset may have written scratch
+                            below this (the end of their I/O ranges; io_lock):
+                            that reset leaves its dirty pages writable
+                            (snapshot.c); <= EH_GL_SCRATCH: none */
 
     pthread_t thread;
     _Atomic pid_t tid;
@@ -144,7 +148,7 @@ typedef struct eh_guest {
     int fault_has_addr;
 
     /* stats the vCPU thread owns */
-    _Atomic uint64_t resets, last_reset_ns, last_reset_pages, log_lines;
+    _Atomic uint64_t resets, last_reset_ns, last_reset_pages, last_reset_kept, log_lines;
     char log[EH_GL_LOG_MAX + 1];
     pthread_mutex_t log_lock;
 
