@@ -116,9 +116,15 @@ int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim)
             }
             if (kind == EH_DONE_PING)
                 atomic_fetch_add(&g->pings, 1);
-            if (kind == EH_DONE_CALL &&
-                __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == seq) {
+            int answered = __atomic_load_n(&g->win->done_seq, __ATOMIC_ACQUIRE) == seq;
+            if (kind == EH_DONE_CALL && answered) {
                 __atomic_store_n(&g->win->host_ack, seq, __ATOMIC_RELEASE);
+                rc = 0;
+                break;
+            }
+            /* answered, acknowledged and scrubbed by someone else's run: the
+             * guest is idle at its doorbell, nothing of the call is left */
+            if (kind == EH_DONE_IDLE && answered) {
                 rc = 0;
                 break;
             }

@@ -111,7 +111,7 @@ void eh_vm_prewarm(eh_vm *vm)
         if (atomic_exchange(&g->reset_pending, 0)) /* as call.c: into the warm regime */
             eh_vcpu_cancel_reset(g);
         atomic_store(&g->consumed_at_ns, eh_now_ns()); /* the watchdog's idle clock */
-        atomic_store(&g->warm_req, 1);
+        atomic_store(&g->warm_req, 1); /* taken with this lock: vcpu_thread.c */
         eh_vcpu_wake(g);
     }
     pthread_mutex_unlock(&vm->lock);

@@ -288,6 +288,40 @@ static int deferred_reset(eh_guest *g)
     return rc;
 }
 
+/* eh_vm_prewarm asked the parked thread to start spinning. Taken only with
+ * the handle's lock, and the thread marked running before it is released: a
+ * caller decides under that lock whether to run a parked vCPU on its own
+ * thread (cold_call.c), and one that saw it parked while this thread left
+ * the park on its own entered KVM_RUN beside it -- the call then ran on this
+ * thread and the caller's run met only idle exits until its 10 ms limit tick
+ * (2 ms per call over a 5-call request, seen on the Ice Lake Xeon). The
+ * prewarm itself holds the lock while it wakes us (a few us); a caller that
+ * holds it longer settles the request itself (it posts and wakes this
+ * thread, or runs the call), and we look again shortly. Never blocks on the
+ * lock: its holder may be waiting for this thread. 1: leave the park. */
+#define EH_WARM_LOCK_SPIN_NS 50000ull
+static int take_warm_req(eh_guest *g)
+{
+    if (!atomic_load(&g->warm_req))
+        return 0;
+    uint64_t until = eh_now_ns() + EH_WARM_LOCK_SPIN_NS;
+    while (pthread_mutex_trylock(&g->owner->lock)) {
+        if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
+            !atomic_load(&g->caller_run))
+            return 1; /* a call for this thread: serve it */
+        if (atomic_load(&g->stop) || eh_now_ns() > until) {
+            watchdog_once(g, EH_RESET_RETRY_NS);
+            return 0;
+        }
+        __builtin_ia32_pause();
+    }
+    int go = atomic_exchange(&g->warm_req, 0);
+    if (go)
+        atomic_store(&g->state, EH_VCPU_RUNNING);
+    pthread_mutex_unlock(&g->owner->lock);
+    return go;
+}
+
 void eh_vcpu_schedule_reset(eh_guest *g, uint64_t delay_ns)
 {
     atomic_store(&g->reset_pending, 1);
@@ -329,7 +363,7 @@ static int park(eh_guest *g, int reset, int idle)
         if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
             !atomic_load(&g->caller_run))
             break;
-        if (atomic_exchange(&g->warm_req, 0))
+        if (take_warm_req(g))
             break;
         eh_futex_wait(&g->wake, w, -1);
     }

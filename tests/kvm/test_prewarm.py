@@ -42,3 +42,20 @@ def test_only_a_request_after_kernel_calls_wakes_the_guest():
         assert st["calls"] == 2
     finally:
         t.close()
+
+
+def test_a_call_right_after_the_prewarm_runs_once():
+    # The request's prewarm wakes the parked vCPU thread and the handler's
+    # kernel call comes microseconds later, while that thread is still
+    # waking: the caller must either find it running or run the call on its
+    # own thread alone. When both entered the guest, the caller's run met
+    # only idle exits until its 10 ms limit tick (counted as a forced park).
+    t = wat_tenant(WAT, name="prewarm-race", isolation="kvm", kernels=["crc32c"])
+    try:
+        assert t.call("crc", b"123456789", check=False).status & 0xFFFFFFFF == 0xE3069283
+        for _ in range(40):
+            assert t.guest.wait_parked(PARK_WAIT_MS)
+            assert t.call("crc", b"123456789", check=False).status & 0xFFFFFFFF == 0xE3069283
+        assert t.guest.stats()["forced_parks"] == 0
+    finally:
+        t.close()
