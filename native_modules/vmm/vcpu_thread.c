@@ -288,6 +288,14 @@ static int deferred_reset(eh_guest *g)
     return rc;
 }
 
+/* A call is posted (host truth, not the guest-writable window) and its
+ * caller does not run the vCPU itself: this thread must serve it. */
+static int call_for_this_thread(eh_guest *g)
+{
+    return atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
+           !atomic_load(&g->caller_run);
+}
+
 /* eh_vm_prewarm asked the parked thread to start spinning. Taken only with
  * the handle's lock, and the thread marked running before it is released: a
  * caller decides under that lock whether to run a parked vCPU on its own
@@ -306,9 +314,8 @@ static int take_warm_req(eh_guest *g)
         return 0;
     uint64_t until = eh_now_ns() + EH_WARM_LOCK_SPIN_NS;
     while (pthread_mutex_trylock(&g->owner->lock)) {
-        if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
-            !atomic_load(&g->caller_run))
-            return 1; /* a call for this thread: serve it */
+        if (call_for_this_thread(g))
+            return 1;
         if (atomic_load(&g->stop) || eh_now_ns() > until) {
             watchdog_once(g, EH_RESET_RETRY_NS);
             return 0;
@@ -357,11 +364,9 @@ static int park(eh_guest *g, int reset, int idle)
             return -1;
         if (atomic_load(&g->reset_pending) && deferred_reset(g))
             return -1;
-        /* a call is posted (host truth, not the guest-writable window) and
-         * its caller does not run the vCPU itself; or one is about to be
-         * (eh_vm_prewarm): spin for it */
-        if (atomic_load(&g->posted_seq) != atomic_load(&g->consumed_seq) &&
-            !atomic_load(&g->caller_run))
+        /* a call for this thread; or one is about to come (eh_vm_prewarm):
+         * spin for it */
+        if (call_for_this_thread(g))
             break;
         if (take_warm_req(g))
             break;
