@@ -253,3 +253,15 @@ def test_float64_dot_when_large_elements_never_meet():
         exact = sum(dec(x) * dec(y) for x, y in zip(a, b, strict=True))
     got = vec_dot(pack(a, "float64"), pack(b, "float64"), dtype="float64", **IN)
     assert got == float(exact) != 0
+
+
+def test_float64_dot_with_an_infinite_term_and_an_overflowing_one():
+    """Found by the fuzzer (tests/fuzz/corpus/vector): a product that
+    overflows to +inf next to a -inf input is still -inf exactly (the finite
+    product only adds a finite amount); summing it as +inf gave NaN."""
+    a = [-2.1245519712670684e183, 8.91238232205e-313, 1.0]
+    b = [-1.5324913274686761e144, -math.inf, 2.0]
+    got = vec_dot(pack(a, "float64"), pack(b, "float64"), dtype="float64", **IN)
+    assert got == -math.inf
+    assert math.isnan(vec_dot(pack(a + [math.inf], "float64"), pack(b + [1.0], "float64"),
+                              dtype="float64", **IN))  # -inf + inf stays NaN

@@ -161,11 +161,19 @@ double eh_vec_dot_scaled(const eh_f64 *a, const eh_f64 *b, uint64_t n)
             top = exponent(mag(x)) + exponent(mag(y));
     }
     double s = 0;
-    if (special || top == -100000) { /* inf/NaN (IEEE decides) or only zero products */
+    if (special) {
+        /* The exact sum is decided by the terms with an inf or NaN factor
+         * alone (each is +-inf or NaN; finite products only add a finite
+         * amount), so the others are left out: a finite product that
+         * overflows must not meet an infinite one of the other sign as
+         * inf - inf (found by the fuzzer). */
         for (uint64_t i = 0; i < n; i++)
-            s += a[i] * b[i];
+            if (!eh_vec_finite(a[i]) || !eh_vec_finite(b[i]))
+                s += a[i] * b[i];
         return s;
     }
+    if (top == -100000) /* only zero products */
+        return 0;
     for (uint64_t i = 0; i < n; i++) {
         double x = a[i], y = b[i];
         if (x == 0 || y == 0)
