@@ -9,7 +9,8 @@ called with ``Tenant.call``):
   tenant (plain wasm32, and with -msimd128) and called directly: no host call;
 * ``offload inproc`` / ``offload kvm`` -- the same request through the
   ``edgehost.offload`` import, run by the host in process or in the tenant's
-  KVM guest (inputs of 128 KiB and more read in place through the input window).
+  KVM guest (a call whose inputs total 64 KiB or more reads them in place
+  through the input window, from the instance's second such call on).
 
 Operations: CRC32C of the body, CSV to rows (unescaped fields), JSON validate
 and extract one value (``/meta/count``), float32 dot product, top-10 rows by

@@ -98,8 +98,8 @@ eh_offload_status eh_vm_offload(eh_vm *vm, const eh_offload_req *req, eh_offload
 
 /* Shows [mem, mem + len) to the guest, read-only, until eh_vm_detach: inputs
  * inside it are then read in place instead of copied (EH_OFFLOAD_OK), once
- * that is cheaper -- from the memory's second call with an input of at least
- * EH_VM_IN_PLACE_MIN bytes (a memory slot costs more than one copy), or at
+ * that is cheaper -- from the memory's second call whose inputs total at
+ * least EH_VM_IN_PLACE_MIN bytes (a memory slot costs more than one copy), or at
  * once with EH_VM_ATTACH_NOW (a buffer made to be shared, 2 MiB aligned).
  * mem must be page-aligned and len <= EH_GL_MAP_MAX. EH_OFFLOAD_TOO_LARGE
  * when all EH_GL_WINDOWS windows are taken (inputs are then copied).

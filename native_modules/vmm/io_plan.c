@@ -44,8 +44,8 @@ int eh_io_plan_make(eh_vm *vm, const eh_offload_req *req, eh_io_plan *p, char *e
         EH_ERR(err, errlen, "NULL buffer with a non-zero length");
         return EH_OFFLOAD_INVALID;
     }
-    uint64_t win_in = eh_window_gpa(vm, req->in, req->in_len);
-    uint64_t win_in2 = eh_window_gpa(vm, req->in2, req->in2_len);
+    uint64_t win_in, win_in2;
+    eh_windows_place(vm, req, &win_in, &win_in2);
     p->c_in = win_in ? 0 : req->in_len;
     p->c_in2 = win_in2 ? 0 : req->in2_len;
     uint64_t room = scratch_room(vm->cfg.mem_bytes);

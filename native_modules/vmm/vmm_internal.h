@@ -237,10 +237,11 @@ void eh_timer_set(timer_t *t, uint64_t first_ns, uint64_t every_ns); /* 0, 0 dis
 
 /* windows.c */
 int eh_windows_map_all(eh_guest *g);  /* at boot: memory slots of eager windows */
-/* Guest address of [ptr, ptr+n) where a window shows it and the call may read
- * it there, else 0. May register the window's memory slot for later calls. */
-uint64_t eh_window_gpa(eh_vm *vm, uint64_t ptr, uint64_t n);
-/* Registers the slots eh_window_gpa found due (while the guest runs the call). */
+/* Guest addresses of req's inputs where a window shows them and the call may
+ * read them there (its inputs total EH_VM_IN_PLACE_MIN or more), else 0.
+ * May mark windows' memory slots due for later calls. */
+void eh_windows_place(eh_vm *vm, const eh_offload_req *req, uint64_t *in, uint64_t *in2);
+/* Registers the slots eh_windows_place found due (while the guest runs the call). */
 void eh_windows_settle(eh_vm *vm);
 int eh_live_add(eh_vm *vm);
 void eh_live_remove(eh_vm *vm);

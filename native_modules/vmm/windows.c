@@ -13,11 +13,13 @@
  * 23 us, removing it 40 us, and the guest's first read of each 4 KiB page
  * through it ~5 us (a shadow-page fault); a copy costs ~35 us per MiB. So a
  * window's slot is registered once and kept until the memory is detached,
- * never per call; a tenant memory gets its slot on its second call with an
- * input of EH_VM_IN_PLACE_MIN bytes or more (after that call is posted, so
- * the update overlaps the kernel: instances used once never pay for a slot),
- * and its inputs are read in place from the next call on. Smaller inputs are
- * always copied. A shared buffer (EH_VM_ATTACH_NOW) is registered at once.
+ * never per call; a tenant memory gets its slot on its second large call --
+ * one whose inputs total EH_VM_IN_PLACE_MIN bytes or more, however they are
+ * split (a dot product's two halves, top-k's query and rows) -- after that
+ * call is posted, so the update overlaps the kernel: instances used once
+ * never pay for a slot; from the next large call on, each of its inputs
+ * that a window shows is read in place. Inputs of smaller calls are always
+ * copied. A shared buffer (EH_VM_ATTACH_NOW) is registered at once.
  *
  * Invariants:
  *  - A window shows one memory of the handle's own tenant (each tenant has
@@ -97,24 +99,37 @@ static int inside(const eh_window *w, uint64_t ptr, uint64_t n)
     return w->hva && n && ptr >= b && ptr - b <= w->len && n <= w->len - (ptr - b);
 }
 
-uint64_t eh_window_gpa(eh_vm *vm, uint64_t ptr, uint64_t n)
+/* Guest address of [ptr, ptr+n) where window i shows it with its slot on,
+ * else 0; *seen gets the bit of the window that holds it, slot or not. */
+static uint64_t gpa_of(eh_vm *vm, uint64_t ptr, uint64_t n, uint32_t *seen)
 {
-    if (n < EH_VM_IN_PLACE_MIN)
-        return 0;
     for (int i = 0; i < EH_GL_WINDOWS; i++) {
-        eh_window *w = &vm->windows[i];
+        const eh_window *w = &vm->windows[i];
         if (!inside(w, ptr, n))
             continue;
-        eh_guest *g = vm->g;
-        if (g->slots & (1u << i))
-            return window_base(i) + (ptr - (uintptr_t)w->hva);
+        *seen |= 1u << i;
+        return (vm->g->slots & (1u << i)) ? window_base(i) + (ptr - (uintptr_t)w->hva) : 0;
+    }
+    return 0;
+}
+
+void eh_windows_place(eh_vm *vm, const eh_offload_req *req, uint64_t *in, uint64_t *in2)
+{
+    *in = *in2 = 0;
+    if (req->in_len + req->in2_len < EH_VM_IN_PLACE_MIN)
+        return;
+    uint32_t seen = 0;
+    *in = gpa_of(vm, req->in, req->in_len, &seen);
+    *in2 = gpa_of(vm, req->in2, req->in2_len, &seen);
+    for (int i = 0; i < EH_GL_WINDOWS; i++) { /* one large call per window, however many inputs */
+        eh_window *w = &vm->windows[i];
+        if (!(seen & (1u << i)) || (vm->g->slots & (1u << i)))
+            continue;
         if (w->large_calls < 2)
             w->large_calls++;
         if (earned(w))
             vm->slots_due |= 1u << i;
-        return 0;
     }
-    return 0;
 }
 
 void eh_windows_settle(eh_vm *vm)

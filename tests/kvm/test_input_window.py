@@ -11,11 +11,12 @@ import mmap
 import os
 
 import crc32c as crc32c_peer
+import numpy as np
 import pytest
 
 from edgehost.errors import GuestFault
 from edgehost.isolation import guest as vmm
-from edgehost.kernels import crc32c
+from edgehost.kernels import crc32c, vec_dot
 from edgehost.native import ffi, lib
 from tests.support import request, wat_tenant
 
@@ -173,6 +174,23 @@ def test_the_kernel_api_reads_a_shared_buffer_in_place():
         assert crc32c(buf.view, isolation="kvm") == crc32c_peer.crc32c(data)
         assert crc32c(buf.view[4096:], isolation="kvm") == crc32c_peer.crc32c(data[4096:])
     assert g.stats()["mapped_calls"] == before + 2
+
+
+def test_a_call_whose_inputs_total_the_minimum_reads_each_in_place():
+    # a dot product's two halves are large together: each is read in place
+    # though neither reaches EH_VM_IN_PLACE_MIN alone; a smaller call copies
+    half = lib.EH_VM_IN_PLACE_MIN // 2
+    a, b = np.random.default_rng(7).standard_normal((2, half // 4), dtype=np.float32)
+    g = vmm.default_guest()
+    before = g.stats()["mapped_calls"]
+    with vmm.SharedBuffer(2 * half) as buf:
+        buf[:half], buf[half:2 * half] = a.tobytes(), b.tobytes()
+        want = vec_dot(a, b, isolation="inproc")
+        assert vec_dot(buf.view[:half], buf.view[half:], isolation="kvm") == want
+        assert g.stats()["mapped_calls"] == before + 1
+        assert vec_dot(buf.view[:half - 4], buf.view[half:2 * half - 4], isolation="kvm") == \
+            vec_dot(a[:-1], b[:-1], isolation="inproc")
+        assert g.stats()["mapped_calls"] == before + 1
 
 
 def test_detached_memory_is_gone_from_the_window(make_guest):
