@@ -277,16 +277,17 @@ def _body(kernel, payload, payload2=b"", out_cap=0, args=(), flags=0) -> bytes:
 
 
 def _family_bodies(size: int, rnd: random.Random) -> dict:
-    """One request body per kernel family, with about ``size`` bytes of input."""
+    """One request body per kernel family, with ``size`` bytes of input or
+    a little more (CSV and JSON end at a whole row / item: a "64 KiB" input
+    is at least 64 KiB, as the in-place rule counts)."""
     from edgehost.kernels import csv as ck
     from edgehost.kernels import json as jk
 
     row = b"12345,3.14159,word,\"quoted, text\"\n"
-    csv_text = (row * (size // len(row) + 1))[:size]
-    csv_text = csv_text[:csv_text.rfind(b"\n") + 1]
+    csv_text = row * -(-size // len(row))
     fields = len(ck.csv_index(csv_text, isolation="inproc").ends)
     item = b'{"id":12345,"name":"edgehost","tags":["a","b"],"v":3.5},'
-    doc = b"[" + (item * (size // len(item)))[:-1] + b"]"
+    doc = b"[" + (item * -(-(size - 1) // len(item)))[:-1] + b"]"
     floats = struct.pack(f"<{size // 8}f", *(rnd.uniform(-1, 1) for _ in range(size // 8)))
     cols = 128
     rows = size // (4 * cols)
