@@ -116,8 +116,8 @@ static uint64_t gpa_of(eh_vm *vm, uint64_t ptr, uint64_t n, uint32_t *seen)
 void eh_windows_place(eh_vm *vm, const eh_offload_req *req, uint64_t *in, uint64_t *in2)
 {
     *in = *in2 = 0;
-    if (req->in_len + req->in2_len < EH_VM_IN_PLACE_MIN)
-        return;
+    if (req->in_len < EH_VM_IN_PLACE_MIN && req->in2_len < EH_VM_IN_PLACE_MIN - req->in_len)
+        return; /* a small call (the sum written so it cannot wrap) */
     uint32_t seen = 0;
     *in = gpa_of(vm, req->in, req->in_len, &seen);
     *in2 = gpa_of(vm, req->in2, req->in2_len, &seen);
