@@ -121,3 +121,11 @@ def served_metrics(admin_port: int, tenant: str, *names: str) -> dict[str, float
         if name in out and f'tenant="{tenant}"' in rest.partition("}")[0]:
             out[name] = (out[name] or 0.0) + float(line.rsplit(" ", 1)[1])
     return out
+
+
+def input_path(before: dict, after: dict) -> str:
+    """What the monitor did with the inputs of the calls between two guest
+    stats snapshots: "in place" (through a window), "copied", or a mix."""
+    n = after["calls"] - before["calls"]
+    mapped = after["mapped_calls"] - before["mapped_calls"]
+    return "in place" if mapped == n else "copied" if mapped == 0 else f"in place {mapped}/{n}"

@@ -44,7 +44,7 @@ import time
 import click
 
 from edgehost.bench._kernelbench import guest_latencies, inproc_latencies
-from edgehost.bench.common import COUNT, emit, percentile
+from edgehost.bench.common import COUNT, emit, input_path, percentile
 from edgehost.errors import EdgehostError
 from edgehost.native import ffi, lib
 from edgehost.wasm_config import abi
@@ -325,9 +325,7 @@ def _path_calls(t, body, n) -> tuple[list[int], str, float]:
     s0 = t.guest.stats()
     ns = _tenant_calls(t, body, n)
     s1 = t.guest.stats()
-    mapped = s1["mapped_calls"] - s0["mapped_calls"]
-    return ns, ("in place" if mapped == n else "copied" if mapped == 0
-                else f"in place {mapped}/{n}"), (s1["warm_calls"] - s0["warm_calls"]) / n
+    return ns, input_path(s0, s1), (s1["warm_calls"] - s0["warm_calls"]) / n
 
 
 def _tenant_rows(sizes, n):

@@ -49,7 +49,7 @@ import time
 import click
 
 from edgehost import paths
-from edgehost.bench.common import COUNT, POSITIVE_MS, emit, int_list
+from edgehost.bench.common import COUNT, POSITIVE_MS, emit, input_path, int_list
 from edgehost.bench.machine import pinned_thread
 from edgehost.bench.report import family_table
 from edgehost.bench.tenant_inputs import CASES, Case
@@ -139,8 +139,8 @@ def call(tenant, export: str, body: bytes, query: str) -> Reply:
 
 
 # -- measuring ---------------------------------------------------------------------------
-def _row(path, op, case, **extra):
-    label, flavor, _, isolation = path
+def _row(way, op, case, **extra):
+    label, flavor, _, isolation = way
     row = {"bench": "tenant", "impl": label, "op": op, "target": case.target,
            "size": len(case.body),
            "build": f"wasm/{flavor}" if label in LOCAL else "host kernel",
@@ -202,13 +202,17 @@ def measure_case(tenants: dict, case: Case, target_s: float, rounds: int,
         n = _runs_for(target_s, max(r.elapsed_ns / max(r.runs, 1), 1.0))
         live[label] = (path, t, export, n)
     samples: dict[str, list[float]] = {k: [] for k in live}
+    paths: dict[str, str] = {}
     for _ in range(rounds):
         for label, (_, t, export, n) in live.items():
             with _maybe_pinned(label):
                 # untimed: wakes what the path uses (a guest parks after its
                 # idle window, and the other paths ran in between)
                 call(t, export, case.body, _query(case, 1))
+                before = t.guest.stats() if t.guest else None
                 r = call(t, export, case.body, _query(case, n))
+                if before is not None:  # the timed calls' inputs: in place or copied
+                    paths[label] = input_path(before, t.guest.stats())
             samples[label].append(r.elapsed_ns / max(r.runs, 1))
     for label, (path, t, export, n) in live.items():
         req = []
@@ -221,7 +225,8 @@ def measure_case(tenants: dict, case: Case, target_s: float, rounds: int,
         med = statistics.median(samples[label])
         rows.append(_row(path, case.op, case, ns_per_op=med, min_ns=min(samples[label]),
                          max_ns=max(samples[label]), gbps=len(case.body) / med,
-                         request_ns=statistics.median(req), runs_per_request=n))
+                         request_ns=statistics.median(req), runs_per_request=n,
+                         **({"path": paths[label]} if label in paths else {})))
     order = [p[0] for p in PATHS]
     return sorted(rows, key=lambda r: order.index(r["impl"]))
 
@@ -275,6 +280,19 @@ def crossovers(rows: list[dict]) -> list[dict]:
                               f"{human_bytes(first)})"
             out.append(row)
     return out
+
+
+def path_lines(rows: list[dict]) -> str:
+    """Per op, what the monitor did with the KVM path's inputs at each size
+    (read in place through the window, or copied)."""
+    out = ["offload kvm, the timed calls' inputs:"]
+    for op in OPS:
+        at = [r for r in rows if r.get("op") == op and r.get("impl") == "offload kvm"
+              and r.get("path")]
+        if at:
+            out.append(f"  {op:5s} " + ", ".join(f"{human_bytes(r['size'])} {r['path']}"
+                                                 for r in sorted(at, key=lambda r: r["size"])))
+    return "\n".join(out) if len(out) > 1 else ""
 
 
 def human_bytes(n: float) -> str:
@@ -358,3 +376,4 @@ def command(as_json, sizes, ops, target_ms, rounds, no_kvm, quick):
     else:
         click.echo("tenant: own WASM code vs offload (medians)")
         click.echo(family_table("tenant", rows))
+        click.echo(path_lines(rows))

@@ -71,3 +71,15 @@ def test_deadline_bench_reports_measured_overshoot():
         assert r["bench"] == "deadline" and r["tolerance_ms"] == 5
         assert 0 <= r["stopped_median_ms"] <= r["stopped_max_ms"]
         assert math.isfinite(r["returned_max_ms"]) and r["returned_max_ms"] >= 0
+
+
+@pytest.mark.kvm
+def test_tenant_bench_says_which_path_each_kvm_size_takes():
+    # a 64 KiB dot product (two 32 KiB halves) is read in place; 4 KiB is copied
+    result = CliRunner().invoke(cli, ["bench", "tenant", "--json", "--ops", "dot", "--sizes",
+                                      "4096,65536", "--target-ms", "1", "--rounds", "1"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    paths = {r["size"]: r.get("path") for r in json.loads(result.output)
+             if r.get("impl") == "offload kvm"}
+    assert paths == {4096: "copied", 65536: "in place"}

@@ -95,3 +95,12 @@ def test_bad_options_are_one_line_errors():
     assert out.exit_code != 0 and "unknown operation 'nope'" in out.output
     out = CliRunner().invoke(cli, ["bench", "tenant", "--sizes", "8"])
     assert out.exit_code != 0 and "16 bytes" in out.output
+
+
+def test_path_lines_name_each_kvm_size_and_its_path():
+    rows = [{"op": "dot", "impl": "offload kvm", "size": 65536, "path": "in place"},
+            {"op": "dot", "impl": "offload kvm", "size": 4096, "path": "copied"},
+            {"op": "dot", "impl": "offload inproc", "size": 4096}]
+    assert tb.path_lines(rows).splitlines()[1].split() == \
+        ["dot", "4", "KiB", "copied,", "64", "KiB", "in", "place"]
+    assert tb.path_lines(rows[2:]) == ""
