@@ -16,7 +16,12 @@
  *                   its cost follows the call's depth, not the stack size);
  *      registers    vector and mask registers are cleared; general ones are
  *                   the loop's own;
- *      scratch      the monitor zeroes the I/O ranges before the next call.
+ *      scratch      a kernel op's output range past its result is zeroed
+ *                   here, before the call completes (scrub_output: its lines
+ *                   are in this core's cache, and most were never written);
+ *                   the monitor zeroes the rest of the I/O ranges -- inputs
+ *                   it copied, the result it copied out -- before the next
+ *                   call (vmm/io_plan.c).
  *    The monitor's authoritative reset (dirty pages + registers) runs
  *    whenever the guest parks, after a timeout, and at least every 1024
  *    warm calls / 50 ms, bounding what a kernel subverted by its input
@@ -57,7 +62,11 @@ void eh_scrub_stack(uint64_t base);                       /* start.S */
 void eh_scrub_stack_touched(uint64_t base, uint64_t gap); /* start.S */
 
 #ifdef EH_GUEST_DOORBELL
-static void serve(eh_call_window *w) { w->res.status = EH_K_OK; }
+static int serve(eh_call_window *w)
+{
+    w->res.status = EH_K_OK;
+    return 0;
+}
 static void scrub(eh_call_window *w) { (void)w; }
 static void init(eh_call_window *w) { (void)w; }
 #else
@@ -67,23 +76,50 @@ __attribute__((weak)) void eh_guest_test_op(eh_call_window *w)
     w->res.status = EH_K_ENOTSUP;
 }
 
-static void serve(eh_call_window *w)
+/* Zeroes the output range past the result, [out + min(out_len, out_cap),
+ * out + out_cap): what a kernel used as working memory (JSON's depth stack
+ * in a 136 KiB range whose result is 16 bytes) or left from an earlier call.
+ * Reads first and writes only lines that are not zero: most of a large
+ * output room is never written, and a store would dirty it for nothing. The
+ * range is the monitor's (scratch, io_plan.c), not the kernel's to choose. */
+static void scrub_output(const eh_call_window *w)
+{
+    uint64_t cap = w->req.out_cap, used = w->res.out_len < cap ? w->res.out_len : cap;
+    uint8_t *p = (uint8_t *)(uintptr_t)(w->req.out + used), *end = p + (cap - used);
+    for (; p < end && ((uintptr_t)p & 63); p++)
+        *p = 0;
+    for (; p + 64 <= end; p += 64) {
+        uint64_t *q = (uint64_t *)p, any = 0;
+        for (int i = 0; i < 8; i++)
+            any |= q[i];
+        if (any)
+            for (int i = 0; i < 8; i++)
+                q[i] = 0;
+    }
+    for (; p < end; p++)
+        *p = 0;
+}
+
+/* Runs the posted op; 1 when its output range past the result is zeroed. */
+static int serve(eh_call_window *w)
 {
     switch (w->op) {
     case EH_OP_OFFLOAD:
         eh_kernel_run(&w->req, &w->res);
-        return;
+        scrub_output(w);
+        return 1;
     case EH_OP_REPEAT:
         for (uint32_t i = 0; i < w->repeat; i++)
             eh_kernel_run(&w->req, &w->res);
-        return;
+        scrub_output(w);
+        return 1;
     case EH_OP_PING:
         for (uint64_t i = 0; i < w->req.arg[0]; i++)
             eh_out(EH_PORT_DONE, EH_DONE_PING);
-        return;
+        return 0;
     default:
         eh_guest_test_op(w);
-        return;
+        return 0;
     }
 }
 
@@ -150,7 +186,8 @@ __attribute__((noreturn)) static void serve_forever(void)
         }
         uint64_t seq = __atomic_load_n(&w->req_seq, __ATOMIC_ACQUIRE);
         w->taken_seq = seq; /* back at the doorbell: the host's hint (call.c) */
-        serve(w);
+        if (serve(w))
+            w->scrubbed_seq = seq;
         __atomic_store_n(&w->done_seq, seq, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         uint64_t t1 = eh_rdtsc();

@@ -134,7 +134,9 @@ enum eh_guest_op {
  * Protocol (seq numbers only grow; the guest keeps no state across calls):
  *  host: writes op/req, clears res, then req_seq = n (release).
  *  guest: sees req_seq != done_seq, stores taken_seq = req_seq, runs,
- *         writes res, done_seq = req_seq (release), full fence, then exits
+ *         writes res; for a kernel op (OFFLOAD, REPEAT) zeroes its output
+ *         range past min(out_len, out_cap) and stores scrubbed_seq =
+ *         req_seq; then done_seq = req_seq (release), full fence, then exits
  *         with EH_DONE_CALL iff host_waiting != 0 (the host stopped spinning
  *         and sleeps). taken_seq is only a hint (the window is guest-
  *         writable): a guest that burns CPU without taking a posted call is
@@ -158,7 +160,9 @@ typedef struct eh_call_window {
     uint64_t _pad0[5];
     volatile uint64_t done_seq;     /* guest -> host completion             */
     volatile uint64_t taken_seq;    /* guest -> host: the last call it took */
-    uint64_t _pad1[6];
+    volatile uint64_t scrubbed_seq; /* guest -> host: this call's output range
+                                       past min(out_len, out_cap) is zero   */
+    uint64_t _pad1[5];
     /* set by the host before the guest starts (spin_tsc also at every
      * reset and when the idle window adapts, vmm/idle.c) */
     uint64_t cpu_features;          /* EH_CPU_* mask detected on the host   */

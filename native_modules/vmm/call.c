@@ -308,6 +308,8 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
         uint64_t n = res->out_len < req->out_cap ? res->out_len : req->out_cap;
         if (n)
             memcpy((void *)(uintptr_t)req->out, g->mem + p.out, n);
+        if (__atomic_load_n(&w->scrubbed_seq, __ATOMIC_RELAXED) == seq)
+            eh_io_output_scrubbed(g, &p, n);
         count(vm, g, &p, here, warm, t0, wake_at, woken_at);
     }
     atomic_store(&g->consumed_at_ns, eh_now_ns());

@@ -257,6 +257,10 @@ int eh_io_plan_make(eh_vm *vm, const eh_offload_req *req, eh_io_plan *p, char *e
                     size_t errlen);
 /* Copies the inputs in and zeroes what earlier calls left (io_lock held). */
 void eh_io_stage(eh_guest *g, const eh_offload_req *req, const eh_io_plan *p);
+/* The call completed and the guest runtime zeroed its output range past the
+ * first n bytes (scrubbed_seq): the next call's clear need only cover those
+ * (io_lock held). */
+void eh_io_output_scrubbed(eh_guest *g, const eh_io_plan *p, uint64_t n);
 
 /* split.c: requests too large for scratch, run piece by piece where the kernel allows */
 typedef eh_offload_status (*eh_call_fn)(eh_vm *vm, const eh_offload_req *req,

@@ -186,6 +186,27 @@ def test_an_earlier_calls_inputs_and_output_are_gone(make_guest, spin_us):
     assert res.value == 0xA5A5A5A5A5A5A5A5  # the read sees this call's own input
 
 
+@PATHS
+def test_a_kernels_working_memory_in_its_output_range_is_gone(make_guest, spin_us):
+    # JSON validation keeps its depth stack in the output range and returns a
+    # 0-byte result: the guest runtime zeroes the range past the result before
+    # the call completes, and the host clears only what it copied out.
+    from edgehost.kernels.json import scratch_size
+    from edgehost.wasm_config import abi
+
+    g = _test_guest(make_guest, spin_us)
+    doc = b'{"a":' * 300 + b"[1,2,{}]" + b"}" * 300
+    cap = scratch_size(len(doc))
+    req, res, _keep = request(abi.KERNELS["json-validate"], doc, out_cap=cap, args=(1024,))
+    g.offload(req, res)
+    assert res.status == 0 and res.out_len < cap
+    end = SCRATCH + len(doc) + 2 * 4096 + cap  # past the output range, whatever the gaps
+    for addr in range(SCRATCH, end, 8):
+        req, res, _keep = request(0, args=(addr,))
+        g.call_op(lib.EH_OP_TEST_READ, req, res)
+        assert res.value == 0, hex(addr - SCRATCH)
+
+
 def test_stash_is_visible_without_reset_sanity(make_guest):
     # Guard against a vacuous PEEK: inside one call the stash is readable.
     g = _test_guest(make_guest, 0)
