@@ -256,11 +256,14 @@ def latency_rows(rounds: int) -> list[dict]:
                              target=TARGETS_MS[case],
                              server_ms=round(statistics.median(s for _, s in vals), 2),
                              rounds=len(vals), note=_steps_note(steps[case])))
-        rows += _kvm_config_rows(rounds, env)
+        kvm_rows, kvm_load = _kvm_config_rows(rounds, env)
+        rows += kvm_rows
         rows += _c_module_rows(rounds, env)
-        rows.append(_row("latency", "failed requests during the reloads", clients.failed,
-                         "requests", target=0, requests=clients.ok + clients.failed,
-                         note=", ".join(sorted(set(clients.errors)))[:200]))
+        loads = [clients, *([kvm_load] if kvm_load else [])]
+        failed = sum(c.failed for c in loads)
+        rows.append(_row("latency", "failed requests during the reloads", failed,
+                         "requests", target=0, requests=sum(c.ok for c in loads) + failed,
+                         note=", ".join(sorted({e for c in loads for e in c.errors}))[:200]))
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -276,15 +279,16 @@ def _guest_boots(srv: _Server) -> float:
     return float("nan") if got is None else got
 
 
-def _kvm_config_rows(rounds: int, env: dict) -> list[dict]:
+def _kvm_config_rows(rounds: int, env: dict) -> tuple[list[dict], _Clients | None]:
     """The [config]-only case with the tenant in a KVM guest (same load, same
-    clock as the in-process one); the note counts the guests booted."""
+    clock as the in-process one); the note counts the guests booted. Also
+    returns its load clients (their failures count with the others)."""
     from edgehost.isolation import kvm_status
 
     case = "[config]-only change, isolation kvm"
     ok, reason = kvm_status()
     if not ok:
-        return [_row("latency", case, float("nan"), "ms", note=f"left out: {reason}")]
+        return [_row("latency", case, float("nan"), "ms", note=f"left out: {reason}")], None
     work = pathlib.Path(tempfile.mkdtemp(prefix="edgehost-bench-reload-kvm-"))
     try:
         d = work / "tenants" / "gen"
@@ -317,7 +321,7 @@ def _kvm_config_rows(rounds: int, env: dict) -> list[dict]:
         return [_row("latency", case, statistics.median(v for v, _ in vals), "ms",
                      target=TARGETS_MS["config"],
                      server_ms=round(statistics.median(s for _, s in vals), 2),
-                     rounds=len(vals), note=note)]
+                     rounds=len(vals), note=note)], clients
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
