@@ -195,7 +195,7 @@ def _select(only: str, skip: str) -> list[str]:
                    "stored results.")
 def command(json_file, plot_dir, quick, only, skip, timeout_s, docs_file, render_only):
     """Every benchmark family: tables, JSON with the machine record, one chart each."""
-    from edgehost.bench import docs, plot, report
+    from edgehost.bench import docs, plot, report, targets
 
     if render_only:
         if not docs_file:
@@ -227,6 +227,7 @@ def command(json_file, plot_dir, quick, only, skip, timeout_s, docs_file, render
     else:
         click.echo(report.render(results))
         click.echo(docs.claims_text(results["claims"]))
+        click.echo(targets.text(results))
         if json_file:
             path = pathlib.Path(json_file)
             path.parent.mkdir(parents=True, exist_ok=True)

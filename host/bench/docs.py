@@ -6,9 +6,10 @@ project was founded on measured on this machine, whether it held, and why
 not where it did not. :func:`rerender` rewrites the text between the
 ``<!-- bench:results:begin -->`` / ``end`` markers of the benchmarks page
 from every ``docs/bench/<kind>/results.json`` stored next to it (one section
-per machine kind), and the ``<!-- bench:crossover:begin -->`` block of the
-repository README when it has one. Nothing here is typed in: every figure
-and verdict comes from the JSON.
+per machine kind, with the issues' targets of :mod:`.targets`), and the
+``<!-- bench:crossover:begin -->`` and ``<!-- bench:targets:begin -->``
+blocks of the repository README when it has them. Nothing here is typed in:
+every figure and verdict comes from the JSON.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import pathlib
 import re
 import statistics
 
+from edgehost.bench import targets
 from edgehost.bench.machine import summary as machine_summary
 from edgehost.bench.report import family_table, human_bytes
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 XBEGIN, XEND = "<!-- bench:crossover:begin -->", "<!-- bench:crossover:end -->"
+TBEGIN, TEND = "<!-- bench:targets:begin -->", "<!-- bench:targets:end -->"
 SLOW_CRC = "byte"          # the seed's "tables": one 256-entry table, a byte at a time
 NON_SIMD_JSON = "scalar"   # the seed's non-SIMD parser: our scalar variant
 
@@ -311,7 +314,8 @@ def machine_section(results: dict, kind: str) -> str:
     for c in claims(results):  # recomputed: the reading follows the current rules
         out.append(f"| {_md_escape(c['claim'])} | {_md_escape(c['measured'])} | "
                    f"**{c['verdict']}** | {_md_escape(c['why'])} |")
-    out += ["", "#### Tenant to kernel: where offloading starts to pay", "",
+    out += ["", "#### The issues' targets", "", targets.table({kind: results}), "",
+            "#### Tenant to kernel: where offloading starts to pay", "",
             crossover_table(results), ""]
     charts = results.get("charts") or {}
     for name, fam in fams.items():
@@ -363,10 +367,21 @@ def rerender(docs_file: pathlib.Path, *, charts: bool) -> list[str]:
     body = "\n".join(sections) if sections else "_No results stored yet: run the command above._"
     docs_file.write_text(_replace_block(text, BEGIN, END, body))
     readme = docs_file.parent.parent / "README.md"
-    if readme.exists() and XBEGIN in (rt := readme.read_text()) and kinds:
-        blocks = [f"On {kind} ({machine_summary(res.get('machine', {}))}; "
-                  f"{'quick' if res.get('quick') else 'full'} run "
-                  f"{res.get('machine', {}).get('when', '')}):\n\n{crossover_table(res)}\n"
-                  for kind, res in kinds.items()]
-        readme.write_text(_replace_block(rt, XBEGIN, XEND, "\n".join(blocks)))
+    if readme.exists() and kinds:
+        rt = readme.read_text()
+        if XBEGIN in rt:
+            blocks = [f"On {kind} ({_run_line(res)}):\n\n{crossover_table(res)}\n"
+                      for kind, res in kinds.items()]
+            rt = _replace_block(rt, XBEGIN, XEND, "\n".join(blocks))
+        if TBEGIN in rt:
+            runs = "\n".join(f"- **{kind}**: {_run_line(res)}." for kind, res in kinds.items())
+            rt = _replace_block(rt, TBEGIN, TEND, f"{runs}\n\n{targets.table(kinds)}")
+        readme.write_text(rt)
     return list(kinds)
+
+
+def _run_line(res: dict) -> str:
+    """Which machine and which run a stored record is."""
+    rec = res.get("machine", {})
+    return (f"{machine_summary(rec)}; {'quick' if res.get('quick') else 'full'} run "
+            f"{rec.get('when', '')}" + (f" at commit {rec['commit']}" if rec.get("commit") else ""))

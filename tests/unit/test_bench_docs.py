@@ -81,9 +81,10 @@ def _crossover_rows():
 def test_rerender_rewrites_only_between_the_markers(tmp_path):
     page = tmp_path / "docs" / "benchmarks.md"
     (tmp_path / "docs" / "bench" / "test-kind").mkdir(parents=True)
-    page.write_text(f"# Bench\n\nmethod text\n\n{docs.BEGIN}\nold\n{docs.END}\n\ntail\n")
+    page.write_text(f"# Bench\n\nmethod text\n\n{docs.BEGIN}\nSTALE\n{docs.END}\n\ntail\n")
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{docs.XBEGIN}\nold\n{docs.XEND}\nrest\n")
+    readme.write_text(f"intro\n{docs.XBEGIN}\nSTALE\n{docs.XEND}\nmiddle\n"
+                      f"{docs.TBEGIN}\nSTALE\n{docs.TEND}\nrest\n")
     res = _results(stream=_stream(1.0), tenant=_crossover_rows())
     res["claims"] = docs.claims(res)
     res["charts"] = {"stream": "stream.png", "tenant": "tenant.png"}
@@ -91,12 +92,15 @@ def test_rerender_rewrites_only_between_the_markers(tmp_path):
     assert docs.rerender(page, charts=False) == ["test-kind"]
     text = page.read_text()
     assert text.startswith("# Bench\n\nmethod text\n") and text.endswith("\ntail\n")
-    assert "old" not in text and "### test-kind" in text
+    assert "STALE" not in text and "### test-kind" in text
+    assert "#### The issues' targets" in text
     assert "![stream](bench/test-kind/stream.png)" in text
     assert "**held**" in text and "Test CPU" in text
     assert "from ~39.1 KiB; 9.0x at 16 MiB" in text
     rt = readme.read_text()
     assert rt.startswith("intro\n") and rt.endswith("rest\n") and "39.1 KiB" in rt
+    assert "STALE" not in rt and "\nmiddle\n" in rt
+    assert "- **test-kind**: Test CPU" in rt and "| what | target | test-kind |" in rt
 
 
 def test_rerender_refuses_a_page_without_markers(tmp_path):
