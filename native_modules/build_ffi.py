@@ -42,6 +42,12 @@ def _sources() -> list[str]:
     return out
 
 
+def _headers() -> list[str]:
+    """Every header the sources may include: a changed one rebuilds the module
+    (the build only compares timestamps of what it is told about)."""
+    return sorted(str(p.relative_to(HERE.parent)) for p in HERE.rglob("*.h"))
+
+
 def _cdef_and_header() -> tuple[str, str]:
     cdefs, includes = [], []
     for comp in COMPONENTS:
@@ -62,6 +68,7 @@ def make_ffi() -> FFI:
         "edgehost.native_modules._native",
         header,
         sources=_sources(),
+        depends=_headers(),
         include_dirs=[str(HERE), str(HERE / "include")],
         extra_compile_args=[
             "-O3",

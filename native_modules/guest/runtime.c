@@ -38,6 +38,17 @@
 
 #define W ((eh_call_window *)EH_GL_WINDOW)
 
+/* The image's layout note (see EH_GL_LAYOUT_ID): an ELF note the monitor
+ * reads before it boots the image, refusing one built from another header. */
+__attribute__((section(".note.edgehost"), aligned(4), used))
+static const struct {
+    uint32_t namesz, descsz, type;
+    char name[12];       /* EH_GL_NOTE_NAME + NUL, padded to 4 bytes */
+    uint32_t desc[2];    /* EH_GL_LAYOUT_ID, low word first          */
+} layout_note = {sizeof EH_GL_NOTE_NAME, 8, EH_GL_NOTE_LAYOUT, EH_GL_NOTE_NAME,
+                 {(uint32_t)EH_GL_LAYOUT_ID, (uint32_t)(EH_GL_LAYOUT_ID >> 32)}};
+_Static_assert(sizeof EH_GL_NOTE_NAME <= 12, "note name fits");
+
 #ifndef EH_GUEST_STACK_GAP
 #error "build_guest.py passes EH_GUEST_STACK_GAP (largest frame + red zone + alignment)"
 #endif

@@ -186,4 +186,55 @@ _Static_assert(__builtin_offsetof(eh_call_window, done_seq) == 64, "own cache li
 #define EH_GL_WIN_SPIN_TSC 136
 _Static_assert(__builtin_offsetof(eh_call_window, spin_tsc) == EH_GL_WIN_SPIN_TSC, "spin_tsc");
 
+/* ---- the layout's fingerprint ------------------------------------------ */
+/* A host library and a guest image built from two versions of this header
+ * would read each other's window fields at the wrong offsets: every call
+ * would "succeed" with whatever bytes sit there. So the guest image carries
+ * EH_GL_LAYOUT_ID in an ELF note (name EH_GL_NOTE_NAME, type
+ * EH_GL_NOTE_LAYOUT; guest/runtime.c) and the monitor refuses an image whose
+ * note is missing or differs from its own (vmm/elf_load.c). The id mixes
+ * every offset and size both sides use, the fixed addresses, the ports and
+ * EH_GL_PROTOCOL, which a change of meaning with no change of layout bumps
+ * (such as who zeroes which range). */
+#define EH_GL_PROTOCOL 2
+#define EH_GL_NOTE_NAME "edgehost"
+#define EH_GL_NOTE_LAYOUT 0x4c41594fu /* "LAYO" */
+#define EH_GL_MIX_(h, v) ((((uint64_t)(h)) ^ (uint64_t)(v)) * 0x100000001b3ull)
+#define EH_GL_OFF_(f) __builtin_offsetof(eh_call_window, f)
+/* FNV-1a-style, one step per value, so that it stays a constant expression. */
+#define EH_GL_ID_0 0xcbf29ce484222325ull
+#define EH_GL_ID_1 EH_GL_MIX_(EH_GL_ID_0, EH_GL_PROTOCOL)
+#define EH_GL_ID_2 EH_GL_MIX_(EH_GL_ID_1, EH_GL_OFF_(req_seq))
+#define EH_GL_ID_3 EH_GL_MIX_(EH_GL_ID_2, EH_GL_OFF_(host_waiting))
+#define EH_GL_ID_4 EH_GL_MIX_(EH_GL_ID_3, EH_GL_OFF_(host_ack))
+#define EH_GL_ID_5 EH_GL_MIX_(EH_GL_ID_4, EH_GL_OFF_(done_seq))
+#define EH_GL_ID_6 EH_GL_MIX_(EH_GL_ID_5, EH_GL_OFF_(taken_seq))
+#define EH_GL_ID_7 EH_GL_MIX_(EH_GL_ID_6, EH_GL_OFF_(scrubbed_seq))
+#define EH_GL_ID_8 EH_GL_MIX_(EH_GL_ID_7, EH_GL_OFF_(cpu_features))
+#define EH_GL_ID_9 EH_GL_MIX_(EH_GL_ID_8, EH_GL_OFF_(spin_tsc))
+#define EH_GL_ID_10 EH_GL_MIX_(EH_GL_ID_9, EH_GL_OFF_(variant))
+#define EH_GL_ID_11 EH_GL_MIX_(EH_GL_ID_10, EH_GL_OFF_(mem_end))
+#define EH_GL_ID_12 EH_GL_MIX_(EH_GL_ID_11, EH_GL_OFF_(ack_tsc))
+#define EH_GL_ID_13 EH_GL_MIX_(EH_GL_ID_12, EH_GL_OFF_(op))
+#define EH_GL_ID_14 EH_GL_MIX_(EH_GL_ID_13, EH_GL_OFF_(repeat))
+#define EH_GL_ID_15 EH_GL_MIX_(EH_GL_ID_14, EH_GL_OFF_(req))
+#define EH_GL_ID_16 EH_GL_MIX_(EH_GL_ID_15, EH_GL_OFF_(res))
+#define EH_GL_ID_17 EH_GL_MIX_(EH_GL_ID_16, EH_GL_OFF_(log_len))
+#define EH_GL_ID_18 EH_GL_MIX_(EH_GL_ID_17, EH_GL_OFF_(log))
+#define EH_GL_ID_19 EH_GL_MIX_(EH_GL_ID_18, sizeof(eh_call_window))
+#define EH_GL_ID_20 EH_GL_MIX_(EH_GL_ID_19, sizeof(eh_offload_req))
+#define EH_GL_ID_21 EH_GL_MIX_(EH_GL_ID_20, sizeof(eh_offload_res))
+#define EH_GL_ID_22 EH_GL_MIX_(EH_GL_ID_21, EH_GL_WINDOW)
+#define EH_GL_ID_23 EH_GL_MIX_(EH_GL_ID_22, EH_GL_WINDOW_SIZE)
+#define EH_GL_ID_24 EH_GL_MIX_(EH_GL_ID_23, EH_GL_EXIT_VA)
+#define EH_GL_ID_25 EH_GL_MIX_(EH_GL_ID_24, EH_PORT_DONE)
+#define EH_GL_ID_26 EH_GL_MIX_(EH_GL_ID_25, EH_PORT_LOG)
+#define EH_GL_ID_27 EH_GL_MIX_(EH_GL_ID_26, EH_PORT_ABORT)
+#define EH_GL_ID_28 EH_GL_MIX_(EH_GL_ID_27, EH_GL_SCRATCH)
+#define EH_GL_ID_29 EH_GL_MIX_(EH_GL_ID_28, EH_GL_STACK_TOP)
+#define EH_GL_ID_30 EH_GL_MIX_(EH_GL_ID_29, EH_GL_IMAGE_BASE)
+#define EH_GL_ID_31 EH_GL_MIX_(EH_GL_ID_30, EH_GL_LOG_MAX)
+#define EH_GL_ID_32 EH_GL_MIX_(EH_GL_ID_31, EH_GL_VARIANT_MAX)
+#define EH_GL_LAYOUT_ID EH_GL_ID_32
+
 #endif

@@ -10,8 +10,11 @@
  *  - no PT_INTERP / PT_DYNAMIC / PT_TLS (static, TLS-free images only for
  *    now: a later Linux-program loader adds TLS and auxv, not a new format);
  *  - the entry point lies in an executable segment;
- *  - the writable span is at most EH_GL_WRITABLE_MAX.
- * Sections are ignored: only what the loader maps matters.
+ *  - the writable span is at most EH_GL_WRITABLE_MAX;
+ *  - a PT_NOTE holds the layout note naming this library's EH_GL_LAYOUT_ID
+ *    (an image built from another eh_guest_layout.h is refused: it would
+ *    read and write the call window at other offsets).
+ * Sections are ignored: only what the loader maps (and the notes) matters.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -84,6 +87,63 @@ static int check_load(const Elf64_Phdr *ph, size_t len, int i, char *err, size_t
     if (ph->p_align > 1 && (ph->p_align & (ph->p_align - 1))) {
         EH_ERR(err, errlen, "segment %d: alignment %#llx not a power of two", i,
                (unsigned long long)ph->p_align);
+        return -1;
+    }
+    return 0;
+}
+
+/* Finds the layout note among the PT_NOTE segments (every size checked
+ * against what is left of the segment, every segment against the file) and
+ * compares it with this library's EH_GL_LAYOUT_ID. */
+static int check_layout_note(const uint8_t *img, size_t len, const Elf64_Ehdr *eh, char *err,
+                             size_t errlen)
+{
+    int seen = 0;
+    uint64_t id = 0;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, img + eh->e_phoff + (uint64_t)i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_NOTE)
+            continue;
+        if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset) {
+            EH_ERR(err, errlen, "segment %d: notes outside the file", i);
+            return -1;
+        }
+        const uint8_t *p = img + ph.p_offset;
+        uint64_t left = ph.p_filesz;
+        while (left >= 12) {
+            uint32_t namesz, descsz, type;
+            memcpy(&namesz, p, 4);
+            memcpy(&descsz, p + 4, 4);
+            memcpy(&type, p + 8, 4);
+            uint64_t name_al = ((uint64_t)namesz + 3) & ~3ull;
+            uint64_t desc_al = ((uint64_t)descsz + 3) & ~3ull;
+            if (name_al > left - 12 || desc_al > left - 12 - name_al) {
+                EH_ERR(err, errlen, "segment %d: a note runs past its segment", i);
+                return -1;
+            }
+            if (type == EH_GL_NOTE_LAYOUT && namesz == sizeof EH_GL_NOTE_NAME &&
+                memcmp(p + 12, EH_GL_NOTE_NAME, namesz) == 0) {
+                if (descsz != sizeof id) {
+                    EH_ERR(err, errlen, "layout note of %u bytes (8 expected)", descsz);
+                    return -1;
+                }
+                memcpy(&id, p + 12 + name_al, sizeof id);
+                seen = 1;
+            }
+            p += 12 + name_al + desc_al;
+            left -= 12 + name_al + desc_al;
+        }
+    }
+    if (!seen) {
+        EH_ERR(err, errlen, "no edgehost layout note: not a guest image built by this "
+               "package (native_modules/guest/build_guest.py)");
+        return -1;
+    }
+    if (id != (uint64_t)EH_GL_LAYOUT_ID) {
+        EH_ERR(err, errlen, "built for call-window layout %016llx, this library's is %016llx: "
+               "the image and the library come from different builds (rebuild the package)",
+               (unsigned long long)id, (unsigned long long)EH_GL_LAYOUT_ID);
         return -1;
     }
     return 0;
@@ -172,6 +232,8 @@ int eh_elf_parse(const uint8_t *img, size_t len, eh_elf_info *out, char *err, si
                (unsigned long long)EH_GL_WRITABLE_MAX);
         return EH_OFFLOAD_INVALID;
     }
+    if (check_layout_note(img, len, &eh, err, errlen))
+        return EH_OFFLOAD_INVALID;
     out->entry = eh.e_entry;
     return 0;
 }

@@ -127,3 +127,51 @@ def test_guest_with_bad_image_is_refused(tmp_path):
     bad.write_bytes(bytes(with_ph(0, flags=PF_R | PF_W | PF_X)))
     with pytest.raises(IsolationUnavailable, match="W\\+X"):
         vmm.Guest(image=bad)
+
+
+PT_NOTE, PT_NULL = 4, 0
+LAYOUT_NOTE = b"edgehost\0\0\0\0"   # the note's name, padded to 4 bytes (eh_guest_layout.h)
+
+
+def _note_index(img) -> int:
+    return next(i for i in range(ehdr(img)[9]) if phdr(img, i)[0] == PT_NOTE)
+
+
+def _layout_id_at(img) -> int:
+    """Offset of the layout note's 8-byte id in the file."""
+    off = phdr(img, _note_index(img))[2]
+    at = img.index(LAYOUT_NOTE, off)
+    return at + len(LAYOUT_NOTE)
+
+
+def test_every_image_carries_this_librarys_layout_note():
+    for path in (vmm.IMAGE, vmm.TEST_IMAGE, vmm.IMAGE.with_name("edgehost-guest-doorbell.elf")):
+        img = bytearray(path.read_bytes())
+        assert check(bytes(img)) is None, path
+        assert struct.unpack_from("<III", img, _layout_id_at(img) - 24)[:2] == (9, 8), path
+
+
+def test_an_image_built_from_another_layout_is_refused(tmp_path):
+    img = real()
+    at = _layout_id_at(img)
+    img[at] ^= 1   # one field moved: another id
+    why = check(bytes(img))
+    assert why is not None and "different builds" in why and "layout" in why
+    bad = tmp_path / "other-layout.elf"
+    bad.write_bytes(bytes(img))
+    with pytest.raises(IsolationUnavailable, match="different builds"):
+        vmm.Guest(image=bad)
+
+
+def test_an_image_without_the_layout_note_is_refused():
+    img = real()
+    assert "no edgehost layout note" in check(bytes(with_ph(_note_index(img), type=PT_NULL)))
+
+
+@pytest.mark.parametrize("field,value", [(0, 0xFFFFFFF0), (1, 0xFFFFFFF0), (1, 4)])
+def test_a_malformed_layout_note_is_refused(field, value):
+    img = real()
+    hdr = _layout_id_at(img) - 24          # namesz, descsz, type of the layout note
+    struct.pack_into("<I", img, hdr + 4 * field, value)
+    why = check(bytes(img))
+    assert why is not None and ("note" in why), why
