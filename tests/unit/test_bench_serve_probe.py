@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgehost.bench.serve import _connections_for
+from edgehost.bench.serve import _connections_for, _rounds_near
 
 PEAK = 60_000.0
 
@@ -36,3 +36,28 @@ def test_the_probe_lands_near_80_percent(per_conn, ceiling):
 
 def test_one_probe_returns_the_first_guess():
     assert _connections_for(0.8, PEAK, 1, saturating(900.0, PEAK)) == 48
+
+
+def _runs(rps_of):
+    seen = []
+
+    def run_with(conns):
+        seen.append(conns)
+        return {"rps": rps_of(conns), "p99_ms": 1.0}
+    return run_with, seen
+
+
+def test_full_runs_that_miss_80_percent_rescale_and_start_over():
+    # the probes chose 40 connections, but full-length runs give 620 req/s each
+    run_with, seen = _runs(lambda c: min(c * 620.0, PEAK))
+    rows = _rounds_near(0.8, PEAK, 40, 3, True, run_with)
+    assert len(rows) == 3 and seen[0] == 40
+    assert all(c == seen[-1] for c in seen[-3:]), seen   # every kept round at one count
+    assert abs(rows[0]["rps"] / PEAK - 0.8) <= 0.08, seen
+
+
+def test_full_runs_near_80_percent_are_kept_and_quick_runs_never_retry():
+    run_with, seen = _runs(lambda c: c * 1000.0)
+    assert len(_rounds_near(0.8, PEAK, 48, 3, True, run_with)) == 3 and seen == [48] * 3
+    run_with, seen = _runs(lambda c: c * 100.0)
+    assert len(_rounds_near(0.8, PEAK, 48, 1, False, run_with)) == 1 and seen == [48]

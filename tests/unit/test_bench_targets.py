@@ -104,3 +104,12 @@ def test_the_committed_readme_and_page_match_the_stored_runs(tmp_path):
     assert (tmp_path / "README.md").read_text() == (REPO / "README.md").read_text()
     assert (tmp_path / "docs" / "benchmarks.md").read_text() == \
         (REPO / "docs" / "benchmarks.md").read_text()
+
+
+def test_a_p99_measured_far_from_80_percent_is_not_judged():
+    def rows(share):
+        return [{"workers": 1, "impl": "hello-c", "rps": 50e3, "vs_nginx": 0.6},
+                {"workers": 1, "impl": "hello-c@80%", "rps": 50e3 * share, "p99_ms": 1.0}]
+    assert _by_id(_results(serve=rows(0.82)))["serve_p99"]["met"] is True
+    far = _by_id(_results(serve=rows(0.62)))["serve_p99"]
+    assert far["met"] is None and "62% (not ~80 %)" in far["measured"]
