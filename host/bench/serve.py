@@ -234,20 +234,21 @@ def _connections_for(load: float, peak: float, probes: int, rps_with) -> int:
 
 def _rounds_near(load: float, peak: float, conns: int, rounds: int, retry: bool,
                  run_with) -> list[dict]:
-    """``rounds`` full-length runs at ``conns`` paced connections; when the
-    first lands outside ``load`` +- 0.08 of ``peak`` (the 1 s probes that chose
-    ``conns`` can miss: with 2 workers and wrk sharing the CPUs one measured
-    62 % for 80 %), the count is scaled by what it gave and the rounds start
-    over, at most twice. The rows say the load they ran at either way."""
+    """``rounds`` full-length runs at ``conns`` paced connections. When their
+    median lands outside ``load`` +- 0.08 of ``peak`` (the 1 s probes that
+    chose ``conns`` can miss: with 2 workers and wrk sharing the CPUs one
+    record measured 62 % for 80 %), the count is scaled by what it gave and
+    the rounds run again, at most twice. The rows say the load they ran at
+    either way."""
     tries = 3 if retry else 1
     for attempt in range(tries):
-        first = run_with(conns=conns)
-        got = first["rps"] / peak
+        runs = [run_with(conns=conns) for _ in range(rounds)]
+        got = median([r["rps"] for r in runs]) / peak
         scaled = max(1, min(CONNECTIONS * 8, round(conns * load / max(got, 0.01))))
         if abs(got - load) <= 0.08 or attempt == tries - 1 or scaled == conns:
-            break
+            return runs
         conns = scaled
-    return [first] + [run_with(conns=conns) for _ in range(rounds - 1)]
+    return runs
 
 
 def _inline_share(admin_port: int, tenant: str) -> float:
