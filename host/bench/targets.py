@@ -26,6 +26,12 @@ def _rows(results: dict, family: str) -> list[dict]:
     return (results.get("families", {}).get(family) or {}).get("rows") or []
 
 
+def _find(res: dict, family: str, **match) -> dict | None:
+    """The first row of ``family`` whose fields equal ``match``."""
+    return next((r for r in _rows(res, family)
+                 if all(r.get(k) == v for k, v in match.items())), None)
+
+
 def _t(tid: str, what: str, target: str, measured: str, met: bool | None) -> dict:
     return {"id": tid, "what": what, "target": target, "measured": measured, "met": met}
 
@@ -92,9 +98,8 @@ def serve_cpu(res):
 def warm_call(res):
     what = "warm offload call, 64 B, exit-less: p50 / p99; vs the doorbell floor"
     target = "p50 ≤ 1 µs and ≤ 2.5x floor, p99 ≤ 5 µs"
-    rows = _rows(res, "offload")
-    r = next((x for x in rows if x.get("op") == "warm_vs_doorbell"), None)
-    floor = next((x for x in rows if x.get("impl") == "kvm-doorbell"), None)
+    r = _find(res, "offload", op="warm_vs_doorbell")
+    floor = _find(res, "offload", impl="kvm-doorbell")
     if r is None or floor is None:
         return _absent("warm_call", what, target, "offload")
     ok = r["p50_ns"] <= 1000 and r["ratio"] <= 2.5 and r["p99_ns"] <= 5000
@@ -106,10 +111,8 @@ def warm_call(res):
 def cold_call(res):
     what = "cold offload call vs one guest exit + re-entry"
     target = "≤ 1.3x"
-    rows = _rows(res, "offload")
-    cold = next((x for x in rows if x.get("impl") == "kvm-cold" and x.get("op") == "latency"),
-                None)
-    rtt = next((x for x in rows if x.get("op") == "exit_rtt"), None)
+    cold = _find(res, "offload", impl="kvm-cold", op="latency")
+    rtt = _find(res, "offload", op="exit_rtt")
     if cold is None or rtt is None:
         return _absent("cold_call", what, target, "offload")
     ratio = cold["p50_ns"] / rtt["ns_per_call"]
@@ -120,9 +123,8 @@ def cold_call(res):
 def reset(res):
     what = "reset after 64 KiB dirtied; idle guest CPU"
     target = "≤ 50 µs; ≈ 0"
-    rows = _rows(res, "offload")
-    r = next((x for x in rows if x.get("op") == "reset_64KiB"), None)
-    idle = next((x for x in rows if x.get("op") == "idle_cpu"), None)
+    r = _find(res, "offload", op="reset_64KiB")
+    idle = _find(res, "offload", op="idle_cpu")
     if r is None or idle is None:
         return _absent("reset", what, target, "offload")
     return _t("reset", what, target, f"{r['ns_per_call'] / US:.0f} µs; {idle['share']:.0%}",
@@ -212,8 +214,7 @@ def crc_vs_pypi(res):
 def python_api(res):
     what = "Python API on 64 B vs the `crc32c` package"
     target = "≤ 2x"
-    r = next((x for x in _rows(res, "crc32c")
-              if x.get("impl") == "ratio python API 64 B / crc32c package"), None)
+    r = _find(res, "crc32c", impl="ratio python API 64 B / crc32c package")
     if r is None:
         return _absent("python_api", what, target, "crc32c")
     return _t("python_api", what, target, f"{r['ratio']:.2f}x", r["ratio"] <= 2)
@@ -313,7 +314,7 @@ def abuse(res):
            "clients, kernel past its guest limit)"
     target = "0 failed, p99 ≤ 2x quiet"
     rows = _rows(res, "serve-abuse")
-    quiet = next((r for r in rows if r.get("impl") == "quiet"), None)
+    quiet = _find(res, "serve-abuse", impl="quiet")
     hit = [r for r in rows if r.get("impl") != "quiet" and r.get("p99_vs_quiet") is not None]
     if quiet is None or not hit:
         return _absent("abuse", what, target, "serve-abuse")
