@@ -9,7 +9,9 @@ each figure is the median over rounds; ratios are taken within a round.
 With 1 worker the servers are pinned to CPU 0 and wrk to CPU 1; with as many
 workers as CPUs nothing is pinned (there is no core left for wrk alone), as
 the output says. hello-c is also run at about 80 % of its own peak (wrk
-pausing 1 ms between requests on fewer connections) for its p99 there. The
+pausing 1 ms between requests on as many connections as that takes, found by
+short probes and checked by the full runs, which run again with a rescaled
+count when they land more than 8 points away) for its p99 there. The
 server's CPU time per request (from /proc) is the profile: how much of a
 core one request costs in nginx and in edgehost, and -- against a 404
 answered on the loop thread -- what the tenant call adds (with the share of
