@@ -61,3 +61,11 @@ def test_full_runs_near_80_percent_are_kept_and_quick_runs_never_retry():
     assert len(_rounds_near(0.8, PEAK, 48, 3, True, run_with)) == 3 and seen == [48] * 3
     run_with, seen = _runs(lambda c: c * 100.0)
     assert len(_rounds_near(0.8, PEAK, 48, 1, False, run_with)) == 1 and seen == [48]
+
+
+def test_rescaling_that_loads_less_keeps_the_rounds_closest_to_80_percent():
+    # wrk itself the limit: past 40 connections each one more gives fewer req/s
+    run_with, seen = _runs(lambda c: 36_000.0 if c <= 40 else max(1.0, 36_000.0 - 300 * (c - 40)))
+    rows = _rounds_near(0.8, PEAK, 40, 3, True, run_with)
+    assert seen[:3] == [40] * 3 and len(seen) > 3   # it tried more connections
+    assert [r["rps"] for r in rows] == [36_000.0] * 3   # and kept the first rounds
