@@ -8,10 +8,11 @@ side for the README (between ``<!-- bench:targets:begin -->`` and ``end``,
 rewritten by ``edgehost bench all --docs``). Nothing here is typed in:
 every figure and verdict comes from the JSON.
 
-Rules where a target covers several rows: every row must meet it (a
-kernel's speed inside the guest is judged by each family's median, since
-its single rows swing both ways by tens of percent on a shared machine --
-a guest above native by more than 15 % is noise, not a result).
+Rules where a target covers several rows: every row must meet it, except
+a kernel's speed inside the guest, judged by each family's median (its
+single rows swing both ways by tens of percent on a shared machine). A
+STREAM guest above native by more than 15 % is noise, not judged; so is a
+p99 "at 80 %" measured outside 70-90 % of the peak.
 """
 
 from __future__ import annotations
@@ -161,11 +162,9 @@ def guest_kernel(res):
     fams = {k: [v for v in vals if v is not None] for k, vals in fams.items()}
     if not any(fams.values()):
         return _absent("guest_kernel", what, target, "crc32c, json, csv, vector")
-    measured = " / ".join(_rng(v) for v in fams.values())
     meds = [statistics.median(v) for v in fams.values() if v]
-    if any(max(v) > 1.15 for v in fams.values() if v):
-        return _t("guest_kernel", what, target, measured + " (medians "
-                  + " / ".join(f"{m:.2f}" for m in meds) + ")", _all(m >= 0.95 for m in meds))
+    measured = " / ".join(_rng(v) for v in fams.values()) + " (medians " + \
+        " / ".join(f"{m:.2f}" for m in meds) + ")"
     return _t("guest_kernel", what, target, measured, _all(m >= 0.95 for m in meds))
 
 

@@ -110,15 +110,16 @@ static int check_layout_note(const uint8_t *img, size_t len, const Elf64_Ehdr *e
             return -1;
         }
         const uint8_t *p = img + ph.p_offset;
-        uint64_t left = ph.p_filesz;
+        /* gABI: name and descriptor start on the segment's alignment (4 or
+         * 8 bytes), counted from the note's start, header included. */
+        uint64_t left = ph.p_filesz, pad = ph.p_align == 8 ? 7 : 3;
         while (left >= 12) {
             uint32_t namesz, descsz, type;
             memcpy(&namesz, p, 4);
             memcpy(&descsz, p + 4, 4);
             memcpy(&type, p + 8, 4);
-            uint64_t name_al = ((uint64_t)namesz + 3) & ~3ull;
-            uint64_t desc_al = ((uint64_t)descsz + 3) & ~3ull;
-            if (name_al > left - 12 || desc_al > left - 12 - name_al) {
+            uint64_t desc_at = (12 + (uint64_t)namesz + pad) & ~pad;
+            if (desc_at > left || descsz > left - desc_at) {
                 EH_ERR(err, errlen, "segment %d: a note runs past its segment", i);
                 return -1;
             }
@@ -128,11 +129,14 @@ static int check_layout_note(const uint8_t *img, size_t len, const Elf64_Ehdr *e
                     EH_ERR(err, errlen, "layout note of %u bytes (8 expected)", descsz);
                     return -1;
                 }
-                memcpy(&id, p + 12 + name_al, sizeof id);
+                memcpy(&id, p + desc_at, sizeof id);
                 seen = 1;
             }
-            p += 12 + name_al + desc_al;
-            left -= 12 + name_al + desc_al;
+            uint64_t next = (desc_at + descsz + pad) & ~pad; /* the last may lack its padding */
+            if (next >= left)
+                break;
+            p += next;
+            left -= next;
         }
     }
     if (!seen) {

@@ -175,3 +175,10 @@ def test_a_malformed_layout_note_is_refused(field, value):
     struct.pack_into("<I", img, hdr + 4 * field, value)
     why = check(bytes(img))
     assert why is not None and ("note" in why), why
+
+
+def test_a_note_segment_aligned_to_8_bytes_is_read_by_the_gabi_rule():
+    # name and descriptor start on 8-byte boundaries counted from the note's
+    # start: for the 9-byte name the descriptor still starts at 24
+    img = real()
+    assert check(bytes(with_ph(_note_index(img), align=8))) is None
