@@ -129,3 +129,18 @@ def input_path(before: dict, after: dict) -> str:
     n = after["calls"] - before["calls"]
     mapped = after["mapped_calls"] - before["mapped_calls"]
     return "in place" if mapped == n else "copied" if mapped == 0 else f"in place {mapped}/{n}"
+
+
+def family_rows(results: dict, family: str) -> list[dict]:
+    """The rows of one family of a ``bench all`` result document ([] if absent)."""
+    return (results.get("families", {}).get(family) or {}).get("rows") or []
+
+
+def value_range(vals, fmt: str = "{:.2f}") -> str:
+    """The range of the values that are not None as ``lo–hi``; one value
+    when both ends print alike, ``-`` when there are none."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    lo, hi = fmt.format(min(vals)), fmt.format(max(vals))
+    return lo if lo == hi else f"{lo}–{hi}"

@@ -20,6 +20,8 @@ import re
 import statistics
 
 from edgehost.bench import targets
+from edgehost.bench.common import family_rows as _rows
+from edgehost.bench.common import value_range as _rng
 from edgehost.bench.machine import summary as machine_summary
 from edgehost.bench.report import family_table, human_bytes
 
@@ -28,18 +30,6 @@ XBEGIN, XEND = "<!-- bench:crossover:begin -->", "<!-- bench:crossover:end -->"
 TBEGIN, TEND = "<!-- bench:targets:begin -->", "<!-- bench:targets:end -->"
 SLOW_CRC = "byte"          # the seed's "tables": one 256-entry table, a byte at a time
 NON_SIMD_JSON = "scalar"   # the seed's non-SIMD parser: our scalar variant
-
-
-def _rows(results: dict, family: str) -> list[dict]:
-    return (results.get("families", {}).get(family) or {}).get("rows") or []
-
-
-def _rng(vals) -> str:
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return "-"
-    lo, hi = min(vals), max(vals)
-    return f"{lo:.2f}" if abs(hi - lo) < 0.005 else f"{lo:.2f}–{hi:.2f}"
 
 
 def _claim(cid, claim, measured, verdict, why):

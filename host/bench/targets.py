@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import statistics
 
+from edgehost.bench.common import family_rows as _rows
+from edgehost.bench.common import value_range as _rng
+
 US = 1e3            # ns per µs
 NO_TARGET = "-"     # a figure shown for scale: no issue sets a number for it
-
-
-def _rows(results: dict, family: str) -> list[dict]:
-    return (results.get("families", {}).get(family) or {}).get("rows") or []
 
 
 def _find(res: dict, family: str, **match) -> dict | None:
@@ -44,15 +43,6 @@ def _absent(tid: str, what: str, target: str, family: str) -> dict:
 def _all(flags) -> bool | None:
     flags = [f for f in flags if f is not None]
     return all(flags) if flags else None
-
-
-def _rng(vals, fmt="{:.2f}") -> str:
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return "-"
-    lo, hi = min(vals), max(vals)
-    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else \
-        f"{fmt.format(lo)}–{fmt.format(hi)}"
 
 
 # -- figures without a target, for scale ---------------------------------------------------------
