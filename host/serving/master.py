@@ -52,7 +52,10 @@ class ServeConfig:
     request_timeout_ms: int = 10_000
     drain_timeout_ms: int = 30_000
     max_connections: int = 10_000
-    header_limit: int = 32 << 10
+    # request line + headers (+64 B per field), 431 past it; Node.js's default.
+    # It sizes libmicrohttpd's per-connection pool (server.c), which MHD zeroes
+    # whole after every request: smaller than MHD's 32 KiB default on purpose
+    header_limit: int = 16 << 10
     queue: int = 1024
     access_log: str | None = None
     log_level: str = "info"

@@ -495,6 +495,7 @@ static const int cause_status[EH_CAUSE_COUNT] = {
     [EH_CAUSE_GUEST_TIMEOUT] = 504, [EH_CAUSE_TENANT_STATUS] = 500,
     [EH_CAUSE_REQUEST_TIMEOUT] = 408, [EH_CAUSE_CLIENT_ABORT] = 499, [EH_CAUSE_INTERNAL] = 500,
     [EH_CAUSE_STORE] = 503, [EH_CAUSE_SHARE] = 503, [EH_CAUSE_SLOTS] = 503,
+    [EH_CAUSE_HEADERS_TOO_LARGE] = 431,
 };
 
 static const char *const cause_reason[EH_CAUSE_COUNT] = {

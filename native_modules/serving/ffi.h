@@ -24,7 +24,7 @@ typedef struct eh_srv_config {
                                     wait for the next one on a kept-alive connection */
     uint32_t drain_timeout_ms;   /* after this, draining closes what is left       */
     uint32_t max_connections;
-    uint32_t header_limit;       /* bytes of request line + headers                */
+    uint32_t header_limit;       /* request line + headers, 64 B more per field; 431 */
     uint32_t worker;             /* index of this worker (its metrics slot)        */
     int error_log_fd;            /* JSON lines, one per error; -1: none            */
     int access_log_fd;           /* JSON lines, one per request; -1: none          */

@@ -39,6 +39,7 @@ enum eh_srv_cause {
     EH_CAUSE_STORE,              /* 503: the tenant's kv store was unavailable */
     EH_CAUSE_SHARE,              /* 503: tenant at its limits.instances share  */
     EH_CAUSE_SLOTS,              /* 503: every instance slot of the worker busy */
+    EH_CAUSE_HEADERS_TOO_LARGE,  /* 431: request line + headers over the limit */
     EH_CAUSE_COUNT
 };
 

@@ -31,11 +31,22 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "eh_abi.h"
 #include "serving/server.h"
 
 #define TICK_MS 100
 #define DISCARD_MAX (64u << 10) /* body bytes dropped before a local answer; more: close */
 #define DRAIN_IDLE_NS (100ull * 1000000) /* idle this long while draining: closed */
+/* The connection's memory (libmicrohttpd's pool, zeroed whole after every
+ * request) holds the request line and headers, one MHD_HTTP_Header record
+ * per field (56 bytes, aligned: FIELD_COST counts it), and then the head of
+ * the response. A request counts its line, names, values and FIELD_COST per
+ * field against header_limit (431 past it); the pool is that limit plus
+ * RESPONSE_HEAD_RESERVE, so any request admitted leaves room for the
+ * largest response head a tenant can set (its EH_RESP_HEADERS_MAX quota,
+ * plus ours: status line, date, length, type, request id, connection). */
+#define FIELD_COST 64u
+#define RESPONSE_HEAD_RESERVE (EH_RESP_HEADERS_MAX + 1024u)
 enum { EV_MHD = 1, EV_DONE, EV_CTL, EV_TICK };
 
 uint64_t eh_srv_now(void)
@@ -202,16 +213,20 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value)
 {
     eh_job *j = cls;
-    if (mp_str(j, key, strlen(key), 1) < 0 || mp_str(j, value ? value : "", value ? strlen(value) : 0, 0) < 0)
+    size_t kl = strlen(key), vl = value ? strlen(value) : 0;
+    j->head_bytes += kl + vl + FIELD_COST;
+    if (mp_str(j, key, kl, 1) < 0 || mp_str(j, value ? value : "", vl, 0) < 0)
         return MHD_NO;
     return MHD_YES;
 }
 
-/* The request's headers as the msgpack map str->str the host API reads. */
+/* The request's headers as the msgpack map str->str the host API reads;
+ * head_bytes: the request line plus each field's name, value and FIELD_COST. */
 static int build_headers(eh_job *j)
 {
     if (hdr_reserve(j, 5) < 0)
         return -1;
+    j->head_bytes = j->method_len + strlen(j->uri);
     j->hdrs_len = 5; /* map32 header, count filled in below */
     int n = MHD_get_connection_values(j->conn, MHD_HEADER_KIND, add_header, j);
     if (n < 0)
@@ -294,6 +309,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             eh_log_error(s, j, j->svc->name, EH_CAUSE_OVERLOAD, 503, "in-flight cap reached");
             return MHD_YES;
         }
+        if (build_headers(j) < 0)
+            return answer_local(s, j, EH_CAUSE_INTERNAL, 500, "out of memory");
+        if (j->head_bytes > s->cfg.header_limit)
+            return answer_local(s, j, EH_CAUSE_HEADERS_TOO_LARGE, 431, "request headers too large");
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "content-length");
         if (cl) {
             char *end;
@@ -345,8 +364,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (j->cause >= 0)
             goto local;
-        if (build_headers(j) < 0)
-            return answer_local(s, j, EH_CAUSE_INTERNAL, 500, "out of memory");
         if (j->c)
             wait_stop(s, j->c);
         if (eh_disp_run_inline(s->disp, j))
@@ -561,7 +578,7 @@ eh_srv *eh_srv_new(const eh_srv_config *cfg, char *err, size_t errlen)
     if (!s->cfg.max_connections)
         s->cfg.max_connections = 10000;
     if (!s->cfg.header_limit)
-        s->cfg.header_limit = 32 << 10;
+        s->cfg.header_limit = 16 << 10;
     s->m = cfg->stats;
     s->pid = (unsigned)getpid();
     s->ep = s->ctl_fd = s->tick_fd = -1;
@@ -577,8 +594,7 @@ eh_srv *eh_srv_new(const eh_srv_config *cfg, char *err, size_t errlen)
         goto fail_errno;
     if (!(s->disp = eh_disp_new(s, s->cfg.threads, !s->cfg.no_inline, err, errlen)))
         goto fail;
-    /* The connection memory pool holds the request line and headers: its
-     * size is the header limit (MHD answers 431/413 beyond it). */
+    /* The connection memory pool: see RESPONSE_HEAD_RESERVE. */
     unsigned timeout_s = (s->cfg.request_timeout_ms + 999) / 1000;
     s->mhd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL,
@@ -586,7 +602,7 @@ eh_srv *eh_srv_new(const eh_srv_config *cfg, char *err, size_t errlen)
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)cfg->listen_fd,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)s->cfg.header_limit, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        (size_t)s->cfg.header_limit + RESPONSE_HEAD_RESERVE, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, s, MHD_OPTION_END);
     if (!s->mhd) {

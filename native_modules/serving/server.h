@@ -92,6 +92,7 @@ struct eh_job {
     uint32_t path_off, path_len, query_off, query_len;
     uint8_t *hdrs;
     uint32_t hdrs_len, hdrs_cap;
+    uint64_t head_bytes;       /* what counts against header_limit (server.c)    */
     uint8_t *body;
     uint64_t body_len, body_cap, body_limit, discarded;
     /* result */

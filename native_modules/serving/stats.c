@@ -18,7 +18,7 @@ const char *const eh_srv_cause_names[EH_CAUSE_COUNT] = {
     [EH_CAUSE_GUEST_TIMEOUT] = "guest_timeout", [EH_CAUSE_TENANT_STATUS] = "tenant_status",
     [EH_CAUSE_REQUEST_TIMEOUT] = "request_timeout", [EH_CAUSE_CLIENT_ABORT] = "client_abort",
     [EH_CAUSE_INTERNAL] = "internal", [EH_CAUSE_STORE] = "store", [EH_CAUSE_SHARE] = "share",
-    [EH_CAUSE_SLOTS] = "slots",
+    [EH_CAUSE_SLOTS] = "slots", [EH_CAUSE_HEADERS_TOO_LARGE] = "headers_too_large",
 };
 
 #define STORE(field, val) __atomic_store_n(&(field), (val), __ATOMIC_RELAXED)

@@ -143,19 +143,42 @@ def test_slow_client_is_cut_off(server):
 
 
 def test_oversized_headers_get_431_and_the_server_keeps_serving(server):
-    """Headers larger than the connection's 32 KiB memory (libmicrohttpd's
-    pool, the worker's header_limit) are refused with 431, never read
-    further; headers of 20 KB are served."""
-    for size, want in ((20_000, b"200"), (40_000, b"431"), (1 << 20, b"431")):
+    """A request line and headers over the worker's 16 KiB header_limit
+    (each field counting 64 bytes more than its name and value) are refused
+    with 431, never read further: one large field, or many small ones that
+    would fill the connection's memory with their records; 10 KB are served."""
+    before = metric(server.metrics(), "edgehost_errors_total", tenant="probe",
+                    cause="headers_too_large")
+    many = lambda n: b"".join(b"a%d: b\r\n" % i for i in range(n))  # noqa: E731
+    for fields, want in ((b"X-Big: " + b"a" * 10_000 + b"\r\n", b"200"),
+                         (many(150), b"200"),
+                         (b"X-Big: " + b"a" * 17_000 + b"\r\n", b"431"),
+                         (many(260), b"431"),
+                         (b"X-Big: " + b"a" * 40_000 + b"\r\n", b"431"),
+                         (b"X-Big: " + b"a" * (1 << 20) + b"\r\n", b"431")):
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
             try:
-                s.sendall(b"GET /probe/echo HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size
-                          + b"\r\n\r\n")
+                s.sendall(b"GET /probe/echo HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass  # refused before all of it was sent: the answer is still there
             status_line = s.recv(200).split(b"\r\n")[0]
-        assert status_line.split()[1:2] == [want], (size, status_line)
+        assert status_line.split()[1:2] == [want], (len(fields), status_line)
     assert get(server.port, "/probe/echo")[0] == 200
+    # the two refused by the server's own count (not by libmicrohttpd's full pool)
+    assert metric(server.metrics(), "edgehost_errors_total", tenant="probe",
+                  cause="headers_too_large") == before + 2
+
+
+def test_the_largest_headers_both_ways_fit_one_connection(server):
+    """10 KB of request headers and a response carrying every header byte
+    the tenant's quota allows (4 KiB) share the connection's 16 KiB pool:
+    all of it is answered, nothing is cut."""
+    status, hdrs, body = get(server.port, "/probe/fullheaders", headers={"X-Big": "a" * 10_000})
+    assert status == 200
+    n = int(body)
+    assert n >= 15, n  # 4096 bytes of quota hold this many 200-byte values
+    assert [hdrs.get(f"x-fill-{i:02d}") for i in range(n)] == [
+        "".join(chr(97 + j % 26) for j in range(200))] * n
 
 
 @pytest.mark.parametrize("path,status,cause", [

@@ -51,6 +51,26 @@ EDGEHOST_HANDLER(echo)
     return eh_respond(out, at);
 }
 
+/* Response headers up to the tenant's header quota (EH_RESP_HEADERS_MAX):
+ * x-fill-0, x-fill-1, ... of 200 bytes each, until the host says QUOTA. */
+EDGEHOST_HANDLER(fullheaders)
+{
+    char name[16] = "x-fill-", val[201];
+    for (int i = 0; i < 200; i++)
+        val[i] = (char)('a' + i % 26);
+    val[200] = 0;
+    int i = 0;
+    for (;; i++) {
+        name[7] = (char)('0' + i / 10);
+        name[8] = (char)('0' + i % 10);
+        name[9] = 0;
+        if (eh_set_header_str(name, val) != 0)
+            break;
+    }
+    char n[3] = {(char)('0' + i / 10), (char)('0' + i % 10), 0};
+    return eh_respond_str(n);
+}
+
 /* Busy until ?ms=N milliseconds from now. */
 static void busy_for_query_ms(void)
 {
