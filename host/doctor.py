@@ -27,7 +27,8 @@ def cold_call_path() -> str:
 
     kernel = platform.release()
     if lib.eh_vm_cold_on_caller():
-        return f"run on the caller's thread (kernel {kernel})"
+        return (f"the caller's thread or the woken vCPU thread, whichever this process "
+                f"measures faster (kernel {kernel})")
     return f"wake the vCPU thread (kernel {kernel} < 6.12: re-binding a vCPU is slow)"
 
 

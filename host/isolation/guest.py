@@ -87,16 +87,17 @@ class Guest:
     what is in effect; the window in use adapts between that and 4x it,
     ``stats()["idle_window_us"]``, see native_modules/vmm/README.md);
     ``page_size`` maps the scratch memory with 2 MiB or 4 KiB pages;
-    ``cold_on_caller`` lets a call that finds the guest parked run it on the
-    calling thread (False: wake the vCPU thread; see
-    native_modules/vmm/cold_call.c). Calls from several threads are
+    ``cold_on_caller``: who serves a call that finds the guest parked --
+    None (default) the path this process measured faster on this machine,
+    True the calling thread itself, False the woken vCPU thread (see
+    native_modules/vmm/cold_call.c and :func:`cold_paths`). Calls from several threads are
     serialised by the monitor (one call at a time per guest).
     """
 
     def __init__(self, *, mem_mb: int = 256, time_limit_ms: int = 1000,
                  idle_spin_us: int = 100, page_size: int = PAGE_2M,
                  image: str | os.PathLike | None = None, variant: str | None = None,
-                 cold_on_caller: bool = True):
+                 cold_on_caller: bool | None = None):
         self.time_limit_ms = time_limit_ms
         self.mem_mb = mem_mb
         self.image = pathlib.Path(image) if image else IMAGE
@@ -109,7 +110,8 @@ class Guest:
         cfg.time_limit_ms = time_limit_ms
         cfg.idle_spin_us = idle_spin_us
         cfg.page_size = page_size
-        cfg.flags = 0 if cold_on_caller else lib.EH_VM_F_COLD_ON_VCPU_THREAD
+        cfg.flags = {None: 0, True: lib.EH_VM_F_COLD_ON_CALLER,
+                     False: lib.EH_VM_F_COLD_ON_VCPU_THREAD}[cold_on_caller]
         cfg.image_path = self._path
         cfg.variant = self._variant
         out = ffi.new("eh_vm **")
@@ -409,6 +411,30 @@ def close_default() -> None:
             _default = None
 
 
+def cold_paths() -> dict:
+    """This process's measure of the two ways a parked guest is entered
+    (native_modules/vmm/cold_call.c): ``{"caller": {"avg_ns", "samples"},
+    "wake": {...}, "faster": "caller" | "wake" | None}``; None until both
+    have been sampled (4 small cold calls each)."""
+    avg = ffi.new("uint64_t[2]")
+    n = ffi.new("uint64_t[2]")
+    lib.eh_vm_cold_paths(avg, n)
+    out = {k: {"avg_ns": int(avg[i]), "samples": int(n[i])}
+           for i, k in enumerate(("caller", "wake"))}
+    out["faster"] = (None if min(n[0], n[1]) < 4 else
+                     "caller" if avg[0] <= avg[1] else "wake")
+    return out
+
+
+def set_cold_paths(paths: dict) -> None:
+    """Replace this process's measure of the two cold paths with ``paths``
+    (the shape :func:`cold_paths` returns; tests, or a process that knows
+    its machine). Samples of 0 forget a path's average."""
+    lib.eh_vm_cold_paths_set(
+        ffi.new("uint64_t[2]", [paths["caller"]["avg_ns"], paths["wake"]["avg_ns"]]),
+        ffi.new("uint64_t[2]", [paths["caller"]["samples"], paths["wake"]["samples"]]))
+
+
 def probe() -> dict:
     """Create a VM, run one real CRC32C call in it and compare with in-process.
 
@@ -434,5 +460,6 @@ def probe() -> dict:
     return {"ok": ok, "detail": detail}
 
 
-__all__ = ["Guest", "SharedBuffer", "default_guest", "close_default", "probe", "kernel_name",
-           "IMAGE", "TEST_IMAGE", "DOORBELL_IMAGE", "PAGE_2M", "PAGE_4K"]
+__all__ = ["Guest", "SharedBuffer", "default_guest", "close_default", "probe", "cold_paths",
+           "set_cold_paths", "kernel_name", "IMAGE", "TEST_IMAGE", "DOORBELL_IMAGE", "PAGE_2M",
+           "PAGE_4K"]

@@ -12,8 +12,9 @@
  *      the guest exits to wake it. No VM exit, no syscall on the fast path.
  *    - cold, caller's thread: the guest is parked; the caller enters it
  *      itself (cold_call.c): one entry, one exit.
- *    - cold, vCPU thread: the parked vCPU thread is woken (older kernels,
- *      EH_VM_F_COLD_ON_VCPU_THREAD, or a guest left unreset by a caller's
+ *    - cold, vCPU thread: the parked vCPU thread is woken (where that path
+ *      is measured faster, cold_call.c; older kernels;
+ *      EH_VM_F_COLD_ON_VCPU_THREAD; or a guest left unreset by a caller's
  *      run that the tenant's idle window takes into the warm regime).
  *   -> when a limit passes -- the caller's deadline (wall clock), or the
  *      handle's time_limit_ms of guest CPU time (a runaway guard that a busy
@@ -221,6 +222,26 @@ static void count(eh_vm *vm, eh_guest *g, const eh_io_plan *p, int here, int war
     }
 }
 
+/* idle_spin_us == 0 promises that every call starts from the snapshot. A
+ * vCPU thread woken for the previous call may still be on its way out to
+ * park, where it resets the guest; a call posted before that would be
+ * served first, unreset (vcpu_thread.c: park). So a call waits for the park
+ * (a few us: the guest exits as soon as it has answered). */
+static int wait_strict_park(eh_vm *vm, eh_guest *g, uint64_t deadline)
+{
+    if (vm->cfg.idle_spin_us || vm->one_cpu)
+        return 0;
+    for (;;) {
+        uint32_t e = atomic_load(&g->event);
+        if (atomic_load(&g->state) != EH_VCPU_RUNNING)
+            return 0;
+        int64_t left = (int64_t)(deadline - eh_now_ns());
+        if (left <= 0)
+            return EH_OFFLOAD_TIMEOUT;
+        eh_futex_wait(&g->event, e, left);
+    }
+}
+
 static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
                        eh_offload_res *res, eh_call_limits *lim, char *err, size_t errlen)
 {
@@ -230,6 +251,8 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     eh_guest *g = vm->g;
     if (vm->refresh_due)
         refresh_wait(vm, g, lim->wall);
+    if ((rc = wait_strict_park(vm, g, lim->wall)))
+        return rc;
     eh_io_plan p;
     if ((rc = eh_io_plan_make(vm, req, &p, err, errlen)))
         return rc;
@@ -254,6 +277,18 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
             return EH_OFFLOAD_FAULT;
         }
     }
+    /* Either path may serve it (the guest is parked and settled, at its
+     * snapshot or reset): take the one measured faster here (cold_call.c).
+     * Only on a handle with an idle window: a woken thread serves the call
+     * into the warm regime, as a caller's run left unreset does above (with
+     * no window, each call would also wait for the woken thread's park,
+     * wait_strict_park). Not on a one-CPU handle, whose vCPU thread would
+     * share the caller's CPU. */
+    int pick = here && vm->cfg.idle_spin_us && !vm->one_cpu &&
+               !(vm->cfg.flags & EH_VM_F_COLD_ON_CALLER);
+    int sampled = pick && req->in_len + req->in2_len <= EH_COLD_SAMPLE_MAX;
+    if (pick)
+        here = eh_cold_pick_caller(sampled);
     /* io_lock: no reset may rewrite scratch while we copy in or out. It is
      * never held while waiting for the guest (a reset waits on it). */
     pthread_mutex_lock(&g->io_lock);
@@ -270,6 +305,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     atomic_store(&g->caller_cpu, sched_getcpu());
     lim->may_be_stuck = !atomic_exchange(&g->at_snapshot, 0);
     uint64_t seq = ++vm->seq;
+    uint64_t posted_at = eh_now_ns();
     atomic_store(&g->posted_seq, seq);
     __atomic_store_n(&w->req_seq, seq, __ATOMIC_SEQ_CST); /* doorbell */
     /* Read after the doorbell: a vCPU thread that parks from here on sees
@@ -286,12 +322,16 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
     if (!here && vm->slots_due)
         eh_windows_settle(vm); /* while the guest runs the call */
     if (here && (rc = eh_cold_call(g, seq, lim)) == 1) {
-        here = 0; /* this thread cannot run it: the vCPU thread does */
+        here = sampled = 0; /* this thread cannot run it: the vCPU thread does */
         atomic_store(&g->caller_run, 0);
         eh_vcpu_wake(g);
     }
     if (!here)
         rc = wait_call(g, seq, lim, !warm);
+    if (sampled && rc == 0 && !warm && vm->cold_last == here)
+        eh_cold_note(here, eh_now_ns() - posted_at);
+    if (pick)
+        vm->cold_last = here;
     /* Finished, then broke -- a fault in the clean-up after the call, or a
      * done exit that never came and a fault after it: the result stands,
      * the guest is replaced below. (done_seq is guest-written, as on every

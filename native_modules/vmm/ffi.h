@@ -25,10 +25,14 @@
 #include "eh_offload_sink.h"
 #include "eh_guest_layout.h"
 
-/* Cold calls (guest parked) wake the vCPU thread instead of running the guest
- * on the caller's thread (the default where the kernel re-binds a vCPU to a
- * new thread cheaply, Linux >= 6.12; older kernels always wake). */
+/* Cold calls (guest parked) always wake the vCPU thread instead of running
+ * the guest on the caller's thread (older kernels than Linux 6.12, which
+ * re-bind a vCPU to a new thread slowly, always wake). */
 #define EH_VM_F_COLD_ON_VCPU_THREAD 1u
+/* Cold calls always run on the caller's thread where the kernel allows it.
+ * Neither flag: each cold call takes the path measured faster on this
+ * machine (cold_call.c, eh_vm_cold_paths). */
+#define EH_VM_F_COLD_ON_CALLER 2u
 
 typedef struct eh_vm_config {
     uint64_t mem_bytes;      /* guest RAM = per-VM memory cap; 32 MiB..1 GiB, 0 = 256 MiB */
@@ -130,6 +134,12 @@ int eh_vm_fits(const eh_vm *vm, uint64_t in_len, uint64_t in2_len, uint64_t out_
 /* 1 where a cold call may run the guest on the caller's thread (the kernel
  * re-binds a vCPU to a new thread cheaply: Linux >= 6.12), else 0. */
 int eh_vm_cold_on_caller(void);
+/* The process's measure of both cold paths: moving averages (ns, 0 = not
+ * sampled yet) and sample counts, [0] run on the caller's thread, [1] wake
+ * the vCPU thread (cold_call.c). */
+void eh_vm_cold_paths(uint64_t avg_ns[2], uint64_t samples[2]);
+/* Replace that measure (tests; a process that knows its machine). */
+void eh_vm_cold_paths_set(const uint64_t avg_ns[2], const uint64_t samples[2]);
 
 /* A call is about to come (a tenant instance was just created): a parked
  * guest starts spinning for the handle's idle window from now, so the call

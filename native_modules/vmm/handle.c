@@ -20,6 +20,7 @@ eh_offload_status eh_vm_create(const eh_vm_config *cfg, eh_vm **out, char *err, 
     eh_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
         return EH_OFFLOAD_SYSTEM;
+    vm->cold_last = -1;
     pthread_mutex_init(&vm->lock, NULL);
     atomic_init(&vm->refs, 1);
     vm->cfg = *cfg;

@@ -175,6 +175,7 @@ struct eh_vm {
     uint64_t resets_seen, last_reset_at_ns;
     int refresh_due;   /* a refresh was asked for and not yet seen done (call.c) */
     int one_cpu;       /* created on one CPU: no spin, caller runs resume (handle.c) */
+    int cold_last;     /* its last picked cold call: 1 caller's run, 0 wake, -1 none */
     eh_vm_stats stats; /* totals of dead guests + live counters on read */
     _Atomic uint64_t lock_timeouts; /* calls whose deadline passed waiting for lock */
     char fault[160];
@@ -319,6 +320,11 @@ int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used);
  * use the vCPU thread. */
 int eh_cold_call(eh_guest *g, uint64_t seq, eh_call_limits *lim);
 int eh_cold_on_caller_ok(void); /* this kernel re-binds a vCPU cheaply */
+/* Which cold path a call that may take either takes: 1 the caller's run, 0 a
+ * wake; `sampled`: its latency will be noted (eh_cold_note). */
+int eh_cold_pick_caller(int sampled);
+void eh_cold_note(int caller, uint64_t ns);
+#define EH_COLD_SAMPLE_MAX 4096u /* inputs up to this many bytes: a sampled cold call */
 
 /* clock.c: time and futexes */
 void eh_futex_wake(_Atomic uint32_t *w);

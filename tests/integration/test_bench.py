@@ -53,7 +53,9 @@ def test_offload_reports_the_cold_path_and_exit_round_trip():
     ops = {(r["impl"], r["op"]) for r in _rows("offload")}
     for want in (("kvm-warm", "latency"), ("kvm-doorbell", "latency"),
                  ("kvm-warm", "warm_vs_doorbell"), ("kvm-cold", "latency"), ("kvm", "exit_rtt"),
-                 ("kvm-cold", "cold_run_on_caller"), ("kvm", "reset_64KiB"),
+                 ("kvm-cold-caller", "latency"), ("kvm-cold-caller", "cold_run_on_caller"),
+                 ("kvm-cold-wake", "latency"), ("kvm-cold-wake", "cold_wake"),
+                 ("kvm", "reset_64KiB"),
                  ("kvm-tenant", "tenant_crc32c_64KiB"),
                  ("kvm-tenant-fresh", "tenant_vec_topk_1MiB"),
                  ("inproc-tenant", "tenant_json_validate_64KiB")):

@@ -1,6 +1,7 @@
 """Cold calls: a parked guest is entered on the caller's own thread (no
 vCPU-thread wake), left stopped, and reset later by its parked vCPU thread
--- or first, by the next call."""
+-- or first, by the next call; or its vCPU thread is woken, whichever path
+the monitor measures faster on this machine (tests at the end)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _op(g, op, *args):
 
 
 def test_parked_guest_runs_on_the_callers_thread(make_guest):
-    g = make_guest(idle_spin_us=0)
+    g = make_guest(idle_spin_us=0, cold_on_caller=True)
     for _ in range(5):
         assert _crc(g) == 0xE3069283
         assert g.wait_parked(PARK_WAIT_MS)
@@ -41,7 +42,7 @@ def test_parked_guest_runs_on_the_callers_thread(make_guest):
 
 
 def test_a_burst_after_a_cold_call_goes_warm(make_guest):
-    g = make_guest(idle_spin_us=200_000)
+    g = make_guest(idle_spin_us=200_000, cold_on_caller=True)
     g.boot()
     for _ in range(50):
         assert _crc(g) == 0xE3069283
@@ -52,7 +53,7 @@ def test_a_burst_after_a_cold_call_goes_warm(make_guest):
 
 
 def test_parked_thread_resets_the_guest_after_a_cold_call(make_guest):
-    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0, mem_mb=64)
+    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0, mem_mb=64, cold_on_caller=True)
     g.boot()
     resets = g.stats()["resets"]
     _op(g, lib.EH_OP_TEST_STASH, 0x5EC2E7)  # on this thread; the guest stops unreset
@@ -63,10 +64,12 @@ def test_parked_thread_resets_the_guest_after_a_cold_call(make_guest):
     assert _op(g, lib.EH_OP_TEST_PEEK).value == 0
 
 
-def test_back_to_back_strict_calls_each_start_from_the_snapshot(make_guest):
-    # idle_spin_us=0: the next call comes before the deferred reset and must
-    # reset the guest itself.
-    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0, mem_mb=64)
+@pytest.mark.parametrize("cold_on_caller", [True, False, None], ids=["caller", "wake", "measured"])
+def test_back_to_back_strict_calls_each_start_from_the_snapshot(make_guest, cold_on_caller):
+    # idle_spin_us=0: on the caller's path the next call comes before the
+    # deferred reset and must reset the guest itself; woken, the vCPU
+    # thread resets it as it parks; measured, the two alternate.
+    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=0, mem_mb=64, cold_on_caller=cold_on_caller)
     for i in range(20):
         _op(g, lib.EH_OP_TEST_STASH, 0x100 + i)
         assert _op(g, lib.EH_OP_TEST_PEEK).value & PEEK_SCRATCH == 0
@@ -150,3 +153,65 @@ def test_a_one_cpu_guest_left_idle_is_reset(make_guest):
         return _op(g, lib.EH_OP_TEST_PEEK).value
 
     assert _on_one_cpu(stash_then_idle) == 0
+
+
+@pytest.fixture
+def cold_measure():
+    """This process's measure of the cold paths, put back after the test."""
+    saved = vmm.cold_paths()
+    yield
+    vmm.set_cold_paths(saved)
+
+
+@pytest.mark.parametrize("faster", ["caller", "wake"])
+def test_cold_calls_take_the_path_measured_faster(make_guest, cold_measure, faster):
+    """With one path measured far faster (1 s against 10 us: no real sample
+    can turn that round, whatever this machine's wakes cost), cold calls
+    (the guest parked after its idle window) take it, but for the few that
+    probe the other (3 in every 512 where it is over twice as slow), so that
+    a change would be seen; each answers right on either."""
+    slow, fast = 1_000_000_000, 10_000
+    vmm.set_cold_paths({"caller": {"avg_ns": fast if faster == "caller" else slow, "samples": 100},
+                        "wake": {"avg_ns": fast if faster == "wake" else slow, "samples": 100}})
+    g = make_guest(idle_spin_us=100)  # the choice is made where a guest has an idle window
+    g.boot()
+    assert g.wait_parked(PARK_WAIT_MS)
+    before = g.stats()
+    for _ in range(600):
+        assert _crc(g) == 0xE3069283
+        assert g.wait_parked(PARK_WAIT_MS)
+    st = g.stats()
+    runs = {"caller": st["caller_runs"] - before["caller_runs"],
+            "wake": st["cold_calls"] - before["cold_calls"]}
+    other = "wake" if faster == "caller" else "caller"
+    assert runs[faster] + runs[other] == 600 and 3 <= runs[other] <= 6, runs
+    assert vmm.cold_paths()["faster"] == faster
+
+
+def test_the_measure_starts_from_both_paths(make_guest, cold_measure):
+    """Unmeasured, small cold calls take the caller's run until it has 4
+    samples, then a wake until that has as many (a handle's first call on a
+    path after the other is not a sample: it pays for moving the vCPU)."""
+    vmm.set_cold_paths({"caller": {"avg_ns": 0, "samples": 0},
+                        "wake": {"avg_ns": 0, "samples": 0}})
+    g = make_guest(idle_spin_us=100)
+    for _ in range(12):
+        assert _crc(g) == 0xE3069283
+        assert g.wait_parked(PARK_WAIT_MS)
+    paths = vmm.cold_paths()
+    assert paths["caller"]["samples"] >= 4 and paths["wake"]["samples"] >= 4, paths
+    assert paths["caller"]["avg_ns"] > 0 and paths["wake"]["avg_ns"] > 0
+    assert paths["faster"] in ("caller", "wake")
+
+
+def test_a_guest_without_idle_window_keeps_the_callers_run(make_guest, cold_measure):
+    """idle_spin_us=0 promises each call starts from the snapshot: its cold
+    calls run on the caller's thread whatever the measure says (a wake would
+    leave the guest to a thread still on its way to park)."""
+    vmm.set_cold_paths({"caller": {"avg_ns": 1_000_000_000, "samples": 100},
+                        "wake": {"avg_ns": 10_000, "samples": 100}})
+    g = make_guest(idle_spin_us=0)
+    for _ in range(20):
+        assert _crc(g) == 0xE3069283
+    st = g.stats()
+    assert st["caller_runs"] == 20 and st["cold_calls"] == 0, st

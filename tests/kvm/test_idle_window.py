@@ -1,6 +1,9 @@
 """The adaptive idle window (native_modules/vmm/idle.c): calls that keep
 finding the guest just parked grow the window up to 4x the configured one;
-gaps longer than that shrink it back; a window of 0 stays 0."""
+gaps longer than that shrink it back; a window of 0 stays 0. The guests run
+their cold calls on the caller's thread (cold_on_caller=True), whose
+hand-off to the vCPU thread the sequences below follow; which cold path a
+default guest takes is measured per machine (test_cold_path.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def _after(seconds):
 def _grown_guest(make_guest):
     """A guest whose window grew to its bound: each second call comes just
     after a park -- less than the window's length after it."""
-    g = make_guest(idle_spin_us=BASE_US)
+    g = make_guest(cold_on_caller=True, idle_spin_us=BASE_US)
     g.boot()
     assert g.stats()["idle_window_us"] == BASE_US
     for _ in range(4):
@@ -72,7 +75,7 @@ def test_long_gaps_shrink_the_window_back(make_guest):
 
 
 def test_no_window_asked_for_stays_none(make_guest):
-    g = make_guest(idle_spin_us=0)
+    g = make_guest(cold_on_caller=True, idle_spin_us=0)
     for _ in range(5):
         _crc(g)
         assert g.wait_parked(PARK_WAIT_MS)
@@ -86,7 +89,7 @@ def test_a_window_the_guest_wrote_itself_ends_at_its_next_reset(make_guest):
     huge is parked by the watchdog at the host's window (vcpu_thread.c), and
     the reset puts the host's value back (snapshot.c), so the next idle ends
     in a park of its own."""
-    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=BASE_US, mem_mb=64)
+    g = make_guest(cold_on_caller=True, image=vmm.TEST_IMAGE, idle_spin_us=BASE_US, mem_mb=64)
     g.boot()
     call_test_op(g, lib.EH_OP_TEST_WRITE, lib.EH_GL_WINDOW + lib.EH_GL_WIN_SPIN_TSC, 1 << 62)
     assert_guest_serves(g)                   # the vCPU thread takes this one: warm regime

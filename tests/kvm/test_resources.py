@@ -29,7 +29,7 @@ def _rss_kib() -> int:
 
 @pytest.mark.parametrize("spin_us", [100, 0], ids=["warm", "cold-on-caller"])
 def test_10k_calls_do_not_grow_fds_or_memory(make_guest, spin_us):
-    g = make_guest(idle_spin_us=spin_us)
+    g = make_guest(idle_spin_us=spin_us, cold_on_caller=True)
     req, res, _keep = request(1, bytes(range(256)) * 16)
     for _ in range(500):  # warm up allocators and the guest
         g.offload(req, res)
@@ -65,7 +65,7 @@ def test_threads_that_made_cold_calls_leave_no_timers(make_guest):
     # it must go with the thread.
     import threading
 
-    g = make_guest(idle_spin_us=0)
+    g = make_guest(idle_spin_us=0, cold_on_caller=True)
     req, res, _keep = request(1, b"123456789")
     g.offload(req, res)
     before = _posix_timers()
