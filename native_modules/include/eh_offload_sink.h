@@ -60,6 +60,14 @@ typedef struct eh_offload_sink {
     void (*prewarm)(eh_vm *vm);
 } eh_offload_sink;
 
+/* CPU time a sink spent for this thread's calls on other threads, added up
+ * (a KVM guest's vCPU thread serving a call past the caller's spin: the
+ * caller sleeps meanwhile, its own CPU clock does not see it). The host's
+ * per-thread CPU clock (wasmhost eh_thread_cpu_ns) counts it, so a tenant
+ * whose kernels run long is charged for them whichever thread ran them
+ * (serving/dispatch.c: the slow lane). Only ever grows. */
+extern __thread uint64_t eh_offload_charged_cpu_ns;
+
 extern const eh_offload_sink eh_vm_sink;     /* vmm/call.c: the tenant's KVM guest   */
 extern const eh_offload_sink eh_inproc_sink; /* vmm/inproc.c: in this process (vm
                                                 unused), stopped at the deadline    */

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "vmm/vmm_internal.h"
 
@@ -41,6 +42,10 @@
 /* A warm guest is reset by the host at least this often (see refresh()). */
 #define EH_WARM_RESET_CALLS 1024u
 #define EH_WARM_RESET_NS 50000000ull
+
+__thread uint64_t eh_offload_charged_cpu_ns;
+
+uint64_t eh_vm_charged_cpu_ns(void) { return eh_offload_charged_cpu_ns; }
 
 /* Outcome of waiting: 0 done, EH_OFFLOAD_TIMEOUT, EH_OFFLOAD_FAULT, 1 running. */
 static int outcome(eh_guest *g, uint64_t seq)
@@ -63,10 +68,12 @@ static int finished(eh_guest *g, uint64_t seq)
     return outcome(g, seq);
 }
 
+/* 0 where the clock is gone (a vCPU thread that has exited). */
 static uint64_t cpu_ns(clockid_t c)
 {
     struct timespec ts;
-    clock_gettime(c, &ts);
+    if (clock_gettime(c, &ts))
+        return 0;
     return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
@@ -85,8 +92,23 @@ int eh_limits_passed(eh_call_limits *l, uint64_t now, uint64_t cpu_used)
  * CPU time from then on, plus the spin budget, against lim->cpu_ns; wall
  * time against lim->wall; and whether the guest took the call at all
  * (EH_TAKE_CPU_NS: EH_CALL_NOT_TAKEN, the vCPU left running for the caller
- * to replace the guest). */
+ * to replace the guest). The vCPU thread's CPU time past the spin, while
+ * this thread sleeps, is charged to it (eh_offload_charged_cpu_ns). */
+static int wait_call_on(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold, uint64_t *cpu0);
+
 static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
+{
+    uint64_t cpu0 = 0;
+    int rc = wait_call_on(g, seq, lim, cold, &cpu0);
+    if (cpu0 && g->cpu_clock != CLOCK_MONOTONIC) {
+        uint64_t now = cpu_ns(g->cpu_clock);
+        eh_offload_charged_cpu_ns += now > cpu0 ? now - cpu0 : 0;
+    }
+    return rc;
+}
+
+/* *cpu0: the vCPU thread's CPU clock when the spin ended (0: it did not). */
+static int wait_call_on(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold, uint64_t *cpu0_out)
 {
     uint64_t pure_spin = cold ? 0 : EH_PURE_SPIN_NS;
     uint64_t start = eh_now_ns();
@@ -107,6 +129,7 @@ static int wait_call(eh_guest *g, uint64_t seq, eh_call_limits *lim, int cold)
     /* The guest's CPU before now: at most the spin budget (more wall time
      * there means this thread was descheduled, not that the guest ran). */
     uint64_t cpu0 = cpu_ns(g->cpu_clock), before = eh_now_ns() - start;
+    *cpu0_out = cpu0 ? cpu0 : 1;
     before = before < EH_SPIN_NS ? before : EH_SPIN_NS;
     int cpu_clock = g->cpu_clock != CLOCK_MONOTONIC; /* else no CPU time to judge by */
     for (;;) {
@@ -242,6 +265,14 @@ static int wait_strict_park(eh_vm *vm, eh_guest *g, uint64_t deadline)
     }
 }
 
+/* Linux: PRIO_PROCESS with 0 is the calling thread's nice value. */
+static int caller_priority_normal(void)
+{
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0);
+    return errno || nice <= 0;
+}
+
 static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload_req *req,
                        eh_offload_res *res, eh_call_limits *lim, char *err, size_t errlen)
 {
@@ -283,9 +314,11 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
      * into the warm regime, as a caller's run left unreset does above (with
      * no window, each call would also wait for the woken thread's park,
      * wait_strict_park). Not on a one-CPU handle, whose vCPU thread would
-     * share the caller's CPU. */
+     * share the caller's CPU; not for a caller at a lower CPU priority (the
+     * server's slow lane, nice 10), whose tenant's kernels must run at its
+     * priority, not at the vCPU thread's. */
     int pick = here && vm->cfg.idle_spin_us && !vm->one_cpu &&
-               !(vm->cfg.flags & EH_VM_F_COLD_ON_CALLER);
+               !(vm->cfg.flags & EH_VM_F_COLD_ON_CALLER) && caller_priority_normal();
     int sampled = pick && req->in_len + req->in2_len <= EH_COLD_SAMPLE_MAX;
     if (pick)
         here = eh_cold_pick_caller(sampled);

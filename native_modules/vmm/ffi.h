@@ -138,6 +138,9 @@ int eh_vm_cold_on_caller(void);
  * sampled yet) and sample counts, [0] run on the caller's thread, [1] wake
  * the vCPU thread (cold_call.c). */
 void eh_vm_cold_paths(uint64_t avg_ns[2], uint64_t samples[2]);
+/* This thread's eh_offload_charged_cpu_ns (include/eh_offload_sink.h): CPU
+ * that vCPU threads spent on its calls while it slept. */
+uint64_t eh_vm_charged_cpu_ns(void);
 /* Replace that measure (tests; a process that knows its machine). */
 void eh_vm_cold_paths_set(const uint64_t avg_ns[2], const uint64_t samples[2]);
 

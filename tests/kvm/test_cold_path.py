@@ -99,21 +99,11 @@ def test_cold_calls_from_many_threads(make_guest):
 def _on_one_cpu(fn):
     """fn() on a new thread allowed on one CPU only (its mask is what a
     guest made there, and its vCPU thread, inherit); its result."""
-    out: dict = {}
-
-    def run():
+    def pinned():
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # re-raised on the test's thread
-            out["error"] = exc
+        return fn()
 
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    return _on_thread(pinned)
 
 
 def test_a_guest_made_on_one_cpu_does_not_spin(make_guest):
@@ -215,3 +205,71 @@ def test_a_guest_without_idle_window_keeps_the_callers_run(make_guest, cold_meas
         assert _crc(g) == 0xE3069283
     st = g.stats()
     assert st["caller_runs"] == 20 and st["cold_calls"] == 0, st
+
+
+@pytest.mark.parametrize("cold_on_caller", [True, False], ids=["caller", "wake"])
+def test_a_long_kernel_is_charged_to_its_caller_whichever_thread_ran_it(make_guest,
+                                                                       cold_on_caller):
+    """The server demotes tenants by the CPU time of the thread that served
+    a request (serving/dispatch.c). A kernel the caller ran itself is on its
+    own CPU clock; one a vCPU thread ran while the caller slept is charged
+    to it (eh_offload_charged_cpu_ns): either way the caller's account grows
+    by about the guest's time, here a runaway stopped at its 100 ms limit."""
+    from edgehost.errors import GuestTimeout
+    from tests.support import call_test_op
+
+    g = make_guest(image=vmm.TEST_IMAGE, idle_spin_us=100, mem_mb=64, time_limit_ms=100,
+                   cold_on_caller=cold_on_caller)
+    g.boot()
+    assert g.wait_parked(PARK_WAIT_MS)
+    own0, charged0 = time.thread_time_ns(), lib.eh_vm_charged_cpu_ns()
+    with pytest.raises(GuestTimeout):
+        call_test_op(g, lib.EH_OP_TEST_LOOP)
+    own, charged = time.thread_time_ns() - own0, lib.eh_vm_charged_cpu_ns() - charged0
+    if cold_on_caller:
+        assert own >= 90_000_000 and charged == 0, (own, charged)
+    else:
+        assert charged >= 90_000_000 and own < 50_000_000, (own, charged)
+
+
+def test_a_caller_at_low_priority_runs_its_cold_calls_itself(make_guest, cold_measure):
+    """The server's slow lane runs at nice 10 so that a demoted tenant takes
+    CPU only where others leave some; a wake would run its kernels at the
+    vCPU thread's priority instead. So a caller below normal priority keeps
+    its cold calls on its own thread, whatever the measure says."""
+    vmm.set_cold_paths({"caller": {"avg_ns": 1_000_000_000, "samples": 100},
+                        "wake": {"avg_ns": 10_000, "samples": 100}})
+    g = make_guest(idle_spin_us=100)
+    g.boot()
+    assert g.wait_parked(PARK_WAIT_MS)
+    before = g.stats()
+
+    def niced_calls():
+        os.setpriority(os.PRIO_PROCESS, 0, 10)  # this thread only (Linux)
+        for _ in range(20):
+            assert _crc(g) == 0xE3069283
+            assert g.wait_parked(PARK_WAIT_MS)
+        return True
+
+    assert _on_thread(niced_calls)
+    st = g.stats()
+    assert st["caller_runs"] - before["caller_runs"] == 20, st
+    assert st["cold_calls"] == before["cold_calls"], st
+
+
+def _on_thread(fn):
+    """fn() on a new thread; its result (its exception re-raised here)."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # re-raised on the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
