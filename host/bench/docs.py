@@ -228,8 +228,9 @@ def claim_guest_call(results):
     elif warm["p50_ns"] < 10_000:
         verdict = "partly"
         why = ("warm calls ring a doorbell the spinning vCPU polls, no exit; a cold call "
-               f"needs a VM entry and exit, which cost {rtt / 1000:.0f} µs here ({how}: every "
-               "exit goes through the outer hypervisor)") if rtt else "cold calls exit the VM"
+               "needs a VM entry, and an exit or a wake of the vCPU thread (whichever is "
+               f"faster here); one exit and re-entry cost {rtt / 1000:.0f} µs ({how}: every "
+               "exit goes through the outer hypervisor)") if rtt else "cold calls enter the VM"
     else:
         verdict = "not held"
         why = f"even warm calls took {warm['p50_ns'] / 1000:.1f} µs ({how}; check the load: " \
