@@ -43,8 +43,6 @@
 #define EH_WARM_RESET_CALLS 1024u
 #define EH_WARM_RESET_NS 50000000ull
 
-__thread uint64_t eh_offload_charged_cpu_ns;
-
 uint64_t eh_vm_charged_cpu_ns(void) { return eh_offload_charged_cpu_ns; }
 
 /* Outcome of waiting: 0 done, EH_OFFLOAD_TIMEOUT, EH_OFFLOAD_FAULT, 1 running. */
