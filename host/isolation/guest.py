@@ -415,13 +415,13 @@ def cold_paths() -> dict:
     """This process's measure of the two ways a parked guest is entered
     (native_modules/vmm/cold_call.c): ``{"caller": {"avg_ns", "samples"},
     "wake": {...}, "faster": "caller" | "wake" | None}``; None until both
-    have been sampled (4 small cold calls each)."""
+    have been sampled (EH_VM_COLD_FIRST small cold calls each)."""
     avg = ffi.new("uint64_t[2]")
     n = ffi.new("uint64_t[2]")
     lib.eh_vm_cold_paths(avg, n)
     out = {k: {"avg_ns": int(avg[i]), "samples": int(n[i])}
            for i, k in enumerate(("caller", "wake"))}
-    out["faster"] = (None if min(n[0], n[1]) < 4 else
+    out["faster"] = (None if min(n[0], n[1]) < lib.EH_VM_COLD_FIRST else
                      "caller" if avg[0] <= avg[1] else "wake")
     return out
 

@@ -80,7 +80,7 @@ int eh_vm_cold_on_caller(void) { return eh_cold_on_caller_ok(); }
  * moving the vCPU between threads (on the Ice Lake Xeon a caller's run
  * right after a wake took 70-110 us against 40 in a row), which a path
  * taken steadily does not. Sampled calls take the caller's run until it has
- * EH_COLD_FIRST samples, then the wake until it has as many, then the
+ * EH_VM_COLD_FIRST samples, then the wake until it has as many, then the
  * faster one, except EH_COLD_PROBE_RUN calls in every EH_COLD_PROBE_EVERY
  * that take the other, so that a change (other load on the machine, a busy
  * core for the woken thread) is seen -- in every EH_COLD_PROBE_EVERY_FAR
@@ -89,7 +89,6 @@ int eh_vm_cold_on_caller(void) { return eh_cold_on_caller_ok(); }
  * is dear, and only a large change turns the choice). Calls not sampled take
  * the faster path, or the caller's run while either is unmeasured. Relaxed
  * atomics: a lost update only loses a sample. */
-#define EH_COLD_FIRST 4u
 #define EH_COLD_PROBE_EVERY 64u
 #define EH_COLD_PROBE_EVERY_FAR 512u
 #define EH_COLD_PROBE_RUN 3u
@@ -101,8 +100,8 @@ int eh_cold_pick_caller(int sampled)
 {
     uint64_t n0 = atomic_load_explicit(&cold_samples[0], memory_order_relaxed);
     uint64_t n1 = atomic_load_explicit(&cold_samples[1], memory_order_relaxed);
-    if (n0 < EH_COLD_FIRST || n1 < EH_COLD_FIRST)
-        return !sampled || n0 < EH_COLD_FIRST;
+    if (n0 < EH_VM_COLD_FIRST || n1 < EH_VM_COLD_FIRST)
+        return !sampled || n0 < EH_VM_COLD_FIRST;
     uint64_t a0 = atomic_load_explicit(&cold_avg_ns[0], memory_order_relaxed);
     uint64_t a1 = atomic_load_explicit(&cold_avg_ns[1], memory_order_relaxed);
     int caller = a0 <= a1;

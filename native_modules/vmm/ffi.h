@@ -136,7 +136,9 @@ int eh_vm_fits(const eh_vm *vm, uint64_t in_len, uint64_t in2_len, uint64_t out_
 int eh_vm_cold_on_caller(void);
 /* The process's measure of both cold paths: moving averages (ns, 0 = not
  * sampled yet) and sample counts, [0] run on the caller's thread, [1] wake
- * the vCPU thread (cold_call.c). */
+ * the vCPU thread (cold_call.c). The averages decide once both paths have
+ * EH_VM_COLD_FIRST samples. */
+#define EH_VM_COLD_FIRST 4u
 void eh_vm_cold_paths(uint64_t avg_ns[2], uint64_t samples[2]);
 /* This thread's eh_offload_charged_cpu_ns (include/eh_offload_sink.h): CPU
  * that vCPU threads spent on its calls while it slept. */

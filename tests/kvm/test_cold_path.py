@@ -179,17 +179,19 @@ def test_cold_calls_take_the_path_measured_faster(make_guest, cold_measure, fast
 
 
 def test_the_measure_starts_from_both_paths(make_guest, cold_measure):
-    """Unmeasured, small cold calls take the caller's run until it has 4
-    samples, then a wake until that has as many (a handle's first call on a
-    path after the other is not a sample: it pays for moving the vCPU)."""
+    """Unmeasured, small cold calls take the caller's run until it has
+    EH_VM_COLD_FIRST samples, then a wake until that has as many (a
+    handle's first call on a path after the other is not a sample: it pays
+    for moving the vCPU)."""
     vmm.set_cold_paths({"caller": {"avg_ns": 0, "samples": 0},
                         "wake": {"avg_ns": 0, "samples": 0}})
+    first = lib.EH_VM_COLD_FIRST
     g = make_guest(idle_spin_us=100)
-    for _ in range(12):
+    for _ in range(2 * first + 4):  # each path's samples, plus the unsampled first calls
         assert _crc(g) == 0xE3069283
         assert g.wait_parked(PARK_WAIT_MS)
     paths = vmm.cold_paths()
-    assert paths["caller"]["samples"] >= 4 and paths["wake"]["samples"] >= 4, paths
+    assert paths["caller"]["samples"] >= first and paths["wake"]["samples"] >= first, paths
     assert paths["caller"]["avg_ns"] > 0 and paths["wake"]["avg_ns"] > 0
     assert paths["faster"] in ("caller", "wake")
 
