@@ -429,7 +429,8 @@ def cold_paths() -> dict:
 def set_cold_paths(paths: dict) -> None:
     """Replace this process's measure of the two cold paths with ``paths``
     (the shape :func:`cold_paths` returns; tests, or a process that knows
-    its machine). Samples of 0 forget a path's average."""
+    its machine). Fewer than EH_VM_COLD_FIRST samples on a path send small
+    cold calls to it again until it has that many."""
     lib.eh_vm_cold_paths_set(
         ffi.new("uint64_t[2]", [paths["caller"]["avg_ns"], paths["wake"]["avg_ns"]]),
         ffi.new("uint64_t[2]", [paths["caller"]["samples"], paths["wake"]["samples"]]))
