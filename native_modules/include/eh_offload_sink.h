@@ -51,9 +51,9 @@ typedef struct eh_offload_sink {
     /* mem is about to be freed (its pages may go to another tenant): stop
      * showing it. Safe on a guest already destroyed. Optional. */
     void (*detach)(eh_vm *vm, const void *mem);
-    /* Kernel calls are about to come: a tenant instance was just created,
-     * or a request starts for a tenant whose previous request made kernel
-     * calls (wasmhost/instance.c). The sink may get ready for them (boot or
+    /* Kernel calls are about to come: a tenant whose latest request made
+     * kernel calls creates an instance or starts a request
+     * (wasmhost/instance.c). The sink may get ready for them (boot or
      * wake its guest) now, while the host copies the request in and the
      * tenant's code runs, so that call costs what a warm call does. Cheap
      * when already ready; never blocks on a call in flight. Optional. */

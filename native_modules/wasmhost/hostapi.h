@@ -80,7 +80,8 @@ typedef struct eh_tenant {
     _Atomic uint32_t pins;     /* evictions freeing one of its instances (slots.c):    */
                                /* eh_tenant_free waits for them                          */
     /* Its latest request made kernel calls (any instance; a hint, racy by
-     * design): the next request prewarms the sink (eh_instance_handle). */
+     * design): its next request and its next new instance prewarm the sink
+     * (instance.c). 0 for a new version until one of its requests does. */
     _Atomic int kernels_last;
     /* A snapshot module's input buffer (set before instances are made; 0 =
      * none): its instances start with it, as if edgehost_alloc(cap) had run. */

@@ -238,7 +238,10 @@ eh_instance *eh_instance_new(eh_tenant *t, int *kind, char *err, size_t errlen)
         goto fail_msg;
     }
     eh_fresh_bind(inst);
-    if (t->sink->prewarm) /* its kernel calls come next: let the sink get ready */
+    /* A tenant whose requests make kernel calls (a fresh instance per request):
+     * wake its guest now. Not for one that makes none, nor for a new version's
+     * first instance (kernels_last starts at 0): no kernel call follows. */
+    if (t->sink->prewarm && atomic_load_explicit(&t->kernels_last, memory_order_relaxed))
         t->sink->prewarm(t->vm);
     wasmtime_func_t init;
     if (get_func(inst, "_initialize", &init) == 0) {

@@ -59,3 +59,26 @@ def test_a_call_right_after_the_prewarm_runs_once():
         assert t.guest.stats()["forced_parks"] == 0
     finally:
         t.close()
+
+
+def test_new_instances_of_a_tenant_without_kernel_calls_leave_the_guest_parked():
+    # A fresh instance per request: each request makes an instance. Without
+    # kernel calls (and for a version's first instance, made at load) none of
+    # them may wake the guest: its idle window would hold a core for nothing
+    # -- during a hot reload, the core the reload and the requests need.
+    t = wat_tenant(WAT, name="prewarm-fresh", isolation="kvm", kernels=["crc32c"],
+                   instance="fresh")
+    try:
+        assert t.call("crc", b"123456789", check=False).status & 0xFFFFFFFF == 0xE3069283
+        assert t.guest.wait_parked(PARK_WAIT_MS)
+        t.call("nop", b"")           # after kernel calls: its instance and request wake it
+        assert t.guest.wait_parked(PARK_WAIT_MS)
+        st = t.guest.stats()
+        for _ in range(5):
+            t.call("nop", b"")       # a new instance each, after a request without kernel calls
+        time.sleep(0.05)
+        after = t.guest.stats()
+        assert (after["resets"], after["calls"]) == (st["resets"], st["calls"])
+        assert t.pool_stats()["created"] >= 7
+    finally:
+        t.close()
