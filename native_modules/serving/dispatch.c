@@ -8,8 +8,8 @@
  * served.
  *
  * Two lanes, each with its own threads: the fast lane, and the slow lane
- * whose threads run at a lower CPU priority (nice SLOW_LANE_NICE, set once
- * when each thread starts, so no privilege is needed). A version is slow
+ * whose threads run under SCHED_IDLE (set once when each thread starts;
+ * lowering one's own priority needs no privilege). A version is slow
  * while most of its calls use over SLOW_CPU_NS of CPU, or their mean is
  * over HEAVY_CPU_NS (moving over 16 sampled calls), and for SLOW_HOLD_NS
  * after a second call within SLOW_HOLD_NS used more than HOG_CPU_NS (one
@@ -22,7 +22,15 @@
  * memory to its cap or traps on every request takes CPU from the other
  * tenants only where they leave some: a fast tenant's request waits for a
  * core at most until the scheduler preempts a slow-lane thread, not for the
- * slow call.
+ * slow call -- and a SCHED_IDLE thread is preempted as soon as a normal one
+ * wakes. At nice 10 (before) the scheduler let a running slow-lane thread
+ * finish its slice first: beside a tenant spinning to its deadline or a
+ * kernel run to its guest's limit, hello-c's p99 was 1.1-1.2 ms, against
+ * 0.3-0.4 ms under SCHED_IDLE (bench serve-abuse, Ice Lake, same hour). The
+ * price: under a saturated fast lane a slow tenant gets next to no CPU
+ * (its requests may then reach their deadline), and a KVM guest booted
+ * again on a slow-lane thread (after a fault or a time-out) keeps the
+ * lane's policy for its vCPU thread.
  *
  * CPU time, not wall time, decides: a fast call preempted on a busy core
  * takes long without being slow, and demoting it would make it slower
@@ -65,7 +73,9 @@
  * never waits behind a slow call, and the loop is woken (one eventfd
  * write) only when its result list was empty.
  */
+#define _GNU_SOURCE /* SCHED_IDLE */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +96,7 @@
 #define SUSPECT_CALLS 4                /* CPU-timed fast-lane calls after a long one   */
 #define SAMPLE_EVERY 16                /* ... and one fast-lane call in this many      */
 #define SHARE_ONE 65536u               /* slow_share's fixed-point 1                    */
-#define SLOW_LANE_NICE 10              /* CPU weight 110 against 1024 at nice 0        */
+#define SLOW_LANE_NICE 10              /* where SCHED_IDLE is refused (a seccomp filter) */
 #define INLINE_AFTER 32u               /* fast threaded calls in a row before inline    */
 #define INLINE_STRIKES_MAX 15          /* ... doubled per preempted inline call, to 2^20 */
 #define INLINE_FAST_NS 50000ull        /* a threaded call this fast (wall) counts        */
@@ -100,7 +110,7 @@ typedef struct eh_lane {
     eh_svc *ready_head, *ready_tail;
     uint32_t nthreads, idle;
     pthread_t *threads;
-    int nice;
+    int slow;          /* its threads run under SCHED_IDLE (thread_main) */
 } eh_lane;
 
 struct eh_disp {
@@ -301,10 +311,14 @@ static void *thread_main(void *arg)
     eh_job *local = NULL, *local_tail = NULL;
     uint32_t nlocal = 0;
     uint32_t rng = (uint32_t)(uintptr_t)&local | 1; /* xorshift32: the CPU-timed samples */
-    /* Lowering one's own priority needs no privilege; where it is refused
-     * (a seccomp filter), the lane still separates slow tenants' queues. */
-    if (l->nice)
-        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), l->nice);
+    /* Lowering one's own priority needs no privilege; where both ways are
+     * refused (a seccomp filter), the lane still separates slow tenants'
+     * queues. */
+    if (l->slow) {
+        struct sched_param none = {0};
+        if (sched_setscheduler(0, SCHED_IDLE, &none) != 0)
+            (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SLOW_LANE_NICE);
+    }
     pthread_mutex_lock(&d->lock);
     for (;;) {
         if (!l->ready_head)
@@ -338,12 +352,12 @@ static void *thread_main(void *arg)
         rng ^= rng << 13;
         rng ^= rng >> 17;
         rng ^= rng << 5;
-        int cpu_timed = l->nice != 0 || v->suspect_left || rng % SAMPLE_EVERY == 0;
+        int cpu_timed = l->slow || v->suspect_left || rng % SAMPLE_EVERY == 0;
         if (v->suspect_left)
             v->suspect_left--;
         pthread_mutex_unlock(&d->lock);
 
-        j->slow_lane = l->nice != 0;
+        j->slow_lane = l->slow;
         uint64_t cpu = 0;
         run_job(j, 0, cpu_timed ? &cpu : NULL);
         uint64_t t1 = eh_srv_now(), took = t1 - t0;
@@ -357,7 +371,7 @@ static void *thread_main(void *arg)
              * SLOW_CPU_NS, and the mean with each sample capped at
              * HOG_CPU_NS (a hog is held slow by hog_at_ns). A well-behaved
              * tenant's long calls must not demote it: requests queued on
-             * the slow lane wait at nice 10. hello-c here: 7.6 us median
+             * the slow lane wait for idle CPU. hello-c here: 7.6 us median
              * and 11 us mean with one worker, but with two workers and wrk
              * on 2 CPUs its sampled mean nears 40 us (the CPU clock also
              * charges the softirq work that lands on the thread) and 1.7-12
@@ -389,11 +403,11 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int nice, char *err,
+static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int slow, char *err,
                       size_t errlen)
 {
     l->d = d;
-    l->nice = nice;
+    l->slow = slow;
     pthread_cond_init(&l->cond, NULL);
     if (!(l->threads = calloc(threads, sizeof *l->threads))) {
         snprintf(err, errlen, "out of memory");
@@ -428,7 +442,7 @@ eh_disp *eh_disp_new(eh_srv *s, uint32_t threads, int inline_on, char *err, size
     /* Each lane gets `threads` threads: a slow tenant keeps the concurrency
      * it had (its max_running), at a lower priority. */
     if (start_lane(d, &d->lane[LANE_FAST], threads, 0, err, errlen) < 0 ||
-        start_lane(d, &d->lane[LANE_SLOW], threads, SLOW_LANE_NICE, err, errlen) < 0) {
+        start_lane(d, &d->lane[LANE_SLOW], threads, 1, err, errlen) < 0) {
         eh_disp_free(d);
         return NULL;
     }

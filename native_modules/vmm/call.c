@@ -263,9 +263,13 @@ static int wait_strict_park(eh_vm *vm, eh_guest *g, uint64_t deadline)
     }
 }
 
-/* Linux: PRIO_PROCESS with 0 is the calling thread's nice value. */
+/* Whether the calling thread runs at normal CPU priority: not SCHED_IDLE
+ * (the server's slow lane) and not niced. Linux: PRIO_PROCESS with 0 and
+ * sched_getscheduler(0) are the calling thread's. */
 static int caller_priority_normal(void)
 {
+    if (sched_getscheduler(0) == SCHED_IDLE)
+        return 0;
     errno = 0;
     int nice = getpriority(PRIO_PROCESS, 0);
     return errno || nice <= 0;
@@ -313,7 +317,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
      * no window, each call would also wait for the woken thread's park,
      * wait_strict_park). Not on a one-CPU handle, whose vCPU thread would
      * share the caller's CPU; not for a caller at a lower CPU priority (the
-     * server's slow lane, nice 10), whose tenant's kernels must run at its
+     * server's slow lane, SCHED_IDLE), whose tenant's kernels must run at its
      * priority, not at the vCPU thread's. */
     int pick = here && vm->cfg.idle_spin_us && !vm->one_cpu &&
                !(vm->cfg.flags & EH_VM_F_COLD_ON_CALLER) && caller_priority_normal();
