@@ -100,7 +100,7 @@ def _child_cpus() -> set[int] | None:
 def run_family(name: str, args: list[str], timeout_s: float, cpus: set[int] | None) -> dict:
     """Run ``edgehost bench NAME --json ARGS`` in a subprocess; its result entry."""
     cmd = [sys.executable, "-m", "edgehost", "bench", name, "--json", *args]
-    t0 = time.perf_counter()
+    t0, ticks0 = time.perf_counter(), machine.cpu_ticks()
 
     def pin():  # runs in the child before exec
         if cpus:
@@ -123,7 +123,8 @@ def run_family(name: str, args: list[str], timeout_s: float, cpus: set[int] | No
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         error = lines[-1] if lines else f"exit status {proc.returncode}"
     status = "ok" if proc.returncode == 0 and error is None else "failed"
-    return {"status": status, "seconds": secs, "args": args, "rows": rows, "error": error}
+    return {"status": status, "seconds": secs, "args": args, "rows": rows, "error": error,
+            "steal": machine.steal_share(ticks0, machine.cpu_ticks())}
 
 
 def run_all(names: list[str], quick: bool, timeout_s: float, progress: bool = True) -> dict:
@@ -157,8 +158,9 @@ def run_all(names: list[str], quick: bool, timeout_s: float, progress: bool = Tr
                 click.echo(f"[{i}/{len(names)}] {name} ...", err=True)
             fam = results["families"][name] = one(name)
             if progress:
+                steal = "" if fam.get("steal") is None else f", steal {fam['steal'] * 100:.1f} %"
                 click.echo(f"[{i}/{len(names)}] {name}: {fam['status']} in {fam['seconds']:.1f} s"
-                           f" ({len(fam['rows'])} rows)", err=True)
+                           f" ({len(fam['rows'])} rows{steal})", err=True)
     results["seconds"] = time.perf_counter() - t0
     results["machine"]["loadavg_end"] = machine.record()["loadavg"]
     return results

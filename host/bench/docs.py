@@ -298,8 +298,12 @@ def machine_section(results: dict, kind: str) -> str:
            f"and {rec.get('loadavg_end')} at the end; edgehost {rec.get('edgehost')}"
            + (f" (commit {rec['commit']})" if rec.get("commit") else "")
            + f", wasmtime {rec.get('wasmtime')}. {results.get('pinning', '')}.", "",
-           "Families: " + ", ".join(f"{n} ({f['status']}, {f['seconds']:.0f} s)"
-                                    for n, f in fams.items()) + ".", "",
+           ("Families (with the share of CPU time the hypervisor stole while each ran)"
+            if any(f.get("steal") is not None for f in fams.values()) else "Families")
+           + ": " + ", ".join(
+               f"{n} ({f['status']}, {f['seconds']:.0f} s"
+               + (f", steal {f['steal'] * 100:.1f} %" if f.get("steal") is not None else "")
+               + ")" for n, f in fams.items()) + ".", "",
            "#### The seed's claims", "",
            "| claim | measured here | verdict | why |", "|---|---|---|---|"]
     for c in claims(results):  # recomputed: the reading follows the current rules

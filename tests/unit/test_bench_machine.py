@@ -46,3 +46,13 @@ def test_pinned_thread_pins_one_cpu_and_restores():
     assert os.sched_getaffinity(0) == before
     with machine.pinned_thread(enabled=False) as cpu:
         assert cpu is None and os.sched_getaffinity(0) == before
+
+
+def test_steal_share_is_the_stolen_part_of_the_ticks_between_two_readings():
+    first = machine.cpu_ticks()
+    assert first is not None and 0 <= first[0] <= first[1]   # Linux has /proc/stat
+    assert machine.steal_share((100, 1000), (130, 1300)) == 0.1
+    assert machine.steal_share((100, 1000), (100, 1000)) is None   # no time passed
+    assert machine.steal_share(None, first) is None
+    share = machine.steal_share(first, machine.cpu_ticks())
+    assert share is None or 0.0 <= share <= 1.0
