@@ -84,9 +84,13 @@ COUNTER_FIELDS = {  # field -> (metric, help)
                   "edgehost.* imports called by handlers (those that touch tenant memory)."),
     "offload_calls": ("edgehost_offload_calls_total", "Kernel calls made by handlers."),
     "slow_lane": ("edgehost_slow_lane_requests_total",
-                  "Requests whose handler ran on the low-priority lane (most of the "
-                  "tenant's sampled calls used over 100 us of CPU, or their mean over 250 us, "
-                  "or most of its calls failed)."),
+                  "Requests whose handler ran on a lower-priority lane: nice 10 (most of the "
+                  "tenant's sampled calls used over 100 us of CPU, or their mean over 250 us) "
+                  "or SCHED_IDLE (edgehost_idle_lane_requests_total)."),
+    "idle_lane": ("edgehost_idle_lane_requests_total",
+                  "Requests whose handler ran on the idle lane (SCHED_IDLE: CPU only where no "
+                  "one else wants it): two calls over 1 ms of CPU within a second, or most "
+                  "of the tenant's calls failed."),
     "inline_requests": ("edgehost_inline_requests_total",
                         "Requests whose handler ran on the worker's event-loop thread, with no "
                         "hand-off (versions proven fast)."),

@@ -65,7 +65,7 @@ typedef struct eh_offload_sink {
  * caller sleeps meanwhile, its own CPU clock does not see it). The host's
  * per-thread CPU clock (wasmhost eh_thread_cpu_ns) counts it, so a tenant
  * whose kernels run long is charged for them whichever thread ran them
- * (serving/dispatch.c: the slow lane). Only ever grows. Defined in
+ * (serving/dispatch.c: the lower lanes). Only ever grows. Defined in
  * wasmhost/hostapi_common.c. */
 extern __thread uint64_t eh_offload_charged_cpu_ns;
 

@@ -7,30 +7,33 @@
  * loop or block holds at most max_running threads; the others keep being
  * served.
  *
- * Two lanes, each with its own threads: the fast lane, and the slow lane
- * whose threads run under SCHED_IDLE (set once when each thread starts;
- * lowering one's own priority needs no privilege). A version is slow
- * while most of its calls use over SLOW_CPU_NS of CPU, or their mean is
- * over HEAVY_CPU_NS (moving over 16 sampled calls), and for SLOW_HOLD_NS
- * after a second call within SLOW_HOLD_NS used more than HOG_CPU_NS (one
- * such call is not enough: hello-c, ~10 us of CPU a call, was once
- * charged 2.5 ms -- softirq or reclaim work that landed on its thread --
- * and spent a second on the slow lane under load), or while most of its calls
- * fail by its own doing (tenant_failed: a trap storm's ~60 us calls are
- * not slow, but nothing comes of them); its jobs then queue on the
- * slow lane. So a tenant that spins to its deadline, grows
- * memory to its cap or traps on every request takes CPU from the other
- * tenants only where they leave some: a fast tenant's request waits for a
- * core at most until the scheduler preempts a slow-lane thread, not for the
- * slow call -- and a SCHED_IDLE thread is preempted as soon as a normal one
- * wakes. At nice 10 (before) the scheduler let a running slow-lane thread
- * finish its slice first: beside a tenant spinning to its deadline or a
- * kernel run to its guest's limit, hello-c's p99 was 1.1-1.2 ms, against
- * 0.3-0.4 ms under SCHED_IDLE (bench serve-abuse, Ice Lake, same hour). The
- * price: under a saturated fast lane a slow tenant gets next to no CPU
- * (its requests may then reach their deadline), and a KVM guest booted
- * again on a slow-lane thread (after a fault or a time-out) keeps the
- * lane's policy for its vCPU thread.
+ * Three lanes, each with its own threads, whose priority each thread sets
+ * once when it starts (lowering one's own needs no privilege):
+ *  - fast: every version until its calls say otherwise;
+ *  - slow, nice SLOW_LANE_NICE: a heavy version -- most of its calls use
+ *    over SLOW_CPU_NS of CPU, or their mean is over HEAVY_CPU_NS (moving
+ *    over 16 sampled calls): csv-ingest, ~0.25 ms a call, is one;
+ *  - idle, SCHED_IDLE: a hog -- for SLOW_HOLD_NS after a second call within
+ *    SLOW_HOLD_NS used more than HOG_CPU_NS (one such call is not enough:
+ *    hello-c, ~10 us of CPU a call, was once charged 2.5 ms -- softirq or
+ *    reclaim work that landed on its thread -- and spent a second demoted
+ *    under load) -- or a version most of whose calls fail by its own doing
+ *    (tenant_failed: a trap storm's ~60 us calls are not slow, but nothing
+ *    comes of them).
+ * So a tenant that spins to its deadline, grows memory to its cap or traps
+ * on every request takes CPU from the other tenants only where they leave
+ * some: a SCHED_IDLE thread is preempted as soon as a normal one wakes.
+ * At nice 10 the scheduler lets a running thread finish its slice first:
+ * beside a tenant spinning to its deadline or a kernel run to its guest's
+ * limit, hello-c's p99 was 1.1-1.2 ms with the hogs at nice 10, 0.3-0.4 ms
+ * with them under SCHED_IDLE (bench serve-abuse, Ice Lake, same hour). A
+ * heavy tenant that does useful work must not be starved that way:
+ * csv-ingest beside hello-c under wrk (one worker on one CPU) answered in
+ * 2.3 ms p50 / 5 ms p99 at nice 10, 7.5 / 103 ms under SCHED_IDLE -- hence
+ * the two lower lanes. The price of the idle lane: a hog gets next to no
+ * CPU while the others use it all, and a KVM guest booted again on an
+ * idle-lane thread (after a fault or a time-out) keeps that policy for
+ * its vCPU thread.
  *
  * CPU time, not wall time, decides: a fast call preempted on a busy core
  * takes long without being slow, and demoting it would make it slower
@@ -96,13 +99,12 @@
 #define SUSPECT_CALLS 4                /* CPU-timed fast-lane calls after a long one   */
 #define SAMPLE_EVERY 16                /* ... and one fast-lane call in this many      */
 #define SHARE_ONE 65536u               /* slow_share's fixed-point 1                    */
-#define SLOW_LANE_NICE 10              /* where SCHED_IDLE is refused (a seccomp filter) */
+#define SLOW_LANE_NICE 10              /* the slow lane; the idle lane where SCHED_IDLE */
+                                       /* is refused (a seccomp filter)                 */
 #define INLINE_AFTER 32u               /* fast threaded calls in a row before inline    */
 #define INLINE_STRIKES_MAX 15          /* ... doubled per preempted inline call, to 2^20 */
 #define INLINE_FAST_NS 50000ull        /* a threaded call this fast (wall) counts        */
 #define INLINE_BUDGET_NS 1000000ull    /* an inline call past this is preempted          */
-
-enum { LANE_FAST, LANE_SLOW, LANES };
 
 typedef struct eh_lane {
     struct eh_disp *d;
@@ -110,13 +112,13 @@ typedef struct eh_lane {
     eh_svc *ready_head, *ready_tail;
     uint32_t nthreads, idle;
     pthread_t *threads;
-    int slow;          /* its threads run under SCHED_IDLE (thread_main) */
+    int which;         /* EH_LANE_*: its threads' priority (thread_main) */
 } eh_lane;
 
 struct eh_disp {
     eh_srv *srv;
     pthread_mutex_t lock;      /* guards everything below and the eh_svc queues */
-    eh_lane lane[LANES];
+    eh_lane lane[EH_LANES];
     int stop, wake_pending;
     int inline_on;             /* the loop thread may run proven-fast calls      */
     uint64_t queued;
@@ -124,19 +126,21 @@ struct eh_disp {
     int efd;
 };
 
-/* Called with d->lock held. */
-static int is_slow(const eh_svc *v, uint64_t now)
+/* The lane version v's jobs queue on now (see the top). With d->lock held. */
+static int lane_of(const eh_svc *v, uint64_t now)
 {
-    return v->slow_share > SHARE_ONE / 2 || v->fail_share > SHARE_ONE / 2 ||
-           v->cpu_avg_ns > HEAVY_CPU_NS ||
-           (v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS);
+    if (v->fail_share > SHARE_ONE / 2 || (v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS))
+        return EH_LANE_IDLE;
+    if (v->slow_share > SHARE_ONE / 2 || v->cpu_avg_ns > HEAVY_CPU_NS)
+        return EH_LANE_SLOW;
+    return EH_LANE_FAST;
 }
 
 static void make_ready(eh_disp *d, eh_svc *v, uint64_t now)
 {
     if (v->in_ready || !v->q_head || v->running >= v->max_running)
         return;
-    eh_lane *l = &d->lane[is_slow(v, now) ? LANE_SLOW : LANE_FAST];
+    eh_lane *l = &d->lane[lane_of(v, now)];
     v->in_ready = 1;
     v->ready_next = NULL;
     if (l->ready_tail)
@@ -170,7 +174,7 @@ void eh_disp_flush(eh_disp *d)
         return;
     d->wake_pending = 0;
     pthread_mutex_lock(&d->lock);
-    for (int i = 0; i < LANES; i++)
+    for (int i = 0; i < EH_LANES; i++)
         if (d->lane[i].idle && d->lane[i].ready_head)
             pthread_cond_signal(&d->lane[i].cond);
     pthread_mutex_unlock(&d->lock);
@@ -272,7 +276,7 @@ int eh_disp_run_inline(eh_disp *d, eh_job *j)
     uint64_t t0 = eh_srv_now();
     pthread_mutex_lock(&d->lock);
     int ok = !v->inline_barred && v->fast_streak >= INLINE_AFTER << v->inline_strikes &&
-             !v->q_head && !v->running && !is_slow(v, t0);
+             !v->q_head && !v->running && lane_of(v, t0) == EH_LANE_FAST;
     if (ok)
         v->running++;
     pthread_mutex_unlock(&d->lock);
@@ -311,14 +315,12 @@ static void *thread_main(void *arg)
     eh_job *local = NULL, *local_tail = NULL;
     uint32_t nlocal = 0;
     uint32_t rng = (uint32_t)(uintptr_t)&local | 1; /* xorshift32: the CPU-timed samples */
-    /* Lowering one's own priority needs no privilege; where both ways are
-     * refused (a seccomp filter), the lane still separates slow tenants'
-     * queues. */
-    if (l->slow) {
-        struct sched_param none = {0};
-        if (sched_setscheduler(0, SCHED_IDLE, &none) != 0)
-            (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SLOW_LANE_NICE);
-    }
+    /* Lowering one's own priority needs no privilege; where it is refused
+     * (a seccomp filter), the lanes still separate the tenants' queues. */
+    struct sched_param none = {0};
+    if (l->which == EH_LANE_SLOW ||
+        (l->which == EH_LANE_IDLE && sched_setscheduler(0, SCHED_IDLE, &none) != 0))
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SLOW_LANE_NICE);
     pthread_mutex_lock(&d->lock);
     for (;;) {
         if (!l->ready_head)
@@ -344,7 +346,7 @@ static void *thread_main(void *arg)
         v->running++;
         uint64_t t0 = eh_srv_now();
         make_ready(d, v, t0);
-        for (int i = 0; i < LANES; i++) /* more work than this thread: wake another */
+        for (int i = 0; i < EH_LANES; i++) /* more work than this thread: wake another */
             if (d->lane[i].ready_head && d->lane[i].idle)
                 pthread_cond_signal(&d->lane[i].cond);
         if (nlocal >= BATCH_MAX || (nlocal && v->avg_ns > PUBLISH_BEFORE_NS))
@@ -352,12 +354,12 @@ static void *thread_main(void *arg)
         rng ^= rng << 13;
         rng ^= rng >> 17;
         rng ^= rng << 5;
-        int cpu_timed = l->slow || v->suspect_left || rng % SAMPLE_EVERY == 0;
+        int cpu_timed = l->which != EH_LANE_FAST || v->suspect_left || rng % SAMPLE_EVERY == 0;
         if (v->suspect_left)
             v->suspect_left--;
         pthread_mutex_unlock(&d->lock);
 
-        j->slow_lane = l->slow;
+        j->lane = l->which;
         uint64_t cpu = 0;
         run_job(j, 0, cpu_timed ? &cpu : NULL);
         uint64_t t1 = eh_srv_now(), took = t1 - t0;
@@ -403,11 +405,11 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int slow, char *err,
+static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int which, char *err,
                       size_t errlen)
 {
     l->d = d;
-    l->slow = slow;
+    l->which = which;
     pthread_cond_init(&l->cond, NULL);
     if (!(l->threads = calloc(threads, sizeof *l->threads))) {
         snprintf(err, errlen, "out of memory");
@@ -439,13 +441,13 @@ eh_disp *eh_disp_new(eh_srv *s, uint32_t threads, int inline_on, char *err, size
         eh_disp_free(d);
         return NULL;
     }
-    /* Each lane gets `threads` threads: a slow tenant keeps the concurrency
-     * it had (its max_running), at a lower priority. */
-    if (start_lane(d, &d->lane[LANE_FAST], threads, 0, err, errlen) < 0 ||
-        start_lane(d, &d->lane[LANE_SLOW], threads, 1, err, errlen) < 0) {
-        eh_disp_free(d);
-        return NULL;
-    }
+    /* Each lane gets `threads` threads: a demoted tenant keeps the
+     * concurrency it had (its max_running), at a lower priority. */
+    for (int i = 0; i < EH_LANES; i++)
+        if (start_lane(d, &d->lane[i], threads, i, err, errlen) < 0) {
+            eh_disp_free(d);
+            return NULL;
+        }
     return d;
 }
 
@@ -455,11 +457,11 @@ void eh_disp_free(eh_disp *d)
         return;
     pthread_mutex_lock(&d->lock);
     d->stop = 1;
-    for (int i = 0; i < LANES; i++)
+    for (int i = 0; i < EH_LANES; i++)
         if (d->lane[i].d)
             pthread_cond_broadcast(&d->lane[i].cond);
     pthread_mutex_unlock(&d->lock);
-    for (int i = 0; i < LANES; i++) {
+    for (int i = 0; i < EH_LANES; i++) {
         eh_lane *l = &d->lane[i];
         for (uint32_t k = 0; k < l->nthreads; k++)
             pthread_join(l->threads[k], NULL);

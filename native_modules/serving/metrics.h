@@ -54,7 +54,8 @@ typedef struct eh_srv_tenant_stats {
     uint64_t hostcalls;             /* edgehost.* imports that touched memory      */
     uint64_t offload_calls;         /* kernel calls (crc32c import + offload)      */
     uint64_t offload_ns;            /* time in those calls (the guest, for kvm)    */
-    uint64_t slow_lane;             /* requests run on the low-priority lane       */
+    uint64_t slow_lane;             /* requests run on a lower-priority lane ...   */
+    uint64_t idle_lane;             /* ... of them on the idle one (SCHED_IDLE)   */
     uint64_t inline_requests;       /* ... on the loop thread, with no hand-off    */
     uint64_t inline_preempted;      /* ... stopped there at the budget, then queued */
     /* gauges, refreshed by the loop thread every tick: */

@@ -75,6 +75,9 @@ struct eh_routes {
 
 enum eh_job_phase { J_HEADERS, J_BODY, J_QUEUED, J_DONE, J_ANSWERED };
 
+/* The handler threads' lanes, in falling priority (dispatch.c). */
+enum eh_lane_kind { EH_LANE_FAST, EH_LANE_SLOW, EH_LANE_IDLE, EH_LANES };
+
 struct eh_job {
     eh_job *next;
     eh_srv *srv;
@@ -101,7 +104,7 @@ struct eh_job {
     struct MHD_Response *resp;
     uint64_t resp_bytes;
     uint64_t hostcalls, offload_calls, offload_ns;
-    int slow_lane;             /* its handler ran on the slow lane (dispatch.c)   */
+    int lane;                  /* EH_LANE_*: where its handler ran (dispatch.c)  */
     int inlined;               /* ... on the loop thread itself                   */
     int preempted;             /* an inline run was preempted; then it was queued */
     uint64_t overran_cpu_ns;   /* CPU it used past the inline budget, after an effect */

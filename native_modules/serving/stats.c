@@ -64,8 +64,10 @@ void eh_stats_count(eh_srv *s, const eh_job *j, uint64_t now)
     ADD(t->latency_sum_ns, ns);
     if (j->hostcalls)
         ADD(t->hostcalls, j->hostcalls);
-    if (j->slow_lane)
+    if (j->lane != EH_LANE_FAST)
         ADD(t->slow_lane, 1);
+    if (j->lane == EH_LANE_IDLE)
+        ADD(t->idle_lane, 1);
     if (j->inlined)
         ADD(t->inline_requests, 1);
     if (j->preempted)

@@ -317,7 +317,7 @@ static int call_locked(eh_vm *vm, uint32_t op, uint32_t repeat, const eh_offload
      * no window, each call would also wait for the woken thread's park,
      * wait_strict_park). Not on a one-CPU handle, whose vCPU thread would
      * share the caller's CPU; not for a caller at a lower CPU priority (the
-     * server's slow lane, SCHED_IDLE), whose tenant's kernels must run at its
+     * server's slow and idle lanes), whose tenant's kernels must run at its
      * priority, not at the vCPU thread's. */
     int pick = here && vm->cfg.idle_spin_us && !vm->one_cpu &&
                !(vm->cfg.flags & EH_VM_F_COLD_ON_CALLER) && caller_priority_normal();

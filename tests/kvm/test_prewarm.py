@@ -71,8 +71,11 @@ def test_new_instances_of_a_tenant_without_kernel_calls_leave_the_guest_parked()
     try:
         assert t.call("crc", b"123456789", check=False).status & 0xFFFFFFFF == 0xE3069283
         assert t.guest.wait_parked(PARK_WAIT_MS)
-        t.call("nop", b"")           # after kernel calls: its instance and request wake it
+        resets = t.guest.stats()["resets"]
+        t.call("nop", b"")           # after kernel calls: its instance and request wake it,
+        assert wait_for(lambda: t.guest.stats()["resets"] > resets)   # it idles, parks, resets
         assert t.guest.wait_parked(PARK_WAIT_MS)
+        time.sleep(0.02)             # (a deferred reset of the crc call's run, if one is due)
         st = t.guest.stats()
         for _ in range(5):
             t.call("nop", b"")       # a new instance each, after a request without kernel calls

@@ -79,15 +79,16 @@ def _slow_calls(server, tenant: str) -> float:
     return support.metric(server.metrics(), "edgehost_slow_lane_requests_total", tenant=tenant)
 
 
-def _policies(pid: int) -> list[int]:
-    """The scheduling policy of each thread of process ``pid`` (field 41 of
-    stat: os.SCHED_OTHER, os.SCHED_IDLE, ...)."""
+def _priorities(pid: int) -> list[tuple[int, int]]:
+    """(scheduling policy, nice) of each thread of process ``pid`` (fields 41
+    and 19 of stat; the policy is os.SCHED_OTHER, os.SCHED_IDLE, ...)."""
     import pathlib
 
     out = []
     for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
         try:
-            out.append(int((task / "stat").read_text().rsplit(")", 1)[1].split()[38]))
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out.append((int(fields[38]), int(fields[16])))
         except (OSError, IndexError, ValueError):
             pass  # the thread ended meanwhile
     return out
@@ -106,15 +107,17 @@ def lane_server(serve_tenants):
 
 def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
     """A tenant whose calls burn CPU (here: spin to the 200 ms deadline) is
-    moved to the slow lane, whose threads run under SCHED_IDLE, within
+    moved to the idle lane, whose threads run under SCHED_IDLE, within
     a few calls; a well-behaved tenant's calls stay on the fast lane."""
     server = lane_server
     [worker] = server.worker_pids()
-    policies = _policies(worker)
-    # --threads 4: four slow-lane threads, SCHED_IDLE (preempted at once by a
-    # normal thread's wake-up); the fast lane's and the loop's stay normal.
-    assert policies.count(os.SCHED_IDLE) == 4, policies
-    assert policies.count(os.SCHED_OTHER) >= 5, policies
+    # --threads 4: four idle-lane threads (SCHED_IDLE: preempted at once by a
+    # normal thread's wake-up), four slow-lane ones at nice 10, and the fast
+    # lane's and the loop's at nice 0.
+    threads = _priorities(worker)
+    assert threads.count((os.SCHED_IDLE, 0)) == 4, threads
+    assert threads.count((os.SCHED_OTHER, 10)) == 4, threads
+    assert threads.count((os.SCHED_OTHER, 0)) >= 5, threads
     for _ in range(6):  # the second and third are CPU-timed hogs: the rest run slow
         assert support.get(server.port, "/abuse/spin")[0] == 504
     for _ in range(50):
@@ -128,6 +131,9 @@ def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
 
     assert support.wait_for(lambda: counted("abuse")[0] >= 2 and counted("hello-c")[1] >= 50), \
         (counted("abuse"), counted("hello-c"))
+    # A hog: its calls ran on the idle lane.
+    assert support.metric(server.metrics(), "edgehost_idle_lane_requests_total",
+                          tenant="abuse") == counted("abuse")[0]
     slow, total = counted("hello-c")
     assert total >= 50
     # CPU time decides, and most calls must be slow: hello-c (~10 us per
@@ -136,6 +142,25 @@ def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
     print(f"\nslow lane: abuse {counted('abuse')[0]:.0f} requests, "
           f"hello-c {slow:.0f} of {total:.0f}")
     assert slow <= total / 10, (slow, total)
+
+
+def test_a_heavy_tenant_runs_at_nice_10_not_on_the_idle_lane(lane_server):
+    """Calls of ~0.4 ms of CPU that succeed (csv-ingest's kind of work) make
+    a tenant heavy, not a hog: it runs on the nice-10 lane, which still gets
+    a share of a busy CPU, never on the idle one, which gets next to none
+    (csv-ingest beside hello-c under load: 5 ms p99 there, 103 ms idle)."""
+    server = lane_server
+    for _ in range(40):
+        status, _, body = support.get(server.port, "/probe/sleep?us=400")
+        assert (status, body) == (200, b"slept")
+
+    def lanes() -> tuple[float, float]:
+        text = server.metrics()
+        return (support.metric(text, "edgehost_slow_lane_requests_total", tenant="probe"),
+                support.metric(text, "edgehost_idle_lane_requests_total", tenant="probe"))
+
+    assert support.wait_for(lambda: lanes()[0] >= 10), lanes()
+    assert lanes()[1] == 0, lanes()
 
 
 def test_a_tenant_whose_calls_fail_runs_on_the_low_priority_lane(serve_tenants):
@@ -149,8 +174,10 @@ def test_a_tenant_whose_calls_fail_runs_on_the_low_priority_lane(serve_tenants):
             s.metrics(), "edgehost_requests_total", tenant="abuse", code="500") >= 40)
         text = s.metrics()
         slow = support.metric(text, "edgehost_slow_lane_requests_total", tenant="abuse")
+        idle = support.metric(text, "edgehost_idle_lane_requests_total", tenant="abuse")
         mine = [ln for ln in text.splitlines() if 'tenant="abuse"' in ln and "bucket" not in ln]
     assert 20 <= slow <= 30, (slow, mine)
+    assert idle == slow, (idle, mine)   # failing calls: the idle lane
 
 
 def test_the_snapshot_form_keeps_the_slow_lane(serve_tenants):

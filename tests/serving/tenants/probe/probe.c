@@ -71,20 +71,22 @@ EDGEHOST_HANDLER(fullheaders)
     return eh_respond_str(n);
 }
 
-/* Busy until ?ms=N milliseconds from now. */
+/* Busy until ?ms=N milliseconds (or ?us=N microseconds) from now. */
 static void busy_for_query_ms(void)
 {
     char q[32];
     int32_t n = eh_request_query(q, sizeof q);
-    uint64_t ms = 0;
+    uint64_t t = 0;
     for (int32_t i = 3; i < n && i < (int32_t)sizeof q && q[i] >= '0' && q[i] <= '9'; i++)
-        ms = ms * 10 + (uint64_t)(q[i] - '0');
-    int64_t end = eh_time_monotonic_ns() + (int64_t)ms * 1000000;
+        t = t * 10 + (uint64_t)(q[i] - '0');
+    int64_t unit = n >= 3 && q[0] == 'u' ? 1000 : 1000000;
+    int64_t end = eh_time_monotonic_ns() + (int64_t)t * unit;
     while (eh_time_monotonic_ns() < end) {
     }
 }
 
-/* Busy for ?ms=N milliseconds (a request that is in flight for a while);
+/* Busy for ?ms=N milliseconds or ?us=N microseconds (a request that is in
+ * flight for a while);
  * no effect outside the instance, so the server may stop and rerun it. */
 EDGEHOST_HANDLER(sleep)
 {
