@@ -89,8 +89,8 @@ COUNTER_FIELDS = {  # field -> (metric, help)
                   "or SCHED_IDLE (edgehost_idle_lane_requests_total)."),
     "idle_lane": ("edgehost_idle_lane_requests_total",
                   "Requests whose handler ran on the idle lane (SCHED_IDLE: CPU only where no "
-                  "one else wants it): two calls over 1 ms of CPU within a second, or most "
-                  "of the tenant's calls failed."),
+                  "one else wants it): two calls over 1 ms of CPU within a second and a "
+                  "mean over 250 us, or most of the tenant's calls failed."),
     "inline_requests": ("edgehost_inline_requests_total",
                         "Requests whose handler ran on the worker's event-loop thread, with no "
                         "hand-off (versions proven fast)."),

@@ -17,9 +17,12 @@
  *    SLOW_HOLD_NS used more than HOG_CPU_NS (one such call is not enough:
  *    hello-c, ~10 us of CPU a call, was once charged 2.5 ms -- softirq or
  *    reclaim work that landed on its thread -- and spent a second demoted
- *    under load) -- or a version most of whose calls fail by its own doing
- *    (tenant_failed: a trap storm's ~60 us calls are not slow, but nothing
- *    comes of them).
+ *    under load) whose sampled mean is heavy too (so such a misjudged
+ *    tenant waits at nice 10, not for an idle CPU; a tenant spinning to
+ *    its deadline gets there from its sixth CPU-timed call, on the slow
+ *    lane until then) -- or a version most of whose calls fail by its own
+ *    doing (tenant_failed: a trap storm's ~60 us calls are not slow, but
+ *    nothing comes of them).
  * So a tenant that spins to its deadline, grows memory to its cap or traps
  * on every request takes CPU from the other tenants only where they leave
  * some: a SCHED_IDLE thread is preempted as soon as a normal one wakes.
@@ -129,9 +132,11 @@ struct eh_disp {
 /* The lane version v's jobs queue on now (see the top). With d->lock held. */
 static int lane_of(const eh_svc *v, uint64_t now)
 {
-    if (v->fail_share > SHARE_ONE / 2 || (v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS))
+    int hog = v->hog_at_ns && now - v->hog_at_ns < SLOW_HOLD_NS;
+    int heavy = v->cpu_avg_ns > HEAVY_CPU_NS;
+    if (v->fail_share > SHARE_ONE / 2 || (hog && heavy))
         return EH_LANE_IDLE;
-    if (v->slow_share > SHARE_ONE / 2 || v->cpu_avg_ns > HEAVY_CPU_NS)
+    if (hog || heavy || v->slow_share > SHARE_ONE / 2)
         return EH_LANE_SLOW;
     return EH_LANE_FAST;
 }

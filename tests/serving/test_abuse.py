@@ -107,8 +107,9 @@ def lane_server(serve_tenants):
 
 def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
     """A tenant whose calls burn CPU (here: spin to the 200 ms deadline) is
-    moved to the idle lane, whose threads run under SCHED_IDLE, within
-    a few calls; a well-behaved tenant's calls stay on the fast lane."""
+    demoted within a few calls, and moved on to the idle lane, whose threads
+    run under SCHED_IDLE, once its mean is heavy too; a well-behaved
+    tenant's calls stay on the fast lane."""
     server = lane_server
     [worker] = server.worker_pids()
     # --threads 4: four idle-lane threads (SCHED_IDLE: preempted at once by a
@@ -118,7 +119,7 @@ def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
     assert threads.count((os.SCHED_IDLE, 0)) == 4, threads
     assert threads.count((os.SCHED_OTHER, 10)) == 4, threads
     assert threads.count((os.SCHED_OTHER, 0)) >= 5, threads
-    for _ in range(6):  # the second and third are CPU-timed hogs: the rest run slow
+    for _ in range(10):  # the second and third are CPU-timed hogs: the rest run demoted
         assert support.get(server.port, "/abuse/spin")[0] == 504
     for _ in range(50):
         assert support.get(server.port, "/hello-c/hello")[0] == 200
@@ -129,11 +130,12 @@ def test_slow_tenant_runs_on_the_low_priority_lane(lane_server):
                 sum(support.metric(text, "edgehost_requests_total", tenant=tenant, code=c)
                     for c in ("200", "504")))
 
-    assert support.wait_for(lambda: counted("abuse")[0] >= 2 and counted("hello-c")[1] >= 50), \
+    assert support.wait_for(lambda: counted("abuse")[0] >= 6 and counted("hello-c")[1] >= 50), \
         (counted("abuse"), counted("hello-c"))
-    # A hog: its calls ran on the idle lane.
-    assert support.metric(server.metrics(), "edgehost_idle_lane_requests_total",
-                          tenant="abuse") == counted("abuse")[0]
+    # A hog whose mean is heavy too: at nice 10 until its sixth CPU-timed
+    # call has lifted the mean past 250 us, on the idle lane from then on.
+    idle = support.metric(server.metrics(), "edgehost_idle_lane_requests_total", tenant="abuse")
+    assert 1 <= idle <= counted("abuse")[0] - 2, (idle, counted("abuse"))
     slow, total = counted("hello-c")
     assert total >= 50
     # CPU time decides, and most calls must be slow: hello-c (~10 us per
