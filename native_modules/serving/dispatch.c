@@ -378,7 +378,7 @@ static void *thread_main(void *arg)
              * SLOW_CPU_NS, and the mean with each sample capped at
              * HOG_CPU_NS (a hog is held slow by hog_at_ns). A well-behaved
              * tenant's long calls must not demote it: requests queued on
-             * the slow lane wait for idle CPU. hello-c here: 7.6 us median
+             * a lower lane wait at nice 10 or for an idle CPU. hello-c here: 7.6 us median
              * and 11 us mean with one worker, but with two workers and wrk
              * on 2 CPUs its sampled mean nears 40 us (the CPU clock also
              * charges the softirq work that lands on the thread) and 1.7-12
