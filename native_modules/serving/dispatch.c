@@ -377,13 +377,14 @@ static void *thread_main(void *arg)
             /* Moving over 16 samples, from 0: the share of calls over
              * SLOW_CPU_NS, and the mean with each sample capped at
              * HOG_CPU_NS (a hog is held slow by hog_at_ns). A well-behaved
-             * tenant's long calls must not demote it: requests queued on
-             * a lower lane wait at nice 10 or for an idle CPU. hello-c here: 7.6 us median
-             * and 11 us mean with one worker, but with two workers and wrk
-             * on 2 CPUs its sampled mean nears 40 us (the CPU clock also
-             * charges the softirq work that lands on the thread) and 1.7-12
-             * % of its requests went to the slow lane when that mean
-             * decided. The trap storm (~60 us every call) stays fast. */
+             * tenant's long calls must not demote it: requests queued on a
+             * lower lane wait at nice 10 or for an idle CPU. hello-c here:
+             * 7.6 us median and 11 us mean with one worker, but with two
+             * workers and wrk on 2 CPUs its sampled mean nears 40 us (the
+             * CPU clock also charges the softirq work that lands on the
+             * thread) and 1.7-12 % of its requests went to the slow lane
+             * when that mean decided. The trap storm (~60 us every call)
+             * stays fast. */
             uint64_t c = cpu < HOG_CPU_NS ? cpu : HOG_CPU_NS;
             v->cpu_avg_ns = (v->cpu_avg_ns * 15 + c) / 16;
             v->slow_share = (v->slow_share * 15 + (cpu > SLOW_CPU_NS ? SHARE_ONE : 0)) / 16;
