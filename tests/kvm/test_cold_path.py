@@ -236,10 +236,10 @@ def test_a_long_kernel_is_charged_to_its_caller_whichever_thread_ran_it(make_gue
 
 @pytest.mark.parametrize("lower", ["sched_idle", "nice"])
 def test_a_caller_at_low_priority_runs_its_cold_calls_itself(make_guest, cold_measure, lower):
-    """The server's slow lane runs under SCHED_IDLE (nice 10 where that is
-    refused) so that a demoted tenant takes CPU only where others leave
-    some; a wake would run its kernels at the vCPU thread's priority
-    instead. So a caller below normal priority keeps its cold calls on its
+    """The server's lower lanes run at nice 10 (heavy tenants) and under
+    SCHED_IDLE (hogs, failing tenants) so that a demoted tenant takes CPU
+    only where others leave some; a wake would run its kernels at the vCPU
+    thread's priority instead. So a caller below normal priority keeps its cold calls on its
     own thread, whatever the measure says."""
     vmm.set_cold_paths({"caller": {"avg_ns": 1_000_000_000, "samples": 100},
                         "wake": {"avg_ns": 10_000, "samples": 100}})
