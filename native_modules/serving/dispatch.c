@@ -79,7 +79,7 @@
  * never waits behind a slow call, and the loop is woken (one eventfd
  * write) only when its result list was empty.
  */
-#define _GNU_SOURCE /* SCHED_IDLE */
+#define _GNU_SOURCE /* SCHED_IDLE, pthread_setname_np */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -427,6 +427,10 @@ static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int which, char 
             return -1;
         }
         l->nthreads = i + 1;
+        char name[16]; /* the kernel's limit, NUL included */
+        static const char *const lane_name[EH_LANES] = {"fast", "slow", "idle"};
+        snprintf(name, sizeof name, "eh-%s-%u", lane_name[which], i);
+        pthread_setname_np(l->threads[i], name);
     }
     return 0;
 }

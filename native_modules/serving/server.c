@@ -21,6 +21,7 @@
  * shuts down the socket of one that does not deliver (the loop thread is
  * MHD's thread, so the fd cannot be reused under us).
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -641,6 +642,7 @@ int eh_srv_start(eh_srv *s, char *err, size_t errlen)
         return -1;
     }
     s->loop_started = 1;
+    pthread_setname_np(s->loop, "eh-http-loop");
     return 0;
 }
 

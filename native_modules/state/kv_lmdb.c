@@ -372,6 +372,7 @@ eh_kv_store *eh_kv_open_lmdb(const char *dir, uint64_t map_size, uint32_t flush_
         goto fail;
     }
     s->has_flusher = 1;
+    pthread_setname_np(s->flusher, "eh-kv-flush");
     return &s->base;
 fail:
     free_store(s);

@@ -622,6 +622,7 @@ int eh_vcpu_start(eh_guest *g, uint32_t boot_ms, char *err, size_t errlen)
         atomic_store(&g->state, EH_VCPU_DEAD);
         return EH_OFFLOAD_SYSTEM;
     }
+    pthread_setname_np(g->thread, "eh-vcpu");
     if (pthread_getcpuclockid(g->thread, &g->cpu_clock))
         g->cpu_clock = CLOCK_MONOTONIC; /* no CPU clock: the limit counts wall time */
     uint64_t deadline = eh_now_ns() + (uint64_t)boot_ms * 1000000ull;

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.reload import support
-from tests.support import Load, Server, get, process_resources
+from tests.support import Load, Server, get, process_resources, thread_names
 
 
 def _body(s, path="/gen/hello") -> bytes:
@@ -156,6 +156,7 @@ def test_a_reload_storm_ends_on_the_last_version_with_flat_resources(tmp_path):
             time.sleep(1.0)
         pids = [s.proc.pid, *s.worker_pids()]
         before = process_resources(pids)
+        names_before = thread_names(pids)
         fds_before = {p: sorted(os.listdir(f"/proc/{p}/fd")) for p in pids}
         with Load(s.port, "/gen/hello", clients=4) as load:
             for i in range(1, 101):
@@ -171,6 +172,8 @@ def test_a_reload_storm_ends_on_the_last_version_with_flat_resources(tmp_path):
                      if f not in fds_before[p] and os.path.exists(f"/proc/{p}/fd/{f}")]
                  for p in pids}
         assert after.fds - before.fds <= 2, grown
+        new_threads = thread_names(pids) - names_before
+        assert after.threads <= before.threads, f"new threads by name: {dict(new_threads)}"
         before.assert_flat(after, rss_slack_kib=64 << 10, fd_slack=2)
         print(f"\nstorm over HTTP: {_status(s)['gen']['reloads']} reloads for 100 writes, "
               f"{len(load.results)} requests, RSS {before.rss_kib >> 10} -> "
