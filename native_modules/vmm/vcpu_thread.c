@@ -192,13 +192,19 @@ static void take_log(eh_guest *g)
 
 /* The guest exited at EH_DONE_CALL: the caller is sleeping or did not take
  * the result in time. If it runs on this thread's CPU (the scheduler may
- * stack both on one core of a busy machine, and a spinning guest then starves
- * the caller), move this thread to the other CPUs until it next parks --
- * but only where at least two remain: pinned to one CPU, the thread cannot
- * leave it when other threads take that CPU, and a warm guest that gets no
- * CPU for a whole deadline fails a call the machine had room for (seen as
- * spurious timeouts with 8 callers on 2 CPUs). Otherwise let the caller run
- * first. */
+ * stack both on one core, and a spinning guest then starves the caller),
+ * move this thread off that CPU:
+ *  - where at least two others remain, keep it off until it next parks;
+ *  - where one remains (a 2-CPU machine), move it there and give the whole
+ *    set back at once: pinned to one CPU, the thread could not leave it when
+ *    other threads take that CPU, and a warm guest that gets no CPU for a
+ *    whole deadline fails a call the machine had room for (seen as spurious
+ *    timeouts with 8 callers on 2 CPUs). Only yielding is not enough: once
+ *    stacked, the scheduler kept the two together (wake-ups pull the caller
+ *    to the waker's CPU), and every warm call then waited for a time slice:
+ *    55 us for a 64 KiB dot product that takes 0.8 us apart, call after
+ *    call (Zen 5, 2 CPUs, both threads free to run on either).
+ * Otherwise let the caller run first. */
 static void share_core_less(eh_guest *g)
 {
     int me = sched_getcpu(), caller = atomic_load(&g->caller_cpu);
@@ -208,13 +214,19 @@ static void share_core_less(eh_guest *g)
     }
     cpu_set_t set;
     set = g->affinity;
-    if (!CPU_ISSET(me, &set) || CPU_COUNT(&set) < 3) {
+    if (!CPU_ISSET(me, &set) || CPU_COUNT(&set) < 2) {
         sched_yield();
         return;
     }
     CPU_CLR(me, &set);
-    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0)
-        g->pinned = 1;
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
+        sched_yield();
+        return;
+    }
+    if (CPU_COUNT(&set) >= 2)
+        g->pinned = 1; /* unpin() at the park */
+    else /* moved (the call migrates the calling thread before it returns) */
+        pthread_setaffinity_np(pthread_self(), sizeof g->affinity, &g->affinity);
 }
 
 static void unpin(eh_guest *g)
