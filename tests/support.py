@@ -404,8 +404,7 @@ def rss_kib() -> int:
 def _user_threads(pid: int) -> int:
     """Threads of ``pid`` less the workers the kernel runs for each KVM VM
     (``kvm-nx-lpage-recovery``, started on a VM's first run and stopped with
-    it): their count follows the VMs, which Resources counts on their own,
-    and when they appear is the kernel's business, not a leak of ours."""
+    it): their count follows the VMs, which Resources counts on their own."""
     n = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -857,6 +856,25 @@ def process_resources(pids: list[int]) -> Resources:
         except (OSError, StopIteration):
             continue  # the process is gone: it counts for nothing
     return Resources(rss_kib=rss, fds=fds, threads=threads, kvm_vms=vms, kvm_vcpus=vcpus)
+
+
+def settled_resources(server, *, interval_s: float = 1.0, tries: int = 30) -> Resources:
+    """A server's resources (``server``: a :class:`Server`) once a reload's
+    after-work is done: each version owns its own guest, and after a reload a
+    worker builds the version's snapshot form off the request path and
+    retires the configured form, so for a moment a worker holds one guest
+    more or less -- or one booting, its VM and vCPU open but its threads not
+    yet started. Waits (up to ``tries`` readings, a wait and not a bound) for
+    two equal readings ``interval_s`` apart."""
+    last = process_resources([server.proc.pid, *server.worker_pids()])
+    for _ in range(tries):
+        time.sleep(interval_s)
+        now = process_resources([server.proc.pid, *server.worker_pids()])
+        if (now.threads, now.fds, now.kvm_vms, now.kvm_vcpus) == \
+                (last.threads, last.fds, last.kvm_vms, last.kvm_vcpus):
+            return now
+        last = now
+    return last
 
 
 # -- kernel calls past a deadline (tests/integration + tests/kvm test_kernel_deadlines) --

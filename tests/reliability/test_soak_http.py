@@ -26,7 +26,7 @@ import time
 import crc32c
 import pytest
 
-from tests.support import Load, Server, build_tenants, get, hammer, process_resources, record
+from tests.support import Load, Server, build_tenants, get, hammer, record, settled_resources
 
 pytestmark = pytest.mark.toolchain
 
@@ -93,22 +93,6 @@ def _kvm_tenants(root) -> int:
                for d in root.iterdir() if (d / "edgehost.toml").is_file())
 
 
-def _settled(s: Server):
-    """The server's resources once a reload's after-work is done: each
-    version owns its own guest, and after a SIGHUP a worker builds the
-    version's snapshot form off the request path and retires the configured
-    form, so for a moment a worker holds one guest more or less. Waits (up to
-    30 s, a wait and not a bound) for two equal readings a second apart."""
-    last = process_resources([s.proc.pid, *s.worker_pids()])
-    for _ in range(30):
-        time.sleep(1.0)
-        now = process_resources([s.proc.pid, *s.worker_pids()])
-        if (now.threads, now.fds, now.kvm_vms) == (last.threads, last.fds, last.kvm_vms):
-            return now
-        last = now
-    return last
-
-
 def test_soak_over_http(soak_tenants, tmp_path):
     results = {"reloads": 0, "calls": {}, "failures": []}
     data = tmp_path / "data"  # the durable store (LMDB), shared by both workers
@@ -116,9 +100,9 @@ def test_soak_over_http(soak_tenants, tmp_path):
                 extra=["--kv", "lmdb", "--data", str(data)]) as s:
         workers = s.worker_pids()
         _phase(s, WARMUP, results)
-        before = _settled(s)
+        before = settled_resources(s)
         _phase(s, max(0.0, SECONDS - WARMUP), results)
-        after = _settled(s)
+        after = settled_resources(s)
         status, headers, _ = get(s.port, "/etag-c/etag", method="POST", body=BODY)
         etag_ok = status == 200 and f"{crc32c.crc32c(BODY):08x}" in headers.get("etag", "")
         workers_after = s.worker_pids()

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.reload import support
-from tests.support import Load, Server, get, process_resources, thread_names
+from tests.support import Load, Server, get, settled_resources, thread_names
 
 
 def _body(s, path="/gen/hello") -> bytes:
@@ -155,7 +155,7 @@ def test_a_reload_storm_ends_on_the_last_version_with_flat_resources(tmp_path):
                 assert _everywhere(s, support.answer(f"warm{i}"))
             time.sleep(1.0)
         pids = [s.proc.pid, *s.worker_pids()]
-        before = process_resources(pids)
+        before = settled_resources(s, interval_s=0.3)
         names_before = thread_names(pids)
         fds_before = {p: sorted(os.listdir(f"/proc/{p}/fd")) for p in pids}
         with Load(s.port, "/gen/hello", clients=4) as load:
@@ -163,8 +163,7 @@ def test_a_reload_storm_ends_on_the_last_version_with_flat_resources(tmp_path):
                 (support.write_atomic if i % 2 else support.write_in_place)(wasm, modules[i])
             assert _everywhere(s, support.answer("s100"), timeout=60)
             time.sleep(1.0)
-        time.sleep(1.0)
-        after = process_resources(pids)
+        after = settled_resources(s, interval_s=0.3)
         fds_after = {p: sorted(os.listdir(f"/proc/{p}/fd")) for p in pids}
         assert s.worker_pids() == pids[1:], "a worker died in the storm"
         assert load.failures() == [], load.failures()[:5]
