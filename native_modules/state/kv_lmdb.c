@@ -270,6 +270,33 @@ static void lmdb_abandon(eh_kv_store *store)
     free(store);
 }
 
+/* Key order: LMDB's default (bytes as unsigned, then the shorter first),
+ * without glibc's memcmp. Its AVX-512 form compares keys under 32 bytes
+ * with 32-byte masked loads, and where the mask reaches into a page that is
+ * not mapped -- LMDB keeps a leaf's nodes at the end of its page, and the
+ * next page of the map may lie past the data file's end -- every compare
+ * takes a microcode assist: kv_get 16 B at ~220 ns instead of ~40 on the
+ * Zen 5 (AMD EPYC family 26 model 2), in the processes whose store put the
+ * key there (perf: 75 % of the time on that one masked compare). Reads here
+ * stay inside both keys. The order is the default one, so stores written
+ * before keep their order. */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    const uint8_t *p = a->mv_data, *q = b->mv_data;
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        memcpy(&y, q + i, 8);
+        if (x != y) /* the first differing byte decides: compare big-endian */
+            return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+    for (; i < n; i++)
+        if (p[i] != q[i])
+            return p[i] < q[i] ? -1 : 1;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
 /* Checks (or, in an empty store, writes) the format record. */
 static int check_format(lmdb_store *s, const char *dir, char *err, size_t errlen)
 {
@@ -277,6 +304,8 @@ static int check_format(lmdb_store *s, const char *dir, char *err, size_t errlen
     int rc = mdb_txn_begin(s->env, NULL, 0, &w);
     if (!rc)
         rc = mdb_dbi_open(w, NULL, 0, &s->dbi);
+    if (!rc)
+        rc = mdb_set_compare(w, s->dbi, key_cmp); /* before any read or write */
     if (rc) {
         snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
         return -1;

@@ -143,3 +143,34 @@ def test_closed_handles_say_so(store):
     ns.close()
     with pytest.raises(StoreError, match="closed"):
         ns.get(b"k")
+
+
+def test_the_embedded_store_keeps_bytewise_key_order(tmp_path):
+    """The LMDB store compares keys itself (kv_lmdb.c key_cmp: word by word,
+    never reading past a key) in LMDB's default order: bytes as unsigned,
+    then the shorter first. Keys that differ at every position of a word,
+    in their sign bit, only in length, or around 0x00 / 0xff all come back,
+    and the tree's own walk (the listing before any sort) is Python's bytes
+    order; a store reopened finds them again."""
+    import random
+
+    from edgehost.native import ffi, lib
+    from edgehost.state.store import _records, open_store
+
+    rnd = random.Random(5)
+    keys = {bytes([b]) * n for b in (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF) for n in (1, 7, 8, 9, 16)}
+    for _ in range(600):
+        base = bytes(rnd.choice((0x00, 0x41, 0x7F, 0x80, 0xFF)) for _ in range(rnd.randint(1, 24)))
+        keys.add(base)
+        i = rnd.randrange(len(base))
+        keys.add(base[:i] + bytes([base[i] ^ (1 << rnd.randrange(8))]) + base[i + 1:])
+    data = str(tmp_path / "data")
+    with open_store("lmdb", data) as store, store.namespace("order") as ns:
+        for k in keys:
+            ns.put(k, k[::-1])
+        out, n = ffi.new("uint8_t **"), ffi.new("uint64_t *")
+        assert lib.eh_kv_ns_keys(ns.ptr, out, n) >= 0
+        walked = [k for k in _records(out[0], n[0]) if k in keys]
+        assert walked == sorted(keys)
+    with open_store("lmdb", data) as store, store.namespace("order") as ns:
+        assert all(ns.get(k) == k[::-1] for k in keys)
