@@ -401,17 +401,23 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def thread_comms(pid: int) -> dict[int, str]:
+    """The threads of ``pid``: id -> name (``comm``); those that end while
+    being read are left out. OSError when the process is gone."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[int(tid)] = pathlib.Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+        except OSError:
+            continue
+    return out
+
+
 def _user_threads(pid: int) -> int:
     """Threads of ``pid`` less the workers the kernel runs for each KVM VM
     (``kvm-nx-lpage-recovery``, started on a VM's first run and stopped with
     it): their count follows the VMs, which Resources counts on their own."""
-    n = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            n += not pathlib.Path(f"/proc/{pid}/task/{tid}/comm").read_text().startswith("kvm-")
-        except OSError:
-            continue
-    return n
+    return sum(not name.startswith("kvm-") for name in thread_comms(pid).values())
 
 
 def _fd_targets() -> list[str]:
@@ -824,15 +830,8 @@ def thread_names(pids: list[int]) -> collections.Counter:
     say which kind of thread a resource test saw grow."""
     names: collections.Counter = collections.Counter()
     for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                names[pathlib.Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()] += 1
-            except OSError:
-                continue
+        with contextlib.suppress(OSError):   # a process that is gone holds none
+            names.update(thread_comms(pid).values())
     return names
 
 

@@ -411,6 +411,9 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Thread names by lane (what top -H and the tests show). */
+static const char *const lane_name[EH_LANES] = {"fast", "slow", "idle"};
+
 static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int which, char *err,
                       size_t errlen)
 {
@@ -428,7 +431,6 @@ static int start_lane(eh_disp *d, eh_lane *l, uint32_t threads, int which, char 
         }
         l->nthreads = i + 1;
         char name[16]; /* the kernel's limit, NUL included */
-        static const char *const lane_name[EH_LANES] = {"fast", "slow", "idle"};
         snprintf(name, sizeof name, "eh-%s-%u", lane_name[which], i);
         pthread_setname_np(l->threads[i], name);
     }

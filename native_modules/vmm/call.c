@@ -264,8 +264,8 @@ static int wait_strict_park(eh_vm *vm, eh_guest *g, uint64_t deadline)
 }
 
 /* Whether the calling thread runs at normal CPU priority: not SCHED_IDLE
- * (the server's idle lane) and not niced (its slow lane). Linux: PRIO_PROCESS with 0 and
- * sched_getscheduler(0) are the calling thread's. */
+ * (the server's idle lane) and not niced (its slow lane). Linux:
+ * PRIO_PROCESS with 0 and sched_getscheduler(0) are the calling thread's. */
 static int caller_priority_normal(void)
 {
     if (sched_getscheduler(0) == SCHED_IDLE)

@@ -261,8 +261,8 @@ def test_a_caller_at_low_priority_runs_its_cold_calls_itself(make_guest, cold_me
     """The server's lower lanes run at nice 10 (heavy tenants) and under
     SCHED_IDLE (hogs, failing tenants) so that a demoted tenant takes CPU
     only where others leave some; a wake would run its kernels at the vCPU
-    thread's priority instead. So a caller below normal priority keeps its cold calls on its
-    own thread, whatever the measure says."""
+    thread's priority instead. So a caller below normal priority keeps its
+    cold calls on its own thread, whatever the measure says."""
     vmm.set_cold_paths({"caller": {"avg_ns": 1_000_000_000, "samples": 100},
                         "wake": {"avg_ns": 10_000, "samples": 100}})
     g = make_guest(idle_spin_us=100)

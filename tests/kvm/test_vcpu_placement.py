@@ -10,20 +10,13 @@ import pathlib
 
 import pytest
 
-from tests.support import request
+from tests.support import request, thread_comms
 
 pytestmark = pytest.mark.kvm
 
 
 def _vcpu_threads() -> set[int]:
-    out = set()
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            if pathlib.Path(f"/proc/self/task/{tid}/comm").read_text().strip() == "eh-vcpu":
-                out.add(int(tid))
-        except OSError:
-            continue
-    return out
+    return {tid for tid, name in thread_comms(os.getpid()).items() if name == "eh-vcpu"}
 
 
 def _last_cpu(tid: int) -> int:
